@@ -1,0 +1,38 @@
+"""`Result`: what one evaluation of one architecture at one budget measured."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Status(str, Enum):
+    """How a trial ended (or that it has not ended yet)."""
+
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    DIVERGED = "diverged"
+
+    @property
+    def finished(self) -> bool:
+        return self is not Status.RUNNING
+
+
+@dataclass(frozen=True)
+class Result:
+    """Metrics of one evaluation, its cost in (real or simulated) seconds, and its status."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    cost: float = 0.0
+    status: Status = Status.OK
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.cost) or self.cost < 0:
+            raise ValueError(f"result cost must be a finite number >= 0, not {self.cost}")
+
+    @classmethod
+    def failed(cls, error: str, cost: float = 0.0) -> Result:
+        return cls(metrics={}, cost=cost, status=Status.FAILED, error=error)

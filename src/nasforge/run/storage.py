@@ -1,0 +1,289 @@
+"""`Store`: a SQLite file holding experiments and the journal of their trials.
+
+Every trial is written when it is created and again when it finishes, each in its own
+transaction, so a process killed at any point leaves a consistent file. Each write also
+takes the next number of a per-experiment event sequence; replaying asks and tells in that
+order rebuilds a strategy exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasforge.errors import StoreError
+from nasforge.evaluate.result import Result, Status
+
+FORMAT = "nasforge-store"
+VERSION = 1
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    wall_seconds REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE trials (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    number INTEGER NOT NULL,
+    arch TEXT NOT NULL,
+    budget REAL,
+    status TEXT NOT NULL,
+    metrics TEXT,
+    score REAL,
+    cost REAL,
+    error TEXT,
+    duplicate_of INTEGER,
+    created_seq INTEGER NOT NULL,
+    finished_seq INTEGER,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    PRIMARY KEY (experiment_id, number)
+);
+"""
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    id: int
+    name: str
+    config: dict[str, Any]
+    created_at: float
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as stored: its proposal, and (once finished) its result and score."""
+
+    number: int
+    arch: str
+    budget: float | None
+    status: Status
+    created_seq: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    score: float | None = None
+    cost: float = 0.0
+    error: str | None = None
+    duplicate_of: int | None = None
+    finished_seq: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status.finished
+
+    @property
+    def evaluated(self) -> bool:
+        """Finished and charged to the budget (not a reused result of an earlier trial)."""
+        return self.finished and self.duplicate_of is None
+
+    def result(self) -> Result:
+        return Result(metrics=dict(self.metrics), cost=self.cost, status=self.status, error=self.error)
+
+
+class Store:
+    """A nasforge store file (or ``":memory:"``). Opening never changes a file it did not make."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            _check_is_store_or_new(Path(self.path))
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        try:
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"{self.path} is not a nasforge store ({exc})") from None
+        except StoreError:
+            self._db.close()
+            raise
+
+    def _open(self) -> None:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            self._db.executescript(
+                f"BEGIN; {_SCHEMA} INSERT INTO meta VALUES ('format', '{FORMAT}'), "
+                f"('version', '{VERSION}'); COMMIT;"
+            )
+        else:
+            self._check_meta(tables)
+        if self.path != ":memory:":
+            # Durable against a killed process; one fsync per checkpoint, not per write.
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+
+    def _check_meta(self, tables: set[str]) -> None:
+        if "meta" not in tables:
+            raise StoreError(f"{self.path} is not a nasforge store (an SQLite file of something else)")
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("format") != FORMAT:
+            raise StoreError(f"{self.path} is not a nasforge store (an SQLite file of something else)")
+        if meta.get("version") != str(VERSION):
+            raise StoreError(
+                f"{self.path} is a nasforge store of version {meta.get('version')}; "
+                f"this nasforge reads version {VERSION}"
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- experiments ---------------------------------------------------------------
+    def create_experiment(self, name: str, config: dict[str, Any]) -> ExperimentRecord:
+        if self.get_experiment(name) is not None:
+            raise StoreError(f"experiment {name!r} already exists in {self.path}")
+        self._write(
+            "INSERT INTO experiments (name, config, created_at) VALUES (?, ?, ?)",
+            (name, json.dumps(config, sort_keys=True), time.time()),
+        )
+        record = self.get_experiment(name)
+        assert record is not None
+        return record
+
+    def get_experiment(self, name: str) -> ExperimentRecord | None:
+        row = self._db.execute(
+            "SELECT id, name, config, created_at, wall_seconds FROM experiments WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return None if row is None else _experiment(row)
+
+    def experiment(self, name: str) -> ExperimentRecord:
+        record = self.get_experiment(name)
+        if record is None:
+            known = ", ".join(e.name for e in self.experiments()) or "none"
+            raise StoreError(f"no experiment {name!r} in {self.path}; experiments there: {known}")
+        return record
+
+    def experiments(self) -> list[ExperimentRecord]:
+        rows = self._db.execute(
+            "SELECT id, name, config, created_at, wall_seconds FROM experiments ORDER BY id"
+        ).fetchall()
+        return [_experiment(row) for row in rows]
+
+    def update_config(self, experiment_id: int, config: dict[str, Any]) -> None:
+        self._write(
+            "UPDATE experiments SET config = ? WHERE id = ?",
+            (json.dumps(config, sort_keys=True), experiment_id),
+        )
+
+    def add_wall_seconds(self, experiment_id: int, seconds: float) -> None:
+        self._write(
+            "UPDATE experiments SET wall_seconds = wall_seconds + ? WHERE id = ?",
+            (seconds, experiment_id),
+        )
+
+    # -- trials --------------------------------------------------------------------
+    def next_seq(self, experiment_id: int) -> int:
+        row = self._db.execute(
+            "SELECT MAX(MAX(created_seq), COALESCE(MAX(finished_seq), -1)) FROM trials "
+            "WHERE experiment_id = ?",
+            (experiment_id,),
+        ).fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def add_trial(
+        self, experiment_id: int, number: int, arch: str, budget: float | None, seq: int
+    ) -> None:
+        self._write(
+            "INSERT INTO trials (experiment_id, number, arch, budget, status, created_seq, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (experiment_id, number, arch, budget, Status.RUNNING.value, seq, time.time()),
+        )
+
+    def finish_trial(
+        self,
+        experiment_id: int,
+        number: int,
+        result: Result,
+        score: float | None,
+        seq: int,
+        duplicate_of: int | None = None,
+    ) -> None:
+        metrics = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
+        self._write(
+            "UPDATE trials SET status = ?, metrics = ?, score = ?, cost = ?, error = ?, "
+            "duplicate_of = ?, finished_seq = ?, finished_at = ? "
+            "WHERE experiment_id = ? AND number = ?",
+            (
+                result.status.value,
+                json.dumps(metrics),
+                score,
+                result.cost,
+                result.error,
+                duplicate_of,
+                seq,
+                time.time(),
+                experiment_id,
+                number,
+            ),
+        )
+
+    def trials(self, experiment_id: int) -> list[TrialRecord]:
+        rows = self._db.execute(
+            "SELECT number, arch, budget, status, metrics, score, cost, error, duplicate_of, "
+            "created_seq, finished_seq FROM trials WHERE experiment_id = ? ORDER BY number",
+            (experiment_id,),
+        ).fetchall()
+        return [
+            TrialRecord(
+                number=row[0],
+                arch=row[1],
+                budget=row[2],
+                status=Status(row[3]),
+                metrics=json.loads(row[4]) if row[4] else {},
+                score=row[5],
+                cost=row[6] or 0.0,
+                error=row[7],
+                duplicate_of=row[8],
+                created_seq=row[9],
+                finished_seq=row[10],
+            )
+            for row in rows
+        ]
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(sql, params)
+                self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write to store {self.path}: {exc}") from None
+
+
+def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
+    return ExperimentRecord(
+        id=row[0], name=row[1], config=json.loads(row[2]), created_at=row[3], wall_seconds=row[4]
+    )
+
+
+def _check_is_store_or_new(path: Path) -> None:
+    """Refuse, before SQLite touches it, a file that is not an SQLite database."""
+    if path.is_dir():
+        raise StoreError(f"store path {path} is a directory, not a nasforge store")
+    if not path.exists():
+        if not path.parent.exists():
+            raise StoreError(f"cannot create store {path}: folder {path.parent} does not exist")
+        return
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"cannot read store {path}: {exc.strerror}") from None
+    if header and header != _SQLITE_MAGIC:
+        raise StoreError(f"{path} is not a nasforge store (not an SQLite file)")

@@ -1,0 +1,147 @@
+"""`SearchSpace`: what can be built, as a list of labelled categorical decisions.
+
+Every generic operation a strategy needs (sample, mutate, crossover, neighbors, encode,
+enumerate) is derived here from the decisions alone; a space overrides one where it knows
+better (for example, `canonical` for cells whose graphs can be isomorphic).
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nasforge.arch import Arch, Choice
+from nasforge.errors import ArchError, SpaceError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One labelled categorical choice of a search space."""
+
+    label: str
+    choices: tuple[Choice, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.choices) == 0:
+            raise SpaceError(f"decision {self.label!r} has no choices")
+        if len(set(self.choices)) != len(self.choices):
+            raise SpaceError(f"decision {self.label!r} lists a choice twice")
+
+    def index(self, choice: Choice) -> int:
+        for position, candidate in enumerate(self.choices):
+            if candidate == choice and type(candidate) is type(choice):
+                return position
+        options = ", ".join(str(c) for c in self.choices)
+        raise ArchError(f"{choice!r} is not a choice of {self.label!r}; expected one of {options}")
+
+
+class SearchSpace(ABC):
+    """A search space: decisions, generic operations on them, and a network builder."""
+
+    name: str = "space"
+
+    @property
+    @abstractmethod
+    def decisions(self) -> Sequence[Decision]:
+        """The decisions, in the order an Arch lists them."""
+
+    # -- validation and text ---------------------------------------------------
+    def validate(self, arch: Arch) -> Arch:
+        """Return `arch` if it makes exactly this space's decisions, else raise ArchError."""
+        labels = [d.label for d in self.decisions]
+        if list(arch) != labels:
+            missing = [label for label in labels if label not in arch]
+            extra = [label for label in arch if label not in labels]
+            if missing or extra:
+                problems = []
+                if missing:
+                    problems.append("missing " + ", ".join(missing))
+                if extra:
+                    problems.append("unknown " + ", ".join(extra))
+                raise ArchError(f"arch does not fit space {self.name!r}: {'; '.join(problems)}")
+            arch = Arch({label: arch[label] for label in labels})
+        for decision in self.decisions:
+            decision.index(arch[decision.label])
+        return arch
+
+    def parse(self, text: str) -> Arch:
+        """Read an arch of this space from its text form (`str(arch)`)."""
+        return self.validate(Arch.parse(text))
+
+    def format(self, arch: Arch) -> str:
+        """The text users know this space's archs by; the Arch text form by default."""
+        return str(arch)
+
+    # -- generic operations ----------------------------------------------------
+    def size(self) -> int:
+        return int(np.prod([len(d.choices) for d in self.decisions], dtype=np.int64))
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """A uniformly random arch."""
+        return Arch({d.label: d.choices[int(rng.integers(len(d.choices)))] for d in self.decisions})
+
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """Change one decision (picked uniformly among those with >1 choice) to another choice."""
+        mutable = [d for d in self.decisions if len(d.choices) > 1]
+        if not mutable:
+            return arch
+        decision = mutable[int(rng.integers(len(mutable)))]
+        current = decision.index(arch[decision.label])
+        offset = 1 + int(rng.integers(len(decision.choices) - 1))
+        new_choice = decision.choices[(current + offset) % len(decision.choices)]
+        return arch.replace(**{decision.label: new_choice})
+
+    def crossover(self, first: Arch, second: Arch, rng: np.random.Generator) -> Arch:
+        """Uniform crossover: each decision is taken from either parent with equal chance."""
+        take_first = rng.random(len(self.decisions)) < 0.5
+        return Arch(
+            {
+                d.label: (first if pick else second)[d.label]
+                for d, pick in zip(self.decisions, take_first)
+            }
+        )
+
+    def neighbors(self, arch: Arch) -> list[Arch]:
+        """Every arch that differs from `arch` in exactly one decision, in decision order."""
+        result = []
+        for decision in self.decisions:
+            for choice in decision.choices:
+                if choice != arch[decision.label]:
+                    result.append(arch.replace(**{decision.label: choice}))
+        return result
+
+    def encode(self, arch: Arch) -> np.ndarray:
+        """One-hot encoding: the concatenated one-hot vectors of every decision."""
+        parts = []
+        for decision in self.decisions:
+            one_hot = np.zeros(len(decision.choices), dtype=np.float32)
+            one_hot[decision.index(arch[decision.label])] = 1.0
+            parts.append(one_hot)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def enumerate(self) -> Iterator[Arch]:
+        """Every arch of the space, in the order of a grid over the decisions."""
+        labels = [d.label for d in self.decisions]
+        for combo in itertools.product(*(d.choices for d in self.decisions)):
+            yield Arch(dict(zip(labels, combo)))
+
+    def canonical(self, arch: Arch) -> Arch:
+        """The representative of the archs that compute the same function as `arch`."""
+        return self.validate(arch)
+
+    # -- building ----------------------------------------------------------------
+    @abstractmethod
+    def build(self, arch: Arch, **options: Any) -> nn.Module:
+        """The plain PyTorch network of `arch`, with nothing of the search left in it."""
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this space with `make_space(name, **config)`."""
+        return {}

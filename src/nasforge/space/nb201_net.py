@@ -1,0 +1,160 @@
+"""The NAS-Bench-201 network (Dong and Yang, ICLR 2020), written from the paper's description.
+
+Layout (``C`` = ``channels``, ``N`` = ``cells_per_stage``)::
+
+    stem: conv3x3(in_channels -> C) + BN
+    stage 1: N cells at C channels
+    residual reduction C -> 2C (stride 2)
+    stage 2: N cells at 2C channels
+    residual reduction 2C -> 4C (stride 2)
+    stage 3: N cells at 4C channels
+    head: BN + ReLU, global average pool, linear classifier
+
+Every cell of the network has the same 6 ops. With the default settings the parameter
+count matches the ``params`` column of the NAS-Bench-201 tables exactly: every BatchNorm
+is affine, convolutions have no bias, the classifier has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from nasforge.errors import ArchError
+from nasforge.space.nb201 import EDGES, NODES, OPS
+
+# -- building blocks -----------------------------------------------------------------
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU, then a bias-free ``kernel_size`` convolution ("same" padding), then BatchNorm."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1) -> None:
+        super().__init__(
+            nn.ReLU(),
+            nn.Conv2d(
+                c_in, c_out, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
+            ),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+def make_op(name: str, channels: int) -> nn.Module | None:
+    """The module of one cell edge; ``None`` for ``"none"`` (the edge contributes zero)."""
+    if name == "none":
+        return None
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return ReLUConvBN(channels, channels, 1)
+    if name == "nor_conv_3x3":
+        return ReLUConvBN(channels, channels, 3)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    raise ArchError(f"unknown NB201 op {name!r}; expected one of {', '.join(OPS)}")
+
+
+class NB201Cell(nn.Module):
+    """A 4-node DAG: node 0 is the input, node ``j`` sums its incoming edges, node 3 is output.
+
+    ``none`` edges hold no module and are skipped; a node with no other input is zeros.
+    """
+
+    def __init__(self, ops: Sequence[str], channels: int) -> None:
+        super().__init__()
+        self.wiring: list[tuple[int, int]] = []
+        modules: list[nn.Module] = []
+        for (source, target), name in zip(EDGES, ops, strict=True):
+            module = make_op(name, channels)
+            if module is not None:
+                self.wiring.append((source, target))
+                modules.append(module)
+        self.edges = nn.ModuleList(modules)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for node in range(1, NODES + 1):
+            total: torch.Tensor | None = None
+            for (source, target), edge in zip(self.wiring, self.edges, strict=True):
+                if target == node:
+                    term: torch.Tensor = edge(nodes[source])
+                    total = term if total is None else total + term
+            nodes.append(torch.zeros_like(x) if total is None else total)
+        return nodes[-1]
+
+
+class ResidualReduction(nn.Module):
+    """ResNet basic block with stride 2; the shortcut is 2x2 average pooling + 1x1 conv.
+
+    The shortcut pool uses ``ceil_mode`` so odd sizes (7x7 -> 4x4) agree with the strided
+    3x3 conv; on even sizes it is the plain 2x2 pool of NAS-Bench-201.
+    """
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, stride=2)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3)
+        self.shortcut = nn.Sequential(
+            nn.AvgPool2d(2, stride=2, ceil_mode=True),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.shortcut(x) + self.conv_b(self.conv_a(x))
+        return out
+
+
+# -- the network -----------------------------------------------------------------------
+
+
+class NB201Network(nn.Module):
+    """The NAS-Bench-201 image classifier for one cell (6 ops in NB201-string edge order)."""
+
+    def __init__(
+        self,
+        ops: Sequence[str],
+        *,
+        channels: int = 16,
+        cells_per_stage: int = 5,
+        in_channels: int = 3,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        ops = tuple(ops)
+        if len(ops) != len(EDGES):
+            raise ArchError(f"an NB201 cell needs {len(EDGES)} ops, got {len(ops)}")
+        unknown = [name for name in ops if name not in OPS]
+        if unknown:
+            raise ArchError(f"unknown NB201 op {unknown[0]!r}; expected one of {', '.join(OPS)}")
+        for name, value in (
+            ("channels", channels),
+            ("cells_per_stage", cells_per_stage),
+            ("in_channels", in_channels),
+            ("num_classes", num_classes),
+        ):
+            if value < 1:
+                raise ArchError(f"NB201 network needs {name} >= 1, got {value}")
+        self.ops = ops
+
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+        blocks: list[nn.Module] = []
+        width = channels
+        for stage in range(3):
+            if stage > 0:
+                blocks.append(ResidualReduction(width, 2 * width))
+                width *= 2
+            blocks.extend(NB201Cell(ops, width) for _ in range(cells_per_stage))
+        self.cells = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.head(self.cells(self.stem(x)))
+        logits: torch.Tensor = self.classifier(self.pool(features).flatten(1))
+        return logits

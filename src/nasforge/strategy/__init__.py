@@ -1,0 +1,54 @@
+"""Search strategies, and the registry the CLI picks them from by name."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from nasforge.errors import StrategyError
+from nasforge.space.base import SearchSpace
+from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strategy
+from nasforge.strategy.evolution import RegularizedEvolution
+from nasforge.strategy.local_search import LocalSearch
+from nasforge.strategy.optuna_sampler import TPE, OptunaStrategy
+from nasforge.strategy.random_search import RandomSearch
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (RandomSearch, RegularizedEvolution, LocalSearch, TPE, OptunaStrategy)
+}
+
+
+def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, **params: Any) -> Strategy:
+    """Build a registered strategy by name; unknown names and parameters are clear errors."""
+    try:
+        cls = STRATEGIES[name]
+    except KeyError:
+        raise StrategyError(
+            f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}"
+        ) from None
+    accepted = {
+        p for p, spec in inspect.signature(cls.__init__).parameters.items()
+        if spec.kind is inspect.Parameter.KEYWORD_ONLY and p != "seed"
+    }
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        options = ", ".join(sorted(accepted)) or "none"
+        raise StrategyError(
+            f"strategy {name!r} has no option {', '.join(unknown)}; its options: {options}"
+        )
+    return cls(space, seed=seed, **params)
+
+
+__all__ = [
+    "STRATEGIES",
+    "TPE",
+    "LocalSearch",
+    "Observation",
+    "OptunaStrategy",
+    "Proposal",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "SearchExhausted",
+    "Strategy",
+    "make_strategy",
+]

@@ -1,0 +1,69 @@
+"""`Strategy`: decides what to evaluate next, through ask and tell.
+
+A strategy sees decisions, encodings and numbers. It never builds a network, reads data or
+queries a benchmark. Its whole state is a function of its seed and the sequence of asks and
+tells, so an experiment resumes by replaying the stored trials into a fresh strategy.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nasforge.arch import Arch
+from nasforge.space.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What to evaluate next: an architecture and a budget (None = the evaluator's default)."""
+
+    arch: Arch
+    budget: float | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The outcome of a proposal: its score (higher is better), or None if it failed."""
+
+    proposal: Proposal
+    score: float | None
+
+    @property
+    def arch(self) -> Arch:
+        return self.proposal.arch
+
+
+class SearchExhausted(Exception):
+    """Raised by `ask()` when a strategy has nothing left to propose (e.g. a finished grid)."""
+
+
+class Strategy(ABC):
+    """Base class: subclasses take `space`, `seed` and keyword parameters, stored unchanged."""
+
+    name: str = "strategy"
+
+    def __init__(self, space: SearchSpace, *, seed: int = 0) -> None:
+        self.space = space
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+
+    @abstractmethod
+    def ask(self) -> Proposal:
+        """The next proposal."""
+
+    def tell(self, observation: Observation) -> None:  # noqa: B027 - a no-op hook by design
+        """Learn from the outcome of an earlier proposal (no-op by default)."""
+
+    def config(self) -> dict[str, Any]:
+        """The keyword parameters this strategy was made with (excluding space and seed)."""
+        signature = inspect.signature(type(self).__init__)
+        return {
+            name: getattr(self, name)
+            for name, parameter in signature.parameters.items()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "seed"
+        }

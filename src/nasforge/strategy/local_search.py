@@ -1,0 +1,77 @@
+"""Local search (White et al., UAI 2021: "Local search is state of the art for NAS").
+
+Start from a random arch; evaluate its neighbors (archs that differ in one decision) in a
+random order. With `first_improvement`, move as soon as a neighbor scores better; otherwise
+evaluate the whole neighborhood and move to its best. At a local optimum, restart from a
+new random arch.
+"""
+
+from __future__ import annotations
+
+from nasforge.arch import Arch
+from nasforge.space.base import SearchSpace
+from nasforge.strategy.base import Observation, Proposal, Strategy
+
+
+class LocalSearch(Strategy):
+    """Hill climbing over the one-decision neighborhood, with random restarts."""
+
+    name = "local"
+
+    def __init__(
+        self, space: SearchSpace, *, seed: int = 0, first_improvement: bool = True
+    ) -> None:
+        super().__init__(space, seed=seed)
+        self.first_improvement = first_improvement
+        self.current_: tuple[Arch, float] | None = None
+        self.start_: Arch | None = None
+        self.queue_: list[Arch] = []
+        self.waiting_: set[Arch] = set()
+        self.best_neighbor_: tuple[Arch, float] | None = None
+
+    def ask(self) -> Proposal:
+        if self.current_ is not None and self.queue_:
+            neighbor = self.queue_.pop()
+            self.waiting_.add(neighbor)
+            return Proposal(neighbor)
+        # No start yet, or the neighborhood is spent (a local optimum): (re)start at random.
+        self._restart_at(self.space.sample(self.rng))
+        assert self.start_ is not None
+        return Proposal(self.start_)
+
+    def tell(self, observation: Observation) -> None:
+        arch, score = observation.arch, observation.score
+        if arch == self.start_:
+            self.start_ = None
+            if score is not None:
+                self._move_to(arch, score)
+            return
+        if arch not in self.waiting_ or self.current_ is None:
+            return  # an observation from an abandoned neighborhood
+        self.waiting_.discard(arch)
+        if score is None:
+            return
+        if self.best_neighbor_ is None or score > self.best_neighbor_[1]:
+            self.best_neighbor_ = (arch, score)
+        improves = score > self.current_[1]
+        if improves and self.first_improvement:
+            self._move_to(arch, score)
+        elif not self.queue_ and not self.waiting_:
+            best = self.best_neighbor_
+            if best is not None and best[1] > self.current_[1]:
+                self._move_to(*best)
+
+    def _restart_at(self, arch: Arch) -> None:
+        self.current_ = None
+        self.start_ = arch
+        self.queue_ = []
+        self.waiting_ = set()
+        self.best_neighbor_ = None
+
+    def _move_to(self, arch: Arch, score: float) -> None:
+        self.current_ = (arch, score)
+        neighbors = self.space.neighbors(arch)
+        order = self.rng.permutation(len(neighbors))
+        self.queue_ = [neighbors[int(i)] for i in order]
+        self.waiting_ = set()
+        self.best_neighbor_ = None
