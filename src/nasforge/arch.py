@@ -20,11 +20,11 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Union
+from typing import Any
 
 from nasforge.errors import ArchError
 
-Choice = Union[str, int, float, bool]
+Choice = str | int | float | bool
 
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/\-]*$")
 _BARE_STRING = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/\-+~|]*$")
@@ -175,11 +175,14 @@ def _parse_choice(raw: str, whole: str) -> Choice:
         return True
     if raw == "false":
         return False
-    for number_type in (int, float):
-        try:
-            return number_type(raw)  # type: ignore[no-any-return]
-        except ValueError:
-            pass
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        pass
     if not _BARE_STRING.match(raw):
         raise ArchError(f"malformed arch text {whole!r}: bad choice {raw!r}")
     return raw

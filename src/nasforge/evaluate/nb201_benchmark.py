@@ -81,7 +81,9 @@ class NB201Table:
         if path is None:
             env = os.environ.get(ENV_VAR)
             if not env:
-                raise BenchmarkError(f"no NB201 benchmark given: pass --benchmark PATH or set {ENV_VAR}")
+                raise BenchmarkError(
+                    f"no NB201 benchmark given: pass --benchmark PATH or set {ENV_VAR}"
+                )
             path = env
         file = Path(path).expanduser()
         if not file.exists():
@@ -109,7 +111,8 @@ class NB201Table:
         for line, row in enumerate(rows, start=2):
             if len(row) != len(header):
                 raise BenchmarkError(
-                    f"benchmark file {file} line {line}: {len(row)} fields, header has {len(header)}"
+                    f"benchmark file {file} line {line}: "
+                    f"{len(row)} fields where the header has {len(header)}"
                 )
             arch_strings.append(row[arch_col])
             try:
@@ -151,7 +154,9 @@ class NB201Benchmark(Evaluator):
         space: NB201Space | None = None,
     ) -> None:
         if dataset not in DATASETS:
-            raise BenchmarkError(f"unknown NB201 dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+            raise BenchmarkError(
+                f"unknown NB201 dataset {dataset!r}; expected one of {', '.join(DATASETS)}"
+            )
         self.table = table
         self.dataset = dataset
         self.fidelity = _check_fidelity(fidelity)
@@ -162,12 +167,20 @@ class NB201Benchmark(Evaluator):
 
     @classmethod
     def from_csv(
-        cls, path: str | os.PathLike[str] | None = None, *, dataset: str = "cifar10", fidelity: int = 200
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        dataset: str = "cifar10",
+        fidelity: int = 200,
     ) -> NB201Benchmark:
         return cls(NB201Table.from_csv(path), dataset=dataset, fidelity=fidelity)
 
     def config(self) -> dict[str, Any]:
-        return {"path": str(self.table.path.resolve()), "dataset": self.dataset, "fidelity": self.fidelity}
+        return {
+            "path": str(self.table.path.resolve()),
+            "dataset": self.dataset,
+            "fidelity": self.fidelity,
+        }
 
     def row(self, arch: Arch) -> int:
         return self.table.row_of(self.space.to_nb201_string(arch))

@@ -42,7 +42,10 @@ class Budget:
     def exhausted(self, used: Usage) -> bool:
         return (
             (self.queries is not None and used.queries >= self.queries)
-            or (self.simulated_seconds is not None and used.simulated_seconds >= self.simulated_seconds)
+            or (
+                self.simulated_seconds is not None
+                and used.simulated_seconds >= self.simulated_seconds
+            )
             or (self.wall_seconds is not None and used.wall_seconds >= self.wall_seconds)
         )
 

@@ -19,7 +19,7 @@ from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result, Status
 from nasforge.run.budget import Budget, Usage
 from nasforge.run.objective import Objective
-from nasforge.run.results import SearchResult
+from nasforge.run.results import SearchResult, usage_of
 from nasforge.run.storage import Store, TrialRecord
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strategy
@@ -89,8 +89,9 @@ class Experiment:
 
     def result(self) -> SearchResult:
         record = self.store.experiment(self.name)
-        trials = self.store.trials(record.id)
-        return SearchResult(self.name, trials, _usage(trials, record.wall_seconds))
+        return SearchResult.from_trials(
+            self.name, self.store.trials(record.id), record.wall_seconds
+        )
 
     def _open_record(self) -> Any:
         config = self.config()
@@ -111,7 +112,11 @@ class _Loop:
     """The state of one run of an experiment: sequence numbers, usage, duplicate cache."""
 
     def __init__(
-        self, experiment: Experiment, experiment_id: int, wall_before: float, on_trial: TrialCallback | None
+        self,
+        experiment: Experiment,
+        experiment_id: int,
+        wall_before: float,
+        on_trial: TrialCallback | None,
     ) -> None:
         self.x = experiment
         self.id = experiment_id
@@ -132,7 +137,11 @@ class _Loop:
             arch = Arch.parse(trial.arch)
             if is_ask:
                 proposal = self._ask()
-                if proposal is None or proposal.arch != arch or self._budget_of(proposal) != trial.budget:
+                if (
+                    proposal is None
+                    or proposal.arch != arch
+                    or self._budget_of(proposal) != trial.budget
+                ):
                     raise StoreError(
                         f"cannot resume {self.x.name!r}: the strategy now proposes something other "
                         f"than stored trial {trial.number}; was nasforge or its settings changed?"
@@ -163,9 +172,13 @@ class _Loop:
             )
             self.number += 1
             self.trials.append(trial)
-            self.x.store.add_trial(self.id, trial.number, trial.arch, trial.budget, trial.created_seq)
+            self.x.store.add_trial(
+                self.id, trial.number, trial.arch, trial.budget, trial.created_seq
+            )
             finished = self._evaluate_and_tell(trial, proposal.arch)
-            duplicates_in_a_row = duplicates_in_a_row + 1 if finished.duplicate_of is not None else 0
+            duplicates_in_a_row = (
+                duplicates_in_a_row + 1 if finished.duplicate_of is not None else 0
+            )
             if duplicates_in_a_row >= MAX_CONSECUTIVE_DUPLICATES:
                 return
 
@@ -235,16 +248,7 @@ class _Loop:
         self.wall_flushed = elapsed
 
     def usage(self) -> Usage:
-        return _usage(self.trials, self.wall_before + time.monotonic() - self.started)
-
-
-def _usage(trials: list[TrialRecord], wall_seconds: float) -> Usage:
-    evaluated = [t for t in trials if t.evaluated]
-    return Usage(
-        queries=len(evaluated),
-        simulated_seconds=sum(t.cost for t in evaluated),
-        wall_seconds=wall_seconds,
-    )
+        return usage_of(self.trials, self.wall_before + time.monotonic() - self.started)
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,10 @@ class SearchResult:
     trials: list[TrialRecord]
     usage: Usage
 
+    @classmethod
+    def from_trials(cls, name: str, trials: list[TrialRecord], wall_seconds: float) -> SearchResult:
+        return cls(name, trials, usage_of(trials, wall_seconds))
+
     @property
     def best(self) -> TrialRecord | None:
         """The evaluated trial with the highest score (the earliest one on ties)."""
@@ -71,3 +75,13 @@ def trial_to_dict(trial: TrialRecord, space: SearchSpace) -> dict[str, Any]:
         "status": trial.status.value,
         "metrics": trial.metrics,
     }
+
+
+def usage_of(trials: list[TrialRecord], wall_seconds: float) -> Usage:
+    """Queries and simulated seconds charged by `trials` (reused duplicates cost nothing)."""
+    evaluated = [t for t in trials if t.evaluated]
+    return Usage(
+        queries=len(evaluated),
+        simulated_seconds=sum(t.cost for t in evaluated),
+        wall_seconds=wall_seconds,
+    )

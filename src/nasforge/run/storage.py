@@ -87,7 +87,9 @@ class TrialRecord:
         return self.finished and self.duplicate_of is None
 
     def result(self) -> Result:
-        return Result(metrics=dict(self.metrics), cost=self.cost, status=self.status, error=self.error)
+        return Result(
+            metrics=dict(self.metrics), cost=self.cost, status=self.status, error=self.error
+        )
 
 
 class Store:
@@ -109,7 +111,9 @@ class Store:
             raise
 
     def _open(self) -> None:
-        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         if not tables:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} INSERT INTO meta VALUES ('format', '{FORMAT}'), "
@@ -124,10 +128,14 @@ class Store:
 
     def _check_meta(self, tables: set[str]) -> None:
         if "meta" not in tables:
-            raise StoreError(f"{self.path} is not a nasforge store (an SQLite file of something else)")
+            raise StoreError(
+                f"{self.path} is not a nasforge store (an SQLite file of something else)"
+            )
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("format") != FORMAT:
-            raise StoreError(f"{self.path} is not a nasforge store (an SQLite file of something else)")
+            raise StoreError(
+                f"{self.path} is not a nasforge store (an SQLite file of something else)"
+            )
         if meta.get("version") != str(VERSION):
             raise StoreError(
                 f"{self.path} is a nasforge store of version {meta.get('version')}; "

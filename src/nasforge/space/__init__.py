@@ -16,7 +16,9 @@ def make_space(name: str, **params: Any) -> SearchSpace:
     try:
         cls = SPACES[name]
     except KeyError:
-        raise SpaceError(f"unknown search space {name!r}; choose from {', '.join(SPACES)}") from None
+        raise SpaceError(
+            f"unknown search space {name!r}; choose from {', '.join(SPACES)}"
+        ) from None
     try:
         return cls(**params)
     except TypeError as exc:

@@ -105,7 +105,7 @@ class SearchSpace(ABC):
         return Arch(
             {
                 d.label: (first if pick else second)[d.label]
-                for d, pick in zip(self.decisions, take_first)
+                for d, pick in zip(self.decisions, take_first, strict=True)
             }
         )
 
@@ -131,7 +131,7 @@ class SearchSpace(ABC):
         """Every arch of the space, in the order of a grid over the decisions."""
         labels = [d.label for d in self.decisions]
         for combo in itertools.product(*(d.choices for d in self.decisions)):
-            yield Arch(dict(zip(labels, combo)))
+            yield Arch(dict(zip(labels, combo, strict=True)))
 
     def canonical(self, arch: Arch) -> Arch:
         """The representative of the archs that compute the same function as `arch`."""

@@ -61,7 +61,7 @@ class NB201Space(SearchSpace):
         return self.to_nb201_string(arch)
 
     def from_nb201_string(self, text: str) -> Arch:
-        return Arch(dict(zip(LABELS, parse_nb201_ops(text))))
+        return Arch(dict(zip(LABELS, parse_nb201_ops(text), strict=True)))
 
     def to_nb201_string(self, arch: Arch) -> str:
         ops = self.ops(arch)
@@ -80,7 +80,7 @@ class NB201Space(SearchSpace):
     def canonical(self, arch: Arch) -> Arch:
         """The first arch (in grid order over OPS) that computes the same cell function."""
         key = cell_function_key(self.ops(arch))
-        return Arch(dict(zip(LABELS, _representatives()[key])))
+        return Arch(dict(zip(LABELS, _representatives()[key], strict=True)))
 
     # -- building ----------------------------------------------------------------
     def build(self, arch: Arch, **options: Any) -> nn.Module:

@@ -27,7 +27,8 @@ def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, **params: Any
             f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}"
         ) from None
     accepted = {
-        p for p, spec in inspect.signature(cls.__init__).parameters.items()
+        p
+        for p, spec in inspect.signature(cls.__init__).parameters.items()
         if spec.kind is inspect.Parameter.KEYWORD_ONLY and p != "seed"
     }
     unknown = sorted(set(params) - accepted)

@@ -24,17 +24,24 @@ class OptunaStrategy(Strategy):
     def __init__(self, space: SearchSpace, *, seed: int = 0, sampler: str = "tpe") -> None:
         super().__init__(space, seed=seed)
         if sampler not in SAMPLERS:
-            raise StrategyError(f"unknown Optuna sampler {sampler!r}; expected one of {', '.join(SAMPLERS)}")
+            raise StrategyError(
+                f"unknown Optuna sampler {sampler!r}; expected one of {', '.join(SAMPLERS)}"
+            )
         self.sampler = sampler
         optuna = _import_optuna()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.study_ = optuna.create_study(direction="maximize", sampler=_make_sampler(optuna, sampler, seed))
+        self.study_ = optuna.create_study(
+            direction="maximize", sampler=_make_sampler(optuna, sampler, seed)
+        )
         self.pending_: dict[Arch, deque[Any]] = defaultdict(deque)
 
     def ask(self) -> Proposal:
         trial = self.study_.ask()
         arch = Arch(
-            {d.label: trial.suggest_categorical(d.label, list(d.choices)) for d in self.space.decisions}
+            {
+                d.label: trial.suggest_categorical(d.label, list(d.choices))
+                for d in self.space.decisions
+            }
         )
         self.pending_[arch].append(trial)
         return Proposal(arch)
