@@ -215,7 +215,7 @@ def status(
     ]
     for row in shown:
         row["best"] = row.pop("best_score")
-    Console().print(status_table(shown))
+    _stdout_console().print(status_table(shown))
 
 
 @app.command()
@@ -270,7 +270,7 @@ def query(
     if as_json:
         typer.echo(json.dumps(payload))
         return
-    console = Console()
+    console = _stdout_console()
     console.print(f"[bold]{payload['arch']}[/] (row {payload['row']})")
     console.print(f"same function as {payload['canonical']}")
     for key in ("valid_acc", "test_acc"):
@@ -311,12 +311,14 @@ def _run_and_report(experiment: Any, journal: Any, *, top: int, as_json: bool) -
     if as_json:
         typer.echo(json.dumps(payload))
         return
-    Console().print(leaderboard_table(result, experiment.space, experiment.objective, k=top))
+    _stdout_console().print(
+        leaderboard_table(result, experiment.space, experiment.objective, k=top)
+    )
     _print_best(payload)
 
 
 def _print_best(payload: dict[str, Any]) -> None:
-    console = Console()
+    console = _stdout_console()
     best = payload["best"]
     if best is None:
         console.print(f"No successful trial in {payload['name']!r} yet.")
@@ -382,6 +384,12 @@ def _space_of(config: dict[str, Any]) -> Any:
         return make_space(config["space"]["name"], **config["space"].get("params", {}))
     except KeyError as exc:
         raise StoreError(f"experiment config lacks {exc}") from None
+
+
+def _stdout_console() -> Console:
+    """A console for stdout; piped output gets room for whole NB201 strings on one line."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 def main() -> None:
