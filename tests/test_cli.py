@@ -16,7 +16,8 @@ from nasforge.run.storage import Store
 
 runner = CliRunner()
 BEST_ARCH = (
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 )
 
 

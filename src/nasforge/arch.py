@@ -26,8 +26,8 @@ from nasforge.errors import ArchError
 
 Choice = str | int | float | bool
 
-_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/\-]*$")
-_BARE_STRING = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/\-+~|]*$")
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/\-]*")
+_BARE_STRING = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/\-+~|]*")
 
 
 class Arch(Mapping[str, Choice]):
@@ -39,10 +39,9 @@ class Arch(Mapping[str, Choice]):
     _hash: int
 
     def __init__(self, choices: Mapping[str, Choice] | None = None) -> None:
-        items = tuple((choices or {}).items())
-        for label, choice in items:
+        items = tuple((label, _plain(label, choice)) for label, choice in (choices or {}).items())
+        for label, _ in items:
             _check_label(label)
-            _check_choice(label, choice)
         object.__setattr__(self, "_items", items)
         object.__setattr__(self, "_hash", hash(tuple((k, _typed(v)) for k, v in items)))
 
@@ -72,6 +71,9 @@ class Arch(Mapping[str, Choice]):
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Arch is immutable; use Arch.replace(...) for a changed copy")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Arch is immutable")
 
     def __repr__(self) -> str:
         return f"Arch({str(self)!r})"
@@ -113,12 +115,20 @@ class Arch(Mapping[str, Choice]):
     @classmethod
     def from_json(cls, text: str) -> Arch:
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise ArchError(f"arch JSON is not valid JSON: {exc.msg}") from None
         if not isinstance(data, dict):
             raise ArchError("arch JSON must be an object of label: choice")
         return cls(data)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ArchError(f"arch JSON names decision(s) twice: {', '.join(repeated)}")
+    return dict(pairs)
 
 
 def _typed(value: Choice) -> tuple[str, Choice]:
@@ -127,21 +137,35 @@ def _typed(value: Choice) -> tuple[str, Choice]:
 
 
 def _check_label(label: object) -> None:
-    if not isinstance(label, str) or not _LABEL.match(label):
+    if not isinstance(label, str) or not _LABEL.fullmatch(label):
         raise ArchError(
             f"invalid decision label {label!r}: use letters, digits and _ . : / - "
             "starting with a letter or _"
         )
 
 
-def _check_choice(label: str, choice: object) -> None:
-    if not isinstance(choice, (str, int, float, bool)):
+def _plain(label: str, choice: object) -> Choice:
+    """The choice as an exact str, int, float or bool (numpy scalars are unwrapped)."""
+    item = getattr(choice, "item", None)
+    if callable(item) and not isinstance(choice, (str, int, float, bool)):
+        choice = item()
+    plain: Choice
+    if isinstance(choice, bool):
+        plain = bool(choice)
+    elif isinstance(choice, int):
+        plain = int(choice)
+    elif isinstance(choice, float):
+        plain = float(choice)
+        if not math.isfinite(plain):
+            raise ArchError(f"choice for {label!r} must be finite, not {plain}")
+    elif isinstance(choice, str):
+        plain = str(choice)
+    else:
         raise ArchError(
             f"choice for {label!r} must be a string, integer, float or boolean, "
             f"not {type(choice).__name__}"
         )
-    if isinstance(choice, float) and not math.isfinite(choice):
-        raise ArchError(f"choice for {label!r} must be finite, not {choice}")
+    return plain
 
 
 def _format_choice(choice: Choice) -> str:
@@ -149,7 +173,11 @@ def _format_choice(choice: Choice) -> str:
         return "true" if choice else "false"
     if isinstance(choice, (int, float)):
         return repr(choice)
-    if _BARE_STRING.match(choice) and choice not in ("true", "false") and not _is_number(choice):
+    if (
+        _BARE_STRING.fullmatch(choice)
+        and choice not in ("true", "false")
+        and not _is_number(choice)
+    ):
         return choice
     return json.dumps(choice)
 
@@ -167,9 +195,9 @@ def _parse_choice(raw: str, whole: str) -> Choice:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            raise ArchError(f"malformed arch text {whole!r}: bad quoted choice {raw}") from None
+            raise ArchError(f"malformed arch text {whole!r}: bad quoted choice {raw!r}") from None
         if not isinstance(value, str):
-            raise ArchError(f"malformed arch text {whole!r}: bad quoted choice {raw}")
+            raise ArchError(f"malformed arch text {whole!r}: bad quoted choice {raw!r}")
         return value
     if raw == "true":
         return True
@@ -183,7 +211,7 @@ def _parse_choice(raw: str, whole: str) -> Choice:
         return float(raw)
     except ValueError:
         pass
-    if not _BARE_STRING.match(raw):
+    if not _BARE_STRING.fullmatch(raw):
         raise ArchError(f"malformed arch text {whole!r}: bad choice {raw!r}")
     return raw
 

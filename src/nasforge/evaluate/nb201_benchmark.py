@@ -1,13 +1,15 @@
 """Tabular NAS-Bench-201 evaluator: a query returns the metrics the benchmark's authors measured.
 
 The table is ``nb201.csv`` (one row per architecture; see ``shared/benchmarks/README.md``).
-The budget is the training schedule, 12 or 200 epochs. The search signal is validation
-accuracy (``valid_acc``); test accuracy (``test_acc``) is returned for reporting only, and
-every numeric column of the row is returned under its own name too.
+The budget is the training schedule, 12 or 200 epochs. The search signal is the validation
+accuracy at that schedule (``valid_acc``). ``test_acc`` is the 200-epoch test accuracy, the
+benchmark's final performance, returned for reporting only (as the NB201 authors do: search
+with 12 epochs, report 200). Every numeric column of the row is returned under its own name.
 
 The table holds no training time, so the cost of a query is *simulated* from FLOPs:
-``epochs * flops_m * SECONDS_PER_EPOCH_PER_MFLOP``. The constant is a modelling choice (a
-12-epoch query of a median-FLOPs cell costs about 100 s), not a measurement.
+``epochs * flops_m * SECONDS_PER_EPOCH_PER_MFLOP`` (a 12-epoch query of the median cell,
+52 MFLOPs on CIFAR-10, costs 44 simulated seconds). The constant is a modelling choice, not
+a measurement.
 """
 
 from __future__ import annotations
@@ -37,27 +39,27 @@ class DatasetColumns:
     """Which table columns hold a dataset's metrics at each fidelity."""
 
     valid: dict[int, str]
-    test: dict[int, str]
+    test: str
     flops: str
 
     def required(self) -> list[str]:
-        return [*self.valid.values(), *self.test.values(), self.flops]
+        return [*self.valid.values(), self.test, self.flops]
 
 
 DATASETS: dict[str, DatasetColumns] = {
     "cifar10": DatasetColumns(
         valid={12: "cifar10_valid_acc_12ep", 200: "cifar10_valid_acc"},
-        test={12: "cifar10_test_acc_12ep", 200: "cifar10_test_acc"},
+        test="cifar10_test_acc",
         flops="flops_m_cifar10",
     ),
     "cifar100": DatasetColumns(
         valid={12: "cifar100_valid_acc_12ep", 200: "cifar100_valid_acc_1seed"},
-        test={12: "cifar100_test_acc_12ep", 200: "cifar100_test_acc"},
+        test="cifar100_test_acc",
         flops="flops_m_cifar100",
     ),
     "imagenet16": DatasetColumns(
         valid={12: "imagenet16_valid_acc_12ep", 200: "imagenet16_valid_acc_1seed"},
-        test={12: "imagenet16_test_acc_12ep", 200: "imagenet16_test_acc"},
+        test="imagenet16_test_acc",
         flops="flops_m_imagenet16",
     ),
 }
@@ -193,7 +195,7 @@ class NB201Benchmark(Evaluator):
             return Result.failed(str(exc))
         metrics = self.table.metrics(row)
         metrics["valid_acc"] = metrics[self._columns.valid[epochs]]
-        metrics["test_acc"] = metrics[self._columns.test[epochs]]
+        metrics["test_acc"] = metrics[self._columns.test]
         metrics["epochs"] = float(epochs)
         flops = metrics[self._columns.flops]
         cost = epochs * flops * SECONDS_PER_EPOCH_PER_MFLOP if math.isfinite(flops) else 0.0

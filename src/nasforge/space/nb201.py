@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from nasforge.arch import Arch
-from nasforge.errors import ArchError
+from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class NB201Space(SearchSpace):
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5) -> None:
         if channels < 1 or cells_per_stage < 1:
-            raise ArchError("nb201 needs channels >= 1 and cells_per_stage >= 1")
+            raise SpaceError("nb201 needs channels >= 1 and cells_per_stage >= 1")
         self.channels = channels
         self.cells_per_stage = cells_per_stage
         self._decisions = tuple(Decision(label, OPS) for label in LABELS)
