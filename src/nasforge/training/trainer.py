@@ -1,0 +1,397 @@
+"""`Trainer`: the one training loop, for evaluators, final retraining and one-shot methods.
+
+Methods that need more than plain supervised training (sampling a path of a supernet,
+updating architecture weights) subclass `TrainerHooks` and override the hooks they need;
+they never copy the loop.
+
+A fit is deterministic for a seed: shuffling and augmentation draw from the trainer's own
+`torch.Generator`, and weight initialization or dropout inside the fit draw from torch's
+global generator, seeded inside a `torch.random.fork_rng` block so that the caller's random
+state is left as it was. The fit also turns on flushing of denormal floats (a process-wide
+CPU setting without a getter, so it stays on): without it small CPU networks train up to
+10x slower as weights shrink.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasforge.data.task import DataError, Task
+from nasforge.errors import ConfigError
+from nasforge.evaluate.result import Status
+
+OPTIMIZERS = ("sgd", "adamw")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimizer, schedule, regularization, limits and the seed.
+
+    ``optimizer`` is ``"sgd"`` (Nesterov momentum 0.9) or ``"adamw"``; ``cosine`` anneals the
+    learning rate per step to 0 over ``epochs``. ``augment`` randomly crops (zero padding of
+    1/8 of the size) and flips images at least 16 pixels high; other inputs are left as they
+    are. ``threads`` sets torch's thread count during the fit (``None`` keeps it).
+    ``max_seconds`` stops training after the step that crosses it.
+    """
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+    cosine: bool = True
+    grad_clip: float | None = 5.0
+    early_stopping_patience: int | None = None
+    augment: bool = False
+    threads: int | None = None
+    seed: int = 0
+    channels_last: bool = False
+    max_seconds: float | None = None
+    eval_batch_size: int = 1024
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        positive = {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "eval_batch_size": self.eval_batch_size,
+        }
+        for name, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"train config: {name} must be >= 1, not {value}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(
+                f"train config: unknown optimizer {self.optimizer!r}; "
+                f"choose from {', '.join(OPTIMIZERS)}"
+            )
+        if not (math.isfinite(self.lr) and self.lr >= 0):
+            raise ConfigError(f"train config: lr must be a finite number >= 0, not {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"train config: weight_decay must be >= 0, not {self.weight_decay}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"train config: grad_clip must be > 0 or None, not {self.grad_clip}")
+        patience = self.early_stopping_patience
+        if patience is not None and patience < 1:
+            raise ConfigError(f"train config: early_stopping_patience must be >= 1, not {patience}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"train config: threads must be >= 1, not {self.threads}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ConfigError(f"train config: max_seconds must be > 0, not {self.max_seconds}")
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """One point of the learning curve. ``steps`` is below a full epoch if training stopped."""
+
+    epoch: int
+    steps: int
+    train_loss: float
+    train_accuracy: float
+    valid_accuracy: float
+    lr: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What a fit did: the learning curve, the accuracies, its time and how it ended."""
+
+    curve: tuple[EpochMetrics, ...]
+    status: Status
+    reason: str
+    seconds: float
+    steps: int
+    best_valid_accuracy: float = field(init=False)
+    last_valid_accuracy: float = field(init=False)
+    best_epoch: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        valid = [m.valid_accuracy for m in self.curve]
+        best = int(np.argmax(valid)) if valid else -1
+        object.__setattr__(self, "best_valid_accuracy", valid[best] if valid else 0.0)
+        object.__setattr__(self, "last_valid_accuracy", valid[-1] if valid else 0.0)
+        object.__setattr__(self, "best_epoch", self.curve[best].epoch if valid else -1)
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs started (the last one may be partial: see its ``steps``)."""
+        return len(self.curve)
+
+
+@dataclass
+class _EpochRun:
+    """Running totals of one training epoch, and why it ended early (if it did)."""
+
+    steps: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    diverged: float | None = None  # the non-finite loss that ended the epoch
+    out_of_time: bool = False
+
+
+class TrainerHooks:
+    """No-op callbacks of the training loop; override the ones a method needs.
+
+    ``step`` counts optimizer steps from 0 over the whole fit; ``epoch`` counts from 0.
+    """
+
+    def on_fit_start(self, model: nn.Module, task: Task) -> None:
+        """Before the first epoch (e.g. set up architecture optimizers)."""
+
+    def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
+        """Before the first batch of an epoch."""
+
+    def on_batch_start(self, step: int, model: nn.Module) -> None:
+        """Before the forward pass of a batch (e.g. sample a path, update architecture weights)."""
+
+    def after_backward(self, step: int, model: nn.Module) -> None:
+        """After gradients are computed, before clipping and the optimizer step."""
+
+    def on_batch_end(self, step: int, model: nn.Module, loss: float) -> None:
+        """After the optimizer step."""
+
+    def on_epoch_end(self, epoch: int, model: nn.Module, metrics: EpochMetrics) -> None:
+        """After validation, with the epoch's point of the learning curve."""
+
+    def on_fit_end(self, model: nn.Module, report: TrainReport) -> None:
+        """After training ended, for any reason."""
+
+
+class Trainer:
+    """Trains a classifier on a task with cross-entropy, validating after each epoch.
+
+    A trainer runs one fit at a time (it keeps the fit's generator while training).
+    """
+
+    def __init__(
+        self, config: TrainConfig | None = None, hooks: Sequence[TrainerHooks] = ()
+    ) -> None:
+        self.config = config if config is not None else TrainConfig()
+        self.hooks = tuple(hooks)
+        self._generator = torch.Generator()
+        self._augment = False
+
+    def fit(self, model: nn.Module, task: Task) -> TrainReport:
+        """Train ``model`` in place on ``task``; a NaN or infinite loss ends it as DIVERGED."""
+        cfg = self.config
+        with _isolated(cfg.seed, cfg.threads):
+            return self._fit(model, task)
+
+    def evaluate(
+        self, model: nn.Module, x: npt.ArrayLike | torch.Tensor, y: npt.ArrayLike | torch.Tensor
+    ) -> float:
+        """Accuracy of ``model`` on inputs ``x`` (already normalized) and labels ``y``."""
+        cfg = self.config
+        with _isolated(cfg.seed, cfg.threads):
+            xt, yt = self._tensor(x, torch.float32), self._tensor(y, torch.int64)
+            return self._accuracy(model, xt, yt)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def _fit(self, model: nn.Module, task: Task) -> TrainReport:
+        cfg = self.config
+        start = time.perf_counter()
+        model.to(cfg.device)
+        x_train = self._tensor(task.x_train, torch.float32)
+        y_train = self._tensor(task.y_train, torch.int64)
+        x_valid = self._tensor(task.x_valid, torch.float32)
+        y_valid = self._tensor(task.y_valid, torch.int64)
+        if cfg.channels_last and x_train.ndim == 4:
+            model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self._augment = cfg.augment and x_train.ndim == 4 and x_train.shape[2] >= 16
+        self._generator = torch.Generator().manual_seed(cfg.seed)
+        steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
+        optimizer = self._optimizer(model)
+        schedule = _cosine(optimizer, cfg.epochs * steps_per_epoch) if cfg.cosine else None
+        for hook in self.hooks:
+            hook.on_fit_start(model, task)
+
+        curve: list[EpochMetrics] = []
+        status, reason, step = Status.OK, f"trained {cfg.epochs} epochs", 0
+        best, stale = -1.0, 0
+        for epoch in range(cfg.epochs):
+            for hook in self.hooks:
+                hook.on_epoch_start(epoch, model)
+            lr = float(optimizer.param_groups[0]["lr"])
+            run = self._train_epoch(model, x_train, y_train, optimizer, schedule, step, start)
+            step += run.steps
+            if run.diverged is not None:
+                status = Status.DIVERGED
+                reason = f"loss became {run.diverged} at epoch {epoch}, step {step}"
+                break
+            metrics = EpochMetrics(
+                epoch=epoch,
+                steps=run.steps,
+                train_loss=run.loss_sum / max(run.seen, 1),
+                train_accuracy=run.correct / max(run.seen, 1),
+                valid_accuracy=self._accuracy(model, x_valid, y_valid),
+                lr=lr,
+                seconds=time.perf_counter() - start,
+            )
+            curve.append(metrics)
+            for hook in self.hooks:
+                hook.on_epoch_end(epoch, model, metrics)
+            if metrics.valid_accuracy > best:
+                best, stale = metrics.valid_accuracy, 0
+            else:
+                stale += 1
+            patience = cfg.early_stopping_patience
+            if run.out_of_time or (epoch + 1 < cfg.epochs and self._out_of_time(start)):
+                reason = "time limit"
+                break
+            if patience is not None and stale >= patience and epoch + 1 < cfg.epochs:
+                reason = f"early stopping: no better valid accuracy for {patience} epochs"
+                break
+
+        report = TrainReport(
+            curve=tuple(curve),
+            status=status,
+            reason=reason,
+            seconds=time.perf_counter() - start,
+            steps=step,
+        )
+        for hook in self.hooks:
+            hook.on_fit_end(model, report)
+        return report
+
+    def _train_epoch(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        optimizer: torch.optim.Optimizer,
+        schedule: torch.optim.lr_scheduler.LambdaLR | None,
+        first_step: int,
+        start: float,
+    ) -> _EpochRun:
+        """One pass over the shuffled training data; stops early on divergence or time out."""
+        cfg = self.config
+        run = _EpochRun()
+        model.train()
+        batches = torch.split(torch.randperm(len(y), generator=self._generator), cfg.batch_size)
+        for index, batch in enumerate(batches):
+            step = first_step + run.steps
+            xb, yb = x[batch], y[batch]
+            if self._augment:
+                xb = _crop_and_flip(xb, self._generator)
+            if cfg.channels_last and xb.ndim == 4:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            xb, yb = xb.to(cfg.device), yb.to(cfg.device)
+            for hook in self.hooks:
+                hook.on_batch_start(step, model)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            loss_value = float(loss.item())
+            if not math.isfinite(loss_value):
+                run.diverged = loss_value
+                return run
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            for hook in self.hooks:
+                hook.after_backward(step, model)
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if schedule is not None:
+                schedule.step()
+            for hook in self.hooks:
+                hook.on_batch_end(step, model, loss_value)
+            run.steps += 1
+            run.loss_sum += loss_value * len(yb)
+            run.correct += int((logits.argmax(1) == yb).sum())
+            run.seen += len(yb)
+            if index + 1 < len(batches) and self._out_of_time(start):
+                run.out_of_time = True
+                return run
+        return run
+
+    # -- pieces --------------------------------------------------------------------------
+
+    def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        cfg = self.config
+        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+        )
+
+    def _accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+        if len(x) != len(y):
+            raise DataError(f"x has {len(x)} rows but y has {len(y)}")
+        if len(y) == 0:
+            return 0.0
+        size = self.config.eval_batch_size
+        was_training = model.training
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for xb, yb in zip(torch.split(x, size), torch.split(y, size), strict=True):
+                if self.config.channels_last and xb.ndim == 4:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                logits = model(xb.to(self.config.device))
+                correct += int((logits.argmax(1) == yb.to(self.config.device)).sum())
+        model.train(was_training)
+        return correct / len(y)
+
+    def _tensor(self, a: npt.ArrayLike | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """A copy as a tensor (task arrays are read-only; one conversion per fit)."""
+        if isinstance(a, torch.Tensor):
+            return a.to(dtype=dtype)
+        return torch.tensor(np.asarray(a), dtype=dtype)
+
+    def _out_of_time(self, start: float) -> bool:
+        limit = self.config.max_seconds
+        return limit is not None and time.perf_counter() - start >= limit
+
+
+@contextmanager
+def _isolated(seed: int, threads: int | None) -> Iterator[None]:
+    """Seed torch's CPU generator and set the thread count, restoring both afterwards."""
+    previous_threads = torch.get_num_threads()
+    torch.set_flush_denormal(True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous_threads)
+
+
+def _cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step cosine annealing from the base learning rate to 0."""
+
+    def factor(step: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _crop_and_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crops of zero-padded images (padding 1/8 of the height) and horizontal flips."""
+    n, _, h, w = x.shape
+    pad = max(1, h // 8)
+    padded = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]  # (n, h, 1)
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]  # (n, 1, w)
+    batch = torch.arange(n)[:, None, None]
+    cropped = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)  # (n, c, h, w)
+    flip = torch.rand(n, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], cropped.flip(3), cropped).contiguous()
