@@ -45,7 +45,7 @@ def space() -> NB201Space:
 def test_params_match_table_row_6111(nb201_rows: list[dict[str, str]], space: NB201Space) -> None:
     row = nb201_rows[6111]
     assert row["idx"] == "6111"
-    net = space.build(space.parse(row["arch"]), in_channels=3, num_classes=10)
+    net = space.build(space.parse(row["arch"]), input_shape=(3, 32, 32), num_classes=10)
     assert n_params(net) == table_params(row["params_m_cifar10"])
 
 
@@ -56,7 +56,7 @@ def test_params_match_table_on_random_rows(
     mismatches = []
     for i in rng.choice(len(nb201_rows), size=100, replace=False):
         row = nb201_rows[int(i)]
-        net = space.build(space.parse(row["arch"]), in_channels=3, num_classes=10)
+        net = space.build(space.parse(row["arch"]), input_shape=(3, 32, 32), num_classes=10)
         expected = table_params(row["params_m_cifar10"])
         if n_params(net) != expected:
             mismatches.append((row["idx"], row["arch"], n_params(net), expected))

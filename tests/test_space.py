@@ -33,7 +33,9 @@ class TinySpace(SearchSpace):
     def decisions(self) -> Sequence[Decision]:
         return self._decisions
 
-    def build(self, arch: Arch, **options: Any) -> nn.Module:
+    def build(
+        self, arch: Arch, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
+    ) -> nn.Module:
         arch = self.validate(arch)
         return nn.Linear(int(arch["kernel"]), 2)
 

@@ -34,7 +34,7 @@ def nb201_net(init_seed: int = 0) -> nn.Module:
     space = NB201Space(channels=8, cells_per_stage=1)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
-        return space.build(space.parse(CELL), in_channels=1, num_classes=10)
+        return space.build(space.parse(CELL), input_shape=(1, 8, 8), num_classes=10)
 
 
 def linear_net(init_seed: int = 0) -> nn.Module:
@@ -232,7 +232,7 @@ def test_augment_and_channels_last_run_deterministically() -> None:
     reports = []
     for _ in range(2):
         torch.manual_seed(0)
-        net = space.build(space.parse(CELL), in_channels=3, num_classes=4)
+        net = space.build(space.parse(CELL), input_shape=(3, 32, 32), num_classes=4)
         reports.append(Trainer(config).fit(net, task))
     assert reports[0].status is Status.OK
     assert curve_values(reports[0]) == curve_values(reports[1])

@@ -204,6 +204,7 @@ class _Loop:
             error=result.error,
             duplicate_of=duplicate_of,
             finished_seq=seq,
+            info=dict(result.info),
         )
         self.trials[trial.number] = finished
         self._remember(finished, arch)

@@ -42,6 +42,7 @@ CREATE TABLE trials (
     score REAL,
     cost REAL,
     error TEXT,
+    info TEXT,
     duplicate_of INTEGER,
     created_seq INTEGER NOT NULL,
     finished_seq INTEGER,
@@ -76,6 +77,7 @@ class TrialRecord:
     error: str | None = None
     duplicate_of: int | None = None
     finished_seq: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -225,7 +227,7 @@ class Store:
         metrics = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
         self._write(
             "UPDATE trials SET status = ?, metrics = ?, score = ?, cost = ?, error = ?, "
-            "duplicate_of = ?, finished_seq = ?, finished_at = ? "
+            "info = ?, duplicate_of = ?, finished_seq = ?, finished_at = ? "
             "WHERE experiment_id = ? AND number = ?",
             (
                 result.status.value,
@@ -233,6 +235,7 @@ class Store:
                 score,
                 result.cost,
                 result.error,
+                json.dumps(result.info),
                 duplicate_of,
                 seq,
                 time.time(),
@@ -244,7 +247,7 @@ class Store:
     def trials(self, experiment_id: int) -> list[TrialRecord]:
         rows = self._db.execute(
             "SELECT number, arch, budget, status, metrics, score, cost, error, duplicate_of, "
-            "created_seq, finished_seq FROM trials WHERE experiment_id = ? ORDER BY number",
+            "created_seq, finished_seq, info FROM trials WHERE experiment_id = ? ORDER BY number",
             (experiment_id,),
         ).fetchall()
         return [
@@ -260,6 +263,7 @@ class Store:
                 duplicate_of=row[8],
                 created_seq=row[9],
                 finished_seq=row[10],
+                info=json.loads(row[11]) if row[11] else {},
             )
             for row in rows
         ]

@@ -139,8 +139,16 @@ class SearchSpace(ABC):
 
     # -- building ----------------------------------------------------------------
     @abstractmethod
-    def build(self, arch: Arch, **options: Any) -> nn.Module:
-        """The plain PyTorch network of `arch`, with nothing of the search left in it."""
+    def build(
+        self, arch: Arch, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
+    ) -> nn.Module:
+        """The plain PyTorch network of `arch` for inputs of `input_shape` (no batch axis).
+
+        The network has nothing of the search left in it.
+        """
+
+    def check_input(self, input_shape: tuple[int, ...]) -> None:  # noqa: B027 - optional hook
+        """Raise SpaceError if this space cannot build networks for `input_shape`."""
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this space with `make_space(name, **config)`."""

@@ -83,20 +83,27 @@ class NB201Space(SearchSpace):
         return Arch(dict(zip(LABELS, _representatives()[key], strict=True)))
 
     # -- building ----------------------------------------------------------------
-    def build(self, arch: Arch, **options: Any) -> nn.Module:
-        """The NB201 network: stem, 3 stages of cells (C, 2C, 4C), residual reductions.
-
-        Options: ``in_channels`` (default 3) and ``num_classes`` (default 10).
-        """
+    def build(
+        self, arch: Arch, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
+    ) -> nn.Module:
+        """The NB201 network: stem, 3 stages of cells (C, 2C, 4C), residual reductions."""
         from nasforge.space.nb201_net import NB201Network
 
+        self.check_input(input_shape)
         return NB201Network(
             self.ops(arch),
             channels=self.channels,
             cells_per_stage=self.cells_per_stage,
-            in_channels=int(options.get("in_channels", 3)),
-            num_classes=int(options.get("num_classes", 10)),
+            in_channels=input_shape[0],
+            num_classes=num_classes,
         )
+
+    def check_input(self, input_shape: tuple[int, ...]) -> None:
+        if len(input_shape) != 3 or min(input_shape[1:]) < 4:
+            raise SpaceError(
+                f"space 'nb201' needs images (channels, height, width) of at least 4x4, "
+                f"not input shape {input_shape}"
+            )
 
 
 def parse_nb201_ops(text: str) -> tuple[str, ...]:
