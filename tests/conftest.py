@@ -6,8 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from nasforge.evaluate import NB201Table
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread per test process: pytest-xdist already runs a process per core, and
+    more threads than cores slow small CPU networks down by orders of magnitude."""
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")

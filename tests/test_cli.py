@@ -223,9 +223,20 @@ def test_benchmark_from_environment_variable(
     nb201_csv_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NASFORGE_NB201", raising=False)
-    _assert_user_error(["search", "--store", str(tmp_path / "s")], "NASFORGE_NB201")
+    _assert_user_error(
+        ["search", "--evaluator", "benchmark", "--store", str(tmp_path / "s")], "NASFORGE_NB201"
+    )
     monkeypatch.setenv("NASFORGE_NB201", str(nb201_csv_path))
-    code, out, err = _run("search", "--store", str(tmp_path / "s"), "--budget", "5", "--json")
+    code, out, err = _run(
+        "search",
+        "--evaluator",
+        "benchmark",
+        "--store",
+        str(tmp_path / "s"),
+        "--budget",
+        "5",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["trials"] == 5
 

@@ -119,9 +119,9 @@ def load_npz_task(
         raise DataError(f"cannot read {file} as an .npz archive: {exc}") from None
     return make_task(
         name,
-        _to_model_layout(arrays["x_train"], layout, "x_train"),
+        to_model_layout(arrays["x_train"], layout, "x_train"),
         arrays["y_train"],
-        _to_model_layout(arrays["x_test"], layout, "x_test"),
+        to_model_layout(arrays["x_test"], layout, "x_test"),
         arrays["y_test"],
         valid_fraction=valid_fraction,
         seed=seed,
@@ -266,7 +266,7 @@ def _find_npz(
     raise DataError(f"no {' or '.join(file_names)} in {base}")
 
 
-def _to_model_layout(x: npt.NDArray[Any], layout: str, key: str) -> npt.NDArray[np.float32]:
+def to_model_layout(x: npt.NDArray[Any], layout: str, key: str) -> npt.NDArray[np.float32]:
     """Pixels or values as float32 in ``(N, C, ...)`` order; uint8 scaled to [0, 1]."""
     if layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")

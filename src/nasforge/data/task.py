@@ -77,7 +77,7 @@ class Task:
 
     def normalize(self, x: npt.ArrayLike) -> FloatArray:
         """Raw inputs (same layout and scale as given to `make_task`) normalized like training."""
-        return _apply_norm(np.asarray(x, dtype=np.float32), self.mean, self.std)
+        return apply_normalization(np.asarray(x, dtype=np.float32), self.mean, self.std)
 
     def summary(self) -> str:
         """One line: name, split sizes, input shape and classes."""
@@ -127,11 +127,11 @@ def make_task(
         mean, std = np.zeros(channels, np.float32), np.ones(channels, np.float32)
     return Task(
         name=name,
-        x_train=_frozen(_apply_norm(x_fit, mean, std)),
+        x_train=_frozen(apply_normalization(x_fit, mean, std)),
         y_train=_frozen(ytr[train_idx]),
-        x_valid=_frozen(_apply_norm(x_val, mean, std)),
+        x_valid=_frozen(apply_normalization(x_val, mean, std)),
         y_valid=_frozen(ytr[valid_idx]),
-        x_test=_frozen(_apply_norm(xte, mean, std)),
+        x_test=_frozen(apply_normalization(xte, mean, std)),
         y_test=_frozen(yte),
         num_classes=num_classes,
         mean=_frozen(mean),
@@ -173,7 +173,7 @@ def channel_stats(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def _apply_norm(x: FloatArray, mean: FloatArray, std: FloatArray) -> FloatArray:
+def apply_normalization(x: FloatArray, mean: FloatArray, std: FloatArray) -> FloatArray:
     if x.ndim < 2 or x.shape[1] != len(mean):
         raise DataError(
             f"inputs of shape {x.shape} do not match the {len(mean)} normalized channels"

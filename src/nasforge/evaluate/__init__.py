@@ -9,18 +9,48 @@ from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.nb201_benchmark import NB201Benchmark, NB201Table
 from nasforge.evaluate.result import Result, Status
+from nasforge.space.base import SearchSpace
 
 
 def _nb201_benchmark(
-    path: str | None = None, dataset: str = "cifar10", fidelity: int = 200
+    space: SearchSpace, path: str | None = None, dataset: str = "cifar10", fidelity: int = 200
 ) -> Evaluator:
     return NB201Benchmark.from_csv(path, dataset=dataset, fidelity=fidelity)
 
 
-EVALUATORS: dict[str, Callable[..., Evaluator]] = {NB201Benchmark.name: _nb201_benchmark}
+def _training(
+    space: SearchSpace,
+    task: dict[str, Any],
+    train: dict[str, Any],
+    time_limit: float | None = None,
+    latency_repeats: int = 20,
+    seed: int = 0,
+) -> Evaluator:
+    from nasforge.data.loaders import load_task
+    from nasforge.evaluate.training import TrainingEvaluator
+    from nasforge.training.trainer import TrainConfig
+
+    loaded = load_task(
+        task["name"], task.get("data"), seed=int(task.get("seed", 0)), **task.get("options", {})
+    )
+    return TrainingEvaluator(
+        space,
+        loaded,
+        train_config=TrainConfig(**train),
+        time_limit=time_limit,
+        latency_repeats=latency_repeats,
+        seed=seed,
+        task_spec=task,
+    )
 
 
-def make_evaluator(name: str, **params: Any) -> Evaluator:
+EVALUATORS: dict[str, Callable[..., Evaluator]] = {
+    NB201Benchmark.name: _nb201_benchmark,
+    "train": _training,
+}
+
+
+def make_evaluator(name: str, space: SearchSpace, **params: Any) -> Evaluator:
     """Build a registered evaluator by name (as stored in an experiment's config)."""
     try:
         factory = EVALUATORS[name]
@@ -28,7 +58,7 @@ def make_evaluator(name: str, **params: Any) -> Evaluator:
         raise ConfigError(
             f"unknown evaluator {name!r}; choose from {', '.join(EVALUATORS)}"
         ) from None
-    return factory(**params)
+    return factory(space, **params)
 
 
 __all__ = [

@@ -13,6 +13,8 @@ class Evaluator(ABC):
     """Turns (arch, budget) into a Result."""
 
     name: str = "evaluator"
+    default_metric: str = "valid_acc"
+    """The metric an objective optimizes unless told otherwise."""
 
     default_budget: float | None = None
     """The budget (fidelity) used when a proposal names none."""

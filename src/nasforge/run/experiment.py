@@ -57,7 +57,7 @@ class Experiment:
         self.strategy = strategy
         self.evaluator = evaluator
         self.budget = budget
-        self.objective = objective or Objective()
+        self.objective = objective or Objective(evaluator.default_metric)
         self.store = store or Store(":memory:")
         self.name = name
         self.deduplicate = deduplicate

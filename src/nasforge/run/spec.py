@@ -34,7 +34,7 @@ def experiment_from_config(
             **strategy_config.get("params", {}),
         )
         evaluator_params = {**evaluator_config.get("params", {}), **(evaluator_overrides or {})}
-        evaluator = make_evaluator(evaluator_config["name"], **evaluator_params)
+        evaluator = make_evaluator(evaluator_config["name"], space, **evaluator_params)
         objective = Objective(**config.get("objective", {}))
         stored_budget = Budget(**config["budget"])
     except (KeyError, TypeError) as exc:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nasforge.errors import SpaceError
 from nasforge.space.base import Decision, SearchSpace
+from nasforge.space.conv1d import Conv1DSpace
+from nasforge.space.hyperparams import HPChoices, WithHyperparameters, hyperparameters_of
+from nasforge.space.mlp import MLPSpace
 from nasforge.space.nb201 import NB201Space
 
-SPACES: dict[str, type[SearchSpace]] = {NB201Space.name: NB201Space}
+SPACES: dict[str, type[SearchSpace]] = {
+    space.name: space for space in (NB201Space, MLPSpace, Conv1DSpace)
+}
 
 
-def make_space(name: str, **params: Any) -> SearchSpace:
-    """Build a registered space by name; an unknown name is a clear error."""
+def make_space(
+    name: str, hyperparameters: Mapping[str, HPChoices] | None = None, **params: Any
+) -> SearchSpace:
+    """Build a registered space by name; an unknown name is a clear error.
+
+    ``hyperparameters={"lr": [0.01, 0.1], ...}`` adds them as decisions (`WithHyperparameters`);
+    the config of the result holds them too, so ``make_space(name, **space.config())``
+    rebuilds it.
+    """
     try:
         cls = SPACES[name]
     except KeyError:
@@ -20,9 +33,35 @@ def make_space(name: str, **params: Any) -> SearchSpace:
             f"unknown search space {name!r}; choose from {', '.join(SPACES)}"
         ) from None
     try:
-        return cls(**params)
+        space = cls(**params)
     except TypeError as exc:
         raise SpaceError(f"bad options for space {name!r}: {exc}") from None
+    if hyperparameters:
+        return WithHyperparameters.from_config(space, hyperparameters)
+    return space
 
 
-__all__ = ["SPACES", "Decision", "NB201Space", "SearchSpace", "make_space"]
+def spaces_fitting(input_shape: tuple[int, ...]) -> list[str]:
+    """Names of the registered spaces whose default configuration accepts `input_shape`."""
+    fitting = []
+    for name, cls in SPACES.items():
+        try:
+            cls().check_input(input_shape)
+        except SpaceError:
+            continue
+        fitting.append(name)
+    return fitting
+
+
+__all__ = [
+    "SPACES",
+    "Conv1DSpace",
+    "Decision",
+    "MLPSpace",
+    "NB201Space",
+    "SearchSpace",
+    "WithHyperparameters",
+    "hyperparameters_of",
+    "make_space",
+    "spaces_fitting",
+]

@@ -9,12 +9,14 @@ from nasforge.errors import StrategyError
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strategy
 from nasforge.strategy.evolution import RegularizedEvolution
+from nasforge.strategy.grid_search import GridSearch
 from nasforge.strategy.local_search import LocalSearch
 from nasforge.strategy.optuna_sampler import TPE, OptunaStrategy
 from nasforge.strategy.random_search import RandomSearch
 
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (RandomSearch, RegularizedEvolution, LocalSearch, TPE, OptunaStrategy)
+    cls.name: cls
+    for cls in (RandomSearch, GridSearch, RegularizedEvolution, LocalSearch, TPE, OptunaStrategy)
 }
 
 
@@ -43,6 +45,7 @@ def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, **params: Any
 __all__ = [
     "STRATEGIES",
     "TPE",
+    "GridSearch",
     "LocalSearch",
     "Observation",
     "OptunaStrategy",

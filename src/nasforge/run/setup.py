@@ -1,0 +1,100 @@
+"""Assemble a space and an evaluator from names and plain settings (for the CLI and configs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from nasforge.errors import ConfigError, SpaceError
+from nasforge.evaluate.base import Evaluator
+from nasforge.space import SPACES, make_space, spaces_fitting
+from nasforge.space.base import SearchSpace
+
+TRAIN_SPACE_DEFAULTS: dict[str, dict[str, Any]] = {"nb201": {"channels": 8, "cells_per_stage": 1}}
+"""Space settings that fit a CPU when candidates are trained (NB201's own C=16, N=5 does not)."""
+
+
+def default_space_name(input_shape: tuple[int, ...]) -> str:
+    """nb201 for images, conv1d for sequences, mlp for everything else."""
+    if len(input_shape) == 3:
+        return "nb201"
+    if len(input_shape) == 2:
+        return "conv1d"
+    return "mlp"
+
+
+def build_space(
+    name: str, params: dict[str, Any], hyperparameters: dict[str, list[Any]]
+) -> SearchSpace:
+    if hyperparameters:
+        return make_space(name, **params, hyperparameters=hyperparameters)
+    return make_space(name, **params)
+
+
+def training_evaluator(
+    task_name: str,
+    data: Path | None,
+    space_name: str | None,
+    space_params: dict[str, Any],
+    hyperparameters: dict[str, list[Any]],
+    *,
+    label_column: str | None = None,
+    epochs: int = 8,
+    lr: float = 0.05,
+    batch_size: int = 64,
+    augment: bool = False,
+    threads: int | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+) -> tuple[SearchSpace, Evaluator]:
+    """The space and the training evaluator for a built-in task."""
+    from nasforge.data.loaders import DATA_ENV, load_task
+    from nasforge.evaluate.training import TrainingEvaluator
+    from nasforge.training.trainer import TrainConfig
+
+    config = TrainConfig(
+        epochs=epochs, lr=lr, batch_size=batch_size, augment=augment, threads=threads
+    )
+    options = {"label_column": label_column} if label_column else {}
+    where = str(data) if data is not None else os.environ.get(DATA_ENV)
+    resolved = str(Path(where).expanduser().resolve()) if where else None
+    task = load_task(task_name, resolved, seed=0, **options)
+    name = space_name or default_space_name(task.input_shape)
+    if name not in SPACES:
+        raise SpaceError(f"unknown search space {name!r}; choose from {', '.join(SPACES)}")
+    space = build_space(
+        name, {**TRAIN_SPACE_DEFAULTS.get(name, {}), **space_params}, hyperparameters
+    )
+    try:
+        space.check_input(task.input_shape)
+    except SpaceError as exc:
+        fitting = ", ".join(spaces_fitting(task.input_shape)) or "none"
+        raise SpaceError(f"{exc}; spaces that fit task {task_name!r}: {fitting}") from None
+    spec = {"name": task_name, "data": resolved, "seed": 0, "options": options}
+    evaluator = TrainingEvaluator(
+        space, task, train_config=config, time_limit=time_limit, seed=seed, task_spec=spec
+    )
+    return space, evaluator
+
+
+def benchmark_evaluator(
+    space_name: str,
+    space_params: dict[str, Any],
+    hyperparameters: dict[str, list[Any]],
+    path: str | None,
+    *,
+    dataset: str = "cifar10",
+    fidelity: int = 200,
+) -> tuple[SearchSpace, Evaluator]:
+    """The nb201 space and the NAS-Bench-201 table as its evaluator."""
+    from nasforge.evaluate.nb201_benchmark import NB201Benchmark
+
+    if space_name != "nb201":
+        raise ConfigError(
+            f"the NAS-Bench-201 benchmark covers space 'nb201' only, not {space_name!r}"
+        )
+    if hyperparameters:
+        raise ConfigError("the NAS-Bench-201 table has no hyperparameters to search: drop --hp")
+    space = make_space("nb201", **space_params)
+    return space, NB201Benchmark.from_csv(path, dataset=dataset, fidelity=fidelity)
