@@ -31,7 +31,7 @@ app = typer.Typer(
 )
 
 DEFAULT_STORE = "nasforge.sqlite"
-DEFAULT_TRAIN_BUDGET = 24
+DEFAULT_TRAIN_BUDGET = 100
 DEFAULT_BENCHMARK_BUDGET = 200
 SHOWN_METRICS = ("valid_acc", "test_acc", "accuracy", "params", "latency_ms")
 TASKS = "digits, mnist1d, cifar10, mnist, fashion_mnist, csv"
@@ -111,7 +111,7 @@ def search(
             f"{DEFAULT_BENCHMARK_BUDGET} benchmark queries)."
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 8,
+    epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 10,
     final_epochs: Annotated[
         int, typer.Option(help="Epochs to retrain the winner (0: do not retrain).")
     ] = 30,
@@ -591,7 +591,7 @@ def _print_best(payload: dict[str, Any]) -> None:
     console.print(f"[bold]Best of {payload['name']}[/] (trial {best['number']}): {best['arch']}")
     metrics = best["metrics"]
     shown = {k: metrics[k] for k in SHOWN_METRICS if k in metrics}
-    console.print("  " + ", ".join(f"{k} {v:.2f}" for k, v in shown.items()))
+    console.print("  " + ", ".join(f"{k} {_metric_text(k, v)}" for k, v in shown.items()))
     usage = payload["usage"]
     final = payload.get("final")
     if final:
@@ -602,9 +602,14 @@ def _print_best(payload: dict[str, Any]) -> None:
         )
     console.print(
         f"  {payload['trials']} evaluated ({payload['proposals']} proposals), "
-        f"{usage['simulated_seconds']:.0f} simulated s, {usage['wall_seconds']:.1f} wall s; "
+        f"evaluation cost {usage['simulated_seconds']:.0f} s, "
+        f"{usage['wall_seconds']:.1f} s wall; "
         f"store {payload['store']}"
     )
+
+
+def _metric_text(name: str, value: float) -> str:
+    return f"{value:,.0f}" if name in ("params", "flops") else f"{value:.2f}"
 
 
 def _parse_options(pairs: list[str], what: str = "strategy option") -> dict[str, Any]:

@@ -9,30 +9,42 @@ from nasforge.run.objective import Objective
 from nasforge.run.results import SearchResult
 from nasforge.space.base import SearchSpace
 
-REPORT_ONLY_METRIC = "test_acc"
+EXTRA_COLUMNS = {
+    "test_acc": "test_acc (report only)",
+    "params": "params",
+    "latency_ms": "latency ms",
+    "cost": "seconds",
+}
 
 
 def leaderboard_table(
     result: SearchResult, space: SearchSpace, objective: Objective, k: int = 10
 ) -> Table:
-    """The top `k` evaluated trials by score, with the objective and (if known) test metric."""
+    """The top `k` evaluated trials by score: the objective, then test accuracy (report only),
+    parameters and latency where the evaluator measured them, and each trial's cost."""
     table = Table(title=f"Leaderboard: {result.name} (top {k} of {result.usage.queries} evaluated)")
     table.add_column("rank", justify="right")
     table.add_column("trial", justify="right")
     table.add_column("architecture", overflow="fold")
     table.add_column(f"{objective.metric} ({objective.direction})", justify="right")
-    show_test = any(REPORT_ONLY_METRIC in t.metrics for t in result.trials)
-    if show_test and objective.metric != REPORT_ONLY_METRIC:
-        table.add_column(f"{REPORT_ONLY_METRIC} (report only)", justify="right")
-    for rank, trial in enumerate(result.leaderboard(k), start=1):
+    ranked = result.leaderboard(k)
+    extras = [
+        name
+        for name in EXTRA_COLUMNS
+        if name != objective.metric and (name == "cost" or any(name in t.metrics for t in ranked))
+    ]
+    for name in extras:
+        table.add_column(EXTRA_COLUMNS[name], justify="right")
+    for rank, trial in enumerate(ranked, start=1):
         row = [
             str(rank),
             str(trial.number),
             space.format(Arch.parse(trial.arch)),
             _number(trial.metrics.get(objective.metric)),
         ]
-        if show_test and objective.metric != REPORT_ONLY_METRIC:
-            row.append(_number(trial.metrics.get(REPORT_ONLY_METRIC)))
+        for name in extras:
+            value = trial.cost if name == "cost" else trial.metrics.get(name)
+            row.append(f"{value:,.0f}" if name == "params" and value else _number(value))
         table.add_row(*row)
     return table
 
