@@ -43,3 +43,9 @@ def nb201_csv_path() -> Path:
 def nb201_table(nb201_csv_path: Path) -> NB201Table:
     """The NB201 table, loaded once per test session."""
     return NB201Table.from_csv(nb201_csv_path)
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that write to the current folder (stores, saved models) write to tmp_path."""
+    monkeypatch.chdir(tmp_path)

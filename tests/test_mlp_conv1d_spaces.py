@@ -173,7 +173,6 @@ def test_conv1d_rejects_images_with_a_one_line_message() -> None:
     message = str(error.value)
     assert "\n" not in message
     assert "'conv1d'" in message and "(channels, length)" in message and "(1, 8, 8)" in message
-    assert "nb201" in message and "mlp" in message  # the spaces that do fit
     with pytest.raises(SpaceError):
         space.build(space.sample(np.random.default_rng(0)), (1, 8, 8), 2)
     with pytest.raises(SpaceError):

@@ -489,9 +489,12 @@ def _run_and_report(
 ) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from nasforge.evaluate.training import TrainingEvaluator
     from nasforge.report.console import leaderboard_table
 
-    if out is not None and final_epochs and not overwrite and out.exists() and any(out.iterdir()):
+    retrains = final_epochs > 0 and out is not None
+    retrains = retrains and isinstance(experiment.evaluator, TrainingEvaluator)
+    if retrains and not overwrite and out is not None and out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
     stderr = Console(stderr=True)
     best_score: list[float] = []
@@ -522,7 +525,7 @@ def _run_and_report(
         _stdout_console().print(
             leaderboard_table(result, experiment.space, experiment.objective, k=top)
         )
-    if final_epochs and out is not None and result.best is not None:
+    if retrains and out is not None and result.best is not None:
         payload["final"] = _retrain_and_save(
             experiment, Arch.parse(result.best.arch), final_epochs, out, quiet=as_json
         )

@@ -90,6 +90,8 @@ def benchmark_evaluator(
     """The nb201 space and the NAS-Bench-201 table as its evaluator."""
     from nasforge.evaluate.nb201_benchmark import NB201Benchmark
 
+    if space_name not in SPACES:
+        raise SpaceError(f"unknown search space {space_name!r}; choose from {', '.join(SPACES)}")
     if space_name != "nb201":
         raise ConfigError(
             f"the NAS-Bench-201 benchmark covers space 'nb201' only, not {space_name!r}"

@@ -100,11 +100,11 @@ class Conv1DSpace(SearchSpace):
     def build(
         self, arch: Arch, input_shape: tuple[int, ...] = (1, 40), num_classes: int = 10
     ) -> nn.Module:
-        from nasforge.space.conv1d_net import Conv1DNetwork
+        from nasforge.space.conv1d_net import conv1d_network
 
         self.check_input(input_shape)
         arch = self.validate(arch)
-        return Conv1DNetwork(
+        return conv1d_network(
             self.blocks(arch),
             pool=str(arch["pool"]),
             skip=bool(arch["skip"]),

@@ -37,26 +37,24 @@ def conv_block(c_in: int, c_out: int, kernel: int, residual: bool) -> nn.Module:
     return Residual(body, shortcut)
 
 
-class Conv1DNetwork(nn.Sequential):
-    """Blocks ``(channels, kernel)``, each followed by stride-2 pooling while length >= 2."""
-
-    def __init__(
-        self,
-        blocks: Sequence[tuple[int, int]],
-        *,
-        pool: str,
-        skip: bool,
-        in_channels: int,
-        length: int,
-        num_classes: int,
-    ) -> None:
-        layers: list[nn.Module] = []
-        c_in = in_channels
-        for c_out, kernel in blocks:
-            layers.append(conv_block(c_in, c_out, kernel, residual=skip))
-            if pool != "none" and length >= 2:
-                layers.append(nn.MaxPool1d(2) if pool == "max" else nn.AvgPool1d(2))
-                length //= 2
-            c_in = c_out
-        layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(c_in, num_classes)]
-        super().__init__(*layers)
+def conv1d_network(
+    blocks: Sequence[tuple[int, int]],
+    *,
+    pool: str,
+    skip: bool,
+    in_channels: int,
+    length: int,
+    num_classes: int,
+) -> nn.Sequential:
+    """Blocks ``(channels, kernel)``, each followed by stride-2 pooling while length >= 2,
+    then a global average pool and a linear head."""
+    layers: list[nn.Module] = []
+    c_in = in_channels
+    for c_out, kernel in blocks:
+        layers.append(conv_block(c_in, c_out, kernel, residual=skip))
+        if pool != "none" and length >= 2:
+            layers.append(nn.MaxPool1d(2) if pool == "max" else nn.AvgPool1d(2))
+            length //= 2
+        c_in = c_out
+    layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(c_in, num_classes)]
+    return nn.Sequential(*layers)
