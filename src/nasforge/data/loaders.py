@@ -3,7 +3,9 @@
 - ``digits``: scikit-learn's 8x8 digits (ships with scikit-learn), images ``(1, 8, 8)``;
 - ``mnist1d``: generated locally by the ``mnist1d`` package, sequences ``(1, 40)``;
 - ``cifar10``, ``mnist``, ``fashion_mnist``: ``.npz`` archives with ``x_train, y_train, x_test,
-  y_test`` (no pickle); the official CIFAR-10 batch files are pickles and are not read;
+  y_test`` (no pickle), or the official release files: CIFAR-10's ``cifar-10-batches-py``
+  (pickles, read with a restricted unpickler that only rebuilds numpy arrays) and the idx files
+  of MNIST and Fashion-MNIST (see `nasforge.data.official_formats`);
 - ``csv``: a table with a header row and one label column.
 
 `load_task` picks one by name (for the CLI and config files); the Python API can call the
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nasforge.data.official_formats import describe_official, find_official, read_official
 from nasforge.data.task import DataError, Task, make_task, stratified_split
 
 DATA_ENV = "NASFORGE_DATA"
@@ -117,15 +120,21 @@ def load_npz_task(
         if isinstance(exc, DataError):
             raise
         raise DataError(f"cannot read {file} as an .npz archive: {exc}") from None
-    return make_task(
-        name,
-        to_model_layout(arrays["x_train"], layout, "x_train"),
-        arrays["y_train"],
-        to_model_layout(arrays["x_test"], layout, "x_test"),
-        arrays["y_test"],
-        valid_fraction=valid_fraction,
-        seed=seed,
-    )
+    return _split_arrays_task(name, arrays, seed, valid_fraction, layout)
+
+
+def load_official_task(
+    name: str,
+    folder: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    valid_fraction: float = 0.1,
+    layout: str = "auto",
+) -> Task:
+    """Task ``name`` (``cifar10``, ``mnist`` or ``fashion_mnist``) from its official release
+    files in ``folder``, turned into a task exactly like the equivalent ``.npz`` archive."""
+    arrays = read_official(name, Path(folder).expanduser())
+    return _split_arrays_task(name, arrays, seed, valid_fraction, layout)
 
 
 def load_csv_task(
@@ -223,7 +232,10 @@ def load_task(
     """A built-in task by name (see `TASK_NAMES`).
 
     The ``.npz`` tasks read ``data_path`` (a file, or a folder holding e.g. ``cifar10.npz``),
-    else the folder or file in ``$NASFORGE_DATA``; ``csv`` needs ``data_path`` to be the file.
+    else the folder or file in ``$NASFORGE_DATA``. A folder without the ``.npz`` file may hold
+    the official release instead: ``cifar-10-batches-py`` (or be it), or the four idx files of
+    MNIST / Fashion-MNIST (``.gz`` or not), also in a ``mnist/``, ``fashion_mnist/``,
+    ``MNIST/raw/`` or ``FashionMNIST/raw/`` subfolder. ``csv`` needs ``data_path`` to be the file.
     Other keyword options go to the loader (e.g. ``label_column`` for ``csv``).
     """
     if name == "digits":
@@ -237,7 +249,11 @@ def load_task(
     if name not in _NPZ_TASKS:
         raise DataError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)}")
     file_names, expected_shape = _NPZ_TASKS[name]
-    task = load_npz_task(name, _find_npz(name, file_names, data_path), seed=seed, **options)
+    found = _find_npz(name, file_names, data_path)
+    if found.is_dir():  # no .npz there, but a folder with the official files
+        task = load_official_task(name, found, seed=seed, **options)
+    else:
+        task = load_npz_task(name, found, seed=seed, **options)
     if task.input_shape != expected_shape:
         raise DataError(
             f"{name} inputs have shape {task.input_shape}, expected {expected_shape} per example"
@@ -251,11 +267,12 @@ def load_task(
 def _find_npz(
     name: str, file_names: tuple[str, ...], data_path: str | os.PathLike[str] | None
 ) -> Path:
+    """The ``.npz`` file to read, else the folder with the task's official files."""
     where = data_path if data_path is not None else os.environ.get(DATA_ENV)
     if not where:
         raise DataError(
             f"{name} needs a data file: pass data_path or set {DATA_ENV} to a folder holding "
-            f"{' or '.join(file_names)}"
+            f"{' or '.join(file_names)} or {describe_official(name)}"
         )
     base = Path(where).expanduser()
     if not base.is_dir():
@@ -263,7 +280,25 @@ def _find_npz(
     for file_name in file_names:
         if (base / file_name).is_file():
             return base / file_name
-    raise DataError(f"no {' or '.join(file_names)} in {base}")
+    official = find_official(name, base)
+    if official is not None:
+        return official
+    raise DataError(f"no {' or '.join(file_names)} in {base}, nor {describe_official(name)}")
+
+
+def _split_arrays_task(
+    name: str, arrays: dict[str, Any], seed: int, valid_fraction: float, layout: str
+) -> Task:
+    """A task from ``x_train, y_train, x_test, y_test`` as stored (pixels possibly uint8 HWC)."""
+    return make_task(
+        name,
+        to_model_layout(arrays["x_train"], layout, "x_train"),
+        arrays["y_train"],
+        to_model_layout(arrays["x_test"], layout, "x_test"),
+        arrays["y_test"],
+        valid_fraction=valid_fraction,
+        seed=seed,
+    )
 
 
 def to_model_layout(x: npt.NDArray[Any], layout: str, key: str) -> npt.NDArray[np.float32]:

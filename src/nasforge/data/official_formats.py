@@ -65,7 +65,7 @@ def _multiarray() -> Any:
 
 def _plain_dtype(*args: Any) -> np.dtype[Any]:
     """`numpy.dtype` for pickled arrays, refusing object dtypes (they would unpickle objects)."""
-    dtype = np.dtype(*args)
+    dtype: np.dtype[Any] = np.dtype(*args)
     if dtype.hasobject:
         raise pickle.UnpicklingError(f"refusing the object dtype {dtype}")
     return dtype
@@ -112,7 +112,7 @@ class CifarUnpickler(pickle.Unpickler):
 
 
 def read_cifar10_batch(path: str | Path) -> tuple[U8Array, U8Array]:
-    """One CIFAR-10 batch file as ``(x, y)``: uint8 images ``(N, 32, 32, 3)`` and labels ``(N,)``."""
+    """One CIFAR-10 batch file as ``(x, y)``: uint8 images ``(N, 32, 32, 3)``, labels ``(N,)``."""
     file = Path(path)
     try:
         with file.open("rb") as handle:
@@ -215,7 +215,9 @@ def read_idx(path: str | Path, magic: int) -> U8Array:
             f"{file} {state}: its header gives shape {shape} ({size} bytes of data), "
             f"the file has {len(content) - header}"
         )
-    return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape).copy()
+    array: U8Array = np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape)
+    writable: U8Array = array.copy()
+    return writable
 
 
 def read_idx_folder(folder: str | Path) -> Arrays:
@@ -288,13 +290,13 @@ def read_official(name: str, folder: str | Path) -> Arrays:
 
 
 def describe_official(name: str) -> str:
-    """Where the official files of task ``name`` are looked for, for error messages."""
+    """The official files of task ``name`` and where they are looked for, for error messages."""
     if name == "cifar10":
-        return f"the official {CIFAR10_DIR} folder ({', '.join(CIFAR10_FILES)}) there or inside it"
+        return f"the official {CIFAR10_DIR} folder (data_batch_1..5, test_batch), or its files"
     if name in IDX_SUBFOLDERS:
         subfolders = " or ".join(f"{sub}/" for sub in IDX_SUBFOLDERS[name])
         return (
-            f"the official idx files ({', '.join(IDX_FILES.values())}, each optionally .gz) "
-            f"there or in {subfolders}"
+            f"the official idx files ({', '.join(IDX_FILES.values())}, each optionally .gz), "
+            f"also looked for in {subfolders}"
         )
     return "an official release"

@@ -1,0 +1,5 @@
+"""``python -m nasforge.cli``."""
+
+from nasforge.cli import main
+
+main()

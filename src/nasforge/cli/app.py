@@ -1,0 +1,13 @@
+"""The Typer application that every command module registers itself on."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="nasforge",
+    help="Neural Architecture Search on PyTorch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)

@@ -1,0 +1,172 @@
+"""What every command shares: option types, input-error handling, parsing and output."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from nasforge.arch import Arch
+from nasforge.errors import ConfigError, NasforgeError, StoreError
+
+if TYPE_CHECKING:
+    from nasforge.run.storage import Store
+
+DEFAULT_STORE = "nasforge.sqlite"
+DEFAULT_TRAIN_BUDGET = 100
+DEFAULT_BENCHMARK_BUDGET = 200
+SHOWN_METRICS = ("valid_acc", "test_acc", "accuracy", "params", "latency_ms")
+TASKS = "digits, mnist1d, cifar10, mnist, fashion_mnist, csv"
+F = TypeVar("F", bound=Callable[..., Any])
+
+StoreOption = Annotated[
+    Path, typer.Option("--store", help="SQLite file that journals every trial.")
+]
+NameOption = Annotated[
+    str | None,
+    typer.Option("--name", help="Experiment name in the store (default: the only one there)."),
+]
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Data file or folder for the task (default: $NASFORGE_DATA).", show_default=False
+    ),
+]
+SpaceOptions = Annotated[
+    list[str] | None,
+    typer.Option("--space-option", "-s", help="Space setting KEY=VALUE, e.g. channels=8."),
+]
+HyperparameterOptions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--hp", help="Search a hyperparameter too: lr=0.01,0.1 (lr, weight_decay, batch_size)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+BenchmarkOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--benchmark",
+        help="NAS-Bench-201 table (nb201.csv); default: $NASFORGE_NB201.",
+        show_default=False,
+    ),
+]
+
+
+def user_errors(command: F) -> F:
+    """Turn a NasforgeError into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NasforgeError as exc:
+            typer.echo(f"nasforge: error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_best(payload: dict[str, Any]) -> None:
+    console = stdout_console()
+    best = payload["best"]
+    if best is None:
+        console.print(f"No successful trial in {payload['name']!r} yet.")
+        return
+    console.print(f"[bold]Best of {payload['name']}[/] (trial {best['number']}): {best['arch']}")
+    metrics = best["metrics"]
+    shown = {k: metrics[k] for k in SHOWN_METRICS if k in metrics}
+    console.print("  " + ", ".join(f"{k} {metric_text(k, v)}" for k, v in shown.items()))
+    usage = payload["usage"]
+    final = payload.get("final")
+    if final:
+        console.print(
+            f"  retrained {final['epochs']} epochs: "
+            f"[bold]test accuracy {final['test_accuracy']:.2f}%[/] "
+            f"(valid {final['valid_accuracy']:.2f}%), saved to {final['model_dir']}"
+        )
+    console.print(
+        f"  {payload['trials']} evaluated ({payload['proposals']} proposals), "
+        f"evaluation cost {usage['simulated_seconds']:.0f} s, "
+        f"{usage['wall_seconds']:.1f} s wall; "
+        f"store {payload['store']}"
+    )
+
+
+def metric_text(name: str, value: float) -> str:
+    return f"{value:,.0f}" if name in ("params", "flops") else f"{value:.2f}"
+
+
+def parse_options(pairs: list[str], what: str = "strategy option") -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{what} {pair!r} must read KEY=VALUE")
+        options[key.strip()] = Arch.parse(f"x={value.strip()}")["x"]
+    return options
+
+
+def parse_hyperparameters(pairs: list[str]) -> dict[str, list[Any]]:
+    """``lr=0.01,0.1`` -> {"lr": [0.01, 0.1]}."""
+    searched: dict[str, list[Any]] = {}
+    for pair in pairs:
+        key, sep, values = pair.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise ConfigError(f"--hp {pair!r} must read NAME=VALUE,VALUE,...")
+        searched[key.strip()] = [
+            Arch.parse(f"x={value.strip()}")["x"] for value in values.split(",")
+        ]
+    return searched
+
+
+def benchmark_path(given: Path | None) -> str | None:
+    return str(given) if given is not None else os.environ.get("NASFORGE_NB201")
+
+
+def fresh_name(journal: Store, base: str) -> str:
+    candidate, counter = base, 2
+    while journal.get_experiment(candidate) is not None:
+        candidate, counter = f"{base}-{counter}", counter + 1
+    return candidate
+
+
+def open_existing(path: Path) -> Store:
+    from nasforge.run.storage import Store
+
+    if not path.exists():
+        raise StoreError(f"store not found: {path}")
+    return Store(path)
+
+
+def pick_name(journal: Store, name: str | None) -> str:
+    if name is not None:
+        return name
+    names = [record.name for record in journal.experiments()]
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise StoreError(f"store {journal.path} holds no experiment")
+    raise StoreError(
+        f"store {journal.path} holds several experiments; pick one with --name: {', '.join(names)}"
+    )
+
+
+def space_of(config: dict[str, Any]) -> Any:
+    from nasforge.space import make_space
+
+    try:
+        return make_space(config["space"]["name"], **config["space"].get("params", {}))
+    except KeyError as exc:
+        raise StoreError(f"experiment config lacks {exc}") from None
+
+
+def stdout_console() -> Console:
+    """A console for stdout; piped output gets room for whole NB201 strings on one line."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)

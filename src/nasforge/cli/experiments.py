@@ -1,0 +1,132 @@
+"""`nasforge status`, `best` and `query`: look at stored experiments and at the NB201 table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nasforge.cli.app import app
+from nasforge.cli.common import (
+    DEFAULT_STORE,
+    BenchmarkOption,
+    JsonOption,
+    NameOption,
+    StoreOption,
+    benchmark_path,
+    open_existing,
+    pick_name,
+    print_best,
+    space_of,
+    stdout_console,
+    user_errors,
+)
+
+
+@app.command()
+@user_errors
+def status(
+    store: StoreOption = Path(DEFAULT_STORE),
+    name: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the experiments in a store: progress against budget and best score."""
+    from nasforge.report.console import status_table
+    from nasforge.run.results import SearchResult
+
+    rows: list[dict[str, Any]] = []
+    with open_existing(store) as journal:
+        records = [journal.experiment(name)] if name else journal.experiments()
+        for record in records:
+            trials = journal.trials(record.id)
+            result = SearchResult.from_trials(record.name, trials, record.wall_seconds)
+            planned = record.config.get("budget", {}).get("queries")
+            best = result.best
+            running = sum(1 for t in trials if not t.finished)
+            done = planned is not None and result.usage.queries >= planned
+            rows.append(
+                {
+                    "name": record.name,
+                    "space": record.config["space"]["name"],
+                    "strategy": record.config["strategy"]["name"],
+                    "seed": record.config["strategy"].get("seed"),
+                    "evaluated": result.usage.queries,
+                    "budget": planned,
+                    "best_score": None if best is None else best.score,
+                    "state": "finished" if done else "interrupted" if running else "stopped",
+                }
+            )
+    if as_json:
+        typer.echo(json.dumps({"store": str(store), "experiments": rows}))
+        return
+    shown = [
+        {
+            k: "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
+            for k, v in r.items()
+        }
+        for r in rows
+    ]
+    for row in shown:
+        row["best"] = row.pop("best_score")
+    stdout_console().print(status_table(shown))
+
+
+@app.command()
+@user_errors
+def best(
+    store: StoreOption = Path(DEFAULT_STORE),
+    name: NameOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the best architecture an experiment has found so far."""
+    from nasforge.run.results import SearchResult
+
+    with open_existing(store) as journal:
+        record = journal.experiment(pick_name(journal, name))
+        space = space_of(record.config)
+        result = SearchResult.from_trials(
+            record.name, journal.trials(record.id), record.wall_seconds
+        )
+    payload = {"store": str(store), **result.to_dict(space)}
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    print_best(payload)
+
+
+@app.command()
+@user_errors
+def query(
+    arch: Annotated[str, typer.Argument(help="NB201 string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|.")],
+    benchmark: BenchmarkOption = None,
+    dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or imagenet16.")] = "cifar10",
+    fidelity: Annotated[int, typer.Option(help="Training epochs: 12 or 200.")] = 200,
+    as_json: JsonOption = False,
+) -> None:
+    """Look up one architecture in the NAS-Bench-201 table."""
+    from nasforge.evaluate import NB201Benchmark
+    from nasforge.space import NB201Space
+
+    space = NB201Space()
+    parsed = space.parse(arch)
+    evaluator = NB201Benchmark.from_csv(
+        benchmark_path(benchmark), dataset=dataset, fidelity=fidelity
+    )
+    result = evaluator.evaluate(parsed)
+    canonical = space.canonical(parsed)
+    payload = {
+        "arch": space.format(parsed),
+        "canonical": space.format(canonical),
+        "row": evaluator.row(parsed),
+        "metrics": result.metrics,
+    }
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    console = stdout_console()
+    console.print(f"[bold]{payload['arch']}[/] (row {payload['row']})")
+    console.print(f"same function as {payload['canonical']}")
+    for key in ("valid_acc", "test_acc"):
+        console.print(f"  {key:>10}: {result.metrics[key]:.2f}  ({fidelity} epochs, {dataset})")

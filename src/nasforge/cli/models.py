@@ -1,0 +1,109 @@
+"""`nasforge train` and `nasforge predict`: one architecture trained, saved and used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from nasforge.cli.app import app
+from nasforge.cli.common import (
+    TASKS,
+    DataOption,
+    JsonOption,
+    SpaceOptions,
+    parse_options,
+    stdout_console,
+    user_errors,
+)
+from nasforge.cli.search import save_retrained
+from nasforge.errors import ConfigError
+
+
+@app.command()
+@user_errors
+def train(
+    arch: Annotated[str, typer.Argument(help="The architecture: NB201 string or Arch text.")],
+    task: Annotated[str, typer.Option(help=f"Task to train on: {TASKS}.")] = "digits",
+    data: DataOption = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
+    space: Annotated[
+        str | None, typer.Option(help="Search space of ARCH (default: by the task's input).")
+    ] = None,
+    space_option: SpaceOptions = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.05,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
+    augment: Annotated[bool, typer.Option(help="Random crop and flip for images.")] = False,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the initialization and data order.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder to save the trained model in.")] = Path(
+        "models/trained"
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Train one architecture from scratch, report its test accuracy and save it."""
+    from nasforge.evaluate.training import retrain
+    from nasforge.run.setup import training_evaluator
+
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
+    chosen_space, evaluator = training_evaluator(
+        task,
+        data,
+        space,
+        parse_options(space_option or [], what="space option"),
+        {},
+        label_column=label_column,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        augment=augment,
+        threads=threads,
+        seed=seed,
+    )
+    parsed = chosen_space.parse(arch)
+    if not as_json:
+        Console(stderr=True).print(
+            f"Training {chosen_space.format(parsed)} for {epochs} epochs ..."
+        )
+    retrained = retrain(evaluator, parsed, epochs)  # type: ignore[arg-type]
+    payload = save_retrained(chosen_space, parsed, evaluator, retrained, out)
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    stdout_console().print(
+        f"{payload['arch']}: test accuracy [bold]{payload['test_accuracy']:.2f}%[/] "
+        f"after {payload['epochs']} epochs (valid {payload['valid_accuracy']:.2f}%); "
+        f"saved to {payload['model_dir']}"
+    )
+
+
+@app.command()
+@user_errors
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="A folder saved by search or train.")],
+    data: Annotated[Path, typer.Option(help="Inputs: .npz (x or x_test), .npy or .csv.")],
+    label_column: Annotated[
+        str | None, typer.Option(help="Column to drop from a .csv before predicting.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Predict classes for the inputs in a file with a saved model."""
+    from nasforge.export import load_model, read_input_file
+
+    loaded = load_model(model_dir)
+    inputs = read_input_file(data, label_column=label_column)
+    predictions = loaded.predict(inputs)
+    names = loaded.class_names
+    labels = [names[int(p)] if names else int(p) for p in predictions]
+    if as_json:
+        typer.echo(
+            json.dumps({"model": str(model_dir), "count": len(labels), "predictions": labels})
+        )
+        return
+    for label in labels:
+        typer.echo(str(label))

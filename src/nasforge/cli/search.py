@@ -1,0 +1,343 @@
+"""`nasforge search` and `nasforge resume`: run an experiment, then retrain and save the winner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from nasforge.arch import Arch
+from nasforge.cli.app import app
+from nasforge.cli.common import (
+    DEFAULT_BENCHMARK_BUDGET,
+    DEFAULT_STORE,
+    DEFAULT_TRAIN_BUDGET,
+    TASKS,
+    BenchmarkOption,
+    DataOption,
+    HyperparameterOptions,
+    JsonOption,
+    NameOption,
+    SpaceOptions,
+    StoreOption,
+    benchmark_path,
+    fresh_name,
+    open_existing,
+    parse_hyperparameters,
+    parse_options,
+    pick_name,
+    print_best,
+    stdout_console,
+    user_errors,
+)
+from nasforge.errors import ConfigError, StoreError
+from nasforge.run.storage import Store
+
+
+@app.command()
+@user_errors
+def search(
+    task: Annotated[str, typer.Option(help=f"Task to train on: {TASKS}.")] = "digits",
+    data: DataOption = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
+    space: Annotated[
+        str | None,
+        typer.Option(help="Search space (default: nb201 for images, conv1d, mlp for tables)."),
+    ] = None,
+    space_option: SpaceOptions = None,
+    hp: HyperparameterOptions = None,
+    strategy: Annotated[
+        str, typer.Option(help="random, evolution, local, tpe, optuna.")
+    ] = "evolution",
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="Strategy option KEY=VALUE (repeatable)."),
+    ] = None,
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Architectures to evaluate (default {DEFAULT_TRAIN_BUDGET} trained, "
+            f"{DEFAULT_BENCHMARK_BUDGET} benchmark queries)."
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 10,
+    final_epochs: Annotated[
+        int, typer.Option(help="Epochs to retrain the winner (0: do not retrain).")
+    ] = 30,
+    time_limit: Annotated[
+        float | None, typer.Option(help="Seconds one candidate may train before it fails.")
+    ] = 120.0,
+    lr: Annotated[float, typer.Option(help="Learning rate (unless searched with --hp).")] = 0.05,
+    batch_size: Annotated[int, typer.Option(help="Batch size (unless searched with --hp).")] = 64,
+    augment: Annotated[bool, typer.Option(help="Random crop and flip for images.")] = False,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the retrained winner (default: models/NAME).")
+    ] = None,
+    benchmark: BenchmarkOption = None,
+    evaluator: Annotated[
+        str, typer.Option(help="train, benchmark, or auto (benchmark if --benchmark is given).")
+    ] = "auto",
+    dataset: Annotated[
+        str, typer.Option(help="Benchmark dataset: cifar10, cifar100, imagenet16.")
+    ] = "cifar10",
+    fidelity: Annotated[int, typer.Option(help="Benchmark training epochs: 12 or 200.")] = 200,
+    simulated_seconds: Annotated[
+        float | None, typer.Option(help="Also stop after this much simulated training time.")
+    ] = None,
+    wall_seconds: Annotated[
+        float | None, typer.Option(help="Also stop after this much wall-clock time.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same trials.")] = 0,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            help="Metric to optimize, NAME:max or NAME:min (default: validation accuracy)."
+        ),
+    ] = None,
+    store: StoreOption = Path(DEFAULT_STORE),
+    name: Annotated[
+        str | None, typer.Option(help="Experiment name (default: SPACE-STRATEGY-seedN).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Rows in the leaderboard.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Search for the best architecture; by default train candidates on the digits task.
+
+    Every trial is journaled to the store. With a training evaluator the winner is then
+    retrained, tested and saved; with --benchmark, NAS-Bench-201 is queried instead.
+    """
+    from nasforge.run.budget import Budget
+    from nasforge.run.experiment import Experiment
+    from nasforge.run.objective import Objective
+    from nasforge.run.setup import (
+        benchmark_evaluator,
+        training_evaluator,
+    )
+    from nasforge.run.storage import Store
+    from nasforge.strategy import make_strategy
+
+    use_benchmark = evaluator == "benchmark" or (evaluator == "auto" and benchmark is not None)
+    if evaluator not in ("auto", "train", "benchmark"):
+        raise ConfigError(f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark")
+    default_budget = DEFAULT_BENCHMARK_BUDGET if use_benchmark else DEFAULT_TRAIN_BUDGET
+    limits = Budget(
+        queries=default_budget if budget is None else budget,
+        simulated_seconds=simulated_seconds,
+        wall_seconds=wall_seconds,
+    )
+    goal = Objective.parse(objective) if objective else None
+    space_params = parse_options(space_option or [], what="space option")
+    hyperparameters = parse_hyperparameters(hp or [])
+    if use_benchmark:
+        search_space, chosen_evaluator = benchmark_evaluator(
+            space or "nb201",
+            space_params,
+            hyperparameters,
+            benchmark_path(benchmark),
+            dataset=dataset,
+            fidelity=fidelity,
+        )
+    else:
+        search_space, chosen_evaluator = training_evaluator(
+            task,
+            data,
+            space,
+            space_params,
+            hyperparameters,
+            label_column=label_column,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            augment=augment,
+            threads=threads,
+            time_limit=time_limit,
+            seed=seed,
+        )
+        if final_epochs < 0:
+            raise ConfigError(f"--final-epochs must be >= 0, not {final_epochs}")
+    chosen = make_strategy(strategy, search_space, seed=seed, **parse_options(option or []))
+    with Store(store) as journal:
+        base_name = f"{search_space.name}-{strategy}-seed{seed}"
+        experiment_name = name or fresh_name(journal, base_name)
+        if name is not None and journal.get_experiment(name) is not None:
+            raise StoreError(
+                f"experiment {name!r} already exists in {store}; "
+                "continue it with 'nasforge resume' or pick another --name"
+            )
+        experiment = Experiment(
+            search_space,
+            chosen,
+            chosen_evaluator,
+            budget=limits,
+            objective=goal,
+            store=journal,
+            name=experiment_name,
+        )
+        run_and_report(
+            experiment,
+            journal,
+            top=top,
+            as_json=as_json,
+            final_epochs=final_epochs,
+            out=out or Path("models") / experiment_name,
+        )
+
+
+@app.command()
+@user_errors
+def resume(
+    store: StoreOption = Path(DEFAULT_STORE),
+    name: NameOption = None,
+    budget: Annotated[
+        int | None, typer.Option(help="New total number of evaluations (default: as stored).")
+    ] = None,
+    benchmark: Annotated[
+        Path | None, typer.Option(help="Use this benchmark table instead of the stored path.")
+    ] = None,
+    final_epochs: Annotated[
+        int, typer.Option(help="Epochs to retrain the winner (0: do not retrain).")
+    ] = 30,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the retrained winner (default: models/NAME).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Rows in the leaderboard.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Continue a stopped or killed experiment from its stored trials."""
+    from nasforge.run.budget import Budget
+    from nasforge.run.spec import experiment_from_config
+
+    with open_existing(store) as journal:
+        record = journal.experiment(pick_name(journal, name))
+        new_budget = None
+        if budget is not None:
+            new_budget = Budget(**{**record.config["budget"], "queries": budget})
+        overrides = {"path": str(benchmark)} if benchmark is not None else None
+        experiment = experiment_from_config(
+            record.config,
+            store=journal,
+            name=record.name,
+            budget=new_budget,
+            evaluator_overrides=overrides,
+        )
+        run_and_report(
+            experiment,
+            journal,
+            top=top,
+            as_json=as_json,
+            final_epochs=final_epochs,
+            out=out or Path("models") / record.name,
+            overwrite=True,
+        )
+
+
+def run_and_report(
+    experiment: Any,
+    journal: Store,
+    *,
+    top: int,
+    as_json: bool,
+    final_epochs: int = 0,
+    out: Path | None = None,
+    overwrite: bool = False,
+) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nasforge.evaluate.training import TrainingEvaluator
+    from nasforge.report.console import leaderboard_table
+
+    retrains = final_epochs > 0 and out is not None
+    retrains = retrains and isinstance(experiment.evaluator, TrainingEvaluator)
+    if retrains and not overwrite and out is not None and out.exists() and any(out.iterdir()):
+        raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
+    stderr = Console(stderr=True)
+    best_score: list[float] = []
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[done]} evaluated · best {task.fields[best]}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=as_json,
+        disable=not stderr.is_terminal and as_json,
+    ) as progress:
+        task = progress.add_task(experiment.name, total=1.0, done=0, best="-")
+
+        def on_trial(trial: Any, usage: Any) -> None:
+            if trial.score is not None and (not best_score or trial.score > best_score[0]):
+                best_score[:] = [trial.score]
+            progress.update(
+                task,
+                completed=experiment.budget.fraction(usage),
+                done=usage.queries,
+                best=f"{best_score[0]:.2f}" if best_score else "-",
+            )
+
+        result = experiment.run(on_trial=on_trial)
+    payload = {"store": str(journal.path), **result.to_dict(experiment.space)}
+    if not as_json:
+        stdout_console().print(
+            leaderboard_table(result, experiment.space, experiment.objective, k=top)
+        )
+    if retrains and out is not None and result.best is not None:
+        payload["final"] = retrain_and_save(
+            experiment, Arch.parse(result.best.arch), final_epochs, out, quiet=as_json
+        )
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    print_best(payload)
+
+
+def retrain_and_save(
+    experiment: Any, arch: Arch, epochs: int, out: Path, *, quiet: bool
+) -> dict[str, Any] | None:
+    """Retrain the winner from scratch, test it, save it; None for non-training evaluators."""
+    from nasforge.evaluate.training import TrainingEvaluator, retrain
+
+    evaluator = experiment.evaluator
+    if not isinstance(evaluator, TrainingEvaluator):
+        return None
+    if not quiet:
+        Console(stderr=True).print(f"Retraining the winner from scratch for {epochs} epochs ...")
+    retrained = retrain(evaluator, arch, epochs)
+    return save_retrained(experiment.space, arch, evaluator, retrained, out)
+
+
+def save_retrained(
+    space: Any, arch: Arch, evaluator: Any, retrained: Any, out: Path
+) -> dict[str, Any]:
+    import dataclasses
+
+    from nasforge.evaluate.cost import count_parameters
+    from nasforge.export import save_model
+
+    metrics = {
+        "test_accuracy": retrained.test_accuracy,
+        "valid_accuracy": 100.0 * retrained.report.last_valid_accuracy,
+        "epochs": float(retrained.report.epochs_run),
+        "params": float(count_parameters(retrained.model)),
+        "train_seconds": retrained.report.seconds,
+    }
+    folder = save_model(
+        out,
+        space=space,
+        arch=arch,
+        model=retrained.model,
+        task=evaluator.task,
+        metrics=metrics,
+        train_config=dataclasses.asdict(retrained.config),
+        overwrite=True,
+    )
+    return {
+        "arch": space.format(arch),
+        "epochs": retrained.report.epochs_run,
+        "status": retrained.report.status.value,
+        "test_accuracy": retrained.test_accuracy,
+        "valid_accuracy": metrics["valid_accuracy"],
+        "model_dir": str(folder),
+    }
