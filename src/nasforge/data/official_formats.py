@@ -172,11 +172,11 @@ def read_cifar10_folder(folder: str | Path) -> Arrays:
 
 
 def _find_cifar10_folder(base: Path) -> Path | None:
-    for folder in (base, base / CIFAR10_DIR):
-        if folder.is_dir() and (
-            folder.name == CIFAR10_DIR or any((folder / name).exists() for name in CIFAR10_FILES)
-        ):
-            return folder
+    """``base/cifar-10-batches-py``, else ``base`` if it is that folder or holds batch files."""
+    if (base / CIFAR10_DIR).is_dir():
+        return base / CIFAR10_DIR
+    if base.name == CIFAR10_DIR or any((base / name).is_file() for name in CIFAR10_FILES):
+        return base
     return None
 
 
