@@ -75,13 +75,23 @@ def user_errors(command: F) -> F:
 def print_best(payload: dict[str, Any]) -> None:
     console = stdout_console()
     best = payload["best"]
-    if best is None:
+    if not best:
         console.print(f"No successful trial in {payload['name']!r} yet.")
         return
-    console.print(f"[bold]Best of {payload['name']}[/] (trial {best['number']}): {best['arch']}")
-    metrics = best["metrics"]
-    shown = {k: metrics[k] for k in SHOWN_METRICS if k in metrics}
-    console.print("  " + ", ".join(f"{k} {metric_text(k, v)}" for k, v in shown.items()))
+    if isinstance(best, list):
+        pareto = payload["pareto"]
+        console.print(
+            f"[bold]Pareto front of {payload['name']}[/]: {pareto['size']} architectures over "
+            f"{', '.join(payload['objectives'])}; hypervolume {pareto['hypervolume']:.4g} "
+            f"(reference: the worst value of each objective, {pareto['reference']})"
+        )
+    else:
+        console.print(
+            f"[bold]Best of {payload['name']}[/] (trial {best['number']}): {best['arch']}"
+        )
+        metrics = best["metrics"]
+        shown = {k: metrics[k] for k in SHOWN_METRICS if k in metrics}
+        console.print("  " + ", ".join(f"{k} {metric_text(k, v)}" for k, v in shown.items()))
     usage = payload["usage"]
     final = payload.get("final")
     if final:

@@ -23,6 +23,7 @@ from nasforge.cli.common import (
     stdout_console,
     user_errors,
 )
+from nasforge.run.spec import objectives_of
 
 
 @app.command()
@@ -41,7 +42,9 @@ def status(
         records = [journal.experiment(name)] if name else journal.experiments()
         for record in records:
             trials = journal.trials(record.id)
-            result = SearchResult.from_trials(record.name, trials, record.wall_seconds)
+            result = SearchResult.from_trials(
+                record.name, trials, record.wall_seconds, objectives_of(record.config)
+            )
             planned = record.config.get("budget", {}).get("queries")
             best = result.best
             running = sum(1 for t in trials if not t.finished)
@@ -87,7 +90,10 @@ def best(
         record = journal.experiment(pick_name(journal, name))
         space = space_of(record.config)
         result = SearchResult.from_trials(
-            record.name, journal.trials(record.id), record.wall_seconds
+            record.name,
+            journal.trials(record.id),
+            record.wall_seconds,
+            objectives_of(record.config),
         )
     payload = {"store": str(store), **result.to_dict(space)}
     if as_json:

@@ -93,10 +93,15 @@ def search(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same trials.")] = 0,
     objective: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="Metric to optimize, NAME:max or NAME:min (default: validation accuracy)."
+            help="Metric to optimize, NAME:max or NAME:min (default: validation accuracy); "
+            "repeat for a multi-objective search."
         ),
+    ] = None,
+    constraint: Annotated[
+        list[str] | None,
+        typer.Option(help="Hard limit NAME<=VALUE or NAME>=VALUE (repeatable)."),
     ] = None,
     store: StoreOption = Path(DEFAULT_STORE),
     name: Annotated[
@@ -112,7 +117,7 @@ def search(
     """
     from nasforge.run.budget import Budget
     from nasforge.run.experiment import Experiment
-    from nasforge.run.objective import Objective
+    from nasforge.run.objective import Constraint, Objective
     from nasforge.run.setup import (
         benchmark_evaluator,
         training_evaluator,
@@ -129,7 +134,8 @@ def search(
         simulated_seconds=simulated_seconds,
         wall_seconds=wall_seconds,
     )
-    goal = Objective.parse(objective) if objective else None
+    goals = [Objective.parse(text) for text in objective] if objective else None
+    limits_on_metrics = [Constraint.parse(text) for text in constraint or []]
     space_params = parse_options(space_option or [], what="space option")
     hyperparameters = parse_hyperparameters(hp or [])
     if use_benchmark:
@@ -173,7 +179,8 @@ def search(
             chosen,
             chosen_evaluator,
             budget=limits,
-            objective=goal,
+            objective=goals,
+            constraints=limits_on_metrics,
             store=journal,
             name=experiment_name,
         )
@@ -248,7 +255,7 @@ def run_and_report(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nasforge.evaluate.training import TrainingEvaluator
-    from nasforge.report.console import leaderboard_table
+    from nasforge.report.console import leaderboard_table, pareto_table
 
     retrains = final_epochs > 0 and out is not None
     retrains = retrains and isinstance(experiment.evaluator, TrainingEvaluator)
@@ -279,11 +286,13 @@ def run_and_report(
 
         result = experiment.run(on_trial=on_trial)
     payload = {"store": str(journal.path), **result.to_dict(experiment.space)}
-    if not as_json:
+    if not as_json and result.multi_objective:
+        stdout_console().print(pareto_table(result, experiment.space))
+    elif not as_json:
         stdout_console().print(
             leaderboard_table(result, experiment.space, experiment.objective, k=top)
         )
-    if retrains and out is not None and result.best is not None:
+    if retrains and out is not None and result.best is not None and not result.multi_objective:
         payload["final"] = retrain_and_save(
             experiment, Arch.parse(result.best.arch), final_epochs, out, quiet=as_json
         )

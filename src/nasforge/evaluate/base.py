@@ -23,6 +23,10 @@ class Evaluator(ABC):
     def evaluate(self, arch: Arch, budget: float | None = None) -> Result:
         """Measure `arch` at `budget` (an evaluator-specific fidelity; None = default)."""
 
+    def metric_names(self) -> frozenset[str] | None:
+        """The metrics every successful result holds (None: not known in advance)."""
+        return None
+
     def config(self) -> dict[str, Any]:
         """Settings that, with the evaluator's kind, rebuild it (stored with an experiment)."""
         return {}

@@ -184,6 +184,9 @@ class NB201Benchmark(Evaluator):
             "fidelity": self.fidelity,
         }
 
+    def metric_names(self) -> frozenset[str]:
+        return frozenset({*self.table.columns, "valid_acc", "test_acc", "epochs"})
+
     def row(self, arch: Arch) -> int:
         return self.table.row_of(self.space.to_nb201_string(arch))
 

@@ -26,6 +26,19 @@ from nasforge.space.base import SearchSpace
 from nasforge.space.hyperparams import hyperparameters_of
 from nasforge.training.trainer import TrainConfig, Trainer, TrainReport
 
+METRICS = frozenset(
+    {
+        "accuracy",
+        "best_accuracy",
+        "train_accuracy",
+        "params",
+        "flops",
+        "latency_ms",
+        "epochs",
+        "train_seconds",
+    }
+)
+
 
 class TrainingEvaluator(Evaluator):
     """Trains each candidate from scratch with the one Trainer; budget = epochs."""
@@ -64,6 +77,9 @@ class TrainingEvaluator(Evaluator):
             "latency_repeats": self.latency_repeats,
             "seed": self.seed,
         }
+
+    def metric_names(self) -> frozenset[str]:
+        return METRICS
 
     def trial_seed(self, arch: Arch) -> int:
         """The same arch always trains from the same seed (within one evaluator seed)."""

@@ -49,6 +49,23 @@ def leaderboard_table(
     return table
 
 
+def pareto_table(result: SearchResult, space: SearchSpace) -> Table:
+    """The Pareto front: one row per member, one column per objective."""
+    front = result.pareto_front()
+    table = Table(
+        title=f"Pareto front: {result.name} ({len(front)} of {result.usage.queries} evaluated)"
+    )
+    table.add_column("trial", justify="right")
+    table.add_column("architecture", overflow="fold")
+    for objective in result.objectives:
+        table.add_column(f"{objective.metric} ({objective.direction})", justify="right")
+    for trial in front:
+        row = [str(trial.number), space.format(Arch.parse(trial.arch))]
+        row += [_number(trial.metrics.get(o.metric)) for o in result.objectives]
+        table.add_row(*row)
+    return table
+
+
 def status_table(rows: list[dict[str, str]]) -> Table:
     table = Table(title="Experiments")
     for column in ("name", "space", "strategy", "seed", "evaluated", "budget", "best", "state"):

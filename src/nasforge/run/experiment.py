@@ -9,7 +9,7 @@ the process died is evaluated now, under its stored number.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from nasforge.errors import ConfigError, NasforgeError, StoreError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result, Status
 from nasforge.run.budget import Budget, Usage
-from nasforge.run.objective import Objective
+from nasforge.run.objective import Constraint, Objective
 from nasforge.run.results import SearchResult, usage_of
 from nasforge.run.storage import Store, TrialRecord
 from nasforge.space.base import SearchSpace
@@ -46,18 +46,41 @@ class Experiment:
         evaluator: Evaluator,
         *,
         budget: Budget,
-        objective: Objective | None = None,
+        objective: Objective | Sequence[Objective] | None = None,
+        constraints: Sequence[Constraint] = (),
         store: Store | None = None,
         name: str = "experiment",
         deduplicate: bool = True,
     ) -> None:
         if not name.strip():
             raise ConfigError("experiment name is empty")
+        if objective is None:
+            objective = Objective(evaluator.default_metric)
+        objectives = (objective,) if isinstance(objective, Objective) else tuple(objective)
+        if not objectives:
+            raise ConfigError("an experiment needs at least one objective")
+        if len(objectives) > 1 and not strategy.multi_objective:
+            raise ConfigError(
+                f"strategy {strategy.name!r} optimizes one objective, not {len(objectives)}; "
+                f"use one of: {', '.join(multi_objective_strategies())}"
+            )
+        known = evaluator.metric_names()
+        for kind, metric in [("objective", o.metric) for o in objectives] + [
+            ("constraint", c.metric) for c in constraints
+        ]:
+            if known is not None and metric not in known:
+                raise ConfigError(
+                    f"unknown {kind} metric {metric!r}; {evaluator.name} reports: "
+                    f"{', '.join(sorted(known))}"
+                )
+        strategy.configure_objectives(len(objectives))
         self.space = space
         self.strategy = strategy
         self.evaluator = evaluator
         self.budget = budget
-        self.objective = objective or Objective(evaluator.default_metric)
+        self.objectives = objectives
+        self.objective = objectives[0]
+        self.constraints = tuple(constraints)
         self.store = store or Store(":memory:")
         self.name = name
         self.deduplicate = deduplicate
@@ -72,7 +95,8 @@ class Experiment:
                 "params": self.strategy.config(),
             },
             "evaluator": {"name": self.evaluator.name, "params": self.evaluator.config()},
-            "objective": self.objective.to_dict(),
+            "objectives": [objective.to_dict() for objective in self.objectives],
+            "constraints": [constraint.to_dict() for constraint in self.constraints],
             "budget": self.budget.to_dict(),
             "deduplicate": self.deduplicate,
         }
@@ -90,8 +114,20 @@ class Experiment:
     def result(self) -> SearchResult:
         record = self.store.experiment(self.name)
         return SearchResult.from_trials(
-            self.name, self.store.trials(record.id), record.wall_seconds
+            self.name, self.store.trials(record.id), record.wall_seconds, self.objectives
         )
+
+    def judge(self, result: Result) -> tuple[float | None, tuple[float, ...] | None, float]:
+        """(score, scores, violation) of a result: higher scores are better; a failed result
+        has none; a result that breaks a constraint keeps its scores but has no score."""
+        if result.status is not Status.OK:
+            return None, None, 0.0
+        values = [objective.score(result.metrics) for objective in self.objectives]
+        if any(value is None for value in values):
+            return None, None, 0.0
+        scores = tuple(float(value) for value in values if value is not None)
+        violation = sum(constraint.violation(result.metrics) for constraint in self.constraints)
+        return (scores[0] if violation == 0 else None), scores, violation
 
     def _open_record(self) -> Any:
         config = self.config()
@@ -148,7 +184,7 @@ class _Loop:
                     )
             else:
                 self._remember(trial, arch)
-                self.x.strategy.tell(Observation(Proposal(arch, trial.budget), trial.score))
+                self.x.strategy.tell(_observation(trial, arch))
         self.trials = list(trials)
         self.number = len(trials)
 
@@ -189,9 +225,11 @@ class _Loop:
             result, duplicate_of = earlier.result(), earlier.number
         else:
             result, duplicate_of = self._evaluate(arch, trial.budget), None
-        score = self.x.objective.score(result.metrics) if result.status is Status.OK else None
+        score, scores, violation = self.x.judge(result)
         seq = self._next_seq()
-        self.x.store.finish_trial(self.id, trial.number, result, score, seq, duplicate_of)
+        self.x.store.finish_trial(
+            self.id, trial.number, result, score, seq, duplicate_of, scores, violation
+        )
         finished = TrialRecord(
             number=trial.number,
             arch=trial.arch,
@@ -205,10 +243,12 @@ class _Loop:
             duplicate_of=duplicate_of,
             finished_seq=seq,
             info=dict(result.info),
+            scores=scores,
+            violation=violation,
         )
         self.trials[trial.number] = finished
         self._remember(finished, arch)
-        self.x.strategy.tell(Observation(Proposal(arch, trial.budget), score))
+        self.x.strategy.tell(_observation(finished, arch))
         self._flush_wall()
         if self.on_trial is not None:
             self.on_trial(finished, self.usage())
@@ -250,6 +290,16 @@ class _Loop:
 
     def usage(self) -> Usage:
         return usage_of(self.trials, self.wall_before + time.monotonic() - self.started)
+
+
+def _observation(trial: TrialRecord, arch: Arch) -> Observation:
+    return Observation(Proposal(arch, trial.budget), trial.score, trial.scores, trial.violation)
+
+
+def multi_objective_strategies() -> list[str]:
+    from nasforge.strategy import STRATEGIES
+
+    return [name for name, cls in STRATEGIES.items() if cls.multi_objective]
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:

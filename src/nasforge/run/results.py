@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from nasforge.arch import Arch
 from nasforge.evaluate.result import Status
+from nasforge.pareto import hypervolume, pareto_front
 from nasforge.run.budget import Usage
+from nasforge.run.objective import Objective
 from nasforge.run.storage import TrialRecord
 from nasforge.space.base import SearchSpace
 
@@ -17,10 +20,35 @@ class SearchResult:
     name: str
     trials: list[TrialRecord]
     usage: Usage
+    objectives: tuple[Objective, ...] = field(default=(Objective(),))
 
     @classmethod
-    def from_trials(cls, name: str, trials: list[TrialRecord], wall_seconds: float) -> SearchResult:
-        return cls(name, trials, usage_of(trials, wall_seconds))
+    def from_trials(
+        cls,
+        name: str,
+        trials: list[TrialRecord],
+        wall_seconds: float,
+        objectives: Sequence[Objective] = (Objective(),),
+    ) -> SearchResult:
+        return cls(name, trials, usage_of(trials, wall_seconds), tuple(objectives))
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def pareto_front(self) -> list[TrialRecord]:
+        """The feasible evaluated trials no other one dominates, best first objective first."""
+        candidates = [
+            t
+            for t in self.trials
+            if t.evaluated and t.status is Status.OK and t.scores is not None and t.violation == 0
+        ]
+        front = [candidates[i] for i in pareto_front([t.scores or () for t in candidates])]
+        return sorted(front, key=lambda t: (-(t.scores or (0.0,))[0], t.number))
+
+    def hypervolume(self, reference: Sequence[float]) -> float:
+        """Hypervolume of the front in score space (maximized; `reference` in scores too)."""
+        return hypervolume([t.scores or () for t in self.pareto_front()], reference)
 
     @property
     def best(self) -> TrialRecord | None:
@@ -47,12 +75,34 @@ class SearchResult:
             counts["duplicate" if trial.duplicate_of is not None else trial.status.value] += 1
         return counts
 
+    def pareto_summary(self) -> dict[str, Any]:
+        """Front size and hypervolume, with the reference point at the worst value of every
+        objective among the successful trials (reported in metric units)."""
+        scored = [t.scores for t in self.trials if t.evaluated and t.scores is not None]
+        if not scored:
+            return {"size": 0, "hypervolume": 0.0, "reference": None}
+        reference = [min(s[k] for s in scored) for k in range(len(self.objectives))]
+        return {
+            "size": len(self.pareto_front()),
+            "hypervolume": self.hypervolume(reference),
+            "reference": {
+                o.metric: (r if o.direction == "max" else -r)
+                for o, r in zip(self.objectives, reference, strict=True)
+            },
+        }
+
     def to_dict(self, space: SearchSpace) -> dict[str, Any]:
         """The JSON form printed by the CLI: the best trial, counts and usage."""
-        best = self.best
+        best: Any
+        if self.multi_objective:
+            best = [trial_to_dict(t, space) for t in self.pareto_front()]
+        else:
+            best = None if self.best is None else trial_to_dict(self.best, space)
         return {
             "name": self.name,
-            "best": None if best is None else trial_to_dict(best, space),
+            "objectives": [f"{o.metric}:{o.direction}" for o in self.objectives],
+            "best": best,
+            **({"pareto": self.pareto_summary()} if self.multi_objective else {}),
             "trials": self.usage.queries,
             "proposals": len(self.trials),
             "counts": self.counts(),

@@ -8,7 +8,7 @@ from nasforge.errors import StoreError
 from nasforge.evaluate import make_evaluator
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Objective
+from nasforge.run.objective import Constraint, Objective
 from nasforge.run.storage import Store
 from nasforge.space import make_space
 from nasforge.strategy import make_strategy
@@ -35,7 +35,8 @@ def experiment_from_config(
         )
         evaluator_params = {**evaluator_config.get("params", {}), **(evaluator_overrides or {})}
         evaluator = make_evaluator(evaluator_config["name"], space, **evaluator_params)
-        objective = Objective(**config.get("objective", {}))
+        objectives = [Objective(**o) for o in objectives_config(config)]
+        constraints = [Constraint(**c) for c in config.get("constraints", [])]
         stored_budget = Budget(**config["budget"])
     except (KeyError, TypeError) as exc:
         raise StoreError(
@@ -46,8 +47,20 @@ def experiment_from_config(
         strategy,
         evaluator,
         budget=budget or stored_budget,
-        objective=objective,
+        objective=objectives,
+        constraints=constraints,
         store=store,
         name=name,
         deduplicate=bool(config.get("deduplicate", True)),
     )
+
+
+def objectives_config(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stored objectives (older configs hold a single ``objective``)."""
+    if "objectives" in config:
+        return list(config["objectives"])
+    return [config.get("objective", {})]
+
+
+def objectives_of(config: dict[str, Any]) -> list[Objective]:
+    return [Objective(**o) for o in objectives_config(config)]

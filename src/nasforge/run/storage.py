@@ -40,6 +40,8 @@ CREATE TABLE trials (
     status TEXT NOT NULL,
     metrics TEXT,
     score REAL,
+    scores TEXT,
+    violation REAL,
     cost REAL,
     error TEXT,
     info TEXT,
@@ -78,6 +80,8 @@ class TrialRecord:
     duplicate_of: int | None = None
     finished_seq: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    scores: tuple[float, ...] | None = None
+    violation: float = 0.0
 
     @property
     def finished(self) -> bool:
@@ -223,16 +227,20 @@ class Store:
         score: float | None,
         seq: int,
         duplicate_of: int | None = None,
+        scores: tuple[float, ...] | None = None,
+        violation: float = 0.0,
     ) -> None:
         metrics = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
         self._write(
-            "UPDATE trials SET status = ?, metrics = ?, score = ?, cost = ?, error = ?, "
-            "info = ?, duplicate_of = ?, finished_seq = ?, finished_at = ? "
+            "UPDATE trials SET status = ?, metrics = ?, score = ?, scores = ?, violation = ?, "
+            "cost = ?, error = ?, info = ?, duplicate_of = ?, finished_seq = ?, finished_at = ? "
             "WHERE experiment_id = ? AND number = ?",
             (
                 result.status.value,
                 json.dumps(metrics),
                 score,
+                None if scores is None else json.dumps(list(scores)),
+                violation if math.isfinite(violation) else None,
                 result.cost,
                 result.error,
                 json.dumps(result.info),
@@ -247,7 +255,8 @@ class Store:
     def trials(self, experiment_id: int) -> list[TrialRecord]:
         rows = self._db.execute(
             "SELECT number, arch, budget, status, metrics, score, cost, error, duplicate_of, "
-            "created_seq, finished_seq, info FROM trials WHERE experiment_id = ? ORDER BY number",
+            "created_seq, finished_seq, info, scores, violation FROM trials "
+            "WHERE experiment_id = ? ORDER BY number",
             (experiment_id,),
         ).fetchall()
         return [
@@ -264,6 +273,8 @@ class Store:
                 created_seq=row[9],
                 finished_seq=row[10],
                 info=json.loads(row[11]) if row[11] else {},
+                scores=tuple(json.loads(row[12])) if row[12] else None,
+                violation=math.inf if row[13] is None else row[13],
             )
             for row in rows
         ]

@@ -11,12 +11,21 @@ from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strat
 from nasforge.strategy.evolution import RegularizedEvolution
 from nasforge.strategy.grid_search import GridSearch
 from nasforge.strategy.local_search import LocalSearch
+from nasforge.strategy.nsga2 import NSGA2
 from nasforge.strategy.optuna_sampler import TPE, OptunaStrategy
 from nasforge.strategy.random_search import RandomSearch
 
 STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls
-    for cls in (RandomSearch, GridSearch, RegularizedEvolution, LocalSearch, TPE, OptunaStrategy)
+    for cls in (
+        RandomSearch,
+        GridSearch,
+        RegularizedEvolution,
+        LocalSearch,
+        NSGA2,
+        TPE,
+        OptunaStrategy,
+    )
 }
 
 
@@ -43,6 +52,7 @@ def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, **params: Any
 
 
 __all__ = [
+    "NSGA2",
     "STRATEGIES",
     "TPE",
     "GridSearch",

@@ -28,10 +28,17 @@ class Proposal:
 
 @dataclass(frozen=True)
 class Observation:
-    """The outcome of a proposal: its score (higher is better), or None if it failed."""
+    """The outcome of a proposal.
+
+    `score` is the (first) objective, higher is better; None if the trial failed or broke a
+    constraint. `scores` holds every objective (higher is better), None if the trial failed;
+    `violation` is how far it is outside the constraints (0 = feasible).
+    """
 
     proposal: Proposal
     score: float | None
+    scores: tuple[float, ...] | None = None
+    violation: float = 0.0
 
     @property
     def arch(self) -> Arch:
@@ -46,6 +53,8 @@ class Strategy(ABC):
     """Base class: subclasses take `space`, `seed` and keyword parameters, stored unchanged."""
 
     name: str = "strategy"
+    multi_objective: bool = False
+    """True if the strategy uses every objective (`Observation.scores`), not only the first."""
 
     def __init__(self, space: SearchSpace, *, seed: int = 0) -> None:
         self.space = space
@@ -55,6 +64,9 @@ class Strategy(ABC):
     @abstractmethod
     def ask(self) -> Proposal:
         """The next proposal."""
+
+    def configure_objectives(self, count: int) -> None:  # noqa: B027 - a no-op hook by design
+        """Called by the experiment with the number of objectives before the first ask."""
 
     def tell(self, observation: Observation) -> None:  # noqa: B027 - a no-op hook by design
         """Learn from the outcome of an earlier proposal (no-op by default)."""

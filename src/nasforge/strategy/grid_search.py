@@ -13,6 +13,7 @@ class GridSearch(Strategy):
     """Exhaustive enumeration; `shuffle` visits the grid in a random order (needs memory)."""
 
     name = "grid"
+    multi_objective = True  # proposals never depend on scores
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, shuffle: bool = False) -> None:
         super().__init__(space, seed=seed)

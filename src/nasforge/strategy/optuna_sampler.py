@@ -17,9 +17,15 @@ SAMPLERS = ("tpe", "random", "cmaes", "nsga2", "gp", "qmc")
 
 
 class OptunaStrategy(Strategy):
-    """Ask an Optuna sampler (TPE by default) for each proposal, tell it each score."""
+    """Ask an Optuna sampler (TPE by default) for each proposal, tell it each score.
+
+    With several objectives (`objectives`, set by the experiment through
+    `configure_objectives`) every score is told, all maximized; a trial that fails or breaks
+    a constraint is told as failed.
+    """
 
     name = "optuna"
+    multi_objective = True
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, sampler: str = "tpe") -> None:
         super().__init__(space, seed=seed)
@@ -28,12 +34,24 @@ class OptunaStrategy(Strategy):
                 f"unknown Optuna sampler {sampler!r}; expected one of {', '.join(SAMPLERS)}"
             )
         self.sampler = sampler
+        self.objectives_ = 1
+        self.study_ = self._study()
+        self.pending_: dict[Arch, deque[Any]] = defaultdict(deque)
+
+    def configure_objectives(self, count: int) -> None:
+        if count != self.objectives_:
+            if self.pending_ or self.study_.trials:
+                raise StrategyError("the number of objectives is fixed once trials exist")
+            self.objectives_ = count
+            self.study_ = self._study()
+
+    def _study(self) -> Any:
         optuna = _import_optuna()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.study_ = optuna.create_study(
-            direction="maximize", sampler=_make_sampler(optuna, sampler, seed)
+        return optuna.create_study(
+            directions=["maximize"] * self.objectives_,
+            sampler=_make_sampler(optuna, self.sampler, self.seed),
         )
-        self.pending_: dict[Arch, deque[Any]] = defaultdict(deque)
 
     def ask(self) -> Proposal:
         trial = self.study_.ask()
@@ -52,8 +70,10 @@ class OptunaStrategy(Strategy):
             return
         trial = waiting.popleft()
         optuna = _import_optuna()
-        if observation.score is None:
+        if observation.score is None or observation.scores is None:
             self.study_.tell(trial, state=optuna.trial.TrialState.FAIL)
+        elif self.objectives_ > 1:
+            self.study_.tell(trial, list(observation.scores))
         else:
             self.study_.tell(trial, observation.score)
 
@@ -62,6 +82,7 @@ class TPE(OptunaStrategy):
     """Optuna's Tree-structured Parzen Estimator (Bergstra et al., 2011)."""
 
     name = "tpe"
+    multi_objective = False
 
     def __init__(self, space: SearchSpace, *, seed: int = 0) -> None:
         super().__init__(space, seed=seed, sampler="tpe")

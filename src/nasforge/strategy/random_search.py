@@ -9,6 +9,7 @@ class RandomSearch(Strategy):
     """Uniform random sampling; the baseline every strategy must beat."""
 
     name = "random"
+    multi_objective = True  # proposals never depend on scores
 
     def ask(self) -> Proposal:
         return Proposal(self.space.sample(self.rng))
