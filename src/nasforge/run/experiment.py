@@ -50,7 +50,7 @@ class Experiment:
         constraints: Sequence[Constraint] = (),
         store: Store | None = None,
         name: str = "experiment",
-        deduplicate: bool = True,
+        deduplicate: bool | str = True,
     ) -> None:
         if not name.strip():
             raise ConfigError("experiment name is empty")
@@ -83,7 +83,7 @@ class Experiment:
         self.constraints = tuple(constraints)
         self.store = store or Store(":memory:")
         self.name = name
-        self.deduplicate = deduplicate
+        self.deduplicate = _dedup_mode(deduplicate)
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this experiment by name (stored with it)."""
@@ -220,7 +220,7 @@ class _Loop:
 
     def _evaluate_and_tell(self, trial: TrialRecord, arch: Arch) -> TrialRecord:
         key = self._key(arch, trial.budget)
-        earlier = self.cache.get(key) if self.x.deduplicate else None
+        earlier = self.cache.get(key) if self.x.deduplicate != "none" else None
         if earlier is not None:
             result, duplicate_of = earlier.result(), earlier.number
         else:
@@ -273,6 +273,8 @@ class _Loop:
         return proposal.budget if proposal.budget is not None else self.x.evaluator.default_budget
 
     def _key(self, arch: Arch, budget: float | None) -> _CacheKey:
+        if self.x.deduplicate == "exact":
+            return _CacheKey(arch, budget)
         return _CacheKey(self.x.space.canonical(arch), budget)
 
     def _remember(self, trial: TrialRecord, arch: Arch) -> None:
@@ -290,6 +292,20 @@ class _Loop:
 
     def usage(self) -> Usage:
         return usage_of(self.trials, self.wall_before + time.monotonic() - self.started)
+
+
+DEDUP_MODES = ("canonical", "exact", "none")
+
+
+def _dedup_mode(value: bool | str) -> str:
+    """True = "canonical" (reuse results of the same function), "exact" (same arch only),
+    False = "none" (evaluate every proposal)."""
+    mode = (
+        {True: "canonical", False: "none"}.get(value, value) if isinstance(value, bool) else value
+    )
+    if mode not in DEDUP_MODES:
+        raise ConfigError(f"deduplicate must be one of {', '.join(DEDUP_MODES)}, not {value!r}")
+    return str(mode)
 
 
 def _observation(trial: TrialRecord, arch: Arch) -> Observation:

@@ -51,7 +51,7 @@ def experiment_from_config(
         constraints=constraints,
         store=store,
         name=name,
-        deduplicate=bool(config.get("deduplicate", True)),
+        deduplicate=config.get("deduplicate", True),
     )
 
 

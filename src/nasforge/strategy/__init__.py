@@ -13,6 +13,7 @@ from nasforge.strategy.grid_search import GridSearch
 from nasforge.strategy.local_search import LocalSearch
 from nasforge.strategy.nsga2 import NSGA2
 from nasforge.strategy.optuna_sampler import TPE, OptunaStrategy
+from nasforge.strategy.pareto_local import ParetoLocalSearch
 from nasforge.strategy.random_search import RandomSearch
 
 STRATEGIES: dict[str, type[Strategy]] = {
@@ -23,6 +24,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
         RegularizedEvolution,
         LocalSearch,
         NSGA2,
+        ParetoLocalSearch,
         TPE,
         OptunaStrategy,
     )
@@ -59,6 +61,7 @@ __all__ = [
     "LocalSearch",
     "Observation",
     "OptunaStrategy",
+    "ParetoLocalSearch",
     "Proposal",
     "RandomSearch",
     "RegularizedEvolution",
