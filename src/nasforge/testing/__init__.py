@@ -1,0 +1,1 @@
+"""Test suites that ship with nasforge, for its own strategies and for yours."""

@@ -1,0 +1,153 @@
+"""The strategy conformance suite: every strategy, present and future, passes the same tests.
+
+Use it from a pytest module: subclass `StrategyConformance` and give a `strategy_spec`
+fixture (a registered strategy name and its options)::
+
+    @pytest.fixture(params=[StrategySpec("evolution"), StrategySpec("mine", {"k": 3})])
+    def strategy_spec(request):
+        return request.param
+
+    class TestMyStrategies(StrategyConformance):
+        pass
+
+The tests drive each strategy through a real `Experiment` on the NB201 space with a
+synthetic evaluator (no benchmark file or training needed): proposals stay in the space;
+the same seed gives the same trials, also in a freshly spawned process; a run stopped
+half-way and resumed from its store equals one that never stopped; duplicates are not
+evaluated again unless asked; and the best trial respects the constraints.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from nasforge.arch import Arch
+from nasforge.evaluate.base import Evaluator
+from nasforge.evaluate.result import Result
+from nasforge.run.budget import Budget
+from nasforge.run.experiment import Experiment
+from nasforge.run.objective import Constraint, Objective
+from nasforge.run.results import SearchResult
+from nasforge.run.storage import Store
+from nasforge.space.nb201 import LABELS, NB201Space
+from nasforge.strategy import make_strategy
+
+TRIALS = 40
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A registered strategy name and its options: what a conformance fixture provides."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    seed_independent: bool = False
+
+    def __str__(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in self.options.items())
+        return f"{self.name}({extra})" if extra else self.name
+
+
+class SyntheticEvaluator(Evaluator):
+    """Deterministic metrics from the arch alone: `score` to maximize, `convs` to limit."""
+
+    name = "synthetic"
+    default_metric = "score"
+
+    def __init__(self) -> None:
+        self.calls: list[Arch] = []
+
+    def metric_names(self) -> frozenset[str]:
+        return frozenset({"score", "convs"})
+
+    def evaluate(self, arch: Arch, budget: float | None = None) -> Result:
+        self.calls.append(arch)
+        convs = sum(str(arch[label]).startswith("nor_conv") for label in LABELS)
+        threes = sum(arch[label] == "nor_conv_3x3" for label in LABELS)
+        jitter = zlib.crc32(str(arch).encode()) % 1000 / 10_000
+        return Result({"score": threes + jitter, "convs": float(convs)}, cost=1.0)
+
+
+def run(
+    spec: StrategySpec,
+    seed: int,
+    *,
+    trials: int = TRIALS,
+    store: Store | None = None,
+    deduplicate: bool | str = True,
+    constraints: tuple[Constraint, ...] = (),
+    evaluator: Evaluator | None = None,
+) -> SearchResult:
+    space = NB201Space()
+    return Experiment(
+        space,
+        make_strategy(spec.name, space, seed=seed, **spec.options),
+        evaluator or SyntheticEvaluator(),
+        budget=Budget(queries=trials),
+        objective=Objective("score"),
+        constraints=constraints,
+        store=store,
+        name="conformance",
+        deduplicate=deduplicate,
+    ).run()
+
+
+def trial_archs(spec: StrategySpec, seed: int) -> list[str]:
+    """Module level, so that a spawned process can run it."""
+    return [t.arch for t in run(spec, seed).trials]
+
+
+class StrategyConformance:
+    """The tests; a subclass provides the `strategy_spec` fixture."""
+
+    def test_proposals_stay_in_the_space(self, strategy_spec: StrategySpec) -> None:
+        space = NB201Space()
+        result = run(strategy_spec, 1)
+        assert result.usage.queries == TRIALS
+        for trial in result.trials:
+            arch = Arch.parse(trial.arch)
+            assert space.validate(arch) == arch
+
+    def test_same_seed_same_trials(self, strategy_spec: StrategySpec) -> None:
+        assert trial_archs(strategy_spec, 3) == trial_archs(strategy_spec, 3)
+
+    def test_other_seed_other_trials(self, strategy_spec: StrategySpec) -> None:
+        same = trial_archs(strategy_spec, 3) == trial_archs(strategy_spec, 4)
+        assert same == strategy_spec.seed_independent
+
+    def test_same_trials_in_a_spawned_process(self, strategy_spec: StrategySpec) -> None:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            spawned = pool.apply(trial_archs, (strategy_spec, 5))
+        assert spawned == trial_archs(strategy_spec, 5)
+
+    def test_state_survives_resume(self, strategy_spec: StrategySpec) -> None:
+        store = Store(":memory:")
+        run(strategy_spec, 6, trials=TRIALS // 2, store=store)
+        resumed = run(strategy_spec, 6, trials=TRIALS, store=store)
+        straight = run(strategy_spec, 6, trials=TRIALS)
+        assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
+
+    def test_duplicates_are_not_evaluated_again(self, strategy_spec: StrategySpec) -> None:
+        evaluator = SyntheticEvaluator()
+        result = run(strategy_spec, 7, deduplicate="exact", evaluator=evaluator)
+        assert len(evaluator.calls) == len(set(evaluator.calls)) == TRIALS
+        repeats = [t for t in result.trials if t.duplicate_of is not None]
+        assert all(Arch.parse(t.arch) in evaluator.calls for t in repeats)
+        asked = SyntheticEvaluator()
+        run(strategy_spec, 7, deduplicate="none", evaluator=asked)
+        assert len(asked.calls) == TRIALS
+
+    def test_constraints_are_respected(self, strategy_spec: StrategySpec) -> None:
+        limit = Constraint("convs", "<=", 2)
+        result = run(strategy_spec, 8, constraints=(limit,))
+        best = result.best
+        if best is None:
+            pytest.fail("no feasible trial in 40: the constraint leaves most of the space")
+        assert best.metrics["convs"] <= 2 and best.violation == 0
+        feasible = [t for t in result.trials if t.evaluated and t.violation == 0]
+        assert best.score == max(t.score for t in feasible if t.score is not None)
