@@ -116,7 +116,7 @@ def search(
     retrained, tested and saved; with --benchmark, NAS-Bench-201 is queried instead.
     """
     from nasforge.run.budget import Budget
-    from nasforge.run.experiment import Experiment
+    from nasforge.run.experiment import Experiment, check_objectives
     from nasforge.run.objective import Constraint, Objective
     from nasforge.run.setup import (
         benchmark_evaluator,
@@ -166,6 +166,7 @@ def search(
         if final_epochs < 0:
             raise ConfigError(f"--final-epochs must be >= 0, not {final_epochs}")
     chosen = make_strategy(strategy, search_space, seed=seed, **parse_options(option or []))
+    check_objectives(chosen, chosen_evaluator, goals, limits_on_metrics)
     with Store(store) as journal:
         base_name = f"{search_space.name}-{strategy}-seed{seed}"
         experiment_name = name or fresh_name(journal, base_name)

@@ -54,25 +54,7 @@ class Experiment:
     ) -> None:
         if not name.strip():
             raise ConfigError("experiment name is empty")
-        if objective is None:
-            objective = Objective(evaluator.default_metric)
-        objectives = (objective,) if isinstance(objective, Objective) else tuple(objective)
-        if not objectives:
-            raise ConfigError("an experiment needs at least one objective")
-        if len(objectives) > 1 and not strategy.multi_objective:
-            raise ConfigError(
-                f"strategy {strategy.name!r} optimizes one objective, not {len(objectives)}; "
-                f"use one of: {', '.join(multi_objective_strategies())}"
-            )
-        known = evaluator.metric_names()
-        for kind, metric in [("objective", o.metric) for o in objectives] + [
-            ("constraint", c.metric) for c in constraints
-        ]:
-            if known is not None and metric not in known:
-                raise ConfigError(
-                    f"unknown {kind} metric {metric!r}; {evaluator.name} reports: "
-                    f"{', '.join(sorted(known))}"
-                )
+        objectives = check_objectives(strategy, evaluator, objective, constraints)
         strategy.configure_objectives(len(objectives))
         self.space = space
         self.strategy = strategy
@@ -292,6 +274,36 @@ class _Loop:
 
     def usage(self) -> Usage:
         return usage_of(self.trials, self.wall_before + time.monotonic() - self.started)
+
+
+def check_objectives(
+    strategy: Strategy,
+    evaluator: Evaluator,
+    objective: Objective | Sequence[Objective] | None,
+    constraints: Sequence[Constraint] = (),
+) -> tuple[Objective, ...]:
+    """The objectives as a tuple, after checking that the evaluator reports their metrics and
+    the strategy can handle their number; raises ConfigError naming the problem."""
+    if objective is None:
+        objective = Objective(evaluator.default_metric)
+    objectives = (objective,) if isinstance(objective, Objective) else tuple(objective)
+    if not objectives:
+        raise ConfigError("an experiment needs at least one objective")
+    if len(objectives) > 1 and not strategy.multi_objective:
+        raise ConfigError(
+            f"strategy {strategy.name!r} optimizes one objective, not {len(objectives)}; "
+            f"use one of: {', '.join(multi_objective_strategies())}"
+        )
+    known = evaluator.metric_names()
+    named = [("objective", o.metric) for o in objectives]
+    named += [("constraint", c.metric) for c in constraints]
+    for kind, metric in named:
+        if known is not None and metric not in known:
+            raise ConfigError(
+                f"unknown {kind} metric {metric!r}; {evaluator.name} reports: "
+                f"{', '.join(sorted(known))}"
+            )
+    return objectives
 
 
 DEDUP_MODES = ("canonical", "exact", "none")

@@ -33,6 +33,20 @@ class OptunaStrategy(Strategy):
             raise StrategyError(
                 f"unknown Optuna sampler {sampler!r}; expected one of {', '.join(SAMPLERS)}"
             )
+        numeric_only = {"cmaes", "qmc"}
+        if sampler in numeric_only:
+            categorical = [
+                d.label
+                for d in space.decisions
+                if not all(
+                    isinstance(c, (int, float)) and not isinstance(c, bool) for c in d.choices
+                )
+            ]
+            if categorical:
+                raise StrategyError(
+                    f"Optuna sampler {sampler!r} handles numeric decisions only; "
+                    f"categorical decisions here: {', '.join(categorical)}"
+                )
         self.sampler = sampler
         self.objectives_ = 1
         self.study_ = self._study()
