@@ -62,9 +62,14 @@ class SearchResult:
         return None if best is None else Arch.parse(best.arch)
 
     def leaderboard(self, k: int = 10) -> list[TrialRecord]:
+        """The top `k` scored trials. When trials ran at different budgets (multi-fidelity),
+        only those at the largest budget compete: scores at other fidelities differ in scale."""
         scored = [
             t for t in self.trials if t.evaluated and t.status is Status.OK and t.score is not None
         ]
+        budgets = {t.budget for t in scored if t.budget is not None}
+        if len(budgets) > 1:
+            scored = [t for t in scored if t.budget == max(budgets)]
         scored.sort(key=lambda t: (-(t.score or 0.0), t.number))
         return scored[:k]
 
