@@ -15,6 +15,7 @@ from nasforge.strategy.nsga2 import NSGA2
 from nasforge.strategy.optuna_sampler import TPE, OptunaStrategy
 from nasforge.strategy.pareto_local import ParetoLocalSearch
 from nasforge.strategy.random_search import RandomSearch
+from nasforge.strategy.reinforce import ReinforceController
 
 STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls
@@ -25,6 +26,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
         LocalSearch,
         NSGA2,
         ParetoLocalSearch,
+        ReinforceController,
         TPE,
         OptunaStrategy,
     )
@@ -65,6 +67,7 @@ __all__ = [
     "Proposal",
     "RandomSearch",
     "RegularizedEvolution",
+    "ReinforceController",
     "SearchExhausted",
     "Strategy",
     "make_strategy",
