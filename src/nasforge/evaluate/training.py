@@ -284,7 +284,9 @@ def _curve_info(report: TrainReport, resume: Checkpoint | None = None) -> dict[s
     return {
         "valid_accuracy": before_valid + [round(100.0 * m.valid_accuracy, 3) for m in report.curve],
         "train_loss": before_loss + [round(m.train_loss, 5) for m in report.curve],
-        "reason": report.reason,
+        "reason": report.reason
+        if resume is None
+        else f"continued after {resume.epochs} epochs: {report.reason}",
         "continued": resume is not None,
         "continued_from": 0 if resume is None else resume.epochs,
     }

@@ -10,6 +10,7 @@ from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strategy
 from nasforge.strategy.evolution import RegularizedEvolution
 from nasforge.strategy.grid_search import GridSearch
+from nasforge.strategy.hyperband import BOHB, Hyperband, SuccessiveHalving
 from nasforge.strategy.local_search import LocalSearch
 from nasforge.strategy.nsga2 import NSGA2
 from nasforge.strategy.optuna_sampler import TPE, OptunaStrategy
@@ -27,6 +28,9 @@ STRATEGIES: dict[str, type[Strategy]] = {
         NSGA2,
         ParetoLocalSearch,
         ReinforceController,
+        SuccessiveHalving,
+        Hyperband,
+        BOHB,
         TPE,
         OptunaStrategy,
     )
@@ -56,10 +60,12 @@ def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, **params: Any
 
 
 __all__ = [
+    "BOHB",
     "NSGA2",
     "STRATEGIES",
     "TPE",
     "GridSearch",
+    "Hyperband",
     "LocalSearch",
     "Observation",
     "OptunaStrategy",
@@ -70,5 +76,6 @@ __all__ = [
     "ReinforceController",
     "SearchExhausted",
     "Strategy",
+    "SuccessiveHalving",
     "make_strategy",
 ]

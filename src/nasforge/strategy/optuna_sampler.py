@@ -84,10 +84,13 @@ class OptunaStrategy(Strategy):
             return
         trial = waiting.popleft()
         optuna = _import_optuna()
-        if observation.score is None or observation.scores is None:
+        scores = observation.scores
+        if scores is None and observation.score is not None:
+            scores = (observation.score,)  # a hand-driven loop may give the score alone
+        if observation.score is None or scores is None:
             self.study_.tell(trial, state=optuna.trial.TrialState.FAIL)
         elif self.objectives_ > 1:
-            self.study_.tell(trial, list(observation.scores))
+            self.study_.tell(trial, list(scores))
         else:
             self.study_.tell(trial, observation.score)
 

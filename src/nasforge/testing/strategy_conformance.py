@@ -60,13 +60,13 @@ class SyntheticEvaluator(Evaluator):
     default_metric = "score"
 
     def __init__(self) -> None:
-        self.calls: list[Arch] = []
+        self.calls: list[tuple[Arch, float | None]] = []
 
     def metric_names(self) -> frozenset[str]:
         return frozenset({"score", "convs"})
 
     def evaluate(self, arch: Arch, budget: float | None = None) -> Result:
-        self.calls.append(arch)
+        self.calls.append((arch, budget))
         convs = sum(str(arch[label]).startswith("nor_conv") for label in LABELS)
         threes = sum(arch[label] == "nor_conv_3x3" for label in LABELS)
         jitter = zlib.crc32(str(arch).encode()) % 1000 / 10_000
@@ -137,7 +137,7 @@ class StrategyConformance:
         result = run(strategy_spec, 7, deduplicate="exact", evaluator=evaluator)
         assert len(evaluator.calls) == len(set(evaluator.calls)) == TRIALS
         repeats = [t for t in result.trials if t.duplicate_of is not None]
-        assert all(Arch.parse(t.arch) in evaluator.calls for t in repeats)
+        assert all((Arch.parse(t.arch), t.budget) in evaluator.calls for t in repeats)
         asked = SyntheticEvaluator()
         run(strategy_spec, 7, deduplicate="none", evaluator=asked)
         assert len(asked.calls) == TRIALS
