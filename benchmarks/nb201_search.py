@@ -75,6 +75,8 @@ STRATEGIES: tuple[StrategySpec, ...] = (
     StrategySpec("evolution+crossover", "evolution", {"crossover_prob": 0.5}),
     StrategySpec("local", "local"),
     StrategySpec("tpe", "tpe"),
+    StrategySpec("reinforce", "reinforce"),
+    StrategySpec("bayesian", "bayesian"),
 )
 STRATEGY_BY_LABEL = {spec.label: spec for spec in STRATEGIES}
 
@@ -173,13 +175,10 @@ def incumbent(evaluated: Sequence[TrialRecord], budget: int) -> Incumbent:
 
 
 # -- many searches, with an optional cache ----------------------------------------------
-def all_jobs(seeds: int) -> list[Job]:
+def all_jobs(seeds: int, labels: Sequence[str], signals: Sequence[int]) -> list[Job]:
     """Every (strategy, signal, seed), seeds outermost so slow strategies spread over workers."""
     return [
-        Job(spec.label, signal, seed)
-        for seed in range(seeds)
-        for signal in SIGNALS
-        for spec in STRATEGIES
+        Job(label, signal, seed) for seed in range(seeds) for signal in signals for label in labels
     ]
 
 
@@ -370,7 +369,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument("--cache", type=Path, help="directory of per-run JSON results to reuse")
+    parser.add_argument(
+        "--strategies",
+        default=",".join(STRATEGY_BY_LABEL),
+        help="comma-separated row labels (default: all)",
+    )
+    parser.add_argument(
+        "--signals", default="12,200", help="comma-separated fidelities of the signal (12, 200)"
+    )
     args = parser.parse_args(argv)
+    args.strategies = [label.strip() for label in args.strategies.split(",") if label.strip()]
+    unknown = [label for label in args.strategies if label not in STRATEGY_BY_LABEL]
+    if unknown:
+        parser.error(f"unknown strategies {unknown}; choose from {', '.join(STRATEGY_BY_LABEL)}")
+    try:
+        args.signals = [int(value) for value in args.signals.split(",")]
+    except ValueError:
+        parser.error("--signals must be integers such as 12,200")
+    if any(signal not in SIGNALS for signal in args.signals):
+        parser.error(f"--signals must be among {SIGNALS}")
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     args.benchmark = args.benchmark or default_benchmark()
@@ -389,7 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     optimum = Optimum.of(NB201Table.from_csv(args.benchmark))
     cache = RunCache(args.cache, file_digest(args.benchmark))
     started = time.perf_counter()
-    results = collect(all_jobs(args.seeds), cache, args.benchmark, args.workers)
+    jobs = all_jobs(args.seeds, args.strategies, args.signals)
+    results = collect(jobs, cache, args.benchmark, args.workers)
     print(f"total wall time: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     text = report(argv, args.seeds, results, optimum)
     print(text, end="")

@@ -8,6 +8,7 @@ from typing import Any
 from nasforge.errors import StrategyError
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strategy
+from nasforge.strategy.bayesian import BayesianOptimization
 from nasforge.strategy.evolution import RegularizedEvolution
 from nasforge.strategy.grid_search import GridSearch
 from nasforge.strategy.hyperband import BOHB, Hyperband, SuccessiveHalving
@@ -28,6 +29,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
         NSGA2,
         ParetoLocalSearch,
         ReinforceController,
+        BayesianOptimization,
         SuccessiveHalving,
         Hyperband,
         BOHB,
@@ -64,6 +66,7 @@ __all__ = [
     "NSGA2",
     "STRATEGIES",
     "TPE",
+    "BayesianOptimization",
     "GridSearch",
     "Hyperband",
     "LocalSearch",
