@@ -36,6 +36,8 @@ from nasforge.cli.common import (
 from nasforge.errors import ConfigError, StoreError
 from nasforge.run.storage import Store
 
+BUDGET_SCHEDULERS = ("sh", "hyperband", "bohb")
+
 
 @app.command()
 @user_errors
@@ -165,7 +167,16 @@ def search(
         )
         if final_epochs < 0:
             raise ConfigError(f"--final-epochs must be >= 0, not {final_epochs}")
-    chosen = make_strategy(strategy, search_space, seed=seed, **parse_options(option or []))
+    strategy_options = parse_options(option or [])
+    if strategy in BUDGET_SCHEDULERS and not {"budgets", "min_budget", "max_budget"} & set(
+        strategy_options
+    ):
+        # Rungs that the evaluator can measure: NB201's two schedules, or epochs up to --epochs.
+        if use_benchmark:
+            strategy_options["budgets"] = (12.0, 200.0)
+        else:
+            strategy_options.update(min_budget=max(1, epochs // 9), max_budget=epochs)
+    chosen = make_strategy(strategy, search_space, seed=seed, **strategy_options)
     check_objectives(chosen, chosen_evaluator, goals, limits_on_metrics)
     with Store(store) as journal:
         base_name = f"{search_space.name}-{strategy}-seed{seed}"
