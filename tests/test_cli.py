@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from nasforge.cli import app
 from nasforge.run.storage import Store
+from nasforge.strategy import STRATEGIES
 
 runner = CliRunner()
 BEST_ARCH = (
@@ -291,3 +292,12 @@ def test_existing_name_unknown_name_and_missing_store(nb201_csv_path: Path, tmp_
     _assert_user_error(["resume", "--store", str(store), "--name", "nope"], "no experiment 'nope'")
     _assert_user_error(["best", "--store", str(tmp_path / "none.sqlite")], "store not found")
     assert _digest(store) == before
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_every_strategy_searches_from_the_cli(nb201_csv_path: Path, strategy: str) -> None:
+    payload = _search(nb201_csv_path, Path("s.sqlite"), "--strategy", strategy, "--budget", "30")
+    best = payload["best"]
+    assert payload["trials"] == 30
+    assert isinstance(best, dict) and best["budget"] == 200.0
+    assert best["metrics"]["cifar10_test_acc"] > 80
