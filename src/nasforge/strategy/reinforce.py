@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     import torch
 
 
+MAX_REDRAWS = 20
+
+
 class ReinforceController(Strategy):
     """An LSTM policy over the decisions, trained with REINFORCE after every `batch_size` tells."""
 
@@ -71,16 +74,26 @@ class ReinforceController(Strategy):
         self.sum_squares_ = 0.0
         self.lowest_: float | None = None
         self.pending_: list[tuple[list[int], float]] = []
+        self.proposed_: set[Arch] = set()
         self.updates_ = 0
         self._model: _Policy | None = None
 
     # -- ask and tell ----------------------------------------------------------------
     def ask(self) -> Proposal:
+        """A sample of the policy; a repeat of an earlier proposal is redrawn up to
+        `MAX_REDRAWS` times, so that a converged controller keeps exploring around its mode."""
+        arch = self._sample()
+        for _ in range(MAX_REDRAWS):
+            if arch not in self.proposed_:
+                break
+            arch = self._sample()
+        self.proposed_.add(arch)
+        return Proposal(arch)
+
+    def _sample(self) -> Arch:
         indices = self._policy().sample()
-        return Proposal(
-            Arch(
-                {d.label: d.choices[i] for d, i in zip(self.space.decisions, indices, strict=True)}
-            )
+        return Arch(
+            {d.label: d.choices[i] for d, i in zip(self.space.decisions, indices, strict=True)}
         )
 
     def tell(self, observation: Observation) -> None:
