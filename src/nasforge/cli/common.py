@@ -83,7 +83,8 @@ def print_best(payload: dict[str, Any]) -> None:
         console.print(
             f"[bold]Pareto front of {payload['name']}[/]: {pareto['size']} architectures over "
             f"{', '.join(payload['objectives'])}; hypervolume {pareto['hypervolume']:.4g} "
-            f"(reference: the worst value of each objective, {pareto['reference']})"
+            f"(reference: the worst value of each objective, "
+            f"{', '.join(f'{k} {v:.4g}' for k, v in (pareto['reference'] or {}).items())})"
         )
     else:
         console.print(
