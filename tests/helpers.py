@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable
+
+from nasforge.arch import Arch
 from nasforge.run.storage import TrialRecord
+from nasforge.space.nb201 import LABELS
+from nasforge.strategy.base import Observation, Strategy
 
 
 def journal(trials: list[TrialRecord]) -> list[tuple[object, ...]]:
@@ -10,3 +16,23 @@ def journal(trials: list[TrialRecord]) -> list[tuple[object, ...]]:
     return [
         (t.number, t.arch, t.budget, t.status, t.score, t.duplicate_of, t.metrics) for t in trials
     ]
+
+
+def conv3x3_count(arch: Arch) -> float:
+    """Synthetic objective: the number of 3x3 convs, plus a small deterministic jitter."""
+    jitter = zlib.crc32(str(arch).encode()) % 100_000 / 1_000_000
+    return sum(arch[label] == "nor_conv_3x3" for label in LABELS) + jitter
+
+
+def drive(
+    strategy: Strategy,
+    steps: int,
+    objective: Callable[[Arch], float | None] = conv3x3_count,
+) -> list[Arch]:
+    """Ask and tell `steps` times, in order; return the proposed archs."""
+    proposed = []
+    for _ in range(steps):
+        proposal = strategy.ask()
+        proposed.append(proposal.arch)
+        strategy.tell(Observation(proposal, objective(proposal.arch)))
+    return proposed

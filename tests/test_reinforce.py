@@ -5,8 +5,7 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,31 +13,13 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import conv3x3_count, drive
 from nasforge.arch import Arch
 from nasforge.errors import ArchError, StrategyError
 from nasforge.space import Decision, NB201Space, SearchSpace
 from nasforge.space.nb201 import LABELS
 from nasforge.strategy.base import Observation, Proposal
 from nasforge.strategy.reinforce import ReinforceController
-
-
-def conv3x3_count(arch: Arch) -> float:
-    """Synthetic objective: the number of 3x3 convs, plus a small deterministic jitter."""
-    jitter = zlib.crc32(str(arch).encode()) % 100_000 / 1_000_000
-    return sum(arch[label] == "nor_conv_3x3" for label in LABELS) + jitter
-
-
-def drive(
-    strategy: ReinforceController,
-    steps: int,
-    objective: Callable[[Arch], float | None] = conv3x3_count,
-) -> list[Arch]:
-    proposed = []
-    for _ in range(steps):
-        proposal = strategy.ask()
-        proposed.append(proposal.arch)
-        strategy.tell(Observation(proposal, objective(proposal.arch)))
-    return proposed
 
 
 def texts(seed: int, steps: int = 40) -> list[str]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import multiprocessing
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
+from helpers import conv3x3_count as score
+from helpers import drive
 from nasforge.arch import Arch
 from nasforge.errors import StrategyError
 from nasforge.space.nb201 import LABELS, NB201Space
@@ -20,31 +22,10 @@ from nasforge.strategy import (
     Observation,
     Proposal,
     RegularizedEvolution,
-    Strategy,
     make_strategy,
 )
 
 N_PROPOSALS = 60
-
-
-def score(arch: Arch) -> float:
-    """Cheap synthetic objective: the number of 3x3 convs, plus a small deterministic jitter."""
-    jitter = zlib.crc32(str(arch).encode()) % 100_000 / 1_000_000
-    return sum(arch[label] == "nor_conv_3x3" for label in LABELS) + jitter
-
-
-def drive(
-    strategy: Strategy,
-    steps: int,
-    objective: Callable[[Arch], float | None] = score,
-) -> list[Arch]:
-    """Ask and tell `steps` times, in order; return the proposed archs."""
-    proposed = []
-    for _ in range(steps):
-        proposal = strategy.ask()
-        proposed.append(proposal.arch)
-        strategy.tell(Observation(proposal, objective(proposal.arch)))
-    return proposed
 
 
 def proposal_texts(name: str, seed: int) -> list[str]:

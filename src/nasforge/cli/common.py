@@ -47,6 +47,13 @@ HyperparameterOptions = Annotated[
         "--hp", help="Search a hyperparameter too: lr=0.01,0.1 (lr, weight_decay, batch_size)."
     ),
 ]
+FinalEpochsOption = Annotated[
+    int, typer.Option(help="Epochs to retrain the winner (0: do not retrain).")
+]
+WinnerFolderOption = Annotated[
+    Path | None, typer.Option(help="Folder for the retrained winner (default: models/NAME).")
+]
+TopOption = Annotated[int, typer.Option(help="Rows in the leaderboard.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 BenchmarkOption = Annotated[
     Path | None,

@@ -18,11 +18,14 @@ from nasforge.cli.common import (
     TASKS,
     BenchmarkOption,
     DataOption,
+    FinalEpochsOption,
     HyperparameterOptions,
     JsonOption,
     NameOption,
     SpaceOptions,
     StoreOption,
+    TopOption,
+    WinnerFolderOption,
     benchmark_path,
     fresh_name,
     open_existing,
@@ -66,9 +69,7 @@ def search(
         ),
     ] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 10,
-    final_epochs: Annotated[
-        int, typer.Option(help="Epochs to retrain the winner (0: do not retrain).")
-    ] = 30,
+    final_epochs: FinalEpochsOption = 30,
     time_limit: Annotated[
         float | None, typer.Option(help="Seconds one candidate may train before it fails.")
     ] = 120.0,
@@ -76,9 +77,7 @@ def search(
     batch_size: Annotated[int, typer.Option(help="Batch size (unless searched with --hp).")] = 64,
     augment: Annotated[bool, typer.Option(help="Random crop and flip for images.")] = False,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Folder for the retrained winner (default: models/NAME).")
-    ] = None,
+    out: WinnerFolderOption = None,
     benchmark: BenchmarkOption = None,
     evaluator: Annotated[
         str, typer.Option(help="train, benchmark, or auto (benchmark if --benchmark is given).")
@@ -109,7 +108,7 @@ def search(
     name: Annotated[
         str | None, typer.Option(help="Experiment name (default: SPACE-STRATEGY-seedN).")
     ] = None,
-    top: Annotated[int, typer.Option(help="Rows in the leaderboard.")] = 10,
+    top: TopOption = 10,
     as_json: JsonOption = False,
 ) -> None:
     """Search for the best architecture; by default train candidates on the digits task.
@@ -217,13 +216,9 @@ def resume(
     benchmark: Annotated[
         Path | None, typer.Option(help="Use this benchmark table instead of the stored path.")
     ] = None,
-    final_epochs: Annotated[
-        int, typer.Option(help="Epochs to retrain the winner (0: do not retrain).")
-    ] = 30,
-    out: Annotated[
-        Path | None, typer.Option(help="Folder for the retrained winner (default: models/NAME).")
-    ] = None,
-    top: Annotated[int, typer.Option(help="Rows in the leaderboard.")] = 10,
+    final_epochs: FinalEpochsOption = 30,
+    out: WinnerFolderOption = None,
+    top: TopOption = 10,
     as_json: JsonOption = False,
 ) -> None:
     """Continue a stopped or killed experiment from its stored trials."""
