@@ -21,22 +21,40 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def nb201_csv_path() -> Path:
     """The NAS-Bench-201 table: ``$NASFORGE_NB201``, else ``shared/`` beside the checkout."""
+    return shared_file("NASFORGE_NB201", "benchmarks", "nb201.csv")
+
+
+def shared_file(env_var: str, *parts: str) -> Path:
+    """A file of ``shared/``: ``$env_var``, else ``shared/`` beside the checkout.
+
+    Outside CI a missing file skips the test with how to provide it; in CI it fails.
+    """
     candidates = []
-    if os.environ.get("NASFORGE_NB201"):
-        candidates.append(Path(os.environ["NASFORGE_NB201"]).expanduser())
-    candidates.append(
-        (Path(__file__).parents[1] / ".." / "shared" / "benchmarks" / "nb201.csv").resolve()
-    )
+    if os.environ.get(env_var):
+        candidates.append(Path(os.environ[env_var]).expanduser())
+    candidates.append((Path(__file__).parents[1] / ".." / "shared").resolve().joinpath(*parts))
     for path in candidates:
         if path.is_file():
             return path
     reason = (
-        "NB201 table not found: set NASFORGE_NB201=/path/to/nb201.csv or put shared/ beside "
+        f"{parts[-1]} not found: set {env_var}=/path/to/{parts[-1]} or put shared/ beside "
         "the checkout"
     )
     if os.environ.get("CI"):
-        pytest.fail(reason)  # CI always has shared/: a missing table is a broken setup
+        pytest.fail(reason)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def zc_csv_path() -> Path:
+    """Published zero-cost proxy scores (NAS-Bench-Suite-Zero) for NB201."""
+    return shared_file("NASFORGE_ZC_NB201", "benchmarks", "zc_nasbench201.csv.gz")
+
+
+@pytest.fixture(scope="session")
+def cifar10_small_path() -> Path:
+    """The CIFAR-10 subset of ``shared/data``."""
+    return shared_file("NASFORGE_DATA", "data", "cifar10_small.npz")
 
 
 @pytest.fixture(scope="session")

@@ -44,9 +44,42 @@ def _training(
     )
 
 
+def _proxy(
+    space: SearchSpace,
+    proxies: list[str],
+    task: dict[str, Any] | None = None,
+    batch_size: int = 64,
+    batch_seed: int = 0,
+    seed: int = 0,
+    input_shape: list[int] | None = None,
+    num_classes: int = 10,
+) -> Evaluator:
+    from nasforge.evaluate.proxy import ProxyEvaluator
+
+    loaded = None
+    if task is not None:
+        from nasforge.data.loaders import load_task
+
+        loaded = load_task(
+            task["name"], task.get("data"), seed=int(task.get("seed", 0)), **task.get("options", {})
+        )
+    return ProxyEvaluator(
+        space,
+        proxies,
+        task=loaded,
+        task_spec=task,
+        batch_size=batch_size,
+        batch_seed=batch_seed,
+        seed=seed,
+        input_shape=None if loaded is not None else input_shape,
+        num_classes=num_classes,
+    )
+
+
 EVALUATORS: dict[str, Callable[..., Evaluator]] = {
     NB201Benchmark.name: _nb201_benchmark,
     "train": _training,
+    "proxy": _proxy,
 }
 
 
