@@ -36,6 +36,7 @@ from typing import Any
 from nasforge.evaluate import NB201Benchmark, NB201Table
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
+from nasforge.run.results import epochs_charged
 from nasforge.run.storage import TrialRecord
 from nasforge.space import NB201Space
 from nasforge.strategy import make_strategy
@@ -97,9 +98,13 @@ class Job:
     strategy: str
     signal: int
     seed: int
+    unit: str = "queries"
+    """What the budgets count: evaluated queries, or training epochs (query-equivalents at the
+    signal's fidelity: a budget of 100 at the 12-epoch signal is 1,200 epochs)."""
 
     def cache_name(self) -> str:
-        return f"{self.strategy}_{self.signal}ep_seed{self.seed:03d}.json"
+        suffix = "" if self.unit == "queries" else f"_{self.unit}"
+        return f"{self.strategy}_{self.signal}ep_seed{self.seed:03d}{suffix}.json"
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ class RunResult:
     evaluated: int
     proposals: int
     wall_seconds: float
+    unit: str = "queries"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,23 +159,43 @@ def run_job(job: Job) -> RunResult:
     started = time.perf_counter()
     strategy = make_strategy(spec.name, space, seed=job.seed, **spec.params)
     evaluator = NB201Benchmark(_TABLE, fidelity=job.signal, space=space)
-    result = Experiment(space, strategy, evaluator, budget=Budget(queries=max(BUDGETS))).run()
+    limit = (
+        Budget(queries=max(BUDGETS))
+        if job.unit == "queries"
+        else Budget(epochs=max(BUDGETS) * job.signal)
+    )
+    result = Experiment(space, strategy, evaluator, budget=limit).run()
     wall = time.perf_counter() - started
     evaluated = [t for t in result.trials if t.evaluated]
     return RunResult(
         strategy=job.strategy,
         signal=job.signal,
         seed=job.seed,
-        incumbents=[incumbent(evaluated, budget) for budget in BUDGETS],
+        incumbents=[incumbent(evaluated, budget, job) for budget in BUDGETS],
         evaluated=len(evaluated),
         proposals=len(result.trials),
         wall_seconds=wall,
+        unit=job.unit,
     )
 
 
-def incumbent(evaluated: Sequence[TrialRecord], budget: int) -> Incumbent:
-    """The best of the first `budget` evaluated trials by the signal, the earliest on ties."""
-    first = sorted(evaluated, key=lambda t: t.number)[:budget]
+def within_budget(evaluated: Sequence[TrialRecord], budget: int, job: Job) -> list[TrialRecord]:
+    """The evaluated trials, in order, that fit in `budget` queries (or query-equivalents)."""
+    ordered = sorted(evaluated, key=lambda t: t.number)
+    if job.unit == "queries":
+        return ordered[:budget]
+    kept, spent = [], 0.0
+    for trial in ordered:
+        spent += epochs_charged(trial)
+        if spent > budget * job.signal:
+            break
+        kept.append(trial)
+    return kept
+
+
+def incumbent(evaluated: Sequence[TrialRecord], budget: int, job: Job) -> Incumbent:
+    """The best evaluated trial within `budget` by the signal, the earliest on ties."""
+    first = within_budget(evaluated, budget, job)
     scored = [t for t in first if math.isfinite(t.metrics.get(SIGNAL_METRIC, math.nan))]
     top = max((t.budget for t in scored if t.budget is not None), default=None)
     scored = [t for t in scored if t.budget == top]  # multi-fidelity: the top rung decides
@@ -186,10 +212,15 @@ def incumbent(evaluated: Sequence[TrialRecord], budget: int) -> Incumbent:
 
 
 # -- many searches, with an optional cache ----------------------------------------------
-def all_jobs(seeds: int, labels: Sequence[str], signals: Sequence[int]) -> list[Job]:
+def all_jobs(
+    seeds: int, labels: Sequence[str], signals: Sequence[int], unit: str = "queries"
+) -> list[Job]:
     """Every (strategy, signal, seed), seeds outermost so slow strategies spread over workers."""
     return [
-        Job(label, signal, seed) for seed in range(seeds) for signal in signals for label in labels
+        Job(label, signal, seed, unit)
+        for seed in range(seeds)
+        for signal in signals
+        for label in labels
     ]
 
 
@@ -201,6 +232,7 @@ def protocol_of(job: Job, benchmark_digest: str) -> dict[str, Any]:
         "params": spec.params,
         "signal": job.signal,
         "seed": job.seed,
+        "unit": job.unit,
         "budgets": list(BUDGETS),
         "benchmark_sha256": benchmark_digest,
         "nasforge": version("nasforge"),
@@ -262,7 +294,7 @@ def collect(jobs: Sequence[Job], cache: RunCache, benchmark: Path, workers: int)
     if cache.directory is not None:
         print(f"cache: {len(results)} runs reused, {len(missing)} to run", file=sys.stderr)
     for done, result in enumerate(run_jobs(missing, benchmark, workers), start=1):
-        cache.save(Job(result.strategy, result.signal, result.seed), result)
+        cache.save(Job(result.strategy, result.signal, result.seed, result.unit), result)
         results.append(result)
         if done % 100 == 0 or done == len(missing):
             print(f"  {done}/{len(missing)} runs done", file=sys.stderr)
@@ -323,7 +355,7 @@ def markdown_table(results: Iterable[RunResult], optimum: Optimum) -> list[str]:
 
 
 def short_runs_note(results: Sequence[RunResult]) -> list[str]:
-    short = [r for r in results if r.evaluated < max(BUDGETS)]
+    short = [r for r in results if r.unit == "queries" and r.evaluated < max(BUDGETS)]
     if not short:
         return []
     examples = ", ".join(f"{r.strategy}/{r.signal}ep/seed {r.seed}" for r in short[:5])
@@ -349,6 +381,17 @@ def report(argv: Sequence[str], seeds: int, results: list[RunResult], optimum: O
         f"(rows {rows}). proposals/run: trials per run including free duplicates. "
         "s/run: mean wall seconds per 200-query run (strategy + table lookups + in-memory "
         "store).",
+        *(
+            [
+                "",
+                "Budgets in epochs: each column is a budget of N x (signal epochs) training "
+                "epochs (N = 50/100/200, so 600/1,200/2,400 epochs at the 12-epoch signal); a "
+                "12-epoch query costs 12, a 200-epoch one 200, and the incumbent is read "
+                "among the trials that fit in the budget.",
+            ]
+            if any(r.unit == "epochs" for r in results)
+            else []
+        ),
         "",
         *markdown_table(results, optimum),
         "",
@@ -388,6 +431,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--signals", default="12,200", help="comma-separated fidelities of the signal (12, 200)"
     )
+    parser.add_argument(
+        "--unit",
+        choices=("queries", "epochs"),
+        default="queries",
+        help="budgets count evaluated queries, or training epochs in query-equivalents at the "
+        "signal's fidelity (12 epochs per query at the 12-epoch signal)",
+    )
     args = parser.parse_args(argv)
     args.strategies = [label.strip() for label in args.strategies.split(",") if label.strip()]
     unknown = [label for label in args.strategies if label not in STRATEGY_BY_LABEL]
@@ -417,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     optimum = Optimum.of(NB201Table.from_csv(args.benchmark))
     cache = RunCache(args.cache, file_digest(args.benchmark))
     started = time.perf_counter()
-    jobs = all_jobs(args.seeds, args.strategies, args.signals)
+    jobs = all_jobs(args.seeds, args.strategies, args.signals, args.unit)
     results = collect(jobs, cache, args.benchmark, args.workers)
     print(f"total wall time: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     text = report(argv, args.seeds, results, optimum)

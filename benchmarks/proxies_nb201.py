@@ -8,7 +8,7 @@ skips what is cached. Data-free proxies are scored on all 15,625 architectures
 (``--archs all``), the others on a fixed random sample (``--archs sample``: 3,000 table rows
 drawn with ``numpy.random.default_rng(0)``)::
 
-    python benchmarks/proxies_nb201.py score --archs all --proxy synflow --proxy params --proxy flops
+    python benchmarks/proxies_nb201.py score --archs all --proxy synflow --proxy params
     python benchmarks/proxies_nb201.py score --archs sample --proxy jacov --proxy nwot
 
 ``table`` reads only the cache and prints the Markdown table: Spearman and Kendall rank
@@ -75,15 +75,20 @@ def sample_rows(total: int) -> np.ndarray:
     return np.sort(np.random.default_rng(SAMPLE_SEED).choice(total, SAMPLE_SIZE, replace=False))
 
 
-def connected_archs() -> set[str]:
-    """The NB201 strings NAS-Bench-Suite-Zero scored (its 'valid' cells)."""
+def published_scores() -> dict[str, dict[str, float]]:
+    """NAS-Bench-Suite-Zero's CIFAR-10 scores by NB201 string, for its 9,445 'valid' cells."""
     path = shared_path("NASFORGE_ZC_NB201", "benchmarks", "zc_nasbench201.csv.gz")
     with gzip.open(path, "rt", newline="") as handle:
-        return {
-            row["arch"]
-            for row in csv.DictReader(handle)
-            if row["synflow_cifar10"] not in ("", "nan")
+        rows = list(csv.DictReader(handle))
+    return {
+        row["arch"]: {
+            key.removesuffix("_cifar10"): float(value)
+            for key, value in row.items()
+            if key.endswith("_cifar10") and value not in ("", "nan")
         }
+        for row in rows
+        if row["synflow_cifar10"] not in ("", "nan")
+    }
 
 
 def command_score(args: argparse.Namespace) -> None:
@@ -134,7 +139,8 @@ def command_table(args: argparse.Namespace) -> None:
     cache = ScoreCache(args.cache)
     context = context_of(args)
     sample = sample_rows(len(strings))
-    connected = connected_archs()
+    published = published_scores()
+    connected = set(published)
     sample_connected = np.array([i for i in sample if strings[i] in connected])
 
     def scores_of(proxy: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -147,9 +153,9 @@ def command_table(args: argparse.Namespace) -> None:
         )
 
     proxies = sorted({proxy for (_, proxy, ctx) in cache._scores if ctx == context})
-    print(f"Target: `{TARGET}`. Published: Abdelfattah et al. 2021 (all archs, vs 200-ep test) / ")
     print(
-        "NAS-Bench-Suite-Zero recomputed on its 9,445 cells (shared/benchmarks/PUBLISHED_RESULTS.md)."
+        f"Target: `{TARGET}`. Published: Abdelfattah et al. 2021 (all archs, vs 200-ep test) / "
+        "NAS-Bench-Suite-Zero recomputed on its 9,445 cells (PUBLISHED_RESULTS.md 4a / 4b)."
     )
     print(
         f"Sample: {SAMPLE_SIZE} rows, numpy default_rng({SAMPLE_SEED}); "
@@ -157,9 +163,10 @@ def command_table(args: argparse.Namespace) -> None:
     )
     print(
         "| proxy | all 15,625: Spearman / Kendall | sample: Spearman / Kendall "
-        "| sample, connected: Spearman / Kendall | published | median ms / arch |"
+        "| sample, connected: Spearman / Kendall | published | vs published scores "
+        "| median ms / arch |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     sample_scores: dict[str, np.ndarray] = {}
     for proxy in proxies:
         cells = []
@@ -177,7 +184,15 @@ def command_table(args: argparse.Namespace) -> None:
                 f"{spearman(values, accuracy[rows]):.3f} / {kendall(values, accuracy[rows]):.3f}"
             )
         ms = "-" if seconds is None else f"{1000 * float(np.median(seconds)):.0f}"
-        print(f"| {proxy} | {' | '.join(cells)} | {PUBLISHED.get(proxy, '-')} | {ms} |")
+        agreement = "-"
+        rows = np.array([i for i in sample_connected if proxy in published[strings[i]]])
+        got = scores_of(proxy, rows) if len(rows) else None
+        if got is not None:
+            theirs = [published[strings[i]][proxy] for i in rows]
+            agreement = f"{spearman(got[0], theirs):.3f}"
+        print(
+            f"| {proxy} | {' | '.join(cells)} | {PUBLISHED.get(proxy, '-')} | {agreement} | {ms} |"
+        )
     members = [m for m in DEFAULT_MEMBERS if m in sample_scores]
     if len(members) >= 2:
         combined = rank_average({m: sample_scores[m] for m in members})
@@ -185,10 +200,11 @@ def command_table(args: argparse.Namespace) -> None:
         connected_at = np.array([position[i] for i in sample_connected])
         print(
             f"| ensemble: rank average of {' + '.join(members)} | - | "
-            f"{spearman(combined, accuracy[sample]):.3f} / {kendall(combined, accuracy[sample]):.3f} | "
+            f"{spearman(combined, accuracy[sample]):.3f} / "
+            f"{kendall(combined, accuracy[sample]):.3f} | "
             f"{spearman(combined[connected_at], accuracy[sample_connected]):.3f} / "
             f"{kendall(combined[connected_at], accuracy[sample_connected]):.3f} | "
-            f"{PUBLISHED['vote']} (vote) | - |"
+            f"{PUBLISHED['vote']} (vote) | - | - |"
         )
     print(f"\nCommand: `python benchmarks/proxies_nb201.py {shlex.join(sys.argv[1:])}`")
 

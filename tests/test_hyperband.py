@@ -16,6 +16,8 @@ from nasforge.evaluate import NB201Benchmark, NB201Table
 from nasforge.evaluate.training import TrainingEvaluator, _CheckpointTrainer
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
+from nasforge.run.results import epochs_charged
+from nasforge.run.storage import TrialRecord
 from nasforge.space import make_space
 from nasforge.space.nb201 import LABELS, NB201Space
 from nasforge.strategy.base import Observation, Proposal, Strategy
@@ -263,6 +265,11 @@ def test_training_continues_from_the_checkpoint_of_a_smaller_budget(
     assert len(longer.info["valid_accuracy"]) == 4
     assert longer.info["valid_accuracy"][:2] == short.info["valid_accuracy"]
     assert longer.metrics["epochs"] == 4.0
+    charged = [
+        epochs_charged(TrialRecord(n, str(arch), b, r.status, 0, r.metrics, info=r.info))
+        for n, (b, r) in enumerate([(2, short), (4, longer)])
+    ]
+    assert charged == [2.0, 2.0]  # an epochs budget pays only for what was trained
     # only the 2 extra epochs were trained, on the cosine of 4 epochs from epoch 2 on
     assert [len(r.curve) for r in reports] == [2, 2]
     assert [m.lr for m in reports[1].curve] == pytest.approx([0.025, 0.05 * 0.5 * (1 - 0.5**0.5)])

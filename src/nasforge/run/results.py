@@ -133,10 +133,17 @@ def trial_to_dict(trial: TrialRecord, space: SearchSpace) -> dict[str, Any]:
 
 
 def usage_of(trials: list[TrialRecord], wall_seconds: float) -> Usage:
-    """Queries and simulated seconds charged by `trials` (reused duplicates cost nothing)."""
+    """What `trials` charged (reused duplicates cost nothing)."""
     evaluated = [t for t in trials if t.evaluated]
     return Usage(
         queries=len(evaluated),
         simulated_seconds=sum(t.cost for t in evaluated),
         wall_seconds=wall_seconds,
+        epochs=sum(epochs_charged(t) for t in evaluated),
     )
+
+
+def epochs_charged(trial: TrialRecord) -> float:
+    """The epochs one trial trained: its ``epochs`` metric less those it continued from."""
+    trained = float(trial.metrics.get("epochs", 0.0))
+    return max(0.0, trained - float(trial.info.get("continued_from", 0) or 0))
