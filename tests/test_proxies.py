@@ -199,6 +199,16 @@ def test_cache_ignores_a_partial_last_line(tmp_path: object) -> None:
     assert reread.get("b", "synflow", "ctx") == (-math.inf, 0.2)
 
 
+def test_cache_reads_and_appends_gzip(tmp_path: object) -> None:
+    ScoreCache("c.csv.gz").add([("a", "nwot", "ctx", 2.0, 0.1)])
+    ScoreCache("c.csv.gz").add([("b", "nwot", "ctx", 3.0, 0.1)])
+    reread = ScoreCache("c.csv.gz")
+    assert (reread.get("a", "nwot", "ctx"), reread.get("b", "nwot", "ctx")) == (
+        (2.0, 0.1),
+        (3.0, 0.1),
+    )
+
+
 def test_cache_rejects_a_foreign_file(tmp_path: object) -> None:
     with open("other.csv", "w") as handle:
         handle.write("x,y\n1,2\n")

@@ -3,16 +3,19 @@
 One row per (architecture, proxy, context): ``arch,proxy,context,score,seconds``. The context
 names what else the score depends on (space settings, task, mini-batch seed and size, proxy
 seed). Rows are appended and flushed as they are computed; an interrupted write leaves at
-most one partial last line, which is ignored when the file is read again.
+most one partial last line, which is ignored when the file is read again. A path ending in
+``.gz`` is read and appended to gzip-compressed.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from nasforge.proxies.base import ProxyError
 
@@ -28,9 +31,15 @@ class ScoreCache:
         if self.path.exists():
             self._read()
 
+    def _open(self, mode: str) -> IO[str]:
+        if self.path.suffix == ".gz":
+            text: IO[str] = gzip.open(self.path, mode + "t", newline="")  # noqa: SIM115
+            return text
+        return self.path.open(mode, newline="")
+
     def _read(self) -> None:
-        with self.path.open(newline="") as handle:
-            reader = csv.reader(handle)
+        with self._open("r") as handle:
+            reader = csv.reader(_complete_lines(handle))
             header = next(reader, None)
             if header is None:
                 return
@@ -60,7 +69,7 @@ class ScoreCache:
             return
         new_file = not self.path.exists() or self.path.stat().st_size == 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", newline="") as handle:
+        with self._open("a") as handle:
             writer = csv.writer(handle)
             if new_file:
                 writer.writerow(FIELDS)
@@ -68,7 +77,6 @@ class ScoreCache:
                 writer.writerow((arch, proxy, context, _text(score), f"{seconds:.6f}"))
                 self._scores[(arch, proxy, context)] = (score, seconds)
             handle.flush()
-            os.fsync(handle.fileno())
 
 
 def _text(value: float) -> str:
@@ -77,3 +85,11 @@ def _text(value: float) -> str:
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return repr(float(value))
+
+
+def _complete_lines(handle: IO[str]) -> Iterable[str]:
+    """The lines of ``handle``; a gzip stream cut short by a crash ends the file early."""
+    try:
+        yield from handle
+    except (EOFError, gzip.BadGzipFile):
+        return
