@@ -15,7 +15,7 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from nasforge.proxies.base import ProxyError
 
@@ -33,8 +33,7 @@ class ScoreCache:
 
     def _open(self, mode: str) -> IO[str]:
         if self.path.suffix == ".gz":
-            text: IO[str] = gzip.open(self.path, mode + "t", newline="")  # noqa: SIM115
-            return text
+            return cast(IO[str], gzip.open(self.path, mode + "t", newline=""))
         return self.path.open(mode, newline="")
 
     def _read(self) -> None:
