@@ -7,10 +7,10 @@ imported only inside commands, so ``nasforge --help`` is instant.
 
 from __future__ import annotations
 
-from nasforge.cli import experiments, models, search
+from nasforge.cli import experiments, models, proxies, search
 from nasforge.cli.app import app
 
-__all__ = ["app", "experiments", "main", "models", "search"]
+__all__ = ["app", "experiments", "main", "models", "proxies", "search"]
 
 
 def main() -> None:
