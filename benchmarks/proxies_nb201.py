@@ -209,6 +209,102 @@ def command_table(args: argparse.Namespace) -> None:
     print(f"\nCommand: `python benchmarks/proxies_nb201.py {shlex.join(sys.argv[1:])}`")
 
 
+SEARCH_BUDGETS = (25, 50)
+SEARCH_STRATEGIES = ("random", "evolution", "local", "bayesian")
+
+
+def warm_seeds(
+    pool: list[str], scores: dict[str, np.ndarray], seed: int, sample: int, top: int
+) -> list[str]:
+    """The ``top`` best of ``sample`` pool archs drawn by ``seed``, by rank average of scores."""
+    drawn = np.random.default_rng(seed).choice(len(pool), sample, replace=False)
+    combined = rank_average({name: values[drawn] for name, values in scores.items()})
+    best_first = np.argsort(-combined, kind="stable")[:top]
+    return [pool[drawn[i]] for i in best_first]
+
+
+def command_search(args: argparse.Namespace) -> None:
+    """The NB201 strategy protocol at 25 and 50 queries, with and without the warm start."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import nb201_search  # the strategy protocol's incumbent rule, shared with that benchmark
+    from nasforge.evaluate import NB201Benchmark
+    from nasforge.run.budget import Budget
+    from nasforge.run.experiment import Experiment
+    from nasforge.strategy import make_strategy
+
+    table = NB201Table.from_csv(shared_path("NASFORGE_NB201", "benchmarks", "nb201.csv"))
+    space = NB201Space()
+    strings = table.arch_strings
+    cache = ScoreCache(args.cache)
+    context = context_of(args)
+    pool = [strings[i] for i in sample_rows(len(strings))]
+    keys = [space.format(space.canonical(space.parse(text))) for text in pool]
+    scores: dict[str, np.ndarray] = {}
+    for proxy in args.warm_proxy:
+        found = [cache.get(key, proxy, context) for key in keys]
+        if any(f is None for f in found):
+            raise SystemExit(f"the cache lacks {proxy} scores of the sample: run `score` first")
+        scores[proxy] = np.array([f[0] for f in found if f is not None])
+    results: dict[tuple[str, bool], dict[int, list[float]]] = {}
+    started = time.perf_counter()
+    for label in args.strategies:
+        for warm in (False, True):
+            per_budget: dict[int, list[float]] = {b: [] for b in SEARCH_BUDGETS}
+            for seed in range(args.seeds):
+                strategy = make_strategy(label, space, seed=seed)
+                if warm:
+                    seeds = warm_seeds(pool, scores, seed, args.warm_sample, args.warm_top)
+                    strategy = make_strategy(
+                        "warm-start", space, seed=seed, inner=label, seeds=seeds
+                    )
+                evaluator = NB201Benchmark(table, fidelity=12, space=space)
+                limit = Budget(queries=max(SEARCH_BUDGETS))
+                trials = Experiment(space, strategy, evaluator, budget=limit).run().trials
+                evaluated = [t for t in trials if t.evaluated]
+                job = nb201_search.Job(label, 12, seed)
+                for budget in SEARCH_BUDGETS:
+                    found = nb201_search.incumbent(evaluated, budget, job)
+                    per_budget[budget].append(found.test_acc)
+            results[(label, warm)] = per_budget
+            print(f"  {label} warm={warm}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+    def cell(values: list[float]) -> str:
+        sem = float(np.std(values, ddof=1) / np.sqrt(len(values)))
+        return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f} (s.e. {sem:.2f})"
+
+    members = " + ".join(args.warm_proxy)
+    print(
+        f"NB201 strategy protocol (12-epoch CIFAR-10 validation signal, 200-epoch test accuracy "
+        f"of the incumbent reported), seeds 0..{args.seeds - 1}. Warm start: from the "
+        f"{SAMPLE_SIZE}-arch sample, each seed draws {args.warm_sample} archs, ranks them by "
+        f"the rank average of {members} (no query spent) and proposes the best "
+        f"{args.warm_top} first; they count as queries.\n"
+    )
+    header = "| strategy | warm start |"
+    for budget in SEARCH_BUDGETS:
+        header += f" {budget} queries: test acc | {budget}: gain (s.e.) |"
+    print(header)
+    print("|---|---|" + "---|---|" * len(SEARCH_BUDGETS))
+    for label in args.strategies:
+        for warm in (False, True):
+            row = f"| {label} | {'yes' if warm else 'no'} |"
+            for budget in SEARCH_BUDGETS:
+                values = results[(label, warm)][budget]
+                base = results[(label, False)][budget]
+                gain = "-"
+                if warm:
+                    difference = float(np.mean(values) - np.mean(base))
+                    error = float(
+                        np.sqrt(
+                            np.var(values, ddof=1) / len(values) + np.var(base, ddof=1) / len(base)
+                        )
+                    )
+                    gain = f"{difference:+.2f} ({error:.2f})"
+                row += f" {cell(values)} | {gain} |"
+            print(row)
+    print(f"\nCommand: `python benchmarks/proxies_nb201.py {shlex.join(sys.argv[1:])}`")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -222,11 +318,20 @@ def main() -> None:
     score.add_argument("--workers", type=int, default=1)
     score.add_argument("--threads", type=int, default=1)
     commands.add_parser("table", help="print the table from the cache")
+    search = commands.add_parser("search", help="the warm start's benefit to search")
+    search.add_argument("--seeds", type=int, default=100)
+    search.add_argument("--strategies", nargs="+", default=list(SEARCH_STRATEGIES))
+    search.add_argument("--warm-proxy", action="append", default=None)
+    search.add_argument("--warm-sample", type=int, default=1000)
+    search.add_argument("--warm-top", type=int, default=10)
     args = parser.parse_args()
     if args.command == "score":
         command_score(args)
-    else:
+    elif args.command == "table":
         command_table(args)
+    else:
+        args.warm_proxy = args.warm_proxy or ["synflow"]
+        command_search(args)
 
 
 if __name__ == "__main__":

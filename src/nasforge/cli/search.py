@@ -110,11 +110,27 @@ def search(
     ] = None,
     top: TopOption = 10,
     as_json: JsonOption = False,
+    warm_start: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--warm-start",
+            metavar="PROXY",
+            help="Evaluate first the best archs of a random sample by this zero-cost proxy, "
+            "e.g. synflow (repeatable: ranked by the average rank).",
+        ),
+    ] = None,
+    warm_start_sample: Annotated[
+        int, typer.Option(help="Random architectures the warm start scores.")
+    ] = 1000,
+    warm_start_top: Annotated[
+        int, typer.Option(help="Best-scoring architectures the warm start seeds the search with.")
+    ] = 10,
 ) -> None:
     """Search for the best architecture; by default train candidates on the digits task.
 
     Every trial is journaled to the store. With a training evaluator the winner is then
     retrained, tested and saved; with --benchmark, NAS-Bench-201 is queried instead.
+    With --warm-start the search first evaluates the archs a zero-cost proxy likes best.
     """
     from nasforge.run.budget import Budget
     from nasforge.run.experiment import Experiment, check_objectives
@@ -177,6 +193,17 @@ def search(
             strategy_options.update(min_budget=max(1, epochs // 9), max_budget=epochs)
     chosen = make_strategy(strategy, search_space, seed=seed, **strategy_options)
     check_objectives(chosen, chosen_evaluator, goals, limits_on_metrics)
+    if warm_start:
+        chosen = warm_started(
+            strategy,
+            strategy_options,
+            search_space,
+            chosen_evaluator,
+            warm_start,
+            sample=warm_start_sample,
+            top=warm_start_top,
+            seed=seed,
+        )
     with Store(store) as journal:
         base_name = f"{search_space.name}-{strategy}-seed{seed}"
         experiment_name = name or fresh_name(journal, base_name)
@@ -203,6 +230,87 @@ def search(
             final_epochs=final_epochs,
             out=out or Path("models") / experiment_name,
         )
+
+
+def warm_started(
+    strategy: str,
+    options: dict[str, Any],
+    space: Any,
+    evaluator: Any,
+    proxies: list[str],
+    *,
+    sample: int,
+    top: int,
+    seed: int,
+) -> Any:
+    """`strategy` wrapped in a WarmStart whose seeds are the best of `sample` random archs
+    by `proxies`, scored on the task's mini-batch, or without data on the benchmark."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from nasforge.evaluate.training import TrainingEvaluator
+    from nasforge.proxies import ProxyBatch, ProxyError, get_proxy, proxy_names
+    from nasforge.proxies.warm_start import warm_start_strategy, zero_cost_seeds
+
+    if strategy == "warm-start":
+        raise ConfigError(
+            "--warm-start wraps the strategy given with --strategy; choose that one, "
+            "not warm-start itself"
+        )
+    if sample < 1 or top < 1:
+        raise ConfigError(
+            f"--warm-start-sample and --warm-start-top must be >= 1, not {sample} and {top}"
+        )
+    if isinstance(evaluator, TrainingEvaluator):
+        task = evaluator.task
+        batch = ProxyBatch.from_arrays(
+            task.x_train, task.y_train, task.num_classes, size=64, seed=seed
+        )
+    else:
+        batch = ProxyBatch(input_shape=(3, 32, 32), num_classes=10)
+        needing = [name for name in proxies if get_proxy(name).needs_data]
+        if needing:
+            data_free = [name for name in proxy_names() if not get_proxy(name).needs_data]
+            raise ProxyError(
+                f"--warm-start {', '.join(needing)} needs a mini-batch of data, and a search on "
+                f"the benchmark has no task to draw one from; use a data-free proxy: "
+                f"{', '.join(data_free)}"
+            )
+    stderr = Console(stderr=True)
+    scored = [0]
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]warm start"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    ) as progress:
+        task_id = progress.add_task("scoring", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            scored[0] = total
+            progress.update(task_id, completed=done, total=total)
+
+        seeds = zero_cost_seeds(
+            space,
+            batch,
+            proxies=proxies,
+            sample=sample,
+            top=top,
+            seed=seed,
+            on_progress=on_progress,
+        )
+    seconds = time.perf_counter() - started
+    how = proxies[0] if len(proxies) == 1 else "+".join(proxies) + " (average rank)"
+    typer.echo(
+        f"warm start: scored {scored[0]} archs with {how} in {seconds:.1f} s; "
+        f"seeding {strategy} with {len(seeds)}",
+        err=True,
+    )
+    return warm_start_strategy(strategy, space, seeds, seed=seed, **options)
 
 
 @app.command()

@@ -18,6 +18,7 @@ from nasforge.strategy.optuna_sampler import TPE, OptunaStrategy
 from nasforge.strategy.pareto_local import ParetoLocalSearch
 from nasforge.strategy.random_search import RandomSearch
 from nasforge.strategy.reinforce import ReinforceController
+from nasforge.strategy.warm_start import WarmStart
 
 STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls
@@ -35,6 +36,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
         BOHB,
         TPE,
         OptunaStrategy,
+        WarmStart,
     )
 }
 
@@ -80,5 +82,6 @@ __all__ = [
     "SearchExhausted",
     "Strategy",
     "SuccessiveHalving",
+    "WarmStart",
     "make_strategy",
 ]

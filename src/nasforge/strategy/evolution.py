@@ -4,6 +4,10 @@ The population holds the `population_size` most recently evaluated archs. Each n
 a mutation of the winner of a tournament among `sample_size` random members (or, with
 probability `crossover_prob`, a mutated crossover of two tournament winners). The oldest
 member dies when a child joins: age, not fitness, decides who leaves.
+
+An observation of an arch this strategy never proposed (a warm-start seed, a hand-fed trial)
+joins the population too, and takes the place of one of the random archs that first fill it,
+so that seeds are not aged out by random archs before they can be selected.
 """
 
 from __future__ import annotations
@@ -44,19 +48,28 @@ class RegularizedEvolution(Strategy):
         self.crossover_prob = crossover_prob
         self.population_: deque[tuple[Arch, float]] = deque(maxlen=population_size)
         self.random_asked_ = 0
+        self.proposed_: set[Arch] = set()
+        self.foreign_ = 0  # scored observations of archs this strategy never proposed
 
     def ask(self) -> Proposal:
-        if self.random_asked_ < self.population_size or len(self.population_) < self.sample_size:
+        random_phase = self.random_asked_ + self.foreign_ < self.population_size
+        if random_phase or len(self.population_) < self.sample_size:
             self.random_asked_ += 1
-            return Proposal(self.space.sample(self.rng))
+            return self._propose(self.space.sample(self.rng))
         parent = self._tournament()
         if self.crossover_prob > 0 and self.rng.random() < self.crossover_prob:
             parent = self.space.crossover(parent, self._tournament(), self.rng)
-        return Proposal(self.space.mutate(parent, self.rng))
+        return self._propose(self.space.mutate(parent, self.rng))
 
     def tell(self, observation: Observation) -> None:
         if observation.score is not None:
             self.population_.append((observation.arch, observation.score))
+            if observation.arch not in self.proposed_:
+                self.foreign_ += 1
+
+    def _propose(self, arch: Arch) -> Proposal:
+        self.proposed_.add(arch)
+        return Proposal(arch)
 
     def _tournament(self) -> Arch:
         picks = self.rng.choice(len(self.population_), size=self.sample_size, replace=False)

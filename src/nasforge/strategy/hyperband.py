@@ -9,7 +9,8 @@ the next rung's budget, up to the highest rung. Successive halving repeats the m
 aggressive bracket; Hyperband cycles over brackets that start at each rung in turn, from the
 lowest to the highest, with the sizes of Li et al. (Algorithm 1). When asks run ahead of
 tells (parallel workers) and no open bracket has anything left to hand out, the next bracket
-opens, so workers never wait.
+opens, so workers never wait. An observation the scheduler did not ask for goes to the
+sampler alone: it is in no bracket.
 
 The sampler is told **every** observation, at every budget; `Observation.proposal.budget`
 says which. Scores at different budgets are only roughly comparable: a sampler that keys its
@@ -218,7 +219,8 @@ class SuccessiveHalving(Strategy):
         key = (observation.arch, float(budget if budget is not None else math.nan))
         waiting = self.outstanding_.get(key)
         if not waiting:
-            return  # not one of ours
+            self.sampler_.tell(observation)  # not one of ours: only the sampler learns from it
+            return
         bracket, stage, index = waiting.popleft()
         if not waiting:
             del self.outstanding_[key]

@@ -4,6 +4,10 @@ Start from a random arch; evaluate its neighbors (archs that differ in one decis
 random order. With `first_improvement`, move as soon as a neighbor scores better; otherwise
 evaluate the whole neighborhood and move to its best. At a local optimum, restart from a
 new random arch.
+
+An observation of an arch this search never proposed (a warm-start seed, a hand-fed trial)
+becomes the current arch if it scores better than the current one (or there is none yet):
+the search then climbs from the best of the seeds.
 """
 
 from __future__ import annotations
@@ -28,22 +32,29 @@ class LocalSearch(Strategy):
         self.queue_: list[Arch] = []
         self.waiting_: set[Arch] = set()
         self.best_neighbor_: tuple[Arch, float] | None = None
+        self.proposed_: set[Arch] = set()
 
     def ask(self) -> Proposal:
         if self.current_ is not None and self.queue_:
             neighbor = self.queue_.pop()
             self.waiting_.add(neighbor)
+            self.proposed_.add(neighbor)
             return Proposal(neighbor)
         # No start yet, or the neighborhood is spent (a local optimum): (re)start at random.
         self._restart_at(self.space.sample(self.rng))
         assert self.start_ is not None
+        self.proposed_.add(self.start_)
         return Proposal(self.start_)
 
     def tell(self, observation: Observation) -> None:
         arch, score = observation.arch, observation.score
+        if arch not in self.proposed_:  # from elsewhere: climb from it if it is better
+            if score is not None and (self.current_ is None or score > self.current_[1]):
+                self._move_to(arch, score)
+            return
         if arch == self.start_:
             self.start_ = None
-            if score is not None:
+            if score is not None and (self.current_ is None or score > self.current_[1]):
                 self._move_to(arch, score)
             return
         if arch not in self.waiting_ or self.current_ is None:

@@ -21,7 +21,9 @@ class OptunaStrategy(Strategy):
 
     With several objectives (`objectives`, set by the experiment through
     `configure_objectives`) every score is told, all maximized; a trial that fails or breaks
-    a constraint is told as failed.
+    a constraint is told as failed. An observation of an arch this strategy never proposed
+    (a warm-start seed, a hand-fed trial) is added to the study as a finished trial, so the
+    sampler learns from it too.
     """
 
     name = "optuna"
@@ -79,20 +81,45 @@ class OptunaStrategy(Strategy):
         return Proposal(arch)
 
     def tell(self, observation: Observation) -> None:
-        waiting = self.pending_.get(observation.arch)
-        if not waiting:
+        if observation.arch not in self.pending_:
+            self._add_foreign(observation)
             return
+        waiting = self.pending_[observation.arch]
+        if not waiting:
+            return  # told again (a budget scheduler's promotion): the first result counts
         trial = waiting.popleft()
         optuna = _import_optuna()
+        values = self._values(observation)
+        if values is None:
+            self.study_.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            self.study_.tell(trial, values if self.objectives_ > 1 else values[0])
+
+    def _values(self, observation: Observation) -> list[float] | None:
+        """The values to tell the study; None for a failed or infeasible trial."""
         scores = observation.scores
         if scores is None and observation.score is not None:
             scores = (observation.score,)  # a hand-driven loop may give the score alone
         if observation.score is None or scores is None:
-            self.study_.tell(trial, state=optuna.trial.TrialState.FAIL)
-        elif self.objectives_ > 1:
-            self.study_.tell(trial, list(scores))
-        else:
-            self.study_.tell(trial, observation.score)
+            return None
+        return list(scores) if self.objectives_ > 1 else [observation.score]
+
+    def _add_foreign(self, observation: Observation) -> None:
+        """Add an observation of an arch this strategy did not propose as a finished trial."""
+        optuna = _import_optuna()
+        values = self._values(observation)
+        state = optuna.trial.TrialState
+        self.study_.add_trial(
+            optuna.trial.create_trial(
+                params={d.label: observation.arch[d.label] for d in self.space.decisions},
+                distributions={
+                    d.label: optuna.distributions.CategoricalDistribution(list(d.choices))
+                    for d in self.space.decisions
+                },
+                values=values,
+                state=state.FAIL if values is None else state.COMPLETE,
+            )
+        )
 
 
 class TPE(OptunaStrategy):
