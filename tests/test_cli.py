@@ -85,6 +85,21 @@ def test_fidelity_12_searches_on_12_epoch_validation(nb201_csv_path: Path, tmp_p
     assert metrics["valid_acc"] == metrics["cifar10_valid_acc_12ep"]
 
 
+def test_epochs_budget_stops_a_hyperband_search(nb201_csv_path: Path, tmp_path: Path) -> None:
+    payload = _search(
+        nb201_csv_path,
+        tmp_path / "s.sqlite",
+        "--strategy",
+        "hyperband",
+        "--budget",
+        "1000",
+        "--epochs-budget",
+        "1500",
+    )
+    trials = payload["trials"]
+    assert isinstance(trials, int) and 10 < trials < 100  # epochs, not queries, ran out
+
+
 def test_resume_status_and_best_work_on_the_stored_experiment(
     nb201_csv_path: Path, tmp_path: Path
 ) -> None:
@@ -250,6 +265,7 @@ def test_benchmark_from_environment_variable(
         (["--strategy", "annealing"], "unknown strategy 'annealing'"),
         (["--space", "nb301"], "unknown search space 'nb301'"),
         (["--fidelity", "50"], "fidelity must be 12 or 200"),
+        (["--epochs-budget", "0"], "budget epochs must be greater than 0"),
         (["--objective", "valid_acc:up"], "must read NAME:max or NAME:min"),
         (["--option", "population_size=1"], "population_size >= 2"),
         (["--option", "temperature=2"], "has no option temperature"),

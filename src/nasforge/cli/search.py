@@ -92,6 +92,13 @@ def search(
     wall_seconds: Annotated[
         float | None, typer.Option(help="Also stop after this much wall-clock time.")
     ] = None,
+    epochs_budget: Annotated[
+        float | None,
+        typer.Option(
+            help="Also stop after this many training epochs in all (a continued trial pays "
+            "only for its new epochs): the fair budget for multi-fidelity schedulers."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same trials.")] = 0,
     objective: Annotated[
         list[str] | None,
@@ -150,6 +157,7 @@ def search(
         queries=default_budget if budget is None else budget,
         simulated_seconds=simulated_seconds,
         wall_seconds=wall_seconds,
+        epochs=epochs_budget,
     )
     goals = [Objective.parse(text) for text in objective] if objective else None
     limits_on_metrics = [Constraint.parse(text) for text in constraint or []]
