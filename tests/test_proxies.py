@@ -136,6 +136,24 @@ def test_snip_and_grad_norm_match_the_loss_gradient(digits_batch: ProxyBatch) ->
     assert score_network("grad_norm", network, digits_batch) == pytest.approx(norm, rel=1e-5)
 
 
+def test_fisher_matches_channel_saliencies_weighted_by_fan_in(digits_batch: ProxyBatch) -> None:
+    torch.manual_seed(5)
+    network = nn.Sequential(nn.Flatten(), nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))
+    reference = copy.deepcopy(network)
+    assert digits_batch.inputs is not None and digits_batch.targets is not None
+    hidden = reference[1](reference[0](digits_batch.inputs))
+    hidden.retain_grad()
+    logits = reference[3](reference[2](hidden))
+    logits.retain_grad()
+    nn.functional.cross_entropy(logits, digits_batch.targets).backward()
+    expected = 0.0
+    for activation, fan_in in ((hidden, 64), (logits, 12)):
+        assert activation.grad is not None
+        saliency = 0.5 * (activation.detach() * activation.grad).pow(2).mean(0)
+        expected += fan_in * float(saliency.sum())
+    assert score_network("fisher", network, digits_batch) == pytest.approx(expected, rel=1e-5)
+
+
 def test_params_and_flops_are_the_cost_counts(tiny_space: NB201Space) -> None:
     network = tiny_net(tiny_space)
     batch = ProxyBatch((1, 8, 8), 10)

@@ -1,8 +1,11 @@
 """fisher (Theis et al. 2018; Turner et al. 2020; as a NAS proxy: Abdelfattah et al. 2021).
 
 For the output activation a of every conv and linear layer and its loss gradient g, per
-example n and channel k: s_nk = sum over positions of a * g; the layer's score is
-sum_k 0.5 * mean_n s_nk^2. The proxy is the sum over layers, on one mini-batch.
+example n and output channel k: s_nk = sum over positions of a * g, and the channel's
+saliency is 0.5 * mean_n s_nk^2. As in the reference implementation (zero-cost-nas, whose
+per-channel saliency is broadcast to every weight of the channel before summing), each
+saliency counts once per weight of its channel (the layer's fan-in). The proxy is the sum
+over layers and channels, on one mini-batch.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ def fisher(network: nn.Module, batch: ProxyBatch) -> float:
         if not output.requires_grad:
             return
         activation = output.detach()
+        weight = module.weight
+        assert isinstance(weight, torch.Tensor)
+        fan_in = weight[0].numel()
 
         def on_gradient(gradient: torch.Tensor) -> None:
             product = activation * gradient
             per_channel = (
                 product.sum(dim=tuple(range(2, product.dim()))) if product.dim() > 2 else product
             )
-            saliencies.append(0.5 * per_channel.pow(2).mean(0).sum())
+            saliencies.append(0.5 * fan_in * per_channel.pow(2).mean(0).sum())
 
         output.register_hook(on_gradient)  # type: ignore[no-untyped-call]
 
