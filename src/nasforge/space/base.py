@@ -147,6 +147,37 @@ class SearchSpace(ABC):
         The network has nothing of the search left in it.
         """
 
+    # -- one-shot ----------------------------------------------------------------
+    def op_decisions(self) -> tuple[Decision, ...]:
+        """The decisions that choose an operation: the ones a supernet turns into mixed ops.
+
+        A space lists them explicitly (nothing is inferred from the choices' values); the
+        default is none, so a space of widths, depths or hyperparameters has no supernet.
+        """
+        return ()
+
+    def supernet(
+        self,
+        input_shape: tuple[int, ...] = (3, 32, 32),
+        num_classes: int = 10,
+        *,
+        affine: bool = False,
+        track_running_stats: bool = True,
+        partial_channels: int = 1,
+    ) -> nn.Module:
+        """The network holding every candidate op of every op choice, for one-shot methods.
+
+        ``affine`` and ``track_running_stats`` configure the BatchNorm of the candidate ops;
+        ``partial_channels=K`` sends only 1/K of the channels through them (PC-DARTS).
+        """
+        if not self.op_decisions():
+            labels = ", ".join(d.label for d in self.decisions) or "none"
+            raise SpaceError(
+                f"space {self.name!r} has no op choices (its decisions are {labels}), "
+                "so it has no supernet for one-shot methods"
+            )
+        raise SpaceError(f"space {self.name!r} has op choices but does not build a supernet")
+
     def check_input(self, input_shape: tuple[int, ...]) -> None:  # noqa: B027 - optional hook
         """Raise SpaceError if this space cannot build networks for `input_shape`."""
 

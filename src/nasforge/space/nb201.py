@@ -98,6 +98,34 @@ class NB201Space(SearchSpace):
             num_classes=num_classes,
         )
 
+    # -- one-shot ----------------------------------------------------------------
+    def op_decisions(self) -> tuple[Decision, ...]:
+        """All 6 decisions: each edge chooses one of the 5 ops."""
+        return self._decisions
+
+    def supernet(
+        self,
+        input_shape: tuple[int, ...] = (3, 32, 32),
+        num_classes: int = 10,
+        *,
+        affine: bool = False,
+        track_running_stats: bool = True,
+        partial_channels: int = 1,
+    ) -> nn.Module:
+        """The NB201 supernet (`nasforge.oneshot.NB201SuperNet`): every edge holds all 5 ops."""
+        from nasforge.oneshot.nb201_supernet import NB201SuperNet
+
+        self.check_input(input_shape)
+        return NB201SuperNet(
+            channels=self.channels,
+            cells_per_stage=self.cells_per_stage,
+            in_channels=input_shape[0],
+            num_classes=num_classes,
+            affine=affine,
+            track_running_stats=track_running_stats,
+            partial_channels=partial_channels,
+        )
+
     def check_input(self, input_shape: tuple[int, ...]) -> None:
         if len(input_shape) != 3 or min(input_shape[1:]) < 4:
             raise SpaceError(

@@ -17,7 +17,7 @@ is affine, convolutions have no bias, the classifier has one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -29,28 +29,47 @@ from nasforge.space.nb201 import EDGES, NODES, OPS
 
 
 class ReLUConvBN(nn.Sequential):
-    """ReLU, then a bias-free ``kernel_size`` convolution ("same" padding), then BatchNorm."""
+    """ReLU, then a bias-free ``kernel_size`` convolution ("same" padding), then BatchNorm.
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1) -> None:
+    ``affine`` and ``track_running_stats`` configure the BatchNorm (supernets of one-shot
+    methods use ``affine=False``, as the NAS-Bench-201 search code does).
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel_size: int,
+        stride: int = 1,
+        *,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ) -> None:
         super().__init__(
             nn.ReLU(),
             nn.Conv2d(
                 c_in, c_out, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
             ),
-            nn.BatchNorm2d(c_out),
+            nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats),
         )
 
 
-def make_op(name: str, channels: int) -> nn.Module | None:
-    """The module of one cell edge; ``None`` for ``"none"`` (the edge contributes zero)."""
+def make_op(
+    name: str, channels: int, *, affine: bool = True, track_running_stats: bool = True
+) -> nn.Module | None:
+    """The module of one cell edge; ``None`` for ``"none"`` (the edge contributes zero).
+
+    ``affine`` and ``track_running_stats`` configure the BatchNorm of the convolutions.
+    """
+    bn = {"affine": affine, "track_running_stats": track_running_stats}
     if name == "none":
         return None
     if name == "skip_connect":
         return nn.Identity()
     if name == "nor_conv_1x1":
-        return ReLUConvBN(channels, channels, 1)
+        return ReLUConvBN(channels, channels, 1, **bn)
     if name == "nor_conv_3x3":
-        return ReLUConvBN(channels, channels, 3)
+        return ReLUConvBN(channels, channels, 3, **bn)
     if name == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     raise ArchError(f"unknown NB201 op {name!r}; expected one of {', '.join(OPS)}")
@@ -109,7 +128,54 @@ class ResidualReduction(nn.Module):
 # -- the network -----------------------------------------------------------------------
 
 
-class NB201Network(nn.Module):
+class NB201Skeleton(nn.Module):
+    """The NAS-Bench-201 layout around the cells: stem, 3 stages, reductions, head.
+
+    ``make_cell(width)`` builds each cell; `NB201Network` passes plain cells, the one-shot
+    supernet passes cells that hold every candidate op.
+    """
+
+    def __init__(
+        self,
+        make_cell: Callable[[int], nn.Module],
+        *,
+        channels: int,
+        cells_per_stage: int,
+        in_channels: int,
+        num_classes: int,
+    ) -> None:
+        for name, value in (
+            ("channels", channels),
+            ("cells_per_stage", cells_per_stage),
+            ("in_channels", in_channels),
+            ("num_classes", num_classes),
+        ):
+            if value < 1:
+                raise ArchError(f"NB201 network needs {name} >= 1, got {value}")
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+        blocks: list[nn.Module] = []
+        width = channels
+        for stage in range(3):
+            if stage > 0:
+                blocks.append(ResidualReduction(width, 2 * width))
+                width *= 2
+            blocks.extend(make_cell(width) for _ in range(cells_per_stage))
+        self.cells = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.head(self.cells(self.stem(x)))
+        logits: torch.Tensor = self.classifier(self.pool(features).flatten(1))
+        return logits
+
+
+class NB201Network(NB201Skeleton):
     """The NAS-Bench-201 image classifier for one cell (6 ops in NB201-string edge order)."""
 
     def __init__(
@@ -121,40 +187,17 @@ class NB201Network(nn.Module):
         in_channels: int = 3,
         num_classes: int = 10,
     ) -> None:
-        super().__init__()
         ops = tuple(ops)
         if len(ops) != len(EDGES):
             raise ArchError(f"an NB201 cell needs {len(EDGES)} ops, got {len(ops)}")
         unknown = [name for name in ops if name not in OPS]
         if unknown:
             raise ArchError(f"unknown NB201 op {unknown[0]!r}; expected one of {', '.join(OPS)}")
-        for name, value in (
-            ("channels", channels),
-            ("cells_per_stage", cells_per_stage),
-            ("in_channels", in_channels),
-            ("num_classes", num_classes),
-        ):
-            if value < 1:
-                raise ArchError(f"NB201 network needs {name} >= 1, got {value}")
-        self.ops = ops
-
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
+        super().__init__(
+            lambda width: NB201Cell(ops, width),
+            channels=channels,
+            cells_per_stage=cells_per_stage,
+            in_channels=in_channels,
+            num_classes=num_classes,
         )
-        blocks: list[nn.Module] = []
-        width = channels
-        for stage in range(3):
-            if stage > 0:
-                blocks.append(ResidualReduction(width, 2 * width))
-                width *= 2
-            blocks.extend(NB201Cell(ops, width) for _ in range(cells_per_stage))
-        self.cells = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU())
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(width, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.head(self.cells(self.stem(x)))
-        logits: torch.Tensor = self.classifier(self.pool(features).flatten(1))
-        return logits
+        self.ops = ops

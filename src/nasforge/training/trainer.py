@@ -155,6 +155,10 @@ class TrainerHooks:
     def on_batch_start(self, step: int, model: nn.Module) -> None:
         """Before the forward pass of a batch (e.g. sample a path, update architecture weights)."""
 
+    def before_forward(self, step: int, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+        """After `on_batch_start`, with the batch about to be trained on (e.g. for a bilevel
+        architecture step that unrolls the weight step on this batch)."""
+
     def after_backward(self, step: int, model: nn.Module) -> None:
         """After gradients are computed, before clipping and the optimizer step."""
 
@@ -181,6 +185,8 @@ class Trainer:
         self.hooks = tuple(hooks)
         self._generator = torch.Generator()
         self._augment = False
+        self.optimizer: torch.optim.Optimizer | None = None
+        """The weight optimizer of the fit under way (hooks may read its learning rate)."""
 
     def fit(self, model: nn.Module, task: Task) -> TrainReport:
         """Train ``model`` in place on ``task``; a NaN or infinite loss ends it as DIVERGED."""
@@ -212,7 +218,7 @@ class Trainer:
         self._augment = cfg.augment and x_train.ndim == 4 and x_train.shape[2] >= 16
         self._generator = torch.Generator().manual_seed(cfg.seed)
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
-        optimizer = self._optimizer(model)
+        optimizer = self.optimizer = self._optimizer(model)
         schedule = _cosine(optimizer, cfg.epochs * steps_per_epoch) if cfg.cosine else None
         for hook in self.hooks:
             hook.on_fit_start(model, task)
@@ -290,6 +296,8 @@ class Trainer:
             xb, yb = xb.to(cfg.device), yb.to(cfg.device)
             for hook in self.hooks:
                 hook.on_batch_start(step, model)
+            for hook in self.hooks:
+                hook.before_forward(step, model, xb, yb)
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)
             loss_value = float(loss.item())

@@ -1,0 +1,352 @@
+"""`OneShotMethod`: a one-shot search as hooks on the shared `Trainer`.
+
+``method.search(task, ...)`` builds the space's supernet, splits the training data in two
+halves (`bilevel`), estimates the step's peak memory (`memory`) and runs the one training
+loop on the weights' half with the method itself as the trainer's hooks:
+
+- ``before_forward`` (before each weight step): one architecture step on a batch of the
+  other half (Adam on alpha), then the mode of the weight step (e.g. softmax(alpha) for
+  DARTS, a sampled path for GDAS);
+- ``on_batch_end`` after the epoch's last step: the evaluation mode, which the trainer's
+  validation then uses;
+- ``on_epoch_end``: a point of the diagnostics.
+
+A subclass says how architecture weights become the supernet's mode (`_arch_loss`,
+`_use_weight_mode`, `_use_eval_mode`) and overrides other hooks where it needs to.
+Per-search state ends in ``_``; constructor arguments are stored unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasforge.arch import Arch
+from nasforge.data.task import Task
+from nasforge.errors import SpaceError
+from nasforge.oneshot.bilevel import BatchStream, BilevelSplit, split_for_bilevel
+from nasforge.oneshot.diagnostics import Diagnostics, DiagnosticsRecorder
+from nasforge.oneshot.errors import OneShotError
+from nasforge.oneshot.memory import (
+    PROCESS_OVERHEAD,
+    MemoryEstimate,
+    Probe,
+    available_memory,
+    estimate_memory,
+    format_bytes,
+)
+from nasforge.oneshot.supernet import SuperNet
+from nasforge.space.base import SearchSpace
+from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, TrainReport
+
+PARTIAL_CHANNEL_OPTIONS = (2, 4, 8)
+
+
+@dataclass(frozen=True, eq=False)
+class OneShotResult:
+    """The found arch (argmax per edge), the trained supernet and what happened."""
+
+    arch: Arch
+    supernet: SuperNet  # left in single-path mode on ``arch``
+    alpha: npt.NDArray[np.float32]  # the final architecture parameters (edges, ops)
+    diagnostics: Diagnostics
+    report: TrainReport  # the weight training (learning curve of the supernet)
+    memory: MemoryEstimate  # the estimate checked before training
+
+    @property
+    def supernet_state(self) -> dict[str, torch.Tensor]:
+        """The supernet's weights (``state_dict``)."""
+        return self.supernet.state_dict()
+
+    def child(self) -> nn.Module:
+        """The plain network of ``arch`` with the supernet's weights for it (to fine-tune)."""
+        return self.supernet.child(self.arch)
+
+
+class OneShotMethod(TrainerHooks, ABC):
+    """Base class of one-shot methods; see the module docstring for the hook order.
+
+    Weight training: SGD (momentum 0.9, Nesterov, as in NAS-Bench-201's search configs),
+    ``lr`` cosine-annealed, ``weight_decay``, gradient norm clipped at ``grad_clip``.
+    Architecture: Adam(``arch_lr``, betas ``arch_betas``, ``arch_weight_decay``) on alpha,
+    initialized as ``alpha_init`` times standard normal noise. ``partial_channels``,
+    ``affine`` and ``track_running_stats`` (None: the method's default) configure the
+    supernet; ``channels_last`` (images only) is about 15% faster on CPU. ``augment``
+    applies to the weights' batches only.
+    """
+
+    name = "oneshot"
+    default_track_running_stats = True
+    uses_partial_channels = True  # whether partial channels reduce this method's memory
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        lr: float = 0.025,
+        weight_decay: float = 3e-4,
+        grad_clip: float | None = 5.0,
+        arch_lr: float = 3e-4,
+        arch_betas: tuple[float, float] = (0.5, 0.999),
+        arch_weight_decay: float = 1e-3,
+        alpha_init: float = 1e-3,
+        partial_channels: int = 1,
+        affine: bool = False,
+        track_running_stats: bool | None = None,
+        augment: bool = False,
+        channels_last: bool = True,
+    ) -> None:
+        self.space = space
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.arch_lr = arch_lr
+        self.arch_betas = arch_betas
+        self.arch_weight_decay = arch_weight_decay
+        self.alpha_init = alpha_init
+        self.partial_channels = partial_channels
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        self.augment = augment
+        self.channels_last = channels_last
+        if partial_channels < 1:
+            raise OneShotError(f"partial_channels must be >= 1, not {partial_channels}")
+
+    @property
+    def state_copies(self) -> int:
+        """Copies of the parameters a step keeps: weights, gradients, momentum."""
+        return 3
+
+    @property
+    def process_overhead(self) -> float:
+        """Process memory over the tensors' peak (measured; see `nasforge.oneshot.memory`)."""
+        return PROCESS_OVERHEAD
+
+    # -- the search ----------------------------------------------------------------------
+    def search(
+        self,
+        task: Task,
+        *,
+        epochs: int = 50,
+        batch_size: int = 64,
+        seed: int = 0,
+        threads: int | None = None,
+        memory_limit: float | None = None,
+        max_seconds: float | None = None,
+    ) -> OneShotResult:
+        """Search ``task`` for ``epochs`` over the weights' half of its training data.
+
+        ``memory_limit`` (bytes) defaults to the machine's available memory; a step whose
+        estimated peak exceeds it is refused before training, naming a batch size that fits.
+        """
+        if epochs < 1:
+            raise OneShotError(f"epochs must be >= 1, not {epochs}")
+        supernet = self.build_supernet(task, seed)
+        split = split_for_bilevel(task, batch_size, seed)
+        torch.set_flush_denormal(True)
+        memory = self._check_memory(supernet, task, batch_size, seed, memory_limit)
+        self._start(supernet, split, epochs, batch_size, seed)
+        config = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer="sgd",
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            cosine=True,
+            grad_clip=self.grad_clip,
+            augment=self.augment,
+            threads=threads,
+            seed=seed,
+            channels_last=self.channels_last,
+            max_seconds=max_seconds,
+        )
+        self.trainer_ = Trainer(config, hooks=[self])
+        report = self.trainer_.fit(supernet, split.weights_task)
+        supernet.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+        arch = supernet.argmax_arch(self.alpha_)
+        supernet.use_path(arch)
+        return OneShotResult(
+            arch=arch,
+            supernet=supernet,
+            alpha=self.alpha_.detach().cpu().numpy().copy(),
+            diagnostics=self.recorder_.result(),
+            report=report,
+            memory=memory,
+        )
+
+    def build_supernet(
+        self, task: Task, seed: int, *, partial_channels: int | None = None
+    ) -> SuperNet:
+        """The space's supernet for ``task``, initialized from ``seed``."""
+        if not self.space.op_decisions():
+            labels = ", ".join(d.label for d in self.space.decisions) or "none"
+            raise OneShotError(
+                f"space {self.space.name!r} has no op choices (its decisions are {labels}); "
+                "one-shot methods need a space whose decisions choose operations, e.g. nb201"
+            )
+        track = self.track_running_stats
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            try:
+                supernet = self.space.supernet(
+                    task.input_shape,
+                    task.num_classes,
+                    affine=self.affine,
+                    track_running_stats=self.default_track_running_stats
+                    if track is None
+                    else track,
+                    partial_channels=self.partial_channels
+                    if partial_channels is None
+                    else partial_channels,
+                )
+            except SpaceError as exc:
+                raise OneShotError(str(exc)) from None
+        if not isinstance(supernet, SuperNet):
+            raise OneShotError(
+                f"space {self.space.name!r} built a {type(supernet).__name__}, not a SuperNet"
+            )
+        return supernet
+
+    def _start(
+        self, supernet: SuperNet, split: BilevelSplit, epochs: int, batch_size: int, seed: int
+    ) -> None:
+        """Fresh per-search state: alpha, its optimizer, the architecture batches."""
+        self.supernet_ = supernet
+        self.epochs_ = epochs
+        self.generator_ = torch.Generator().manual_seed(seed)
+        alpha = self.alpha_init * torch.randn(supernet.shape, generator=self.generator_)
+        self.alpha_ = alpha.requires_grad_()
+        self.arch_optimizer_ = torch.optim.Adam(
+            [self.alpha_],
+            lr=self.arch_lr,
+            betas=self.arch_betas,
+            weight_decay=self.arch_weight_decay,
+        )
+        self.arch_batches_ = BatchStream(split.x_arch, split.y_arch, batch_size, self.generator_)
+        self.steps_per_epoch_ = math.ceil(len(split.weights_task.y_train) / batch_size)
+        self.recorder_ = DiagnosticsRecorder(supernet.labels, supernet.op_names)
+        self._arch_losses: list[float] = []
+
+    # -- hooks -------------------------------------------------------------------------
+    def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
+        self._arch_losses = []
+
+    def before_forward(self, step: int, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+        x_arch, y_arch = self.arch_batches_.next()
+        if self.channels_last and x_arch.ndim == 4:
+            x_arch = x_arch.contiguous(memory_format=torch.channels_last)
+        self.arch_optimizer_.zero_grad(set_to_none=True)
+        gradient, loss = self._arch_gradient(x, y, x_arch, y_arch)
+        self.alpha_.grad = gradient
+        self.arch_optimizer_.step()
+        self._arch_losses.append(loss)
+        self._use_weight_mode()
+
+    def on_batch_end(self, step: int, model: nn.Module, loss: float) -> None:
+        if (step + 1) % self.steps_per_epoch_ == 0:
+            self._use_eval_mode()
+
+    def on_epoch_end(self, epoch: int, model: nn.Module, metrics: EpochMetrics) -> None:
+        losses = self._arch_losses
+        mean_loss = float(np.mean(losses)) if losses else float("nan")
+        self.recorder_.record(self.alpha_, self.supernet_.argmax_arch(self.alpha_), mean_loss)
+
+    # -- what a method defines ---------------------------------------------------------
+    def _arch_gradient(
+        self, x: torch.Tensor, y: torch.Tensor, x_arch: torch.Tensor, y_arch: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
+        """The gradient for alpha and the architecture loss; first order by default (the
+        weight step's batch ``x, y`` is unused)."""
+        loss = self._arch_loss(x_arch, y_arch)
+        (gradient,) = torch.autograd.grad(loss, [self.alpha_])
+        return gradient, float(loss.detach())
+
+    @abstractmethod
+    def _arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Set the supernet's mode for an architecture step and return the loss on ``x, y``
+        (differentiable in alpha)."""
+
+    @abstractmethod
+    def _use_weight_mode(self) -> None:
+        """Set the supernet's mode for the weight step (no gradient to alpha)."""
+
+    def _use_eval_mode(self) -> None:
+        """The mode the trainer validates in: the argmax arch's single path by default."""
+        self.supernet_.use_path(self.supernet_.argmax_arch(self.alpha_))
+
+    @abstractmethod
+    def _memory_probes(self, supernet: SuperNet, alpha: torch.Tensor) -> Sequence[Probe]:
+        """Forward passes of a training step, for the memory estimate (the largest counts)."""
+
+    # -- memory --------------------------------------------------------------------------
+    def estimate_memory(self, supernet: SuperNet, task: Task, batch_size: int) -> MemoryEstimate:
+        """The measured estimate of a training step's peak memory at ``batch_size`` (the
+        supernet's mode and BatchNorm statistics are left as they were)."""
+        alpha = torch.zeros(supernet.shape, requires_grad=True)
+        mode = (supernet.mode.weights, supernet.mode.path)
+        try:
+            return estimate_memory(
+                supernet,
+                self._memory_probes(supernet, alpha),
+                task.input_shape,
+                task.num_classes,
+                batch_size,
+                self.state_copies,
+                process_overhead=self.process_overhead,
+            )
+        finally:
+            supernet.mode.weights, supernet.mode.path = mode
+
+    def _check_memory(
+        self,
+        supernet: SuperNet,
+        task: Task,
+        batch_size: int,
+        seed: int,
+        limit: float | None,
+    ) -> MemoryEstimate:
+        estimate = self.estimate_memory(supernet, task, batch_size)
+        source = "the limit"
+        if limit is None:
+            limit, source = available_memory(), "the available memory"
+        if limit is None or estimate.total_bytes <= limit:
+            return estimate
+        fits = estimate.largest_batch(limit)
+        options = []
+        if fits >= 1:
+            options.append(f"batch_size={min(fits, batch_size - 1)} fits")
+        partial = self._partial_channels_that_fit(task, batch_size, seed, limit)
+        if partial is not None:
+            options.append(f"partial_channels={partial} fits at batch_size={batch_size}")
+        advice = " or ".join(options) if options else "use a smaller space or more memory"
+        raise OneShotError(
+            f"{self.name} needs about {format_bytes(estimate.total_bytes)} at "
+            f"batch_size={batch_size}, more than {source} ({format_bytes(limit)}): {advice}"
+        )
+
+    def _partial_channels_that_fit(
+        self, task: Task, batch_size: int, seed: int, limit: float
+    ) -> int | None:
+        if not self.uses_partial_channels:
+            return None
+        for k in PARTIAL_CHANNEL_OPTIONS:
+            if k <= self.partial_channels:
+                continue
+            try:
+                supernet = self.build_supernet(task, seed, partial_channels=k)
+            except OneShotError:  # k does not divide the channels
+                continue
+            if self.estimate_memory(supernet, task, batch_size).total_bytes <= limit:
+                return k
+        return None
+
+    def _cross_entropy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self.supernet_(x), y)

@@ -1,0 +1,216 @@
+"""The NB201 supernet: mixed ops, single paths, children with inherited weights, PC-DARTS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nasforge.arch import Arch
+from nasforge.errors import ArchError, SpaceError
+from nasforge.oneshot import NB201SuperNet, OneShotError
+from nasforge.oneshot.nb201_supernet import (
+    NB201CandidateOps,
+    box_average_3x3,
+    channel_shuffle,
+)
+from nasforge.space import MLPSpace, NB201Space
+from nasforge.space.nb201 import OPS
+from nasforge.space.nb201_net import NB201Network
+
+SPACE = NB201Space(channels=4, cells_per_stage=1)
+SHAPE = (1, 8, 8)
+
+
+def supernet(seed: int = 0, **options: object) -> NB201SuperNet:
+    torch.manual_seed(seed)
+    net = SPACE.supernet(SHAPE, 10, **options)  # type: ignore[arg-type]
+    assert isinstance(net, NB201SuperNet)
+    return net
+
+
+def randomize_batchnorm(net: torch.nn.Module, seed: int) -> None:
+    """Give every BatchNorm non-trivial running statistics (and affine parameters)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                if module.track_running_stats:
+                    assert module.running_mean is not None and module.running_var is not None
+                    module.running_mean.copy_(torch.randn(n, generator=generator))
+                    module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                if module.affine:
+                    module.weight.copy_(torch.randn(n, generator=generator))
+                    module.bias.copy_(torch.randn(n, generator=generator))
+
+
+def one_hot(net: NB201SuperNet, arch: Arch) -> torch.Tensor:
+    weights = torch.zeros(net.shape)
+    weights[torch.arange(net.shape[0]), torch.tensor(net.path_of(arch))] = 1.0
+    return weights
+
+
+ARCHS = [
+    SPACE.parse(
+        "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    ),
+    SPACE.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"),
+    SPACE.parse("|avg_pool_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"),
+    *(SPACE.sample(np.random.default_rng(seed)) for seed in range(4)),
+]
+
+
+# -- the mixed op ------------------------------------------------------------------------
+
+
+def test_mixed_op_equals_the_weighted_sum_of_its_candidate_ops() -> None:
+    torch.manual_seed(0)
+    candidates = NB201CandidateOps(4, affine=False, track_running_stats=True).train()
+    x = torch.randn(6, 4, 8, 8)
+    weights = torch.softmax(torch.randn(len(OPS)), dim=0)
+    direct = weights[OPS.index("none")] * torch.zeros_like(x)
+    for name, module in candidates.ops.items():  # each op called as a plain module
+        direct = direct + weights[OPS.index(name)] * module(x)
+    torch.testing.assert_close(candidates(x, weights), direct, rtol=1e-6, atol=1e-6)
+
+
+def test_mixed_op_gradient_reaches_every_weight_but_none() -> None:
+    candidates = NB201CandidateOps(4, affine=False, track_running_stats=False)
+    weights = torch.full((len(OPS),), 0.2, requires_grad=True)
+    candidates(torch.randn(2, 4, 8, 8), weights).square().sum().backward()
+    assert weights.grad is not None
+    assert weights.grad[OPS.index("none")] == 0
+    assert (weights.grad[[OPS.index(n) for n in OPS if n != "none"]] != 0).all()
+
+
+def test_box_average_equals_average_pooling_without_padding_counts() -> None:
+    x = torch.randn(3, 5, 7, 6)
+    expected = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+    torch.testing.assert_close(box_average_3x3(x), expected, rtol=0, atol=1e-6)
+
+
+# -- supernet vs child -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("track_running_stats", [True, False])
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: SPACE.format(a))
+def test_one_hot_supernet_equals_child_with_inherited_weights(
+    arch: Arch, track_running_stats: bool
+) -> None:
+    net = supernet(1, track_running_stats=track_running_stats)
+    randomize_batchnorm(net, 2)
+    child = net.child(arch)
+    assert isinstance(child, NB201Network) and child.ops == SPACE.ops(arch)
+    x = torch.randn(5, *SHAPE)
+    net.use_weights(one_hot(net, arch))
+    modes = ["train", "eval"] if track_running_stats else ["train"]
+    for mode in modes:  # train: batch statistics; eval: the inherited running statistics
+        net.train(mode == "train")
+        child.train(mode == "train")
+        with torch.no_grad():
+            assert torch.equal(net(x), child(x)), mode
+            net.use_path(arch)
+            assert torch.equal(net(x), child(x)), mode
+            net.use_weights(one_hot(net, arch))
+
+
+def test_child_gets_gamma_one_beta_zero_for_non_affine_supernet_batchnorm() -> None:
+    net = supernet(affine=False)
+    arch = ARCHS[0]
+    child = net.child(arch)
+    conv = child.cells[0].edges[0]  # the first cell's nor_conv_3x3 on edge 0
+    assert torch.equal(conv[2].weight, torch.ones(4))
+    assert torch.equal(conv[2].bias, torch.zeros(4))
+    source = net.net.cells[0].edges[0].ops["nor_conv_3x3"]
+    assert torch.equal(conv[1].weight, source[1].weight)
+
+
+def test_affine_supernet_passes_its_affine_parameters_on() -> None:
+    net = supernet(affine=True)
+    randomize_batchnorm(net, 3)
+    arch = ARCHS[0]
+    x = torch.randn(4, *SHAPE)
+    net.use_path(arch)
+    net.eval()
+    child = net.child(arch).eval()
+    with torch.no_grad():
+        assert torch.equal(net(x), child(x))
+
+
+def test_path_mode_runs_only_the_chosen_ops() -> None:
+    net = supernet()
+    arch = ARCHS[2]  # no convolution anywhere in the cells
+    net.use_path(arch)
+    calls = []
+    for module in net.net.cells.modules():
+        if isinstance(module, torch.nn.Conv2d) and module.kernel_size == (1, 1):
+            module.register_forward_hook(lambda *args: calls.append(1))
+    net(torch.randn(2, *SHAPE))
+    assert len(calls) == 2  # only the two residual reductions' shortcut convolutions
+
+
+def test_path_with_weights_scales_each_chosen_op() -> None:
+    net = supernet().eval()
+    arch = ARCHS[0]
+    x = torch.randn(3, *SHAPE)
+    weights = torch.full(net.shape, 2.0)
+    with torch.no_grad():
+        net.use_path(arch, weights=weights)
+        doubled = net(x)
+        net.use_weights(2.0 * one_hot(net, arch))
+        assert torch.equal(doubled, net(x))
+
+
+def test_modes_reject_malformed_weights_and_paths() -> None:
+    net = supernet()
+    with pytest.raises(ArchError, match=r"shape \(6, 5\)"):
+        net.use_weights(torch.zeros(5, 6))
+    with pytest.raises(ArchError, match="one op index"):
+        net.use_path([0, 1, 2])
+    with pytest.raises(ArchError, match="not an op"):
+        net.use_path(ARCHS[0].replace(node1_in0="conv_7x7"))
+
+
+def test_arch_round_trips_through_op_indices() -> None:
+    net = supernet()
+    for arch in ARCHS:
+        assert net.arch_of(net.path_of(arch)) == arch
+    alpha = torch.zeros(net.shape)
+    alpha[:, OPS.index("skip_connect")] = 1.0
+    assert set(net.argmax_arch(alpha).values()) == {"skip_connect"}
+
+
+# -- partial channels (PC-DARTS) -----------------------------------------------------------
+
+
+def test_channel_shuffle_is_a_permutation_that_interleaves_groups() -> None:
+    x = torch.arange(8.0).view(1, 8, 1, 1)
+    shuffled = channel_shuffle(x, 2).flatten().tolist()
+    assert shuffled == [0.0, 4.0, 1.0, 5.0, 2.0, 6.0, 3.0, 7.0]
+
+
+def test_partial_channels_supernet_runs_and_has_smaller_ops() -> None:
+    full, partial = supernet(), supernet(partial_channels=2)
+    x = torch.randn(3, *SHAPE)
+    assert partial(x).shape == (3, 10)
+    n_full = sum(p.numel() for p in full.parameters())
+    n_partial = sum(p.numel() for p in partial.parameters())
+    assert n_partial < n_full
+    with pytest.raises(OneShotError, match="partial_channels=2"):
+        partial.child(ARCHS[0])
+    with pytest.raises(OneShotError, match="divide channels=4"):
+        supernet(partial_channels=3)
+
+
+# -- the space side ----------------------------------------------------------------------
+
+
+def test_which_decisions_are_op_choices_is_explicit() -> None:
+    assert SPACE.op_decisions() == tuple(SPACE.decisions)
+    mlp = MLPSpace()
+    assert mlp.op_decisions() == ()
+    with pytest.raises(SpaceError, match="space 'mlp' has no op choices") as error:
+        mlp.supernet((16,), 3)
+    assert "\n" not in str(error.value)
