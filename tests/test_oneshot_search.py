@@ -50,7 +50,7 @@ def small(digits: Task) -> Task:
 
 
 def test_methods_are_registered_by_name() -> None:
-    assert set(METHODS) == {"darts", "gdas", "beta-darts"}
+    assert {"darts", "gdas", "beta-darts"} <= set(METHODS)
     assert METHODS["beta-darts"] is BetaDARTS
 
 

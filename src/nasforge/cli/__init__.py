@@ -7,10 +7,10 @@ imported only inside commands, so ``nasforge --help`` is instant.
 
 from __future__ import annotations
 
-from nasforge.cli import experiments, models, proxies, search
+from nasforge.cli import experiments, models, oneshot, proxies, search
 from nasforge.cli.app import app
 
-__all__ = ["app", "experiments", "main", "models", "proxies", "search"]
+__all__ = ["app", "experiments", "main", "models", "oneshot", "proxies", "search"]
 
 
 def main() -> None:

@@ -4,9 +4,12 @@
 
     from nasforge.oneshot import DARTS
     result = DARTS(NB201Space(channels=8, cells_per_stage=1)).search(task, epochs=10)
-    result.arch, result.diagnostics.skip_share, result.child()
+    result.arch, result.diagnostics.skip_share, result.child(task.x_train)
 
-Methods are hooks on the shared `Trainer` (`OneShotMethod`); supernets come from the space
+Methods are hooks on the shared `Trainer` (`OneShotMethod`): DARTS (first and second
+order), GDAS and beta-DARTS learn architecture weights by gradient; ENAS samples paths from
+an LSTM controller trained by REINFORCE; SPOS trains uniformly sampled paths, then evolves
+architectures scored on the trained supernet. Supernets come from the space
 (`SearchSpace.supernet`, e.g. `NB201SuperNet`).
 """
 
@@ -14,24 +17,31 @@ from __future__ import annotations
 
 from nasforge.oneshot.beta_darts import BetaDARTS, beta_decay
 from nasforge.oneshot.bilevel import BilevelSplit, split_for_bilevel
-from nasforge.oneshot.darts import DARTS, unrolled_hypergradient
+from nasforge.oneshot.calibration import recalibrate_batchnorm
+from nasforge.oneshot.darts import DARTS, DARTS2, unrolled_hypergradient
 from nasforge.oneshot.diagnostics import Diagnostics
+from nasforge.oneshot.enas import ENAS
 from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.gdas import GDAS, gumbel_hard
 from nasforge.oneshot.memory import MemoryEstimate, estimate_memory
-from nasforge.oneshot.method import OneShotMethod, OneShotResult
+from nasforge.oneshot.method import OneShotMethod, OneShotResult, SearchMonitor
 from nasforge.oneshot.nb201_supernet import NB201SuperNet
+from nasforge.oneshot.sampling import PathScorer
+from nasforge.oneshot.spos import SPOS
 from nasforge.oneshot.supernet import SuperNet
 
 METHODS: dict[str, type[OneShotMethod]] = {
-    method.name: method for method in (DARTS, GDAS, BetaDARTS)
+    method.name: method for method in (DARTS, DARTS2, GDAS, ENAS, SPOS, BetaDARTS)
 }
 """The methods by the name users pick them by (CLI, config files)."""
 
 __all__ = [
     "DARTS",
+    "DARTS2",
+    "ENAS",
     "GDAS",
     "METHODS",
+    "SPOS",
     "BetaDARTS",
     "BilevelSplit",
     "Diagnostics",
@@ -40,10 +50,13 @@ __all__ = [
     "OneShotError",
     "OneShotMethod",
     "OneShotResult",
+    "PathScorer",
+    "SearchMonitor",
     "SuperNet",
     "beta_decay",
     "estimate_memory",
     "gumbel_hard",
+    "recalibrate_batchnorm",
     "split_for_bilevel",
     "unrolled_hypergradient",
 ]

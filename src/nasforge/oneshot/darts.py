@@ -178,3 +178,12 @@ def _grad(loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> list[torch.Tens
     """Gradients of ``loss`` in ``inputs``; zeros for inputs the loss does not use."""
     grads = torch.autograd.grad(loss, list(inputs), allow_unused=True)
     return [torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads, strict=True)]
+
+
+class DARTS2(DARTS):
+    """Second-order DARTS ("DARTS-V2") by its own name, for users who pick by string."""
+
+    name = "darts2"
+
+    def __init__(self, space: SearchSpace, **options: Any) -> None:
+        super().__init__(space, order=2, **options)

@@ -4,12 +4,15 @@
 halves (`bilevel`), estimates the step's peak memory (`memory`) and runs the one training
 loop on the weights' half with the method itself as the trainer's hooks:
 
-- ``before_forward`` (before each weight step): one architecture step on a batch of the
-  other half (Adam on alpha), then the mode of the weight step (e.g. softmax(alpha) for
-  DARTS, a sampled path for GDAS);
-- ``on_batch_end`` after the epoch's last step: the evaluation mode, which the trainer's
-  validation then uses;
-- ``on_epoch_end``: a point of the diagnostics.
+- ``before_forward`` (before each weight step): the architecture step (`_arch_step`; by
+  default one Adam step on alpha on a batch of the other half), then the mode of the weight
+  step (`_use_weight_mode`: e.g. softmax(alpha) for DARTS, a sampled path for GDAS);
+- ``on_batch_end`` after the epoch's last step: `_before_validation` (by default the
+  evaluation mode, which the trainer's validation then uses);
+- ``on_epoch_end``: a point of the diagnostics; ``should_stop``: the wall-time budget,
+  counted in whole epochs;
+- ``on_fit_end``: `_select_arch`, the found arch (by default the argmax of alpha; ENAS and
+  SPOS score candidate paths on the architecture half here).
 
 A subclass says how architecture weights become the supernet's mode (`_arch_loss`,
 `_use_weight_mode`, `_use_eval_mode`) and overrides other hooks where it needs to.
@@ -19,6 +22,7 @@ Per-search state ends in ``_``; constructor arguments are stored unchanged.
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ from nasforge.arch import Arch
 from nasforge.data.task import Task
 from nasforge.errors import SpaceError
 from nasforge.oneshot.bilevel import BatchStream, BilevelSplit, split_for_bilevel
+from nasforge.oneshot.calibration import calibration_batches, recalibrate_batchnorm
 from nasforge.oneshot.diagnostics import Diagnostics, DiagnosticsRecorder
 from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.memory import (
@@ -43,6 +48,7 @@ from nasforge.oneshot.memory import (
     estimate_memory,
     format_bytes,
 )
+from nasforge.oneshot.sampling import PathScorer
 from nasforge.oneshot.supernet import SuperNet
 from nasforge.space.base import SearchSpace
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, TrainReport
@@ -50,13 +56,42 @@ from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, 
 PARTIAL_CHANNEL_OPTIONS = (2, 4, 8)
 
 
+def require_op_choices(space: SearchSpace) -> None:
+    """Refuse a space without op choices: a one-shot method has nothing to mix or sample."""
+    if not space.op_decisions():
+        labels = ", ".join(d.label for d in space.decisions) or "none"
+        raise OneShotError(
+            f"space {space.name!r} has no op choices (its decisions are {labels}); "
+            "one-shot methods need a space whose decisions choose operations, e.g. nb201"
+        )
+
+
+class SearchMonitor:
+    """No-op callbacks on a search's progress (e.g. for a progress bar); override any."""
+
+    def on_start(self, memory: MemoryEstimate, epochs: int) -> None:
+        """After the memory check, before the first epoch."""
+
+    def on_epoch(self, metrics: EpochMetrics, arch: Arch | None) -> None:
+        """After each epoch, with its learning-curve point and the current argmax arch
+        (None while a method decides nothing, as SPOS while it trains)."""
+
+    def on_generation(self, generation: int, generations: int, score: float, arch: Arch) -> None:
+        """After each generation of a search on the trained supernet (SPOS's evolution)."""
+
+
 @dataclass(frozen=True, eq=False)
 class OneShotResult:
-    """The found arch (argmax per edge), the trained supernet and what happened."""
+    """The found arch, the trained supernet and what happened.
+
+    The arch is the argmax of alpha per edge for the gradient methods; ENAS and SPOS pick the
+    path the trained supernet scores best among candidates (see their modules)."""
 
     arch: Arch
     supernet: SuperNet  # left in single-path mode on ``arch``
-    alpha: npt.NDArray[np.float32]  # the final architecture parameters (edges, ops)
+    # the final architecture parameters (edges, ops): ENAS's are the log of its controller's
+    # op probabilities; SPOS has none (zeros)
+    alpha: npt.NDArray[np.float32]
     diagnostics: Diagnostics
     report: TrainReport  # the weight training (learning curve of the supernet)
     memory: MemoryEstimate  # the estimate checked before training
@@ -66,9 +101,24 @@ class OneShotResult:
         """The supernet's weights (``state_dict``)."""
         return self.supernet.state_dict()
 
-    def child(self) -> nn.Module:
-        """The plain network of ``arch`` with the supernet's weights for it (to fine-tune)."""
-        return self.supernet.child(self.arch)
+    def child(
+        self,
+        calibrate_on: npt.ArrayLike | torch.Tensor | None = None,
+        *,
+        batch_size: int = 64,
+        seed: int = 0,
+    ) -> nn.Module:
+        """The plain network of ``arch`` with the supernet's weights for it (to fine-tune).
+
+        With ``calibrate_on`` (training inputs), the child's BatchNorm running statistics
+        are recomputed on them (see `calibration`): the supernet's are shared by all paths
+        or not kept at all, so a child used in eval mode needs its own."""
+        child = self.supernet.child(self.arch)
+        if calibrate_on is not None:
+            inputs = torch.tensor(np.array(calibrate_on, dtype=np.float32))
+            count = math.ceil(len(inputs) / batch_size)
+            recalibrate_batchnorm(child, calibration_batches(inputs, batch_size, count, seed))
+        return child
 
 
 class OneShotMethod(TrainerHooks, ABC):
@@ -141,19 +191,29 @@ class OneShotMethod(TrainerHooks, ABC):
         threads: int | None = None,
         memory_limit: float | None = None,
         max_seconds: float | None = None,
+        monitor: SearchMonitor | None = None,
+        hooks: Sequence[TrainerHooks] = (),
     ) -> OneShotResult:
         """Search ``task`` for ``epochs`` over the weights' half of its training data.
 
         ``memory_limit`` (bytes) defaults to the machine's available memory; a step whose
         estimated peak exceeds it is refused before training, naming a batch size that fits.
+        ``max_seconds`` ends training after the epoch during which it is reached (the arch
+        is then chosen as after the last epoch). ``monitor`` hears of the progress; ``hooks``
+        join the trainer after the method's own (e.g. to time steps).
         """
         if epochs < 1:
             raise OneShotError(f"epochs must be >= 1, not {epochs}")
+        if max_seconds is not None and not max_seconds > 0:
+            raise OneShotError(f"max_seconds must be > 0, not {max_seconds}")
         supernet = self.build_supernet(task, seed)
         split = split_for_bilevel(task, batch_size, seed)
         torch.set_flush_denormal(True)
         memory = self._check_memory(supernet, task, batch_size, seed, memory_limit)
+        self.monitor_ = monitor if monitor is not None else SearchMonitor()
+        self.max_seconds_ = max_seconds
         self._start(supernet, split, epochs, batch_size, seed)
+        self.monitor_.on_start(memory, epochs)
         config = TrainConfig(
             epochs=epochs,
             batch_size=batch_size,
@@ -166,12 +226,11 @@ class OneShotMethod(TrainerHooks, ABC):
             threads=threads,
             seed=seed,
             channels_last=self.channels_last,
-            max_seconds=max_seconds,
         )
-        self.trainer_ = Trainer(config, hooks=[self])
+        self.trainer_ = Trainer(config, hooks=[self, *hooks])
         report = self.trainer_.fit(supernet, split.weights_task)
         supernet.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
-        arch = supernet.argmax_arch(self.alpha_)
+        arch = self.arch_
         supernet.use_path(arch)
         return OneShotResult(
             arch=arch,
@@ -186,12 +245,7 @@ class OneShotMethod(TrainerHooks, ABC):
         self, task: Task, seed: int, *, partial_channels: int | None = None
     ) -> SuperNet:
         """The space's supernet for ``task``, initialized from ``seed``."""
-        if not self.space.op_decisions():
-            labels = ", ".join(d.label for d in self.space.decisions) or "none"
-            raise OneShotError(
-                f"space {self.space.name!r} has no op choices (its decisions are {labels}); "
-                "one-shot methods need a space whose decisions choose operations, e.g. nb201"
-            )
+        require_op_choices(self.space)
         track = self.track_running_stats
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -220,6 +274,10 @@ class OneShotMethod(TrainerHooks, ABC):
     ) -> None:
         """Fresh per-search state: alpha, its optimizer, the architecture batches."""
         self.supernet_ = supernet
+        self.split_ = split
+        self.batch_size_ = batch_size
+        self.seed_ = seed
+        self.started_ = time.perf_counter()
         self.epochs_ = epochs
         self.generator_ = torch.Generator().manual_seed(seed)
         alpha = self.alpha_init * torch.randn(supernet.shape, generator=self.generator_)
@@ -240,39 +298,92 @@ class OneShotMethod(TrainerHooks, ABC):
         self._arch_losses = []
 
     def before_forward(self, step: int, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+        self._arch_step(x, y)
+        self._use_weight_mode()
+
+    def on_batch_end(self, step: int, model: nn.Module, loss: float) -> None:
+        if (step + 1) % self.steps_per_epoch_ == 0:
+            self._before_validation()
+
+    def on_epoch_end(self, epoch: int, model: nn.Module, metrics: EpochMetrics) -> None:
+        self.monitor_.on_epoch(metrics, self._record_epoch())
+
+    def should_stop(self, epoch: int, model: nn.Module, metrics: EpochMetrics) -> str | None:
+        limit = self.max_seconds_
+        if limit is not None and time.perf_counter() - self.started_ >= limit:
+            return f"time limit: {limit:g} s reached after epoch {epoch}"
+        return None
+
+    def on_fit_end(self, model: nn.Module, report: TrainReport) -> None:
+        self.arch_ = self._select_arch()
+
+    # -- what a method defines ---------------------------------------------------------
+    def _arch_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """The architecture step before the weight step on ``x, y``: by default one Adam
+        step on alpha with `_arch_gradient` on a batch of the architecture half."""
         x_arch, y_arch = self.arch_batches_.next()
-        if self.channels_last and x_arch.ndim == 4:
-            x_arch = x_arch.contiguous(memory_format=torch.channels_last)
+        x_arch = self._layout(x_arch)
         self.arch_optimizer_.zero_grad(set_to_none=True)
         gradient, loss = self._arch_gradient(x, y, x_arch, y_arch)
         self.alpha_.grad = gradient
         self.arch_optimizer_.step()
         self._arch_losses.append(loss)
-        self._use_weight_mode()
 
-    def on_batch_end(self, step: int, model: nn.Module, loss: float) -> None:
-        if (step + 1) % self.steps_per_epoch_ == 0:
-            self._use_eval_mode()
+    def _before_validation(self) -> None:
+        """After the epoch's last weight step: set the mode the trainer validates in."""
+        self._use_eval_mode()
 
-    def on_epoch_end(self, epoch: int, model: nn.Module, metrics: EpochMetrics) -> None:
+    def _record_epoch(self) -> Arch | None:
+        """Record the epoch's point of the diagnostics; return the current argmax arch."""
         losses = self._arch_losses
         mean_loss = float(np.mean(losses)) if losses else float("nan")
-        self.recorder_.record(self.alpha_, self.supernet_.argmax_arch(self.alpha_), mean_loss)
+        arch = self.supernet_.argmax_arch(self.alpha_)
+        self.recorder_.record(self.alpha_, arch, mean_loss)
+        return arch
 
-    # -- what a method defines ---------------------------------------------------------
+    def _select_arch(self) -> Arch:
+        """The found arch, once training has ended: the argmax of alpha by default."""
+        return self.supernet_.argmax_arch(self.alpha_)
+
+    def _path_scorer(self, examples: int, calibration: int) -> PathScorer:
+        """Scores paths on (up to) ``examples`` of the architecture half, with BatchNorm
+        statistics recomputed on ``calibration`` batches of the weights' half (see
+        `PathScorer`); both sets are fixed by the seed."""
+        split, seed = self.split_, self.seed_
+        order = torch.randperm(len(split.y_arch), generator=torch.Generator().manual_seed(seed))
+        chosen = order[:examples]
+        batches = calibration_batches(
+            split.weights_task.x_train, self.batch_size_, calibration, seed + 1
+        )
+        return PathScorer(
+            self.supernet_,
+            self._layout(split.x_arch[chosen]),
+            split.y_arch[chosen],
+            [self._layout(b) for b in batches] if calibration > 0 else [],
+        )
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in the memory format the supernet trains in."""
+        if self.channels_last and x.ndim == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
     def _arch_gradient(
         self, x: torch.Tensor, y: torch.Tensor, x_arch: torch.Tensor, y_arch: torch.Tensor
     ) -> tuple[torch.Tensor, float]:
         """The gradient for alpha and the architecture loss; first order by default (the
-        weight step's batch ``x, y`` is unused)."""
+        weight step's batch ``x, y`` is unused). A loss that does not depend on alpha (a
+        GDAS path of ``none`` ops into the output) gives a zero gradient."""
         loss = self._arch_loss(x_arch, y_arch)
-        (gradient,) = torch.autograd.grad(loss, [self.alpha_])
+        (gradient,) = torch.autograd.grad(loss, [self.alpha_], allow_unused=True)
+        if gradient is None:
+            gradient = torch.zeros_like(self.alpha_)
         return gradient, float(loss.detach())
 
-    @abstractmethod
     def _arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Set the supernet's mode for an architecture step and return the loss on ``x, y``
-        (differentiable in alpha)."""
+        (differentiable in alpha); the gradient methods define it."""
+        raise NotImplementedError(f"{self.name} has no differentiable architecture loss")
 
     @abstractmethod
     def _use_weight_mode(self) -> None:

@@ -13,7 +13,8 @@ larger than ENAS's because advantages are normalized to unit scale. The hidden s
 small so that every weight tensor stays tiny: torch then never starts intra-op threads, and
 an ask or a tell costs about a millisecond.
 
-Torch is imported on first use; the controller's weights are initialized from the seed
+The LSTM itself is `nasforge.strategy.lstm_policy.LSTMPolicy`, shared with ENAS. Torch is
+imported on first use; the controller's weights are initialized from the seed
 without touching torch's global random state, and sampling uses the strategy's own
 generator, so the state is a function of the seed and the ask/tell sequence.
 """
@@ -21,8 +22,7 @@ generator, so the state is a function of the seed and the ask/tell sequence.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nasforge.arch import Arch
 from nasforge.errors import StrategyError
@@ -30,7 +30,7 @@ from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Observation, Proposal, Strategy
 
 if TYPE_CHECKING:
-    import torch
+    from nasforge.strategy.lstm_policy import LSTMPolicy
 
 
 MAX_REDRAWS = 20
@@ -76,7 +76,7 @@ class ReinforceController(Strategy):
         self.pending_: list[tuple[list[int], float]] = []
         self.proposed_: set[Arch] = set()
         self.updates_ = 0
-        self._model: _Policy | None = None
+        self._model: LSTMPolicy | None = None
 
     # -- ask and tell ----------------------------------------------------------------
     def ask(self) -> Proposal:
@@ -138,108 +138,14 @@ class ReinforceController(Strategy):
         std = math.sqrt(self.sum_squares_ / (self.count_ - 1))
         return deviation / std if std > 0 else 0.0
 
-    def _policy(self) -> _Policy:
+    def _policy(self) -> LSTMPolicy:
         if self._model is None:
-            self._model = _Policy(
+            from nasforge.strategy.lstm_policy import LSTMPolicy
+
+            self._model = LSTMPolicy(
                 [len(d.choices) for d in self.space.decisions],
                 self.hidden_size,
                 self.learning_rate,
                 self.seed,
             )
         return self._model
-
-
-class _Policy:
-    """The controller's LSTM, embeddings, heads, optimizer and sampling generator."""
-
-    def __init__(self, sizes: list[int], hidden_size: int, learning_rate: float, seed: int) -> None:
-        import torch
-        from torch import nn
-
-        self.sizes = sizes
-        self.hidden_size = hidden_size
-        # Step 0 reads a start token; step i > 0 reads the embedding of choice i-1.
-        self.offsets = [1 + sum(sizes[:i]) for i in range(len(sizes))]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.embed = nn.Embedding(1 + sum(sizes), hidden_size)
-            self.cell = nn.LSTMCell(hidden_size, hidden_size)
-            self.heads = nn.ModuleList(nn.Linear(hidden_size, size) for size in sizes)
-            self.parameters = [
-                *self.embed.parameters(),
-                *self.cell.parameters(),
-                *self.heads.parameters(),
-            ]
-            for parameter in self.parameters:  # a near-uniform first policy, as in ENAS
-                nn.init.uniform_(parameter, -0.1, 0.1)
-        self.learning_rate = learning_rate
-        self.steps = 0
-        self.moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in self.parameters]
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def _logits(self, step: int, inputs: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        state = self.cell(self.embed(inputs), state)
-        return self.heads[step](state[0]), state
-
-    def sample(self) -> list[int]:
-        import torch
-
-        chosen: list[int] = []
-        with torch.no_grad():
-            inputs = torch.zeros(1, dtype=torch.long)
-            state = None
-            for step in range(len(self.sizes)):
-                logits, state = self._logits(step, inputs, state)
-                probs = torch.softmax(logits, dim=-1)
-                index = int(torch.multinomial(probs, 1, generator=self.generator).item())
-                chosen.append(index)
-                inputs = torch.tensor([self.offsets[step] + index])
-        return chosen
-
-    def evaluate(self, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probability and entropy (summed over decisions) of a batch of choice indices."""
-        import torch
-
-        batch = choices.shape[0]
-        inputs = torch.zeros(batch, dtype=torch.long)
-        state = None
-        log_prob = torch.zeros(batch)
-        entropy = torch.zeros(batch)
-        for step in range(len(self.sizes)):
-            logits, state = self._logits(step, inputs, state)
-            log_probs = torch.log_softmax(logits, dim=-1)
-            log_prob = log_prob + log_probs.gather(1, choices[:, step : step + 1]).squeeze(1)
-            entropy = entropy - (log_probs.exp() * log_probs).sum(dim=-1)
-            inputs = choices[:, step] + self.offsets[step]
-        return log_prob, entropy
-
-    def update(self, batch: list[tuple[list[int], float]], entropy_weight: float) -> None:
-        """One Adam step on -(advantage * log p(arch)) - entropy_weight * entropy."""
-        import torch
-
-        if not self.sizes:
-            return
-        choices = torch.tensor([indices for indices, _ in batch], dtype=torch.long)
-        advantages = torch.tensor([advantage for _, advantage in batch])
-        log_prob, entropy = self.evaluate(choices)
-        loss = -(advantages * log_prob).mean() - entropy_weight * entropy.mean()
-        gradients = torch.autograd.grad(loss, self.parameters, allow_unused=True)
-        self._adam_step(gradients)
-
-    def _adam_step(self, gradients: Sequence[torch.Tensor | None]) -> None:
-        """Adam (Kingma & Ba), by hand: torch.optim's first use imports far more than needed."""
-        import torch
-
-        beta1, beta2, eps = 0.9, 0.999, 1e-8
-        self.steps += 1
-        step_size = self.learning_rate / (1 - beta1**self.steps)
-        correction2 = math.sqrt(1 - beta2**self.steps)
-        with torch.no_grad():
-            for parameter, gradient, (mean, square) in zip(
-                self.parameters, gradients, self.moments, strict=True
-            ):
-                grad = torch.zeros_like(parameter) if gradient is None else gradient
-                mean.mul_(beta1).add_(grad, alpha=1 - beta1)
-                square.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                denominator = (square.sqrt() / correction2).add_(eps)
-                parameter.addcdiv_(mean, denominator, value=-step_size)

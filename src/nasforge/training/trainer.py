@@ -168,6 +168,11 @@ class TrainerHooks:
     def on_epoch_end(self, epoch: int, model: nn.Module, metrics: EpochMetrics) -> None:
         """After validation, with the epoch's point of the learning curve."""
 
+    def should_stop(self, epoch: int, model: nn.Module, metrics: EpochMetrics) -> str | None:
+        """After `on_epoch_end`: why training should end after this epoch, or None to go on
+        (e.g. a wall-time budget counted in whole epochs)."""
+        return None
+
     def on_fit_end(self, model: nn.Module, report: TrainReport) -> None:
         """After training ended, for any reason."""
 
@@ -248,11 +253,16 @@ class Trainer:
             curve.append(metrics)
             for hook in self.hooks:
                 hook.on_epoch_end(epoch, model, metrics)
+            stops = [hook.should_stop(epoch, model, metrics) for hook in self.hooks]
+            stop = next((text for text in stops if text is not None), None)
             if metrics.valid_accuracy > best:
                 best, stale = metrics.valid_accuracy, 0
             else:
                 stale += 1
             patience = cfg.early_stopping_patience
+            if stop is not None and epoch + 1 < cfg.epochs:
+                reason = stop
+                break
             if run.out_of_time or (epoch + 1 < cfg.epochs and self._out_of_time(start)):
                 reason = "time limit"
                 break

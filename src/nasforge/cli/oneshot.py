@@ -1,0 +1,469 @@
+"""`nasforge oneshot`: one-shot search (DARTS, GDAS, ENAS, SPOS, beta-DARTS) on a task.
+
+A supernet of the space is trained once on half of the task's training data; the method
+reads the architecture off it. Before training the estimated peak memory is printed (and
+checked against ``--memory-limit-mb``); a progress bar on stderr shows each epoch's loss
+and argmax architecture. Afterwards the found architecture's child network inherits the
+supernet's weights (BatchNorm statistics recomputed on training images), is tested, and with
+``--out`` saved in the folder format of ``nasforge train --out``; ``--finetune-epochs``
+trains it further first. The printed architecture string retrains from scratch with
+``nasforge train``. With ``--benchmark`` it is also looked up in NAS-Bench-201.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from nasforge.cli.app import app
+from nasforge.cli.common import (
+    TASKS,
+    DataOption,
+    JsonOption,
+    SpaceOptions,
+    parse_options,
+    stdout_console,
+    user_errors,
+)
+from nasforge.errors import ConfigError, SpaceError
+
+if TYPE_CHECKING:
+    from nasforge.arch import Arch
+    from nasforge.data.task import Task
+    from nasforge.evaluate.nb201_benchmark import NB201Table
+    from nasforge.oneshot import MemoryEstimate, OneShotResult, SearchMonitor
+    from nasforge.space.base import SearchSpace
+    from nasforge.training import EpochMetrics
+
+METHOD_NAMES = ("darts", "darts2", "gdas", "enas", "spos", "beta-darts")
+"""For --help and early checks (the registry, `nasforge.oneshot.METHODS`, imports torch)."""
+SPACE_DEFAULTS: dict[str, dict[str, Any]] = {"nb201": {"channels": 8, "cells_per_stage": 1}}
+"""Supernet settings that fit a CPU (NB201's own C=16, N=5 takes ~4 GB and 2.4 s a step)."""
+CALIBRATION_EXAMPLES = 2048
+"""Training images the child's BatchNorm statistics are recomputed on."""
+BENCHMARK_COLUMNS = {
+    "test_accuracy": "cifar10_test_acc",
+    "valid_accuracy": "cifar10_valid_acc",
+    "params_m": "params_m_cifar10",
+}
+
+
+@app.command()
+@user_errors
+def oneshot(
+    method: Annotated[
+        str,
+        typer.Option(
+            help="darts (first order), darts2 (second order), gdas, enas, spos or beta-darts."
+        ),
+    ] = "darts",
+    space: Annotated[
+        str,
+        typer.Option(
+            help="Search space with op choices. nb201 defaults to channels=8, "
+            "cells_per_stage=1 (fits a CPU); override with -s."
+        ),
+    ] = "nb201",
+    space_option: SpaceOptions = None,
+    task: Annotated[str, typer.Option(help=f"Task to search on: {TASKS}.")] = "digits",
+    data: DataOption = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs of supernet training.")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Batch size (weights and architecture).")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed finds the same arch.")] = 0,
+    partial_channels: Annotated[
+        int,
+        typer.Option(
+            help="PC-DARTS: send 1/K of the channels through the mixed ops (darts, darts2, "
+            "beta-darts); the child then cannot inherit weights."
+        ),
+    ] = 1,
+    memory_limit_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="Refuse to train if the estimated peak exceeds this (default: free RAM)."
+        ),
+    ] = None,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(help="Stop training after the epoch during which this much time passed."),
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
+    benchmark: Annotated[
+        Path | None,
+        typer.Option(
+            "--benchmark",
+            help="NAS-Bench-201 table (nb201.csv): look the found arch up in it.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Save the child with inherited weights in this folder."),
+    ] = None,
+    finetune_epochs: Annotated[
+        int, typer.Option(help="Train the child with inherited weights this many epochs.")
+    ] = 0,
+    finetune_lr: Annotated[float, typer.Option(help="Learning rate of the fine-tuning.")] = 0.01,
+    as_json: JsonOption = False,
+) -> None:
+    """Search a space with a one-shot method: train its supernet once, read the arch off it.
+
+    Defaults fit a CPU: nb201 with channels=8, cells_per_stage=1 (change them with -s).
+
+    The printed arch retrains from scratch with 'nasforge train ARCH'.
+    """
+    _check_arguments(method, epochs, batch_size, memory_limit_mb, max_minutes, finetune_epochs)
+    if out is not None and out.exists() and any(out.iterdir()):
+        raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
+    if (out is not None or finetune_epochs > 0) and partial_channels > 1:
+        raise ConfigError(
+            f"--partial-channels {partial_channels} trains ops on 1/{partial_channels} of the "
+            "channels, so the child cannot inherit them: drop --out and --finetune-epochs, "
+            "or retrain the printed arch with 'nasforge train'"
+        )
+    if benchmark is not None and space != "nb201":
+        raise ConfigError(f"--benchmark is NAS-Bench-201, which covers space nb201, not {space!r}")
+
+    from nasforge.evaluate.nb201_benchmark import NB201Table
+    from nasforge.oneshot import METHODS
+    from nasforge.oneshot.method import require_op_choices
+
+    params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
+    chosen_space = _make_space(space, params)
+    require_op_choices(chosen_space)
+    table = NB201Table.from_csv(benchmark) if benchmark is not None else None
+    loaded = _load_task(task, data, label_column)
+    chosen_space.check_input(loaded.input_shape)
+    options: dict[str, Any] = {}
+    if partial_channels != 1:
+        options["partial_channels"] = partial_channels
+    searcher = METHODS[method](chosen_space, **options)
+
+    stderr = Console(stderr=True)
+    if not stderr.is_terminal:  # logs: room for whole NB201 strings on one line
+        stderr = Console(stderr=True, width=200)
+    started = time.perf_counter()
+    with _progress(stderr, chosen_space, method, quiet=as_json) as monitor:
+        result = searcher.search(
+            loaded,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            threads=threads,
+            memory_limit=None if memory_limit_mb is None else memory_limit_mb * 1024**2,
+            max_seconds=None if max_minutes is None else 60.0 * max_minutes,
+            monitor=monitor,
+        )
+    seconds = time.perf_counter() - started
+
+    payload = _summary(result, chosen_space, method, space, params, task, seconds)
+    payload.update(child=None, finetune=None, model_dir=None)
+    if partial_channels == 1:
+        payload.update(
+            _export(
+                result,
+                chosen_space,
+                loaded,
+                out=out,
+                finetune_epochs=finetune_epochs,
+                finetune_lr=finetune_lr,
+                batch_size=batch_size,
+                seed=seed,
+                threads=threads,
+                quiet=as_json,
+            )
+        )
+    if table is not None:
+        payload["benchmark"] = _lookup(table, chosen_space, result.arch)
+    payload["retrain_command"] = _retrain_command(payload["arch"], task, data, params)
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    _print(payload)
+
+
+# -- input --------------------------------------------------------------------------------
+
+
+def _check_arguments(
+    method: str,
+    epochs: int,
+    batch_size: int,
+    memory_limit_mb: float | None,
+    max_minutes: float | None,
+    finetune_epochs: int,
+) -> None:
+    if method not in METHOD_NAMES:
+        raise ConfigError(
+            f"unknown one-shot method {method!r}; choose from {', '.join(METHOD_NAMES)}"
+        )
+    if epochs < 1 or batch_size < 1 or finetune_epochs < 0:
+        raise ConfigError(
+            f"--epochs and --batch-size must be >= 1 and --finetune-epochs >= 0, not "
+            f"{epochs}, {batch_size} and {finetune_epochs}"
+        )
+    for name, value in (("--memory-limit-mb", memory_limit_mb), ("--max-minutes", max_minutes)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} must be a number > 0, not {value}")
+
+
+def _make_space(name: str, params: dict[str, Any]) -> SearchSpace:
+    from nasforge.space import SPACES, make_space
+
+    if name not in SPACES:
+        raise SpaceError(f"unknown search space {name!r}; choose from {', '.join(SPACES)}")
+    return make_space(name, **params)
+
+
+def _load_task(name: str, data: Path | None, label_column: str | None) -> Task:
+    from nasforge.data.loaders import DATA_ENV, load_task
+
+    where = str(data) if data is not None else os.environ.get(DATA_ENV)
+    resolved = str(Path(where).expanduser().resolve()) if where else None
+    options = {"label_column": label_column} if label_column else {}
+    return load_task(name, resolved, seed=0, **options)
+
+
+# -- progress -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(
+    console: Console, space: SearchSpace, method: str, *, quiet: bool
+) -> Iterator[SearchMonitor]:
+    """A rich progress bar on stderr: the epochs (loss, argmax arch), then SPOS's generations."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from nasforge.oneshot import SearchMonitor
+
+    class ProgressMonitor(SearchMonitor):
+        def __init__(self, progress: Progress) -> None:
+            self.progress = progress
+            self.training: TaskID | None = None
+            self.evolution: TaskID | None = None
+
+        def on_start(self, memory: MemoryEstimate, epochs: int) -> None:
+            console.print(f"Estimated peak memory of one {method} step: {memory}", soft_wrap=True)
+            self.training = self.progress.add_task(method, total=epochs, status="")
+
+        def on_epoch(self, metrics: EpochMetrics, arch: Arch | None) -> None:
+            assert self.training is not None
+            shown = "uniform paths" if arch is None else space.format(arch)
+            status = f"loss {metrics.train_loss:.3f} · {shown}"
+            self.progress.update(self.training, advance=1, status=status)
+
+        def on_generation(
+            self, generation: int, generations: int, score: float, arch: Arch
+        ) -> None:
+            if self.evolution is None:
+                self.evolution = self.progress.add_task("evolution", total=generations, status="")
+            status = f"best {100 * score:.1f}% · {space.format(arch)}"
+            self.progress.update(self.evolution, completed=generation + 1, status=status)
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=quiet,
+        disable=quiet and not console.is_terminal,
+    ) as progress:
+        yield ProgressMonitor(progress)
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+def _summary(
+    result: OneShotResult,
+    space: SearchSpace,
+    method: str,
+    space_name: str,
+    params: dict[str, Any],
+    task: str,
+    seconds: float,
+) -> dict[str, Any]:
+    d = result.diagnostics
+    memory = result.memory
+    return {
+        "arch": space.format(result.arch),
+        "arch_text": str(result.arch),
+        "method": method,
+        "space": {"name": space_name, "params": params},
+        "task": task,
+        "epochs": result.report.epochs_run,
+        "stopped": result.report.reason,
+        "seconds": round(seconds, 3),
+        "supernet_valid_accuracy": 100.0 * result.report.last_valid_accuracy,
+        "memory": {
+            "batch_size": memory.batch_size,
+            "total_bytes": memory.total_bytes,
+            "tensor_bytes": memory.tensor_bytes,
+            "text": str(memory),
+        },
+        "diagnostics": {
+            "unit": d.unit,
+            "final_skip_share": _number(d.skip_share[-1]) if d.points else None,
+            "final_entropy": _number(d.mean_entropy[-1]) if d.points else None,
+            "archs": [space.format(arch) for arch in d.archs],
+            "skip_share": [_number(v) for v in d.skip_share],
+            "entropy": [_number(v) for v in d.mean_entropy],
+            "score": [_number(v) for v in d.score],
+        },
+    }
+
+
+def _number(value: Any) -> float | None:
+    """A float for JSON (NaN is not JSON: None)."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _export(
+    result: OneShotResult,
+    space: SearchSpace,
+    task: Task,
+    *,
+    out: Path | None,
+    finetune_epochs: int,
+    finetune_lr: float,
+    batch_size: int,
+    seed: int,
+    threads: int | None,
+    quiet: bool,
+) -> dict[str, Any]:
+    """The child with inherited weights: tested, optionally fine-tuned, optionally saved."""
+    import dataclasses
+
+    from nasforge.evaluate.cost import count_parameters
+    from nasforge.export import save_model
+    from nasforge.training import TrainConfig, Trainer
+
+    child = result.child(task.x_train[:CALIBRATION_EXAMPLES], batch_size=batch_size, seed=seed)
+    tester = Trainer(TrainConfig(threads=threads, seed=seed))
+    inherited = 100.0 * tester.evaluate(child, task.x_test, task.y_test)
+    exported: dict[str, Any] = {
+        "child": {"test_accuracy": inherited, "params": count_parameters(child)},
+        "finetune": None,
+        "model_dir": None,
+    }
+    metrics = {"test_accuracy": inherited, "params": float(count_parameters(child))}
+    train_config: dict[str, Any] = {"inherited_from": "oneshot supernet"}
+    if finetune_epochs > 0:
+        config = TrainConfig(
+            epochs=finetune_epochs,
+            batch_size=batch_size,
+            lr=finetune_lr,
+            threads=threads,
+            seed=seed,
+        )
+        if not quiet:
+            Console(stderr=True).print(
+                f"Fine-tuning the child with inherited weights for {finetune_epochs} epochs ..."
+            )
+        trainer = Trainer(config)
+        report = trainer.fit(child, task)
+        tuned = 100.0 * trainer.evaluate(child, task.x_test, task.y_test)
+        exported["finetune"] = {
+            "epochs": report.epochs_run,
+            "test_accuracy": tuned,
+            "valid_accuracy": 100.0 * report.last_valid_accuracy,
+            "seconds": report.seconds,
+        }
+        metrics.update(
+            test_accuracy=tuned,
+            valid_accuracy=100.0 * report.last_valid_accuracy,
+            epochs=float(report.epochs_run),
+        )
+        train_config = {**dataclasses.asdict(config), **train_config}
+    if out is not None:
+        folder = save_model(
+            out,
+            space=space,
+            arch=result.arch,
+            model=child,
+            task=task,
+            metrics=metrics,
+            train_config=train_config,
+            overwrite=True,
+        )
+        exported["model_dir"] = str(folder)
+    return exported
+
+
+def _lookup(table: NB201Table, space: SearchSpace, arch: Arch) -> dict[str, Any]:
+    from nasforge.space.nb201 import NB201Space
+
+    assert isinstance(space, NB201Space)  # checked with --benchmark
+    text = space.to_nb201_string(arch)
+    row = table.metrics(table.row_of(text))
+    found = {name: row.get(column) for name, column in BENCHMARK_COLUMNS.items()}
+    return {"table": str(table.path), "dataset": "cifar10", "epochs": 200, **found}
+
+
+def _retrain_command(arch: str, task: str, data: Path | None, params: dict[str, Any]) -> str:
+    words = ["nasforge", "train", arch, "--task", task]
+    if data is not None:
+        words += ["--data", str(data)]
+    for key, value in params.items():
+        words += ["-s", f"{key}={value}"]
+    words += ["--out", "models/retrained"]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def _print(payload: dict[str, Any]) -> None:
+    console = stdout_console()
+    d = payload["diagnostics"]
+    console.print(
+        f"[bold]{payload['method']}[/] found [bold]{payload['arch']}[/] in "
+        f"{payload['seconds']:.1f} s ({payload['epochs']} epochs; supernet valid accuracy "
+        f"{payload['supernet_valid_accuracy']:.1f}%)",
+        soft_wrap=True,
+    )
+    if d["final_skip_share"] is not None:
+        unit = "generation" if d["unit"] == "generation" else "epoch"
+        console.print(
+            f"  last {unit}: skip connections {d['final_skip_share']:.0%} of the edges, "
+            f"mean entropy {d['final_entropy']:.2f} nats"
+        )
+    child = payload.get("child")
+    if child:
+        console.print(
+            f"  child with inherited weights: test accuracy {child['test_accuracy']:.2f}% "
+            f"({child['params']:,} parameters)"
+        )
+    tuned = payload.get("finetune")
+    if tuned:
+        console.print(
+            f"  fine-tuned {tuned['epochs']} epochs: [bold]test accuracy "
+            f"{tuned['test_accuracy']:.2f}%[/] (valid {tuned['valid_accuracy']:.2f}%)"
+        )
+    looked_up = payload.get("benchmark")
+    if looked_up:
+        console.print(
+            f"  NAS-Bench-201 (CIFAR-10, 200 epochs): test {looked_up['test_accuracy']:.2f}%, "
+            f"valid {looked_up['valid_accuracy']:.2f}%, {looked_up['params_m']:.2f} M parameters"
+        )
+    if payload.get("model_dir"):
+        console.print(f"  saved to {payload['model_dir']}")
+    console.print(f"  retrain from scratch: {payload['retrain_command']}", soft_wrap=True)
