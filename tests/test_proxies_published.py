@@ -1,4 +1,4 @@
-"""Differential test: our synflow against NAS-Bench-Suite-Zero's published synflow scores."""
+"""Differential tests: our proxies against NAS-Bench-Suite-Zero's published scores."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import csv
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from nasforge.data.loaders import load_task
 from nasforge.proxies import ProxyBatch
 from nasforge.proxies.correlation import spearman
 from nasforge.proxies.scoring import score_archs
@@ -27,3 +29,21 @@ def test_synflow_ranks_the_connected_cells_like_nas_bench_suite_zero(zc_csv_path
     archs = [space.parse(text) for text in published]
     ours = score_archs(space, archs, ["synflow"], ProxyBatch((3, 32, 32), 10)).scores["synflow"]
     assert spearman(ours, list(published.values())) >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("proxy", ["nwot", "snip"])
+def test_data_proxies_rank_like_nas_bench_suite_zero(
+    proxy: str, zc_csv_path: Path, cifar10_small_path: Path
+) -> None:
+    """Our mini-batch is not NAS-Bench-Suite-Zero's, so only the ranking is compared."""
+    with gzip.open(zc_csv_path, "rt", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row[f"{proxy}_cifar10"] not in ("", "nan")]
+    picked = np.random.default_rng(7).choice(len(rows), 80, replace=False)
+    space = NB201Space()
+    archs = [space.parse(rows[i]["arch"]) for i in picked]
+    task = load_task("cifar10", cifar10_small_path)
+    batch = ProxyBatch.from_arrays(task.x_train, task.y_train, task.num_classes, seed=0)
+    ours = score_archs(space, archs, [proxy], batch).scores[proxy]
+    published = [float(rows[i][f"{proxy}_cifar10"]) for i in picked]
+    assert spearman(ours, published) >= 0.9
