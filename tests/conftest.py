@@ -25,13 +25,15 @@ def nb201_csv_path() -> Path:
 
 
 def shared_file(env_var: str, *parts: str) -> Path:
-    """A file of ``shared/``: ``$env_var``, else ``shared/`` beside the checkout.
+    """A file of ``shared/``: ``$env_var`` (the file, or a folder holding it), else ``shared/``
+    beside the checkout.
 
     Outside CI a missing file skips the test with how to provide it; in CI it fails.
     """
     candidates = []
     if os.environ.get(env_var):
-        candidates.append(Path(os.environ[env_var]).expanduser())
+        given = Path(os.environ[env_var]).expanduser()
+        candidates.append(given / parts[-1] if given.is_dir() else given)  # a folder or the file
     candidates.append((Path(__file__).parents[1] / ".." / "shared").resolve().joinpath(*parts))
     for path in candidates:
         if path.is_file():

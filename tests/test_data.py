@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -260,18 +259,9 @@ def test_task_from_arrays_sequences() -> None:
 
 
 @pytest.fixture(scope="module")
-def shared_data() -> Path:
-    """The folder with cifar10_small.npz: ``$NASFORGE_DATA``, else ``shared/data`` beside the
-    checkout."""
-    candidates = [Path(os.environ[DATA_ENV]).expanduser()] if os.environ.get(DATA_ENV) else []
-    candidates.append((Path(__file__).parents[1] / ".." / "shared" / "data").resolve())
-    for folder in candidates:
-        if (folder / "cifar10_small.npz").is_file():
-            return folder
-    reason = "cifar10_small.npz not found: set NASFORGE_DATA=... or put shared/ beside the checkout"
-    if os.environ.get("CI"):
-        pytest.fail(reason)  # CI always has shared/: a missing file is a broken setup
-    pytest.skip(reason)
+def shared_data(cifar10_small_path: Path) -> Path:
+    """The folder with cifar10_small.npz (see `cifar10_small_path` in conftest)."""
+    return cifar10_small_path.parent
 
 
 def test_cifar10_npz_loads_as_nchw(shared_data: Path) -> None:
