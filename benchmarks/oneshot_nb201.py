@@ -91,6 +91,7 @@ from nasforge.data.loaders import DATA_ENV, load_npz_task
 from nasforge.data.task import Task, make_task
 from nasforge.evaluate import NB201Table
 from nasforge.oneshot import ENAS, METHODS, SPOS, MemoryEstimate, OneShotMethod, SearchMonitor
+from nasforge.oneshot.supernet import NONE_OP
 from nasforge.space import NB201Space
 from nasforge.space.nb201 import LABELS
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks
@@ -269,15 +270,31 @@ def cifar10_task(path: Path) -> Task:
     )
 
 
-def make_method(name: str) -> Callable[[NB201Space], OneShotMethod]:
-    return lambda space: METHODS[name](space)
+def method_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as constructor options; values are read as JSON when they parse
+    (``arch_lr=3e-3``, ``augment=true``), else kept as strings."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise SystemExit(f"--option needs KEY=VALUE with KEY a name, not {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def make_method(args: argparse.Namespace) -> Callable[[NB201Space], OneShotMethod]:
+    options = method_options(args.option)
+    return lambda space: METHODS[args.method](space, **options)
 
 
 def plan_epochs(args: argparse.Namespace, space: NB201Space, task: Task) -> tuple[int, float]:
     """Epochs that fit the budget, from one timed epoch of the method (aborted after it)."""
     probe = ProbeMonitor()
     with contextlib.suppress(_ProbeDone):
-        make_method(args.method)(space).search(
+        make_method(args)(space).search(
             task,
             epochs=args.max_epochs,
             batch_size=args.batch_size,
@@ -308,7 +325,7 @@ def run(args: argparse.Namespace) -> None:
         epochs = int(args.epochs)
     clock = StepClock()
     started = time.perf_counter()
-    result = make_method(args.method)(space).search(
+    result = make_method(args)(space).search(
         task,
         epochs=epochs,
         batch_size=args.batch_size,
@@ -321,6 +338,10 @@ def run(args: argparse.Namespace) -> None:
     search_seconds = time.perf_counter() - started
     arch = space.format(result.arch)
     looked_up = table.metrics(table.row_of(arch))
+    # DARTS's derivation rule (the strongest op that is not none), from the same alpha
+    without_none = space.format(
+        result.supernet.argmax_arch(torch.as_tensor(result.alpha), exclude=(NONE_OP,))
+    )
     child = result.child(task.x_train[:CALIBRATION_EXAMPLES], seed=args.seed)
     tester = Trainer(TrainConfig(threads=args.threads))
     inherited = 100.0 * tester.evaluate(child, task.x_test, task.y_test)
@@ -329,6 +350,7 @@ def run(args: argparse.Namespace) -> None:
     row = {
         "method": args.method,
         "seed": args.seed,
+        "options": method_options(args.option),
         "channels": args.channels,
         "cells_per_stage": args.cells,
         "batch_size": args.batch_size,
@@ -343,12 +365,15 @@ def run(args: argparse.Namespace) -> None:
         "nb201_cifar10_test_acc": looked_up["cifar10_test_acc"],
         "nb201_cifar10_valid_acc": looked_up["cifar10_valid_acc"],
         "nb201_params_m": looked_up["params_m_cifar10"],
+        "arch_without_none": without_none,
+        "without_none_test_acc": table.metrics(table.row_of(without_none))["cifar10_test_acc"],
         "inherited_test_acc": inherited,
         "supernet_valid_acc": 100.0 * report.last_valid_accuracy,
         "skip_share": sum(result.arch[label] == "skip_connect" for label in LABELS) / len(LABELS),
         "entropy": float(d.mean_entropy[-1]),
         "diagnostics_unit": d.unit,
         "archs": [space.format(a) for a in d.archs],
+        "final_weights": [[round(float(w), 4) for w in row] for row in d.weights[-1]],
         "step_seconds_median": statistics.median(clock.times),
         "fit_seconds_per_step": report.seconds / max(report.steps, 1),
         "step_peak_mb": None if clock.step_peak is None else clock.step_peak / 2**20,
@@ -378,34 +403,42 @@ def escaped(arch: str) -> str:
     return "`" + arch.replace("|", "\\|") + "`"
 
 
+def setting(row: dict[str, Any]) -> str:
+    """The method with its non-default options and threads, e.g. ``gdas (arch_lr=0.003)``."""
+    options = row.get("options") or {}
+    shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(options.items()))
+    threads = f"{row['threads']} thr"
+    return f"{row['method']} ({shown}; {threads})" if shown else f"{row['method']} ({threads})"
+
+
 def table(args: argparse.Namespace) -> None:
     if not args.results.exists():
         raise SystemExit(f"no results yet: {args.results}")
     rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
-    rows.sort(key=lambda r: (r["method"], r["seed"], r["date"]))
+    rows.sort(key=lambda r: (r["method"], setting(r), r["seed"], r["date"]))
     print(
-        "| method | seed | epochs | search min | found arch | NB201 C10 test % | skip share "
+        "| setting | seed | epochs | search min | found arch | NB201 C10 test % | skip share "
         "| entropy | s/step | step peak MB | est. MB | RSS MB |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         peak = "-" if r["step_peak_mb"] is None else f"{r['step_peak_mb']:.0f}"
         print(
-            f"| {r['method']} | {r['seed']} | {r['epochs']}/{r['epochs_planned']} "
+            f"| {setting(r)} | {r['seed']} | {r['epochs']}/{r['epochs_planned']} "
             f"| {r['search_minutes']:.1f} | {escaped(r['arch'])} "
             f"| {r['nb201_cifar10_test_acc']:.2f} "
             f"| {r['skip_share']:.2f} | {r['entropy']:.2f} | {r['step_seconds_median']:.3f} "
             f"| {peak} | {r['estimated_mb']:.0f} | {r['max_rss_mb']:.0f} |"
         )
     print()
-    print("| method | runs | NB201 C10 test % (mean ± std) | skip share | search min |")
+    print("| setting | runs | NB201 C10 test % (mean ± std) | skip share | search min |")
     print("|---|---|---|---|---|")
-    for method in sorted({r["method"] for r in rows}):
-        mine = [r for r in rows if r["method"] == method]
+    for name in sorted({setting(r) for r in rows}):
+        mine = [r for r in rows if setting(r) == name]
         accs = [r["nb201_cifar10_test_acc"] for r in mine]
         spread = statistics.pstdev(accs) if len(accs) > 1 else 0.0
         print(
-            f"| {method} | {len(mine)} | {statistics.mean(accs):.2f} ± {spread:.2f} "
+            f"| {name} | {len(mine)} | {statistics.mean(accs):.2f} ± {spread:.2f} "
             f"| {statistics.mean(r['skip_share'] for r in mine):.2f} "
             f"| {statistics.mean(r['search_minutes'] for r in mine):.1f} |"
         )
@@ -727,6 +760,13 @@ def main() -> None:
     mode.add_argument("--compare", action="store_true", help="Ours vs the references.")
     parser.add_argument("--method", choices=sorted(METHODS), default="darts")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="A constructor option of the method (repeatable), e.g. arch_lr=3e-3.",
+    )
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--benchmark", type=Path, default=None)
     parser.add_argument("--channels", type=int, default=8)

@@ -99,6 +99,16 @@ def test_architecture_weights_move_and_beta_decay_keeps_them_smaller(digits: Tas
     assert lse(beta.alpha) < lse(darts.alpha)
 
 
+def test_warmup_epochs_train_only_the_weights(small: Task) -> None:
+    initial = 1e-3 * torch.randn((6, 5), generator=torch.Generator().manual_seed(0)).numpy()
+    frozen = GDAS(SPACE, warmup_epochs=2).search(small, epochs=2, batch_size=32, seed=0, threads=1)
+    np.testing.assert_allclose(frozen.alpha, initial, rtol=0, atol=1e-9)
+    assert np.isnan(frozen.diagnostics.arch_loss).all()
+    half = DARTS(SPACE, warmup_epochs=1).search(small, epochs=2, batch_size=32, seed=0, threads=1)
+    assert np.abs(half.alpha - initial).max() > 3 * 3e-4  # 4 Adam steps of 3e-4 in epoch 1
+    assert np.isnan(half.diagnostics.arch_loss[0]) and np.isfinite(half.diagnostics.arch_loss[1])
+
+
 def test_partial_channels_search_runs(small: Task) -> None:
     result = DARTS(SPACE, partial_channels=2).search(
         small, epochs=1, batch_size=32, seed=0, threads=1
@@ -246,5 +256,7 @@ def test_bad_method_options_are_one_line_errors() -> None:
         GDAS(SPACE, tau_min=5.0, tau_max=1.0)
     with pytest.raises(OneShotError, match="partial_channels must be >= 1"):
         DARTS(SPACE, partial_channels=0)
+    with pytest.raises(OneShotError, match="warmup_epochs must be >= 0"):
+        GDAS(SPACE, warmup_epochs=-1)
     with pytest.raises(OneShotError, match="epochs must be >= 1"):
         DARTS(SPACE).search(load_task("digits"), epochs=0)

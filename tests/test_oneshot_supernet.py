@@ -163,6 +163,37 @@ def test_path_with_weights_scales_each_chosen_op() -> None:
         assert torch.equal(doubled, net(x))
 
 
+def test_path_can_add_the_unselected_weights_as_xautodl_gdas_does() -> None:
+    """The unselected ops' weights add nothing to the output (a hard sample's are zero), but
+    each gets its edge output's summed gradient, the same for every unselected op of an edge;
+    without the option they get no gradient, and the chosen ops' gradients do not change."""
+    net = supernet().eval()
+    arch = ARCHS[0]
+    chosen = torch.tensor(net.path_of(arch))
+    unselected = torch.ones(net.shape, dtype=torch.bool)
+    unselected[torch.arange(net.shape[0]), chosen] = False
+    x = torch.randn(3, *SHAPE)
+    outputs, gradients = [], []
+    for add_unselected in (False, True):
+        weights = one_hot(net, arch).requires_grad_(True)
+        net.use_path(arch, weights=weights, add_unselected=add_unselected)
+        out = net(x)
+        out.square().sum().backward()
+        assert weights.grad is not None
+        outputs.append(out.detach())
+        gradients.append(weights.grad)
+    plain, added = gradients
+    assert torch.equal(outputs[0], outputs[1])
+    assert torch.equal(plain[unselected], torch.zeros(int(unselected.sum())))
+    per_edge = added[unselected].view(net.shape[0], net.shape[1] - 1)
+    torch.testing.assert_close(per_edge, per_edge[:, :1].expand_as(per_edge))
+    assert (per_edge.abs() > 0).any()
+    rows = torch.arange(net.shape[0])
+    torch.testing.assert_close(added[rows, chosen], plain[rows, chosen])
+    with pytest.raises(ArchError, match="add_unselected needs"):
+        net.use_path(arch, add_unselected=True)
+
+
 def test_modes_reject_malformed_weights_and_paths() -> None:
     net = supernet()
     with pytest.raises(ArchError, match=r"shape \(6, 5\)"):
@@ -183,6 +214,23 @@ def test_arch_round_trips_through_op_indices() -> None:
 
 
 # -- partial channels (PC-DARTS) -----------------------------------------------------------
+
+
+def test_argmax_can_leave_out_ops_as_darts_derivation_leaves_out_none() -> None:
+    net = supernet()
+    alpha = torch.tensor([[3.0, 2.0, 1.0, 0.0, -1.0]] * 6)
+    alpha[1] = torch.tensor([0.0, 1.0, 5.0, 2.0, 4.0])
+    assert set(net.argmax_arch(alpha).values()) == {"none", "nor_conv_1x1"}
+    without_none = net.argmax_arch(alpha, exclude=("none",))
+    assert [without_none[label] for label in net.labels] == ["skip_connect"] + ["nor_conv_1x1"] + [
+        "skip_connect"
+    ] * 4
+    without_two = net.argmax_arch(alpha, exclude=("none", "skip_connect"))
+    assert set(without_two.values()) == {"nor_conv_1x1"}
+    with pytest.raises(ArchError, match="unknown op"):
+        net.argmax_arch(alpha, exclude=("conv_7x7",))
+    with pytest.raises(ArchError, match="no op would be left"):
+        net.argmax_arch(alpha, exclude=OPS)
 
 
 def test_channel_shuffle_is_a_permutation_that_interleaves_groups() -> None:

@@ -146,7 +146,8 @@ class ENAS(OneShotMethod):
         self.supernet_.use_path(self.controller_.sample())
 
     def _before_validation(self) -> None:
-        self._train_controller()
+        if not self.warming_up_:
+            self._train_controller()
         super()._before_validation()
 
     def _train_controller(self) -> None:

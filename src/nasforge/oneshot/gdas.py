@@ -8,9 +8,13 @@ step. The weight step trains a freshly sampled path, the architecture step anoth
 
 As ``xautodl``'s GDAS does, the sampler is ``softmax((log_softmax(alpha) + g) / tau)`` with
 Gumbel noise ``g``, resampled if it is not finite, and BatchNorm of the candidate ops tracks
-running statistics (``--track_running_stats 1``). Only the sampled op contributes to the
-output (``xautodl``'s NB201 cell also adds the zero-valued weights of the other ops, a
-constant that only shifts their gradients; we leave it out, as its DARTS-space cell does).
+running statistics (``--track_running_stats 1``). ``xautodl``'s NB201 cell also adds the
+other ops' weights to each edge's output: zero in value, but each receives the edge output's
+summed gradient, which (softmax ignores a shift shared by all its inputs' gradients) moves
+the sampled op's gradient by minus that sum. ``add_unselected=True`` does the same; it is off
+by default, as in ``xautodl``'s DARTS-space cell. With BatchNorm after every op the summed
+gradient is small, and in our CPU runs it did not change the found cells
+(``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -58,9 +62,11 @@ class GDAS(OneShotMethod):
         *,
         tau_max: float = 10.0,
         tau_min: float = 0.1,
+        add_unselected: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(space, **options)
+        self.add_unselected = add_unselected
         if not 0 < tau_min <= tau_max:
             raise OneShotError(f"GDAS needs 0 < tau_min <= tau_max, not {tau_min}, {tau_max}")
         self.tau_max = tau_max
@@ -73,7 +79,7 @@ class GDAS(OneShotMethod):
 
     def _arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         hard, index = gumbel_hard(self.alpha_, self.tau_, self.generator_)
-        self.supernet_.use_path(index.tolist(), weights=hard)
+        self.supernet_.use_path(index.tolist(), weights=hard, add_unselected=self.add_unselected)
         return self._cross_entropy(x, y)
 
     def _use_weight_mode(self) -> None:

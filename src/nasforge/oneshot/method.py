@@ -127,10 +127,12 @@ class OneShotMethod(TrainerHooks, ABC):
     Weight training: SGD (momentum 0.9, Nesterov, as in NAS-Bench-201's search configs),
     ``lr`` cosine-annealed, ``weight_decay``, gradient norm clipped at ``grad_clip``.
     Architecture: Adam(``arch_lr``, betas ``arch_betas``, ``arch_weight_decay``) on alpha,
-    initialized as ``alpha_init`` times standard normal noise. ``partial_channels``,
-    ``affine`` and ``track_running_stats`` (None: the method's default) configure the
-    supernet; ``channels_last`` (images only) is about 15% faster on CPU. ``augment``
-    applies to the weights' batches only.
+    initialized as ``alpha_init`` times standard normal noise. For the first
+    ``warmup_epochs`` the architecture does not learn (no alpha step, no controller update):
+    only the weights train, on paths or mixtures of the initial distribution.
+    ``partial_channels``, ``affine`` and ``track_running_stats`` (None: the method's
+    default) configure the supernet; ``channels_last`` (images only) is about 15% faster
+    on CPU. ``augment`` applies to the weights' batches only.
     """
 
     name = "oneshot"
@@ -148,6 +150,7 @@ class OneShotMethod(TrainerHooks, ABC):
         arch_betas: tuple[float, float] = (0.5, 0.999),
         arch_weight_decay: float = 1e-3,
         alpha_init: float = 1e-3,
+        warmup_epochs: int = 0,
         partial_channels: int = 1,
         affine: bool = False,
         track_running_stats: bool | None = None,
@@ -162,11 +165,14 @@ class OneShotMethod(TrainerHooks, ABC):
         self.arch_betas = arch_betas
         self.arch_weight_decay = arch_weight_decay
         self.alpha_init = alpha_init
+        self.warmup_epochs = warmup_epochs
         self.partial_channels = partial_channels
         self.affine = affine
         self.track_running_stats = track_running_stats
         self.augment = augment
         self.channels_last = channels_last
+        if warmup_epochs < 0:
+            raise OneShotError(f"warmup_epochs must be >= 0, not {warmup_epochs}")
         if partial_channels < 1:
             raise OneShotError(f"partial_channels must be >= 1, not {partial_channels}")
 
@@ -296,9 +302,11 @@ class OneShotMethod(TrainerHooks, ABC):
     # -- hooks -------------------------------------------------------------------------
     def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
         self._arch_losses = []
+        self.warming_up_ = epoch < self.warmup_epochs
 
     def before_forward(self, step: int, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
-        self._arch_step(x, y)
+        if not self.warming_up_:
+            self._arch_step(x, y)
         self._use_weight_mode()
 
     def on_batch_end(self, step: int, model: nn.Module, loss: float) -> None:
@@ -402,7 +410,7 @@ class OneShotMethod(TrainerHooks, ABC):
         """The measured estimate of a training step's peak memory at ``batch_size`` (the
         supernet's mode and BatchNorm statistics are left as they were)."""
         alpha = torch.zeros(supernet.shape, requires_grad=True)
-        mode = (supernet.mode.weights, supernet.mode.path)
+        mode = (supernet.mode.weights, supernet.mode.path, supernet.mode.add_unselected)
         try:
             return estimate_memory(
                 supernet,
@@ -414,7 +422,7 @@ class OneShotMethod(TrainerHooks, ABC):
                 process_overhead=self.process_overhead,
             )
         finally:
-            supernet.mode.weights, supernet.mode.path = mode
+            supernet.mode.weights, supernet.mode.path, supernet.mode.add_unselected = mode
 
     def _check_memory(
         self,

@@ -147,9 +147,13 @@ class NB201SuperCell(nn.Module):
         weights, path = self.mode.weights, self.mode.path
         out: torch.Tensor | None
         if path is not None:
-            out = candidates.run(path[edge], part, relu_x)
+            chosen = path[edge]
+            out = candidates.run(chosen, part, relu_x)
             if out is not None and weights is not None:
-                out = weights[edge, path[edge]] * out
+                out = weights[edge, chosen] * out
+            if weights is not None and self.mode.add_unselected:
+                unselected = weights[edge].sum() - weights[edge, chosen]
+                out = unselected.expand_as(part) if out is None else out + unselected
         else:
             assert weights is not None  # SuperNet keeps a mode with weights or a path
             out = candidates(part, weights[edge], relu_x)

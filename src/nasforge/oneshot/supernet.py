@@ -36,6 +36,7 @@ class SuperNetMode:
 
     weights: torch.Tensor | None = None
     path: tuple[int, ...] | None = None
+    add_unselected: bool = False
 
 
 class SuperNet(nn.Module, ABC):
@@ -58,10 +59,20 @@ class SuperNet(nn.Module, ABC):
         """Mixed mode: every edge sums all its ops, weighted by its row of ``weights``."""
         self._check_weights(weights)
         self.mode.weights, self.mode.path = weights, None
+        self.mode.add_unselected = False
 
-    def use_path(self, path: Arch | Sequence[int], weights: torch.Tensor | None = None) -> None:
+    def use_path(
+        self,
+        path: Arch | Sequence[int],
+        weights: torch.Tensor | None = None,
+        *,
+        add_unselected: bool = False,
+    ) -> None:
         """Single-path mode: only op ``path[e]`` runs on edge ``e`` (scaled by
-        ``weights[e, path[e]]`` if ``weights`` is given)."""
+        ``weights[e, path[e]]`` if ``weights`` is given). With ``add_unselected``, each edge
+        also adds its other ops' weights as a constant (zero for a hard one-hot sample, but
+        their gradient is the sum of the edge output's gradient), as ``xautodl``'s GDAS
+        cell does."""
         indices = self.path_of(path) if isinstance(path, Arch) else tuple(int(i) for i in path)
         if len(indices) != len(self.labels) or not all(
             0 <= i < len(self.op_names) for i in indices
@@ -72,7 +83,10 @@ class SuperNet(nn.Module, ABC):
             )
         if weights is not None:
             self._check_weights(weights)
+        elif add_unselected:
+            raise ArchError("add_unselected needs the architecture weights")
         self.mode.weights, self.mode.path = weights, indices
+        self.mode.add_unselected = add_unselected
 
     def _check_weights(self, weights: torch.Tensor) -> None:
         if tuple(weights.shape) != self.shape:
@@ -104,9 +118,20 @@ class SuperNet(nn.Module, ABC):
             {label: self.op_names[i] for label, i in zip(self.labels, indices, strict=True)}
         )
 
-    def argmax_arch(self, alpha: torch.Tensor) -> Arch:
-        """The arch of the strongest op of every edge (ties go to the first op)."""
-        return self.arch_of(alpha.detach().argmax(dim=-1))
+    def argmax_arch(self, alpha: torch.Tensor, exclude: Sequence[str] = ()) -> Arch:
+        """The arch of the strongest op of every edge (ties go to the first op), leaving out
+        the ops named in ``exclude`` (DARTS's derivation excludes ``none``)."""
+        unknown = sorted(set(exclude) - set(self.op_names))
+        if unknown or len(set(exclude)) >= len(self.op_names):
+            raise ArchError(
+                f"cannot exclude {', '.join(map(repr, exclude))} from the ops "
+                f"{', '.join(self.op_names)}: "
+                + ("unknown op" if unknown else "no op would be left")
+            )
+        scores = alpha.detach().clone()
+        for name in exclude:
+            scores[:, self.op_names.index(name)] = -torch.inf
+        return self.arch_of(scores.argmax(dim=-1))
 
     # -- export --------------------------------------------------------------------------
     @abstractmethod
