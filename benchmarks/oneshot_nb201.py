@@ -91,6 +91,7 @@ from nasforge.data.loaders import DATA_ENV, load_npz_task
 from nasforge.data.task import Task, make_task
 from nasforge.evaluate import NB201Table
 from nasforge.oneshot import ENAS, METHODS, SPOS, MemoryEstimate, OneShotMethod, SearchMonitor
+from nasforge.oneshot import make_method as build_method
 from nasforge.oneshot.supernet import NONE_OP
 from nasforge.space import NB201Space
 from nasforge.space.nb201 import LABELS
@@ -287,7 +288,7 @@ def method_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 def make_method(args: argparse.Namespace) -> Callable[[NB201Space], OneShotMethod]:
     options = method_options(args.option)
-    return lambda space: METHODS[args.method](space, **options)
+    return lambda space: build_method(args.method, space, **options)
 
 
 def plan_epochs(args: argparse.Namespace, space: NB201Space, task: Task) -> tuple[int, float]:

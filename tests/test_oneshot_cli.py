@@ -209,3 +209,30 @@ def test_unknown_method_and_other_bad_options(tmp_path: Path) -> None:
     assert "exists and is not empty" in _error("--out", str(tmp_path / "full"))
     assert "unknown search space 'nb999'" in _error("--space", "nb999")
     assert "covers space nb201" in _error("--space", "mlp", "--benchmark", "x.csv")
+
+
+def test_method_options_reach_the_method() -> None:
+    """Warm-up of the whole search: alpha never moves, so its initial noise decides; leaving
+    out none (DARTS's rule) then shows in the arch and in every epoch's diagnostics."""
+    plain = _json("--method", "darts", *QUICK, "-o", "warmup_epochs=1")
+    assert plain["diagnostics"]["arch_loss"] == [None]  # no architecture step was taken
+    without_none = _json(
+        "--method", "darts", *QUICK, "-o", "warmup_epochs=1", "-o", "exclude_ops=none"
+    )
+    assert "none~" not in without_none["arch"]
+    assert all("none~" not in arch for arch in without_none["diagnostics"]["archs"])
+
+
+def test_bad_method_options_name_the_valid_ones() -> None:
+    line = _error("--method", "gdas", *QUICK, "-o", "tau=3")
+    assert "method 'gdas' has no option tau; its options: add_unselected, affine," in line
+    assert "tau_max" in line and "warmup_epochs" in line
+    assert "method option arch_lr must be a number, not 'fast'" in _error(
+        "--method", "darts", *QUICK, "-o", "arch_lr=fast"
+    )
+    assert "method option must read KEY=VALUE" not in _error(
+        "--method", "darts", *QUICK, "-o", "arch_lr"
+    )
+    assert "cannot exclude 'conv_7x7'" in _error(
+        "--method", "darts", *QUICK, "-o", "exclude_ops=conv_7x7"
+    )

@@ -75,6 +75,15 @@ def oneshot(
         ),
     ] = "nb201",
     space_option: SpaceOptions = None,
+    method_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--method-option",
+            "-o",
+            help="Method setting KEY=VALUE, e.g. arch_lr=0.003, warmup_epochs=30, "
+            "augment=true, exclude_ops=none (repeatable; a wrong key lists the valid ones).",
+        ),
+    ] = None,
     task: Annotated[str, typer.Option(help=f"Task to search on: {TASKS}.")] = "digits",
     data: DataOption = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
@@ -136,7 +145,7 @@ def oneshot(
         raise ConfigError(f"--benchmark is NAS-Bench-201, which covers space nb201, not {space!r}")
 
     from nasforge.evaluate.nb201_benchmark import NB201Table
-    from nasforge.oneshot import METHODS
+    from nasforge.oneshot import make_method
     from nasforge.oneshot.method import require_op_choices
 
     params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
@@ -145,10 +154,10 @@ def oneshot(
     table = NB201Table.from_csv(benchmark) if benchmark is not None else None
     loaded = _load_task(task, data, label_column)
     chosen_space.check_input(loaded.input_shape)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = parse_options(method_option or [], "method option")
     if partial_channels != 1:
         options["partial_channels"] = partial_channels
-    searcher = METHODS[method](chosen_space, **options)
+    searcher = make_method(method, chosen_space, **options)
 
     stderr = Console(stderr=True)
     if not stderr.is_terminal:  # logs: room for whole NB201 strings on one line
@@ -328,6 +337,7 @@ def _summary(
             "archs": [space.format(arch) for arch in d.archs],
             "skip_share": [_number(v) for v in d.skip_share],
             "entropy": [_number(v) for v in d.mean_entropy],
+            "arch_loss": [_number(v) for v in d.arch_loss],
             "score": [_number(v) for v in d.score],
         },
     }

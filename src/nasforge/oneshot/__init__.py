@@ -26,14 +26,10 @@ from nasforge.oneshot.gdas import GDAS, gumbel_hard
 from nasforge.oneshot.memory import MemoryEstimate, estimate_memory
 from nasforge.oneshot.method import OneShotMethod, OneShotResult, SearchMonitor
 from nasforge.oneshot.nb201_supernet import NB201SuperNet
+from nasforge.oneshot.registry import METHODS, make_method, method_options
 from nasforge.oneshot.sampling import PathScorer
 from nasforge.oneshot.spos import SPOS
 from nasforge.oneshot.supernet import SuperNet
-
-METHODS: dict[str, type[OneShotMethod]] = {
-    method.name: method for method in (DARTS, DARTS2, GDAS, ENAS, SPOS, BetaDARTS)
-}
-"""The methods by the name users pick them by (CLI, config files)."""
 
 __all__ = [
     "DARTS",
@@ -56,6 +52,8 @@ __all__ = [
     "beta_decay",
     "estimate_memory",
     "gumbel_hard",
+    "make_method",
+    "method_options",
     "recalibrate_batchnorm",
     "split_for_bilevel",
     "unrolled_hypergradient",

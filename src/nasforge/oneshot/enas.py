@@ -181,7 +181,7 @@ class ENAS(OneShotMethod):
         self._update_distribution()
 
     def _record_epoch(self) -> Arch | None:
-        arch = self.supernet_.argmax_arch(self.alpha_)
+        arch = self._argmax_arch()
         self.recorder_.record_distribution(
             self.probabilities_,
             arch,
@@ -195,7 +195,7 @@ class ENAS(OneShotMethod):
         """The best, by `PathScorer`, of the most likely path and ``final_samples`` sampled
         paths (the first of equals)."""
         net = self.supernet_
-        candidates = [net.path_of(net.argmax_arch(self.alpha_))]
+        candidates = [net.path_of(self._argmax_arch())]
         candidates += [tuple(self.controller_.sample()) for _ in range(self.final_samples)]
         unique = list(dict.fromkeys(candidates))
         scorer = self._path_scorer(self.score_examples, self.calibration_batches)

@@ -129,7 +129,9 @@ class OneShotMethod(TrainerHooks, ABC):
     Architecture: Adam(``arch_lr``, betas ``arch_betas``, ``arch_weight_decay``) on alpha,
     initialized as ``alpha_init`` times standard normal noise. For the first
     ``warmup_epochs`` the architecture does not learn (no alpha step, no controller update):
-    only the weights train, on paths or mixtures of the initial distribution.
+    only the weights train, on paths or mixtures of the initial distribution. The arch read
+    off alpha is its argmax without the ops in ``exclude_ops`` (DARTS's derivation leaves
+    out ``none``).
     ``partial_channels``, ``affine`` and ``track_running_stats`` (None: the method's
     default) configure the supernet; ``channels_last`` (images only) is about 15% faster
     on CPU. ``augment`` applies to the weights' batches only.
@@ -151,6 +153,7 @@ class OneShotMethod(TrainerHooks, ABC):
         arch_weight_decay: float = 1e-3,
         alpha_init: float = 1e-3,
         warmup_epochs: int = 0,
+        exclude_ops: Sequence[str] | str = (),
         partial_channels: int = 1,
         affine: bool = False,
         track_running_stats: bool | None = None,
@@ -166,6 +169,7 @@ class OneShotMethod(TrainerHooks, ABC):
         self.arch_weight_decay = arch_weight_decay
         self.alpha_init = alpha_init
         self.warmup_epochs = warmup_epochs
+        self.exclude_ops = (exclude_ops,) if isinstance(exclude_ops, str) else tuple(exclude_ops)
         self.partial_channels = partial_channels
         self.affine = affine
         self.track_running_stats = track_running_stats
@@ -213,6 +217,7 @@ class OneShotMethod(TrainerHooks, ABC):
         if max_seconds is not None and not max_seconds > 0:
             raise OneShotError(f"max_seconds must be > 0, not {max_seconds}")
         supernet = self.build_supernet(task, seed)
+        supernet.argmax_arch(torch.zeros(supernet.shape), exclude=self.exclude_ops)  # checks
         split = split_for_bilevel(task, batch_size, seed)
         torch.set_flush_denormal(True)
         memory = self._check_memory(supernet, task, batch_size, seed, memory_limit)
@@ -345,13 +350,17 @@ class OneShotMethod(TrainerHooks, ABC):
         """Record the epoch's point of the diagnostics; return the current argmax arch."""
         losses = self._arch_losses
         mean_loss = float(np.mean(losses)) if losses else float("nan")
-        arch = self.supernet_.argmax_arch(self.alpha_)
+        arch = self._argmax_arch()
         self.recorder_.record(self.alpha_, arch, mean_loss)
         return arch
 
+    def _argmax_arch(self) -> Arch:
+        """The strongest op of every edge, without the ops in ``exclude_ops``."""
+        return self.supernet_.argmax_arch(self.alpha_, exclude=self.exclude_ops)
+
     def _select_arch(self) -> Arch:
         """The found arch, once training has ended: the argmax of alpha by default."""
-        return self.supernet_.argmax_arch(self.alpha_)
+        return self._argmax_arch()
 
     def _path_scorer(self, examples: int, calibration: int) -> PathScorer:
         """Scores paths on (up to) ``examples`` of the architecture half, with BatchNorm
@@ -399,7 +408,7 @@ class OneShotMethod(TrainerHooks, ABC):
 
     def _use_eval_mode(self) -> None:
         """The mode the trainer validates in: the argmax arch's single path by default."""
-        self.supernet_.use_path(self.supernet_.argmax_arch(self.alpha_))
+        self.supernet_.use_path(self._argmax_arch())
 
     @abstractmethod
     def _memory_probes(self, supernet: SuperNet, alpha: torch.Tensor) -> Sequence[Probe]:
