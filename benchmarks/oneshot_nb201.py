@@ -15,7 +15,7 @@ training after the epoch that crosses it (`OneShotMethod.search(max_seconds=...)
 trainer hook). The found arch is looked up in ``nb201.csv`` (``--benchmark``, else
 ``$NASFORGE_NB201``, else ``../shared/benchmarks``): CIFAR-10 test accuracy
 (``cifar10_test_acc``, 200 epochs), valid accuracy and parameters. One JSON row is APPENDED
-to ``benchmarks/results/oneshot_nb201.jsonl`` (``--results``).
+to ``docs/data/oneshot_nb201.jsonl`` (``--results``; committed, the docs are built from it).
 
 Measured per run: search minutes (training, plus SPOS's evolution or ENAS's final choice);
 our time per weight step (median over steps, from ``on_batch_start`` to ``on_batch_end`` of a
@@ -92,14 +92,14 @@ from nasforge.data.task import Task, make_task
 from nasforge.evaluate import NB201Table
 from nasforge.oneshot import ENAS, METHODS, SPOS, MemoryEstimate, OneShotMethod, SearchMonitor
 from nasforge.oneshot import make_method as build_method
-from nasforge.oneshot.supernet import NONE_OP
+from nasforge.oneshot.supernet import NONE_OP, SuperNet
 from nasforge.space import NB201Space
 from nasforge.space.nb201 import LABELS
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
-RESULTS = REPO_ROOT / "benchmarks" / "results"
+RESULTS = REPO_ROOT / "docs" / "data"  # committed: the docs tables are built from these rows
 PROFILED_STEP = 5
 CALIBRATION_EXAMPLES = 2048
 COMPARED = ("darts", "gdas", "enas", "spos")
@@ -412,34 +412,72 @@ def setting(row: dict[str, Any]) -> str:
     return f"{row['method']} ({shown}; {threads})" if shown else f"{row['method']} ({threads})"
 
 
+def without_none(row: dict[str, Any]) -> str:
+    """NB201 test accuracy of the arch DARTS's derivation reads off the same alpha (the
+    strongest op that is not none); "=" when it is the found arch itself."""
+    if "without_none_test_acc" not in row:
+        return "-"
+    if row["arch_without_none"] == row["arch"]:
+        return "="
+    return f"{row['without_none_test_acc']:.2f}"
+
+
+def mean_without_none(rows: Sequence[dict[str, Any]]) -> str:
+    if not all("without_none_test_acc" in r for r in rows):
+        return "-"
+    return f"{statistics.mean(r['without_none_test_acc'] for r in rows):.2f}"
+
+
+def backfill_without_none(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Rows stored before ``arch_without_none`` existed but with ``final_weights`` (softmax
+    of alpha, whose argmax is alpha's) get it from those weights, as the run would have."""
+    space = NB201Space(channels=args.channels, cells_per_stage=args.cells)
+    nb201: NB201Table | None = None
+    for row in rows:
+        if "arch_without_none" in row or "final_weights" not in row:
+            continue
+        supernet = space.supernet((3, 32, 32), 10)
+        assert isinstance(supernet, SuperNet)
+        weights = torch.tensor(row["final_weights"])
+        arch = space.format(supernet.argmax_arch(weights, exclude=(NONE_OP,)))
+        nb201 = nb201 or NB201Table.from_csv(benchmark_path(args.benchmark))
+        row["arch_without_none"] = arch
+        row["without_none_test_acc"] = nb201.metrics(nb201.row_of(arch))["cifar10_test_acc"]
+
+
 def table(args: argparse.Namespace) -> None:
     if not args.results.exists():
         raise SystemExit(f"no results yet: {args.results}")
     rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
+    backfill_without_none(rows, args)
     rows.sort(key=lambda r: (r["method"], setting(r), r["seed"], r["date"]))
     print(
-        "| setting | seed | epochs | search min | found arch | NB201 C10 test % | skip share "
-        "| entropy | s/step | step peak MB | est. MB | RSS MB |"
+        "| setting | seed | epochs | search min | found arch | NB201 C10 test % "
+        "| w/o none: test % | skip share | entropy | s/step | step peak MB | est. MB | RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         peak = "-" if r["step_peak_mb"] is None else f"{r['step_peak_mb']:.0f}"
         print(
             f"| {setting(r)} | {r['seed']} | {r['epochs']}/{r['epochs_planned']} "
             f"| {r['search_minutes']:.1f} | {escaped(r['arch'])} "
-            f"| {r['nb201_cifar10_test_acc']:.2f} "
+            f"| {r['nb201_cifar10_test_acc']:.2f} | {without_none(r)} "
             f"| {r['skip_share']:.2f} | {r['entropy']:.2f} | {r['step_seconds_median']:.3f} "
             f"| {peak} | {r['estimated_mb']:.0f} | {r['max_rss_mb']:.0f} |"
         )
     print()
-    print("| setting | runs | NB201 C10 test % (mean ± std) | skip share | search min |")
-    print("|---|---|---|---|---|")
+    print(
+        "| setting | runs | NB201 C10 test % (mean ± std) | w/o none: mean "
+        "| skip share | search min |"
+    )
+    print("|---|---|---|---|---|---|")
     for name in sorted({setting(r) for r in rows}):
         mine = [r for r in rows if setting(r) == name]
         accs = [r["nb201_cifar10_test_acc"] for r in mine]
         spread = statistics.pstdev(accs) if len(accs) > 1 else 0.0
         print(
             f"| {name} | {len(mine)} | {statistics.mean(accs):.2f} ± {spread:.2f} "
+            f"| {mean_without_none(mine)} "
             f"| {statistics.mean(r['skip_share'] for r in mine):.2f} "
             f"| {statistics.mean(r['search_minutes'] for r in mine):.1f} |"
         )
