@@ -212,8 +212,8 @@ def test_unknown_method_and_other_bad_options(tmp_path: Path) -> None:
 
 
 def test_method_options_reach_the_method() -> None:
-    """Warm-up of the whole search: alpha never moves, so its initial noise decides; leaving
-    out none (DARTS's rule) then shows in the arch and in every epoch's diagnostics."""
+    """Warm-up of the whole search takes no architecture step; an excluded op is in neither
+    the found arch nor any epoch's argmax."""
     plain = _json("--method", "darts", *QUICK, "-o", "warmup_epochs=1")
     assert plain["diagnostics"]["arch_loss"] == [None]  # no architecture step was taken
     without_none = _json(

@@ -109,6 +109,22 @@ def test_warmup_epochs_train_only_the_weights(small: Task) -> None:
     assert np.isnan(half.diagnostics.arch_loss[0]) and np.isfinite(half.diagnostics.arch_loss[1])
 
 
+@pytest.mark.parametrize("name", ["darts", "gdas"])
+def test_excluded_ops_get_no_weight_and_are_never_chosen(name: str, small: Task) -> None:
+    method = METHODS[name](SPACE, exclude_ops="none")
+    result = method.search(small, epochs=2, batch_size=32, seed=0, threads=1)
+    assert method.exclude_ops == ("none",)
+    assert (result.diagnostics.weights[:, :, 0] == 0).all()
+    assert (result.diagnostics.weights[:, :, 1:] > 0).all()
+    assert all("none" not in arch.values() for arch in result.diagnostics.archs)
+
+
+def test_path_sampling_methods_refuse_excluded_ops() -> None:
+    for name in ("enas", "spos"):
+        with pytest.raises(OneShotError, match="exclude_ops applies to darts"):
+            METHODS[name](SPACE, exclude_ops="none")
+
+
 def test_partial_channels_search_runs(small: Task) -> None:
     result = DARTS(SPACE, partial_channels=2).search(
         small, epochs=1, batch_size=32, seed=0, threads=1

@@ -66,13 +66,13 @@ class DARTS(OneShotMethod):
         return None
 
     def _arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.supernet_.use_weights(torch.softmax(self.alpha_, dim=-1))
+        self.supernet_.use_weights(torch.softmax(self._logits(), dim=-1))
         loss = self._cross_entropy(x, y)
         penalty = self._regularization()
         return loss if penalty is None else loss + penalty
 
     def _use_weight_mode(self) -> None:
-        self.supernet_.use_weights(torch.softmax(self.alpha_.detach(), dim=-1))
+        self.supernet_.use_weights(torch.softmax(self._logits().detach(), dim=-1))
 
     def _use_eval_mode(self) -> None:
         self._use_weight_mode()
@@ -101,7 +101,7 @@ class DARTS(OneShotMethod):
         gradient, loss = unrolled_hypergradient(
             self.supernet_,
             self.alpha_,
-            lambda a: torch.softmax(a, dim=-1),
+            lambda a: torch.softmax(a + self.exclude_mask_, dim=-1),
             (x, y),
             (x_arch, y_arch),
             xi=float(group["lr"]),

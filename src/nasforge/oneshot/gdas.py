@@ -78,13 +78,13 @@ class GDAS(OneShotMethod):
         self.tau_ = self.tau_max - (self.tau_max - self.tau_min) * epoch / span
 
     def _arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        hard, index = gumbel_hard(self.alpha_, self.tau_, self.generator_)
+        hard, index = gumbel_hard(self._logits(), self.tau_, self.generator_)
         self.supernet_.use_path(index.tolist(), weights=hard, add_unselected=self.add_unselected)
         return self._cross_entropy(x, y)
 
     def _use_weight_mode(self) -> None:
         with torch.no_grad():
-            _, index = gumbel_hard(self.alpha_, self.tau_, self.generator_)
+            _, index = gumbel_hard(self._logits(), self.tau_, self.generator_)
         self.supernet_.use_path(index.tolist())
 
     def _memory_probes(self, supernet: SuperNet, alpha: torch.Tensor) -> Sequence[Probe]:

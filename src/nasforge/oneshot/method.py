@@ -129,9 +129,9 @@ class OneShotMethod(TrainerHooks, ABC):
     Architecture: Adam(``arch_lr``, betas ``arch_betas``, ``arch_weight_decay``) on alpha,
     initialized as ``alpha_init`` times standard normal noise. For the first
     ``warmup_epochs`` the architecture does not learn (no alpha step, no controller update):
-    only the weights train, on paths or mixtures of the initial distribution. The arch read
-    off alpha is its argmax without the ops in ``exclude_ops`` (DARTS's derivation leaves
-    out ``none``).
+    only the weights train, on paths or mixtures of the initial distribution. The ops in
+    ``exclude_ops`` are left out of the search (weight zero in mixtures, never sampled,
+    never chosen): ``exclude_ops="none"`` searches cells in which every edge computes.
     ``partial_channels``, ``affine`` and ``track_running_stats`` (None: the method's
     default) configure the supernet; ``channels_last`` (images only) is about 15% faster
     on CPU. ``augment`` applies to the weights' batches only.
@@ -293,6 +293,9 @@ class OneShotMethod(TrainerHooks, ABC):
         self.generator_ = torch.Generator().manual_seed(seed)
         alpha = self.alpha_init * torch.randn(supernet.shape, generator=self.generator_)
         self.alpha_ = alpha.requires_grad_()
+        self.exclude_mask_ = torch.zeros(supernet.shape)
+        for name in self.exclude_ops:
+            self.exclude_mask_[:, supernet.op_names.index(name)] = -torch.inf
         self.arch_optimizer_ = torch.optim.Adam(
             [self.alpha_],
             lr=self.arch_lr,
@@ -351,8 +354,12 @@ class OneShotMethod(TrainerHooks, ABC):
         losses = self._arch_losses
         mean_loss = float(np.mean(losses)) if losses else float("nan")
         arch = self._argmax_arch()
-        self.recorder_.record(self.alpha_, arch, mean_loss)
+        self.recorder_.record(self._logits(), arch, mean_loss)
         return arch
+
+    def _logits(self) -> torch.Tensor:
+        """alpha with the ops of ``exclude_ops`` at -inf: no weight, never sampled."""
+        return self.alpha_ + self.exclude_mask_ if self.exclude_ops else self.alpha_
 
     def _argmax_arch(self) -> Arch:
         """The strongest op of every edge, without the ops in ``exclude_ops``."""

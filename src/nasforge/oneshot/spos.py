@@ -64,6 +64,11 @@ class SPOS(OneShotMethod):
         **options: Any,
     ) -> None:
         super().__init__(space, **options)
+        if self.exclude_ops:
+            raise OneShotError(
+                "spos samples paths over every op; exclude_ops applies to darts, darts2, gdas "
+                "and beta-darts"
+            )
         if self.partial_channels != 1:
             raise OneShotError(
                 "spos trains one path per step; partial channels (PC-DARTS) only reduce the "
