@@ -103,6 +103,7 @@ RESULTS = REPO_ROOT / "docs" / "data"  # committed: the docs tables are built fr
 PROFILED_STEP = 5
 CALIBRATION_EXAMPLES = 2048
 COMPARED = ("darts", "gdas", "enas", "spos")
+ALPHA_METHODS = ("darts", "darts2", "gdas", "beta-darts")  # whose arch is alpha's argmax
 XAUTODL_MODELS = {
     "darts": "TinyNetworkDarts",
     "gdas": "TinyNetworkGDAS",
@@ -414,8 +415,9 @@ def setting(row: dict[str, Any]) -> str:
 
 def without_none(row: dict[str, Any]) -> str:
     """NB201 test accuracy of the arch DARTS's derivation reads off the same alpha (the
-    strongest op that is not none); "=" when it is the found arch itself."""
-    if "without_none_test_acc" not in row:
+    strongest op that is not none); "=" when it is the found arch itself; "-" for ENAS and
+    SPOS, whose arch is not alpha's argmax."""
+    if "without_none_test_acc" not in row or row["method"] not in ALPHA_METHODS:
         return "-"
     if row["arch_without_none"] == row["arch"]:
         return "="
@@ -423,7 +425,7 @@ def without_none(row: dict[str, Any]) -> str:
 
 
 def mean_without_none(rows: Sequence[dict[str, Any]]) -> str:
-    if not all("without_none_test_acc" in r for r in rows):
+    if not all("without_none_test_acc" in r and r["method"] in ALPHA_METHODS for r in rows):
         return "-"
     return f"{statistics.mean(r['without_none_test_acc'] for r in rows):.2f}"
 
