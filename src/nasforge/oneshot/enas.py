@@ -77,16 +77,7 @@ class ENAS(OneShotMethod):
         **options: Any,
     ) -> None:
         super().__init__(space, **options)
-        if self.exclude_ops:
-            raise OneShotError(
-                "enas samples paths over every op; exclude_ops applies to darts, darts2, gdas "
-                "and beta-darts"
-            )
-        if self.partial_channels != 1:
-            raise OneShotError(
-                "enas trains one path per step; partial channels (PC-DARTS) only reduce the "
-                "memory of mixed ops: drop partial_channels"
-            )
+        self._refuse_path_sampling_options()
         checks = {
             "controller_lr": controller_lr > 0,
             "controller_hidden": controller_hidden >= 1,

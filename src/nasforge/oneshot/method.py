@@ -357,6 +357,20 @@ class OneShotMethod(TrainerHooks, ABC):
         self.recorder_.record(self._logits(), arch, mean_loss)
         return arch
 
+    def _refuse_path_sampling_options(self) -> None:
+        """For methods that train uniformly sampled paths over every op (ENAS, SPOS):
+        ``exclude_ops`` and partial channels do not apply to them."""
+        if self.exclude_ops:
+            raise OneShotError(
+                f"{self.name} samples paths over every op; exclude_ops applies to darts, "
+                "darts2, gdas and beta-darts"
+            )
+        if self.partial_channels != 1:
+            raise OneShotError(
+                f"{self.name} trains one path per step; partial channels (PC-DARTS) only "
+                "reduce the memory of mixed ops: drop partial_channels"
+            )
+
     def _logits(self) -> torch.Tensor:
         """alpha with the ops of ``exclude_ops`` at -inf: no weight, never sampled."""
         return self.alpha_ + self.exclude_mask_ if self.exclude_ops else self.alpha_

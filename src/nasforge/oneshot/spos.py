@@ -64,16 +64,7 @@ class SPOS(OneShotMethod):
         **options: Any,
     ) -> None:
         super().__init__(space, **options)
-        if self.exclude_ops:
-            raise OneShotError(
-                "spos samples paths over every op; exclude_ops applies to darts, darts2, gdas "
-                "and beta-darts"
-            )
-        if self.partial_channels != 1:
-            raise OneShotError(
-                "spos trains one path per step; partial channels (PC-DARTS) only reduce the "
-                "memory of mixed ops: drop partial_channels"
-            )
+        self._refuse_path_sampling_options()
         if population_size < 2 or generations < 1:
             raise OneShotError(
                 f"spos needs population_size >= 2 and generations >= 1, "
