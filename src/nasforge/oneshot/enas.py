@@ -58,6 +58,7 @@ class ENAS(OneShotMethod):
     name = "enas"
     default_track_running_stats = True
     uses_partial_channels = False  # one path per step is already small
+    samples_every_op = True
 
     def __init__(
         self,
@@ -77,7 +78,6 @@ class ENAS(OneShotMethod):
         **options: Any,
     ) -> None:
         super().__init__(space, **options)
-        self._refuse_path_sampling_options()
         checks = {
             "controller_lr": controller_lr > 0,
             "controller_hidden": controller_hidden >= 1,

@@ -140,6 +140,7 @@ class OneShotMethod(TrainerHooks, ABC):
     name = "oneshot"
     default_track_running_stats = True
     uses_partial_channels = True  # whether partial channels reduce this method's memory
+    samples_every_op = False  # paths sampled over every op: exclude_ops, partial channels refused
 
     def __init__(
         self,
@@ -179,6 +180,8 @@ class OneShotMethod(TrainerHooks, ABC):
             raise OneShotError(f"warmup_epochs must be >= 0, not {warmup_epochs}")
         if partial_channels < 1:
             raise OneShotError(f"partial_channels must be >= 1, not {partial_channels}")
+        if self.samples_every_op:
+            self._refuse_path_sampling_options()
 
     @property
     def state_copies(self) -> int:
@@ -358,8 +361,8 @@ class OneShotMethod(TrainerHooks, ABC):
         return arch
 
     def _refuse_path_sampling_options(self) -> None:
-        """For methods that train uniformly sampled paths over every op (ENAS, SPOS):
-        ``exclude_ops`` and partial channels do not apply to them."""
+        """Methods that sample paths over every op (``samples_every_op``: ENAS, SPOS)
+        neither leave ops out nor use partial channels."""
         if self.exclude_ops:
             raise OneShotError(
                 f"{self.name} samples paths over every op; exclude_ops applies to darts, "

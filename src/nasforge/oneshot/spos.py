@@ -50,6 +50,7 @@ class SPOS(OneShotMethod):
     name = "spos"
     default_track_running_stats = True
     uses_partial_channels = False  # one path per step is already small
+    samples_every_op = True
 
     def __init__(
         self,
@@ -64,7 +65,6 @@ class SPOS(OneShotMethod):
         **options: Any,
     ) -> None:
         super().__init__(space, **options)
-        self._refuse_path_sampling_options()
         if population_size < 2 or generations < 1:
             raise OneShotError(
                 f"spos needs population_size >= 2 and generations >= 1, "
