@@ -1,39 +1,27 @@
-"""`Experiment`: the ask / evaluate / tell loop, journaled to a store so that it can resume.
+"""`Experiment`: a space, a strategy, an evaluator, a budget and objectives, in a store.
 
-Resuming is replay: the stored trials' asks and tells are fed, in the order they happened,
-to a freshly made strategy with the same seed, which thereby reaches the state it had when
-the run stopped. Finished trials are never evaluated again; a trial that was running when
-the process died is evaluated now, under its stored number.
+`run()` opens (or reopens) its record in the store and hands the work to a `TrialLoop`
+(`run/loop.py`): ask, submit to the executor, tell, journal; resume is replay.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from nasforge.arch import Arch
-from nasforge.errors import ConfigError, NasforgeError, StoreError
+from nasforge.errors import ConfigError, StoreError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result, Status
-from nasforge.run.budget import Budget, Usage
+from nasforge.run.budget import Budget
+from nasforge.run.executor import Executor, InlineExecutor
+from nasforge.run.loop import MAX_CONSECUTIVE_DUPLICATES, TrialCallback, TrialLoop
 from nasforge.run.objective import Constraint, Objective
-from nasforge.run.results import SearchResult, usage_of
-from nasforge.run.storage import Store, TrialRecord
+from nasforge.run.results import SearchResult
+from nasforge.run.storage import Store
 from nasforge.space.base import SearchSpace
-from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strategy
+from nasforge.strategy.base import Strategy
 
-TrialCallback = Callable[[TrialRecord, Usage], None]
-
-MAX_CONSECUTIVE_DUPLICATES = 1000
-"""Stop when a strategy proposes only already-evaluated archs this many times in a row."""
-
-
-@dataclass(frozen=True)
-class _CacheKey:
-    arch: Arch
-    budget: float | None
+__all__ = ["MAX_CONSECUTIVE_DUPLICATES", "Experiment", "TrialCallback", "check_objectives"]
 
 
 class Experiment:
@@ -51,6 +39,7 @@ class Experiment:
         store: Store | None = None,
         name: str = "experiment",
         deduplicate: bool | str = True,
+        executor: Executor | None = None,
     ) -> None:
         if not name.strip():
             raise ConfigError("experiment name is empty")
@@ -66,6 +55,7 @@ class Experiment:
         self.store = store or Store(":memory:")
         self.name = name
         self.deduplicate = _dedup_mode(deduplicate)
+        self.executor = executor or InlineExecutor()
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this experiment by name (stored with it)."""
@@ -87,10 +77,13 @@ class Experiment:
     def run(self, on_trial: TrialCallback | None = None) -> SearchResult:
         """Run (or resume) until the budget is spent; return every trial and the best."""
         record = self._open_record()
-        loop = _Loop(self, record.id, record.wall_seconds, on_trial)
+        loop = TrialLoop(self, record.id, record.wall_seconds, self.executor, on_trial)
         loop.replay(self.store.trials(record.id))
-        loop.finish_interrupted()
-        loop.search()
+        self.executor.start(self.evaluator)
+        try:
+            loop.search()
+        finally:
+            self.executor.close()
         return self.result()
 
     def result(self) -> SearchResult:
@@ -124,156 +117,6 @@ class Experiment:
         if record.config != config:
             self.store.update_config(record.id, config)
         return record
-
-
-class _Loop:
-    """The state of one run of an experiment: sequence numbers, usage, duplicate cache."""
-
-    def __init__(
-        self,
-        experiment: Experiment,
-        experiment_id: int,
-        wall_before: float,
-        on_trial: TrialCallback | None,
-    ) -> None:
-        self.x = experiment
-        self.id = experiment_id
-        self.on_trial = on_trial
-        self.seq = experiment.store.next_seq(experiment_id)
-        self.number = 0
-        self.cache: dict[_CacheKey, TrialRecord] = {}
-        self.trials: list[TrialRecord] = []
-        self.wall_before = wall_before
-        self.started = time.monotonic()
-        self.wall_flushed = 0.0
-
-    # -- resume ----------------------------------------------------------------------
-    def replay(self, trials: list[TrialRecord]) -> None:
-        events: list[tuple[int, bool, TrialRecord]] = [(t.created_seq, True, t) for t in trials]
-        events += [(t.finished_seq, False, t) for t in trials if t.finished_seq is not None]
-        for _, is_ask, trial in sorted(events, key=lambda event: event[0]):
-            arch = Arch.parse(trial.arch)
-            if is_ask:
-                proposal = self._ask()
-                if (
-                    proposal is None
-                    or proposal.arch != arch
-                    or self._budget_of(proposal) != trial.budget
-                ):
-                    raise StoreError(
-                        f"cannot resume {self.x.name!r}: the strategy now proposes something other "
-                        f"than stored trial {trial.number}; was nasforge or its settings changed?"
-                    )
-            else:
-                self._remember(trial, arch)
-                self.x.strategy.tell(_observation(trial, arch))
-        self.trials = list(trials)
-        self.number = len(trials)
-
-    def finish_interrupted(self) -> None:
-        for trial in [t for t in self.trials if not t.finished]:
-            self._evaluate_and_tell(trial, Arch.parse(trial.arch))
-
-    # -- search ----------------------------------------------------------------------
-    def search(self) -> None:
-        duplicates_in_a_row = 0
-        while not self.x.budget.exhausted(self.usage()):
-            proposal = self._ask()
-            if proposal is None:
-                return
-            trial = TrialRecord(
-                number=self.number,
-                arch=str(proposal.arch),
-                budget=self._budget_of(proposal),
-                status=Status.RUNNING,
-                created_seq=self._next_seq(),
-            )
-            self.number += 1
-            self.trials.append(trial)
-            self.x.store.add_trial(
-                self.id, trial.number, trial.arch, trial.budget, trial.created_seq
-            )
-            finished = self._evaluate_and_tell(trial, proposal.arch)
-            duplicates_in_a_row = (
-                duplicates_in_a_row + 1 if finished.duplicate_of is not None else 0
-            )
-            if duplicates_in_a_row >= MAX_CONSECUTIVE_DUPLICATES:
-                return
-
-    def _evaluate_and_tell(self, trial: TrialRecord, arch: Arch) -> TrialRecord:
-        key = self._key(arch, trial.budget)
-        earlier = self.cache.get(key) if self.x.deduplicate != "none" else None
-        if earlier is not None:
-            result, duplicate_of = earlier.result(), earlier.number
-        else:
-            result, duplicate_of = self._evaluate(arch, trial.budget), None
-        score, scores, violation = self.x.judge(result)
-        seq = self._next_seq()
-        self.x.store.finish_trial(
-            self.id, trial.number, result, score, seq, duplicate_of, scores, violation
-        )
-        finished = TrialRecord(
-            number=trial.number,
-            arch=trial.arch,
-            budget=trial.budget,
-            status=result.status,
-            created_seq=trial.created_seq,
-            metrics=dict(result.metrics),
-            score=score,
-            cost=result.cost,
-            error=result.error,
-            duplicate_of=duplicate_of,
-            finished_seq=seq,
-            info=dict(result.info),
-            scores=scores,
-            violation=violation,
-        )
-        self.trials[trial.number] = finished
-        self._remember(finished, arch)
-        self.x.strategy.tell(_observation(finished, arch))
-        self._flush_wall()
-        if self.on_trial is not None:
-            self.on_trial(finished, self.usage())
-        return finished
-
-    def _evaluate(self, arch: Arch, budget: float | None) -> Result:
-        try:
-            return self.x.evaluator.evaluate(arch, budget)
-        except NasforgeError as exc:
-            return Result.failed(str(exc))
-        except Exception as exc:  # a failed evaluation ends the trial, not the search
-            return Result.failed(f"{type(exc).__name__}: {exc}")
-
-    # -- helpers ---------------------------------------------------------------------
-    def _ask(self) -> Proposal | None:
-        try:
-            return self.x.strategy.ask()
-        except SearchExhausted:
-            return None
-
-    def _budget_of(self, proposal: Proposal) -> float | None:
-        return proposal.budget if proposal.budget is not None else self.x.evaluator.default_budget
-
-    def _key(self, arch: Arch, budget: float | None) -> _CacheKey:
-        if self.x.deduplicate == "exact":
-            return _CacheKey(arch, budget)
-        return _CacheKey(self.x.space.canonical(arch), budget)
-
-    def _remember(self, trial: TrialRecord, arch: Arch) -> None:
-        if trial.evaluated:
-            self.cache.setdefault(self._key(arch, trial.budget), trial)
-
-    def _next_seq(self) -> int:
-        self.seq += 1
-        return self.seq - 1
-
-    def _flush_wall(self) -> None:
-        elapsed = time.monotonic() - self.started
-        self.x.store.add_wall_seconds(self.id, elapsed - self.wall_flushed)
-        self.wall_flushed = elapsed
-
-    def usage(self) -> Usage:
-        return usage_of(self.trials, self.wall_before + time.monotonic() - self.started)
 
 
 def check_objectives(
@@ -318,10 +161,6 @@ def _dedup_mode(value: bool | str) -> str:
     if mode not in DEDUP_MODES:
         raise ConfigError(f"deduplicate must be one of {', '.join(DEDUP_MODES)}, not {value!r}")
     return str(mode)
-
-
-def _observation(trial: TrialRecord, arch: Arch) -> Observation:
-    return Observation(Proposal(arch, trial.budget), trial.score, trial.scores, trial.violation)
 
 
 def multi_objective_strategies() -> list[str]:

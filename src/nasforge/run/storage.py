@@ -1,17 +1,25 @@
 """`Store`: a SQLite file holding experiments and the journal of their trials.
 
-Every trial is written when it is created and again when it finishes, each in its own
-transaction, so a process killed at any point leaves a consistent file. Each write also
-takes the next number of a per-experiment event sequence; replaying asks and tells in that
-order rebuilds a strategy exactly.
+Every trial is written when it is created and again when it finishes. Writes go one per
+transaction, or several in one `batch()`; either way a process killed at any point leaves a
+consistent file whose trials are a prefix of what happened. Each write also takes the next
+number of a per-experiment event sequence; replaying asks and tells in that order rebuilds a
+strategy exactly.
+
+A duplicate (a proposal whose result is reused from an earlier trial) is stored compactly:
+its row names the earlier trial in ``duplicate_of`` and holds no metrics of its own;
+`trials()` fills them in from that trial.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +114,7 @@ class Store:
         if self.path != ":memory:":
             _check_is_store_or_new(Path(self.path))
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        self._in_batch = False
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._open()
@@ -252,6 +261,68 @@ class Store:
             ),
         )
 
+    def add_duplicate(
+        self,
+        experiment_id: int,
+        number: int,
+        arch: str,
+        budget: float | None,
+        status: Status,
+        duplicate_of: int,
+        created_seq: int,
+        finished_seq: int,
+    ) -> None:
+        """A finished trial that reuses the result of trial `duplicate_of` (one row, no metrics)."""
+        now = time.time()
+        self._write(
+            "INSERT INTO trials (experiment_id, number, arch, budget, status, duplicate_of, "
+            "created_seq, finished_seq, created_at, finished_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                experiment_id,
+                number,
+                arch,
+                budget,
+                status.value,
+                duplicate_of,
+                created_seq,
+                finished_seq,
+                now,
+                now,
+            ),
+        )
+
+    def finish_duplicate(
+        self, experiment_id: int, number: int, status: Status, duplicate_of: int, seq: int
+    ) -> None:
+        """Finish a created trial as a reuse of trial `duplicate_of`'s result."""
+        self._write(
+            "UPDATE trials SET status = ?, duplicate_of = ?, finished_seq = ?, finished_at = ? "
+            "WHERE experiment_id = ? AND number = ?",
+            (status.value, duplicate_of, seq, time.time(), experiment_id, number),
+        )
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the writes inside in one transaction: all of them land, or none."""
+        if self._in_batch:
+            yield
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write to store {self.path}: {exc}") from None
+        self._in_batch = True
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_batch = False
+
     def trials(self, experiment_id: int) -> list[TrialRecord]:
         rows = self._db.execute(
             "SELECT number, arch, budget, status, metrics, score, cost, error, duplicate_of, "
@@ -259,7 +330,7 @@ class Store:
             "WHERE experiment_id = ? ORDER BY number",
             (experiment_id,),
         ).fetchall()
-        return [
+        trials = [
             TrialRecord(
                 number=row[0],
                 arch=row[1],
@@ -278,8 +349,12 @@ class Store:
             )
             for row in rows
         ]
+        return [_with_reused_result(trial, trials) for trial in trials]
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        if self._in_batch:
+            self._db.execute(sql, params)
+            return
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -287,6 +362,26 @@ class Store:
                 self._db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot write to store {self.path}: {exc}") from None
+
+
+def _with_reused_result(trial: TrialRecord, trials: list[TrialRecord]) -> TrialRecord:
+    """A compactly stored duplicate with the result of the trial it reuses filled in."""
+    if trial.duplicate_of is None or trial.metrics or trial.error or not trial.finished:
+        return trial
+    earlier = trials[trial.duplicate_of] if trial.duplicate_of < len(trials) else None
+    if earlier is None or earlier.number != trial.duplicate_of:
+        return trial
+    return dataclasses.replace(
+        trial,
+        status=earlier.status,
+        metrics=dict(earlier.metrics),
+        score=earlier.score,
+        cost=earlier.cost,
+        error=earlier.error,
+        info=dict(earlier.info),
+        scores=earlier.scores,
+        violation=earlier.violation,
+    )
 
 
 def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
