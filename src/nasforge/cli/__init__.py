@@ -7,12 +7,21 @@ imported only inside commands, so ``nasforge --help`` is instant.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from nasforge.cli import experiments, models, oneshot, proxies, search
 from nasforge.cli.app import app
+from nasforge.cli.common import DEBUG_ENV
 
 __all__ = ["app", "experiments", "main", "models", "oneshot", "proxies", "search"]
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="nasforge")
+    """Console-script entry point. ``--debug`` may stand anywhere among the arguments: it
+    makes unexpected errors show their traceback."""
+    args = sys.argv[1:]
+    if "--debug" in args:
+        args = [arg for arg in args if arg != "--debug"]
+        os.environ[DEBUG_ENV] = "1"
+    app(args=args, prog_name="nasforge")

@@ -66,7 +66,9 @@ BenchmarkOption = Annotated[
 
 
 def user_errors(command: F) -> F:
-    """Turn a NasforgeError into one line on stderr and exit code 2."""
+    """Errors end a command with one line on stderr: a NasforgeError (bad input) with exit
+    code 2; anything unexpected with exit code 1, naming what failed and how to see the
+    traceback (``--debug``, which re-raises it)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -75,8 +77,45 @@ def user_errors(command: F) -> F:
         except NasforgeError as exc:
             typer.echo(f"nasforge: error: {exc}", err=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo(
+                f"nasforge: {command.__name__} interrupted; finished trials are in the store "
+                "('nasforge resume' continues a search)",
+                err=True,
+            )
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if debugging():
+                raise
+            typer.echo(unexpected_error_line(command.__name__, exc), err=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+DEBUG_ENV = "NASFORGE_DEBUG"
+
+
+def debugging() -> bool:
+    """True under ``--debug`` (or ``NASFORGE_DEBUG=1``): unexpected errors show a traceback."""
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def unexpected_error_line(command: str, exc: BaseException) -> str:
+    """One line for an error nasforge did not expect: what failed, and where it was raised."""
+    where = ""
+    trace = exc.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    if trace is not None:
+        frame = trace.tb_frame
+        where = f" at {Path(frame.f_code.co_filename).name}:{trace.tb_lineno}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return (
+        f"nasforge: unexpected error in '{command.replace('_', '-')}': "
+        f"{type(exc).__name__}{': ' + text if text else ''}{where} "
+        "(run it again with --debug for the traceback)"
+    )
 
 
 def print_best(payload: dict[str, Any]) -> None:
