@@ -53,6 +53,29 @@ FinalEpochsOption = Annotated[
 WinnerFolderOption = Annotated[
     Path | None, typer.Option(help="Folder for the retrained winner (default: models/NAME).")
 ]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Evaluations at once (default: one per core when candidates are trained, else 1). "
+        "With --workers 1 a seed repeats its trials exactly.",
+        show_default=False,
+    ),
+]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor", help="Where trials run: local (processes here) or ray (a Ray cluster)."
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster to join, HOST:PORT (default: start a local Ray instance).",
+        show_default=False,
+    ),
+]
 TopOption = Annotated[int, typer.Option(help="Rows in the leaderboard.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 BenchmarkOption = Annotated[

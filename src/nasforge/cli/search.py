@@ -18,14 +18,17 @@ from nasforge.cli.common import (
     TASKS,
     BenchmarkOption,
     DataOption,
+    ExecutorOption,
     FinalEpochsOption,
     HyperparameterOptions,
     JsonOption,
     NameOption,
+    RayAddressOption,
     SpaceOptions,
     StoreOption,
     TopOption,
     WinnerFolderOption,
+    WorkersOption,
     benchmark_path,
     fresh_name,
     open_existing,
@@ -132,6 +135,9 @@ def search(
     warm_start_top: Annotated[
         int, typer.Option(help="Best-scoring architectures the warm start seeds the search with.")
     ] = 10,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Search for the best architecture; by default train candidates on the digits task.
 
@@ -140,16 +146,19 @@ def search(
     With --warm-start the search first evaluates the archs a zero-cost proxy likes best.
     """
     from nasforge.run.budget import Budget
+    from nasforge.run.executor import make_executor
     from nasforge.run.experiment import Experiment, check_objectives
     from nasforge.run.objective import Constraint, Objective
     from nasforge.run.setup import (
         benchmark_evaluator,
+        default_workers,
         training_evaluator,
     )
     from nasforge.run.storage import Store
     from nasforge.strategy import make_strategy
 
     use_benchmark = evaluator == "benchmark" or (evaluator == "auto" and benchmark is not None)
+    make_executor(executor, workers=workers, ray_address=ray_address)  # checks them early
     if evaluator not in ("auto", "train", "benchmark"):
         raise ConfigError(f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark")
     default_budget = DEFAULT_BENCHMARK_BUDGET if use_benchmark else DEFAULT_TRAIN_BUDGET
@@ -220,6 +229,8 @@ def search(
                 f"experiment {name!r} already exists in {store}; "
                 "continue it with 'nasforge resume' or pick another --name"
             )
+        if workers is None and executor == "local":
+            workers = default_workers(chosen_evaluator)
         experiment = Experiment(
             search_space,
             chosen,
@@ -229,6 +240,9 @@ def search(
             constraints=limits_on_metrics,
             store=journal,
             name=experiment_name,
+            executor=make_executor(
+                executor, workers=workers, threads_per_worker=threads, ray_address=ray_address
+            ),
         )
         run_and_report(
             experiment,
@@ -336,11 +350,17 @@ def resume(
     out: WinnerFolderOption = None,
     top: TopOption = 10,
     as_json: JsonOption = False,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Continue a stopped or killed experiment from its stored trials."""
     from nasforge.run.budget import Budget
+    from nasforge.run.executor import make_executor
+    from nasforge.run.setup import default_workers
     from nasforge.run.spec import experiment_from_config
 
+    make_executor(executor, workers=workers, ray_address=ray_address)  # checks them early
     with open_existing(store) as journal:
         record = journal.experiment(pick_name(journal, name))
         new_budget = None
@@ -354,6 +374,9 @@ def resume(
             budget=new_budget,
             evaluator_overrides=overrides,
         )
+        if workers is None and executor == "local":
+            workers = default_workers(experiment.evaluator)
+        experiment.executor = make_executor(executor, workers=workers, ray_address=ray_address)
         run_and_report(
             experiment,
             journal,

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from nasforge.arch import Arch
-from nasforge.errors import NasforgeError
+from nasforge.errors import ConfigError, NasforgeError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result
 
@@ -102,3 +102,34 @@ class InlineExecutor(Executor):
     @property
     def running(self) -> int:
         return len(self._queue)
+
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(
+    kind: str = "local",
+    *,
+    workers: int | None = 1,
+    threads_per_worker: int | None = None,
+    ray_address: str | None = None,
+) -> Executor:
+    """An executor by name: ``local`` (inline for one worker, else a process pool) or
+    ``ray`` (a Ray cluster at `ray_address`, or a local Ray instance without one)."""
+    if kind not in EXECUTORS:
+        raise ConfigError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {workers}")
+    if kind == "local" and ray_address is not None:
+        raise ConfigError("--ray-address goes with --executor ray")
+    if kind == "ray":
+        from nasforge.run.ray_executor import RayExecutor
+
+        return RayExecutor(
+            workers=workers, address=ray_address, threads_per_trial=threads_per_worker or 1
+        )
+    if workers is None or workers == 1:
+        return InlineExecutor()
+    from nasforge.run.process_executor import ProcessExecutor
+
+    return ProcessExecutor(workers, threads_per_worker=threads_per_worker)

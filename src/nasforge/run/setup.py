@@ -100,3 +100,17 @@ def benchmark_evaluator(
         raise ConfigError("the NAS-Bench-201 table has no hyperparameters to search: drop --hp")
     space = make_space("nb201", **space_params)
     return space, NB201Benchmark.from_csv(path, dataset=dataset, fidelity=fidelity)
+
+
+def default_workers(evaluator: Evaluator) -> int:
+    """Evaluations at once when the user names none: one per core for trained candidates
+    (the machine's cores are then shared out as one torch thread each), one otherwise (a
+    table lookup or a proxy costs less than shipping it to another process)."""
+    from nasforge.evaluate.training import TrainingEvaluator
+
+    if isinstance(evaluator, TrainingEvaluator):
+        return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+    return 1
+
+
+MAX_DEFAULT_WORKERS = 8

@@ -1,0 +1,49 @@
+"""Evaluators and strategies for the parallel-trial tests; a module of its own so that
+spawned worker processes can import them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from nasforge.arch import Arch
+from nasforge.evaluate import NB201Benchmark, Result
+from nasforge.strategy.base import Proposal, Strategy
+
+
+class SlowBenchmark(NB201Benchmark):
+    """The NB201 table, `delay` seconds per query (so that trials overlap in time)."""
+
+    delay = 0.05
+
+    def evaluate(self, arch: Arch, budget: float | None = None) -> Result:
+        time.sleep(self.delay)
+        return super().evaluate(arch, budget)
+
+
+class DeadlyBenchmark(SlowBenchmark):
+    """Kills the worker process that evaluates `deadly` (as the OOM killer would)."""
+
+    deadly = ""
+
+    def evaluate(self, arch: Arch, budget: float | None = None) -> Result:
+        if str(arch) == self.deadly:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().evaluate(arch, budget)
+
+
+class Repeating(Strategy):
+    """Proposes each arch of a fixed list twice in a row."""
+
+    name = "repeating"
+
+    def __init__(self, space: object, archs: list[Arch]) -> None:
+        super().__init__(space, seed=0)  # type: ignore[arg-type]
+        self.archs = archs
+        self.asked = 0
+
+    def ask(self) -> Proposal:
+        arch = self.archs[(self.asked // 2) % len(self.archs)]
+        self.asked += 1
+        return Proposal(arch)
