@@ -7,7 +7,13 @@ from typing import Any
 
 from nasforge.errors import StrategyError
 from nasforge.space.base import SearchSpace
-from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strategy
+from nasforge.strategy.base import (
+    Observation,
+    Proposal,
+    SearchExhausted,
+    Strategy,
+    WaitForResults,
+)
 from nasforge.strategy.bayesian import BayesianOptimization
 from nasforge.strategy.evolution import RegularizedEvolution
 from nasforge.strategy.grid_search import GridSearch
@@ -82,6 +88,7 @@ __all__ = [
     "SearchExhausted",
     "Strategy",
     "SuccessiveHalving",
+    "WaitForResults",
     "WarmStart",
     "make_strategy",
 ]

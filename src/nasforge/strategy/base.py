@@ -49,8 +49,28 @@ class SearchExhausted(Exception):
     """Raised by `ask()` when a strategy has nothing left to propose (e.g. a finished grid)."""
 
 
+class WaitForResults(Exception):
+    """Raised by `ask()` when nothing useful can be proposed until a pending proposal is told:
+    ask again after the next `tell()`.
+
+    Only a strategy with pending proposals (asked, not yet told) raises it. Resume replays
+    only the asks that returned a proposal, so a strategy that raises it must reach the same
+    state without the failed ask. Today only the budget schedulers raise it (``sh``,
+    ``hyperband``, ``bohb``, also inside ``warm-start``): once their sampler is exhausted,
+    while results that decide the next promotions are still pending.
+    """
+
+
 class Strategy(ABC):
-    """Base class: subclasses take `space`, `seed` and keyword parameters, stored unchanged."""
+    """Base class: subclasses take `space`, `seed` and keyword parameters, stored unchanged.
+
+    `ask()` may be called again before the `tell()` of an earlier proposal arrives (parallel
+    workers), and tells may come in any order: a strategy matches each observation to its
+    proposal by arch (and budget), never by position. With nothing pending, ask and tell
+    alternate as in a sequential run. `ask()` raises `SearchExhausted` when it will never
+    propose anything again, and `WaitForResults` when it can propose nothing useful until
+    one of its pending proposals is told (see docs/parallel.md for each strategy).
+    """
 
     name: str = "strategy"
     multi_objective: bool = False

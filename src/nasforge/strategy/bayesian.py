@@ -14,6 +14,16 @@ are standardized, so that the predictor spends its capacity on the good archs ra
 the long tail of broken ones (on NAS-Bench-201 this raised the share of runs that find the
 best cell within 50 queries from about 30% to 50-70%).
 
+Proposals asked but not yet told (pending: parallel workers) are handled with a constant
+liar (Ginsbourger, Le Riche and Carraro, 2010): the predictor is fitted as if each pending
+arch had scored the lowest of the observed (clipped) scores, "CL-min". This pessimistic lie
+makes the predictor expect little of a running arch and of archs that encode like it, so
+the next pick moves away from what is already being evaluated, and a batch of picks spreads
+out (a lie at the best score would instead pull picks towards running archs, a near-repeat
+of the same bet). A pending arch is never proposed again: `seen_` holds it from its ask on.
+The lies are dropped as the true scores arrive, in any order. With nothing pending the
+predictor is fitted on exactly the observed scores, as in a sequential run.
+
 The predictor is plain numpy (full-batch Adam on mean squared error, float32), so the
 strategy needs no torch and touches no global random state: weights, candidates and
 acquisition draws all come from the strategy's own generator, so its state is a function of
@@ -119,6 +129,7 @@ class BayesianOptimization(Strategy):
         self.asked_ = 0
         self.seen_: set[Arch] = set()  # canonical archs proposed or told
         self.history_: list[tuple[Arch, float]] = []  # scored observations, in order
+        self.pending_: dict[Arch, int] = {}  # proposed, not yet told: count, in ask order
 
     # -- ask and tell ------------------------------------------------------------------
     def ask(self) -> Proposal:
@@ -139,12 +150,16 @@ class BayesianOptimization(Strategy):
 
     def tell(self, observation: Observation) -> None:
         self.seen_.add(self.space.canonical(observation.arch))
+        left = self.pending_.pop(observation.arch, 0) - 1
+        if left > 0:
+            self.pending_[observation.arch] = left
         if observation.score is not None:
             self.history_.append((observation.arch, float(observation.score)))
 
     # -- helpers -----------------------------------------------------------------------
     def _propose(self, arch: Arch) -> Proposal:
         self.seen_.add(self.space.canonical(arch))
+        self.pending_[arch] = self.pending_.get(arch, 0) + 1
         return Proposal(arch)
 
     def _unseen_random(self) -> Arch:
@@ -183,13 +198,23 @@ class BayesianOptimization(Strategy):
                 candidates.append(arch)
         return candidates
 
-    def _fit_ensemble(self) -> _MLPEnsemble:
+    def training_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The predictor's features and standardized targets: every scored observation, then
+        every pending proposal with the constant lie (the lowest clipped observed score)."""
         archs = [arch for arch, _ in self.history_]
-        features = np.stack([self._encode(arch) for arch in archs]).astype(np.float32)
         scores = np.array([score for _, score in self.history_])
         if self.clip_quantile > 0:
             scores = np.maximum(scores, np.quantile(scores, self.clip_quantile))
+        if self.pending_:
+            lies = [arch for arch, count in self.pending_.items() for _ in range(count)]
+            archs += lies
+            scores = np.concatenate([scores, np.full(len(lies), scores.min())])
+        features = np.stack([self._encode(arch) for arch in archs]).astype(np.float32)
         targets = ((scores - scores.mean()) / (scores.std() + 1e-8)).astype(np.float32)
+        return features, targets
+
+    def _fit_ensemble(self) -> _MLPEnsemble:
+        features, targets = self.training_data()
         ensemble = _MLPEnsemble(self.ensemble_size, features.shape[1], self.hidden_size, self.rng)
         ensemble.fit(features, targets, self.epochs, self.learning_rate)
         return ensemble

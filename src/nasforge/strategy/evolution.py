@@ -8,6 +8,10 @@ member dies when a child joins: age, not fitness, decides who leaves.
 An observation of an arch this strategy never proposed (a warm-start seed, a hand-fed trial)
 joins the population too, and takes the place of one of the random archs that first fill it,
 so that seeds are not aged out by random archs before they can be selected.
+
+Asks may run ahead of tells (parallel workers, as Real et al. ran it): a child is bred from
+the population of results that have arrived, and a member's age is the order in which its
+result arrived.
 """
 
 from __future__ import annotations

@@ -9,8 +9,11 @@ the next rung's budget, up to the highest rung. Successive halving repeats the m
 aggressive bracket; Hyperband cycles over brackets that start at each rung in turn, from the
 lowest to the highest, with the sizes of Li et al. (Algorithm 1). When asks run ahead of
 tells (parallel workers) and no open bracket has anything left to hand out, the next bracket
-opens, so workers never wait. An observation the scheduler did not ask for goes to the
-sampler alone: it is in no bracket.
+opens, so workers never wait; once the sampler is exhausted (a finished grid, a small space)
+no bracket can open, and `ask` raises `WaitForResults` while some bracket still waits for
+results that decide its promotions (`SearchExhausted` once none is left). Results are
+matched to their bracket by (arch, budget), so they may arrive in any order. An observation
+the scheduler did not ask for goes to the sampler alone: it is in no bracket.
 
 The sampler is told **every** observation, at every budget; `Observation.proposal.budget`
 says which. Scores at different budgets are only roughly comparable: a sampler that keys its
@@ -35,7 +38,13 @@ import numpy as np
 from nasforge.arch import Arch
 from nasforge.errors import StrategyError
 from nasforge.space.base import SearchSpace
-from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strategy
+from nasforge.strategy.base import (
+    Observation,
+    Proposal,
+    SearchExhausted,
+    Strategy,
+    WaitForResults,
+)
 
 DEFAULT_MIN_BUDGET = 1.0
 DEFAULT_MAX_BUDGET = 27.0
@@ -189,6 +198,8 @@ class SuccessiveHalving(Strategy):
         while True:
             bracket = next((b for b in self.brackets_ if b.has_work), None)
             if bracket is None:
+                if self.exhausted_ and self.brackets_:
+                    raise WaitForResults("no new archs; promotions wait for pending results")
                 if self.exhausted_:
                     raise SearchExhausted(f"the sampler {self.sampler!r} has nothing left")
                 bracket = self._open_bracket()

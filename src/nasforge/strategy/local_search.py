@@ -8,6 +8,14 @@ new random arch.
 An observation of an arch this search never proposed (a warm-start seed, a hand-fed trial)
 becomes the current arch if it scores better than the current one (or there is none yet):
 the search then climbs from the best of the seeds.
+
+Asks may run ahead of tells (parallel workers). The neighbors of the current arch are handed
+out while any are left, and their results count in whatever order they arrive. When there
+is nothing to hand out yet (the start or the last neighbors still running), the next
+proposal is a further random start: told, it becomes the current arch if it scores better
+than the current one (or there is none yet), as a seed does. A restart at a local optimum
+waits until every neighbor has been told, so a late result is never thrown away. With
+nothing pending, this is exactly the sequential algorithm.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ class LocalSearch(Strategy):
         super().__init__(space, seed=seed)
         self.first_improvement = first_improvement
         self.current_: tuple[Arch, float] | None = None
-        self.start_: Arch | None = None
+        self.starts_: set[Arch] = set()  # random starts proposed, not yet told
         self.queue_: list[Arch] = []
         self.waiting_: set[Arch] = set()
         self.best_neighbor_: tuple[Arch, float] | None = None
@@ -40,11 +48,13 @@ class LocalSearch(Strategy):
             self.waiting_.add(neighbor)
             self.proposed_.add(neighbor)
             return Proposal(neighbor)
-        # No start yet, or the neighborhood is spent (a local optimum): (re)start at random.
-        self._restart_at(self.space.sample(self.rng))
-        assert self.start_ is not None
-        self.proposed_.add(self.start_)
-        return Proposal(self.start_)
+        if self.current_ is not None and not self.waiting_:
+            self._restart()  # every neighbor told, none better: a local optimum
+        # No current arch yet, a local optimum, or neighbors still running: a random start.
+        start = self.space.sample(self.rng)
+        self.starts_.add(start)
+        self.proposed_.add(start)
+        return Proposal(start)
 
     def tell(self, observation: Observation) -> None:
         arch, score = observation.arch, observation.score
@@ -52,8 +62,8 @@ class LocalSearch(Strategy):
             if score is not None and (self.current_ is None or score > self.current_[1]):
                 self._move_to(arch, score)
             return
-        if arch == self.start_:
-            self.start_ = None
+        if arch in self.starts_:
+            self.starts_.discard(arch)
             if score is not None and (self.current_ is None or score > self.current_[1]):
                 self._move_to(arch, score)
             return
@@ -72,9 +82,8 @@ class LocalSearch(Strategy):
             if best is not None and best[1] > self.current_[1]:
                 self._move_to(*best)
 
-    def _restart_at(self, arch: Arch) -> None:
+    def _restart(self) -> None:
         self.current_ = None
-        self.start_ = arch
         self.queue_ = []
         self.waiting_ = set()
         self.best_neighbor_ = None

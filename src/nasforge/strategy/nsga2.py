@@ -6,6 +6,10 @@ mutated. Once `population_size` children have been told, parents and children co
 and the best `population_size` survive. Feasible members beat infeasible ones; among the
 infeasible, smaller violation wins (Deb's constrained domination). Failed trials count as
 infinitely infeasible.
+
+Asks may run ahead of tells (parallel workers): a generation is made of the first
+`population_size` results to arrive, whatever proposals they came from; parents are picked
+from the last complete generation.
 """
 
 from __future__ import annotations

@@ -1,10 +1,19 @@
 """Any Optuna sampler as a nasforge strategy, over the space's categorical decisions.
 
 Optuna is an optional dependency (``pip install nasforge[optuna]``), imported on first use.
+
+Asks may run ahead of tells (parallel workers): each ask leaves a RUNNING trial in the study,
+and each observation is told to the trial that proposed its arch (first asked, first told),
+whatever the order of arrival. TPE is made with ``constant_liar=True`` (the default of
+recent Optuna; experimental and off by default before): it counts RUNNING trials among the
+bad ones, so concurrent asks are pushed apart; with no other trial running (a sequential
+run) it samples exactly as without it. The other samplers treat RUNNING trials in their
+own way (the random sampler ignores them).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict, deque
 from typing import Any
 
@@ -146,7 +155,7 @@ def _import_optuna() -> Any:
 def _make_sampler(optuna: Any, name: str, seed: int) -> Any:
     samplers = optuna.samplers
     makers = {
-        "tpe": lambda: samplers.TPESampler(seed=seed),
+        "tpe": lambda: _tpe_sampler(optuna, seed),
         "random": lambda: samplers.RandomSampler(seed=seed),
         "cmaes": lambda: samplers.CmaEsSampler(seed=seed),
         "nsga2": lambda: samplers.NSGAIISampler(seed=seed),
@@ -154,3 +163,10 @@ def _make_sampler(optuna: Any, name: str, seed: int) -> Any:
         "qmc": lambda: samplers.QMCSampler(seed=seed),
     }
     return makers[name]()
+
+
+def _tpe_sampler(optuna: Any, seed: int) -> Any:
+    """TPE with the constant liar, without the ExperimentalWarning older Optuna gives."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)

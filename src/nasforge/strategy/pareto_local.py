@@ -5,6 +5,9 @@ changed) of a member of the current Pareto archive, the members visited in a ran
 Members whose whole neighborhood was proposed are explored; when every archive member is
 explored, the search restarts from a random arch. Infeasible and failed trials never enter
 the archive.
+
+Asks may run ahead of tells (parallel workers): a neighbor is proposed once, running or not,
+and results update the archive in whatever order they arrive.
 """
 
 from __future__ import annotations

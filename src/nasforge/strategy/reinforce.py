@@ -8,6 +8,16 @@ standard deviation, and an entropy bonus keeps the policy from collapsing too ea
 
 Every told arch is scored by its log-probability under the current policy, so archs that
 the controller did not propose itself (replayed or foreign trials) are learned from too.
+
+Asks may run ahead of tells (parallel workers, as in the asynchronous training of Zoph & Le
+and NASNet): every ask samples the current policy, and the policy is updated as rewards
+arrive, in any order. A reward is paired with its proposal through the arch it reports: the
+arch's decisions are the sampled actions, and their log-probability is computed from them
+at update time, so nothing is matched by position. The gradient is taken at the current
+policy, which may have moved since the arch was sampled (no importance correction, as with
+stale asynchronous gradients); the baseline and the score statistics follow the order in
+which rewards arrive.
+
 Defaults were measured on NAS-Bench-201 (12-epoch signal, 30 seeds). The entropy weight is
 larger than ENAS's because advantages are normalized to unit scale. The hidden size is kept
 small so that every weight tensor stays tiny: torch then never starts intra-op threads, and
@@ -73,7 +83,7 @@ class ReinforceController(Strategy):
         self.mean_ = 0.0
         self.sum_squares_ = 0.0
         self.lowest_: float | None = None
-        self.pending_: list[tuple[list[int], float]] = []
+        self.pending_: list[tuple[list[int], float]] = []  # told, awaiting the next update
         self.proposed_: set[Arch] = set()
         self.updates_ = 0
         self._model: LSTMPolicy | None = None

@@ -15,6 +15,10 @@ synthetic evaluator (no benchmark file or training needed): proposals stay in th
 the same seed gives the same trials, also in a freshly spawned process; a run stopped
 half-way and resumed from its store equals one that never stopped; duplicates are not
 evaluated again unless asked; and the best trial respects the constraints.
+
+Two tests drive the strategy directly, as parallel workers do (`ask_ahead`): several asks
+before the tells, which then arrive newest first. The proposals must stay valid, and a fresh
+strategy fed the same asks and tells must propose the same archs (resume replays them).
 """
 
 from __future__ import annotations
@@ -35,9 +39,15 @@ from nasforge.run.objective import Constraint, Objective
 from nasforge.run.results import SearchResult
 from nasforge.run.storage import Store
 from nasforge.space.nb201 import LABELS, NB201Space
-from nasforge.strategy import make_strategy
+from nasforge.strategy import Observation, Proposal, SearchExhausted, Strategy, make_strategy
+from nasforge.strategy.base import WaitForResults
 
 TRIALS = 40
+WORKERS = 4
+"""How many proposals `ask_ahead` keeps pending at most."""
+
+Event = tuple[Proposal, Observation | None]
+"""An ask (the proposal, None) or a tell (the proposal, its observation)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,52 @@ def run(
     ).run()
 
 
+def ask_ahead(strategy: Strategy, *, trials: int = TRIALS, workers: int = WORKERS) -> list[Event]:
+    """Ask until `workers` proposals are pending, then tell them all, newest first; repeat
+    until `trials` asks. Every seventh result is a failure. `WaitForResults` tells early;
+    raised with nothing pending, it is an error."""
+    evaluator = SyntheticEvaluator()
+    strategy.configure_objectives(1)
+    events: list[Event] = []
+    pending: list[Proposal] = []
+    asked = 0
+    while asked < trials or pending:
+        while asked < trials and len(pending) < workers:
+            try:
+                proposal = strategy.ask()
+            except WaitForResults:
+                if not pending:
+                    raise AssertionError("WaitForResults with nothing pending") from None
+                break
+            except SearchExhausted:
+                asked = trials
+                break
+            asked += 1
+            pending.append(proposal)
+            events.append((proposal, None))
+        while pending:
+            proposal = pending.pop()
+            told = sum(1 for _, observation in events if observation is not None)
+            score = evaluator.evaluate(proposal.arch, proposal.budget).metrics["score"]
+            value = None if told % 7 == 3 else score
+            observation = Observation(proposal, value, None if value is None else (value,))
+            strategy.tell(observation)
+            events.append((proposal, observation))
+    return events
+
+
+def replay(strategy: Strategy, events: list[Event]) -> list[Proposal]:
+    """Feed `events` to `strategy` (asks and tells in their order); return its proposals."""
+    strategy.configure_objectives(1)
+    proposals = []
+    for _, observation in events:
+        if observation is None:
+            proposals.append(strategy.ask())
+        else:
+            strategy.tell(observation)
+    return proposals
+
+
 def trial_archs(spec: StrategySpec, seed: int) -> list[str]:
     """Module level, so that a spawned process can run it."""
     return [t.arch for t in run(spec, seed).trials]
@@ -151,3 +207,23 @@ class StrategyConformance:
         assert best.metrics["convs"] <= 2 and best.violation == 0
         feasible = [t for t in result.trials if t.evaluated and t.violation == 0]
         assert best.score == max(t.score for t in feasible if t.score is not None)
+
+    def test_asks_ahead_of_tells_in_reverse_order(self, strategy_spec: StrategySpec) -> None:
+        space = NB201Space()
+        strategy = make_strategy(strategy_spec.name, space, seed=9, **strategy_spec.options)
+        events = ask_ahead(strategy)
+        asks = [proposal for proposal, observation in events if observation is None]
+        assert len(asks) == TRIALS
+        for proposal in asks:
+            assert space.validate(proposal.arch) == proposal.arch
+            assert proposal.budget is None or proposal.budget > 0
+        told = [proposal for proposal, observation in events if observation is not None]
+        assert sorted(map(str, told)) == sorted(map(str, asks))
+
+    def test_replay_of_asks_ahead_proposes_the_same(self, strategy_spec: StrategySpec) -> None:
+        space = NB201Space()
+        events = ask_ahead(
+            make_strategy(strategy_spec.name, space, seed=10, **strategy_spec.options)
+        )
+        fresh = make_strategy(strategy_spec.name, space, seed=10, **strategy_spec.options)
+        assert replay(fresh, events) == [p for p, observation in events if observation is None]
