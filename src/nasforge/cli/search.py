@@ -224,11 +224,14 @@ def search(
     with Store(store) as journal:
         base_name = f"{search_space.name}-{strategy}-seed{seed}"
         experiment_name = name or fresh_name(journal, base_name)
-        if name is not None and journal.get_experiment(name) is not None:
+        existing = journal.get_experiment(name) if name is not None else None
+        if existing is not None and not journal.live_runs(existing.id):
             raise StoreError(
                 f"experiment {name!r} already exists in {store}; "
                 "continue it with 'nasforge resume' or pick another --name"
             )
+        if existing is not None:
+            typer.echo(f"joining experiment {name!r}, which another process is running", err=True)
         if workers is None and executor == "local":
             workers = default_workers(chosen_evaluator)
         experiment = Experiment(
@@ -374,6 +377,10 @@ def resume(
             budget=new_budget,
             evaluator_overrides=overrides,
         )
+        if journal.live_runs(record.id):
+            typer.echo(
+                f"joining experiment {record.name!r}, which another process is running", err=True
+            )
         if workers is None and executor == "local":
             workers = default_workers(experiment.evaluator)
         experiment.executor = make_executor(executor, workers=workers, ray_address=ray_address)
@@ -437,6 +444,12 @@ def run_and_report(
     elif not as_json:
         stdout_console().print(
             leaderboard_table(result, experiment.space, experiment.objective, k=top)
+        )
+    if retrains and experiment.others_running():
+        retrains = False
+        typer.echo(
+            "other processes still run this experiment: the last one to finish retrains the winner",
+            err=True,
         )
     if retrains and out is not None and result.best is not None and not result.multi_objective:
         payload["final"] = retrain_and_save(

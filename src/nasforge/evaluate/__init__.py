@@ -25,6 +25,7 @@ def _training(
     time_limit: float | None = None,
     latency_repeats: int = 20,
     seed: int = 0,
+    continue_from_checkpoints: bool = True,
 ) -> Evaluator:
     from nasforge.data.loaders import load_task
     from nasforge.evaluate.training import TrainingEvaluator
@@ -41,6 +42,7 @@ def _training(
         latency_repeats=latency_repeats,
         seed=seed,
         task_spec=task,
+        continue_from_checkpoints=continue_from_checkpoints,
     )
 
 

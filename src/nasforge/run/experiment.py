@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,10 +15,15 @@ from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result, Status
 from nasforge.run.budget import Budget
 from nasforge.run.executor import Executor, InlineExecutor
-from nasforge.run.loop import MAX_CONSECUTIVE_DUPLICATES, TrialCallback, TrialLoop
+from nasforge.run.loop import (
+    MAX_CONSECUTIVE_DUPLICATES,
+    POLL_SECONDS,
+    TrialCallback,
+    TrialLoop,
+)
 from nasforge.run.objective import Constraint, Objective
 from nasforge.run.results import SearchResult
-from nasforge.run.storage import Store
+from nasforge.run.storage import ExperimentExists, Store
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Strategy
 
@@ -77,14 +83,46 @@ class Experiment:
     def run(self, on_trial: TrialCallback | None = None) -> SearchResult:
         """Run (or resume) until the budget is spent; return every trial and the best."""
         record = self._open_record()
-        loop = TrialLoop(self, record.id, record.wall_seconds, self.executor, on_trial)
-        loop.replay(self.store.trials(record.id))
-        self.executor.start(self.evaluator)
+        run_id = self.store.start_run(record.id)
         try:
-            loop.search()
+            others = self._others_running(record.id, run_id)
+            loop = TrialLoop(
+                self,
+                record.id,
+                record.wall_seconds,
+                self.executor,
+                on_trial,
+                run_id=run_id,
+                shared=bool(others),
+            )
+            trials = self.store.trials(record.id)
+            if self.store.is_shared(record.id):
+                loop.catch_up(trials, others)
+            else:
+                loop.replay(trials)
+            self.executor.start(self.evaluator)
+            try:
+                loop.search()
+            finally:
+                self.executor.close()
         finally:
-            self.executor.close()
+            self.store.end_run(run_id)
         return self.result()
+
+    def others_running(self) -> bool:
+        """True while other processes run this experiment too."""
+        record = self.store.get_experiment(self.name)
+        return record is not None and bool(self.store.live_runs(record.id))
+
+    def _others_running(self, experiment_id: int, run_id: int) -> set[int]:
+        """The runs of other processes on this experiment. If there are any, wait until
+        they have switched to shared mode (each looks every `JOIN_CHECK_SECONDS` between
+        evaluations), so that their trial numbers and ours never collide."""
+        while True:
+            others = {run.id for run in self.store.live_runs(experiment_id, other_than=run_id)}
+            if not others or self.store.is_shared(experiment_id):
+                return others
+            time.sleep(POLL_SECONDS)
 
     def result(self) -> SearchResult:
         record = self.store.experiment(self.name)
@@ -108,7 +146,10 @@ class Experiment:
         config = self.config()
         record = self.store.get_experiment(self.name)
         if record is None:
-            return self.store.create_experiment(self.name, config)
+            try:
+                return self.store.create_experiment(self.name, config)
+            except ExperimentExists:  # made by a process that we join
+                record = self.store.experiment(self.name)
         if _identity(record.config) != _identity(config):
             raise StoreError(
                 f"experiment {self.name!r} in {self.store.path} was made with other settings; "

@@ -42,7 +42,12 @@ class Journal:
     def created(self, trial: TrialRecord) -> None:
         self._pending.append(
             lambda: self.store.add_trial(
-                self.experiment_id, trial.number, trial.arch, trial.budget, trial.created_seq
+                self.experiment_id,
+                trial.number,
+                trial.arch,
+                trial.budget,
+                trial.created_seq,
+                trial.run_id,
             )
         )
 
@@ -83,6 +88,7 @@ class Journal:
                     earlier,
                     trial.created_seq,
                     seq,
+                    trial.run_id,
                 )
             )
 

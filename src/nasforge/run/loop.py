@@ -12,6 +12,14 @@ Resuming is replay: the stored trials' asks and tells are fed, in the order they
 to a freshly made strategy with the same seed, which thereby reaches the state it had when
 the run stopped. Finished trials are never evaluated again; trials that were running when
 the process died are evaluated first, under their stored numbers.
+
+Several processes may run one experiment at once (`shared`): each has its own strategy,
+takes trial and sequence numbers from the store in the transaction that writes the trial,
+and before each ask reads what the others wrote since it last looked: their finished trials
+are told to its strategy and counted against the budget, and an arch one of them is running
+is not evaluated again. A process that is running alone switches to this mode as soon as
+another one joins. An experiment that was ever shared resumes by telling its strategy every
+finished trial (its asks came from several strategies and cannot be replayed).
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from nasforge.run.executor import Done, Executor, Job
 from nasforge.run.journal import Journal
 from nasforge.run.results import epochs_charged
 from nasforge.run.storage import TrialRecord
-from nasforge.strategy.base import Observation, Proposal, SearchExhausted
+from nasforge.strategy.base import Observation, Proposal, SearchExhausted, WaitForResults
 
 if TYPE_CHECKING:
     from nasforge.run.experiment import Experiment
@@ -39,6 +47,10 @@ TrialCallback = Callable[[TrialRecord, Usage], None]
 
 MAX_CONSECUTIVE_DUPLICATES = 1000
 """Stop when a strategy proposes only already-evaluated archs this many times in a row."""
+JOIN_CHECK_SECONDS = 0.5
+"""How often a process running alone looks for another one joining its experiment."""
+POLL_SECONDS = 0.1
+"""How often a shared run with nothing of its own running looks for the others' results."""
 
 
 @dataclass(frozen=True)
@@ -57,13 +69,25 @@ class TrialLoop:
         wall_before: float,
         executor: Executor,
         on_trial: TrialCallback | None = None,
+        *,
+        run_id: int | None = None,
+        shared: bool = False,
     ) -> None:
         self.x = experiment
+        self.store = experiment.store
+        self.id = experiment_id
         self.executor = executor
         self.on_trial = on_trial
+        self.run_id = run_id
+        self.shared = shared
         self.journal = Journal(experiment.store, experiment_id)
         self.seq = experiment.store.next_seq(experiment_id)
-        self.trials: list[TrialRecord] = []
+        self.watermark = self.seq
+        """The first sequence number not yet read back from the store (shared runs)."""
+        self.next_number = 0
+        self.trials: dict[int, TrialRecord] = {}
+        self.foreign_running: dict[int, _CacheKey] = {}
+        self.last_join_check = time.monotonic()
         self.cache: dict[_CacheKey, TrialRecord] = {}
         self.running: dict[int, _CacheKey] = {}
         self.running_keys: dict[_CacheKey, int] = {}
@@ -84,7 +108,10 @@ class TrialLoop:
         for _, is_ask, trial in events:
             arch = Arch.parse(trial.arch)
             if is_ask:
-                proposal = self._ask()
+                try:
+                    proposal = self._ask()
+                except WaitForResults:
+                    proposal = None
                 if (
                     proposal is None
                     or proposal.arch != arch
@@ -98,8 +125,28 @@ class TrialLoop:
                 self._count(trial)
                 self._remember(trial, arch)
                 self.x.strategy.tell(_observation(trial, arch))
-        self.trials = list(trials)
+        self.trials = {t.number: t for t in trials}
+        self.next_number = len(trials)
         self.interrupted.extend(t for t in trials if not t.finished)
+
+    def catch_up(self, trials: list[TrialRecord], live_runs: set[int]) -> None:
+        """Resume a shared experiment: tell the strategy every finished trial, in the order
+        they finished; re-evaluate the unfinished ones of runs that died, and leave those of
+        live runs to them."""
+        for trial in sorted((t for t in trials if t.finished), key=lambda t: t.finished_seq or 0):
+            arch = Arch.parse(trial.arch)
+            self._count(trial)
+            self._remember(trial, arch)
+            self.x.strategy.tell(_observation(trial, arch))
+        self.trials = {t.number: t for t in trials}
+        self.next_number = max(self.trials, default=-1) + 1
+        for trial in trials:
+            if trial.finished:
+                continue
+            if trial.run_id in live_runs:
+                self._track_foreign(trial)
+            else:
+                self.interrupted.append(trial)
 
     # -- the loop --------------------------------------------------------------------
     def search(self) -> None:
@@ -109,23 +156,33 @@ class TrialLoop:
         asking = True
         try:
             while True:
+                self._look_around()
                 while self.interrupted and self.executor.has_room():
                     trial = self.interrupted.popleft()
                     self._dispatch(trial, Arch.parse(trial.arch), stored=True)
                 while asking and not self.interrupted and self.executor.has_room():
                     if not self._may_ask():
                         break
-                    proposal = self._ask()
+                    try:
+                        proposal = self._ask()
+                    except WaitForResults:  # ask again once a running trial has its result
+                        asking = bool(self.running or self.foreign_running)
+                        break
                     if proposal is None:
                         asking = False
                         break
-                    trial = self._create(proposal)
-                    submitted = self._dispatch(trial, proposal.arch, stored=False)
+                    trial, stored = self._create(proposal)
+                    submitted = self._dispatch(trial, proposal.arch, stored=stored)
                     duplicates_in_a_row = 0 if submitted else duplicates_in_a_row + 1
                     if duplicates_in_a_row >= MAX_CONSECUTIVE_DUPLICATES:
                         asking = False
                     self.journal.flush_if_due()
+                    self._look_around()
                 if not self.running:
+                    others = self.waiting or (asking and self.foreign_running)
+                    if self.shared and others:  # results of the others' running trials
+                        time.sleep(POLL_SECONDS)
+                        continue
                     return
                 self.journal.flush()  # running trials are stored before they are waited for
                 for done in self.executor.wait():
@@ -134,24 +191,88 @@ class TrialLoop:
         finally:
             self.journal.flush()
 
+    def _look_around(self) -> None:
+        """Shared: read what the other processes wrote. Alone: see whether one joined."""
+        if self.shared:
+            self._sync()
+        elif self.run_id is not None and time.monotonic() - self.last_join_check > (
+            JOIN_CHECK_SECONDS
+        ):
+            self.last_join_check = time.monotonic()
+            if self.store.live_runs(self.id, other_than=self.run_id):
+                self.journal.flush()
+                self.store.mark_shared(self.id)
+                self.shared = True
+                self.watermark = self.seq
+
+    def _sync(self) -> None:
+        """Take in the trials the other processes created or finished since the last look."""
+        if self.run_id is not None:
+            self.store.heartbeat(self.run_id)
+        for row in self.store.trials_since(self.id, self.watermark):
+            self.watermark = max(self.watermark, row.created_seq + 1, (row.finished_seq or 0) + 1)
+            if row.run_id == self.run_id and row.number in self.trials:
+                continue  # ours
+            known = self.trials.get(row.number)
+            self.next_number = max(self.next_number, row.number + 1)
+            if known is not None and known.finished:
+                continue
+            self.trials[row.number] = row
+            if not row.finished:
+                self._track_foreign(row)
+                continue
+            key = self.foreign_running.pop(row.number, None)
+            if key is not None and self.running_keys.get(key) == row.number:
+                del self.running_keys[key]
+            if row.duplicate_of is not None and row.duplicate_of in self.trials:
+                earlier = self.trials[row.duplicate_of]
+                row = replace(
+                    self._with_result(row, earlier.result(), row.finished_seq or 0),
+                    info=dict(earlier.info),
+                )
+            self._settle(row, Arch.parse(row.arch))
+            for twin in self.waiting.pop(row.number, []):
+                self._finish_duplicate(twin, Arch.parse(twin.arch), row, stored=True)
+
+    def _track_foreign(self, trial: TrialRecord) -> None:
+        key = self._key(Arch.parse(trial.arch), trial.budget)
+        self.foreign_running[trial.number] = key
+        self._mark_running(key, trial.number)
+
+    def _mark_running(self, key: _CacheKey, number: int) -> None:
+        """Twins wait for the running trial of their key with the lowest number."""
+        self.running_keys[key] = min(number, self.running_keys.get(key, number))
+
     def _may_ask(self) -> bool:
         """False once the budget is spent, counting running trials as queries spent."""
         usage = self.usage()
         if self.x.budget.exhausted(usage):
             return False
         limit = self.x.budget.queries
-        return limit is None or usage.queries + len(self.running) < limit
+        running = len(self.running) + len(self.foreign_running)
+        return limit is None or usage.queries + running < limit
 
-    def _create(self, proposal: Proposal) -> TrialRecord:
+    def _create(self, proposal: Proposal) -> tuple[TrialRecord, bool]:
+        """A new running trial, and whether it is stored already (shared runs store it at
+        once, to take its number)."""
+        arch, budget = str(proposal.arch), self._budget_of(proposal)
+        if self.shared:
+            number, seq = self.store.add_trial_numbered_here(self.id, arch, budget, self.run_id)
+        else:
+            number, seq = self.next_number, self._next_seq()
+        self.next_number = max(self.next_number, number + 1)
         trial = TrialRecord(
-            number=len(self.trials),
-            arch=str(proposal.arch),
-            budget=self._budget_of(proposal),
+            number=number,
+            arch=arch,
+            budget=budget,
             status=Status.RUNNING,
-            created_seq=self._next_seq(),
+            created_seq=seq,
+            run_id=self.run_id,
         )
-        self.trials.append(trial)
-        return trial
+        self.trials[number] = trial
+        if self.shared:  # see who else runs this arch, now that our number is known
+            self._sync()
+        return trial, self.shared
 
     def _dispatch(self, trial: TrialRecord, arch: Arch, *, stored: bool) -> bool:
         """Reuse an earlier result, wait for a running twin, or submit; True if submitted."""
@@ -162,7 +283,7 @@ class TrialLoop:
                 self._finish_duplicate(trial, arch, earlier, stored=stored)
                 return False
             twin = self.running_keys.get(key)
-            if twin is not None:
+            if twin is not None and twin < trial.number:  # the lower number runs, never both
                 if not stored:
                     self.journal.created(trial)
                 self.waiting.setdefault(twin, []).append(trial)
@@ -170,7 +291,7 @@ class TrialLoop:
         if not stored:
             self.journal.created(trial)
         self.running[trial.number] = key
-        self.running_keys.setdefault(key, trial.number)
+        self._mark_running(key, trial.number)
         self.executor.submit(Job(trial.number, arch, trial.budget))
         return True
 
@@ -180,13 +301,20 @@ class TrialLoop:
             del self.running_keys[key]
         trial = self.trials[done.number]
         arch = Arch.parse(trial.arch)
-        finished = self._finished(trial, done.result)
-        self.journal.finished(finished, done.result)
+        if self.shared:
+            score, scores, violation = self.x.judge(done.result)
+            seq = self.store.finish_trial_numbered_here(
+                self.id, trial.number, done.result, score, scores, violation
+            )
+            finished = self._with_result(trial, done.result, seq)
+        else:
+            finished = self._with_result(trial, done.result, self._next_seq())
+            self.journal.finished(finished, done.result)
         self._settle(finished, arch)
         for twin in self.waiting.pop(done.number, []):
             self._finish_duplicate(twin, Arch.parse(twin.arch), finished, stored=True)
 
-    def _finished(self, trial: TrialRecord, result: Result) -> TrialRecord:
+    def _with_result(self, trial: TrialRecord, result: Result, seq: int) -> TrialRecord:
         score, scores, violation = self.x.judge(result)
         return replace(
             trial,
@@ -195,7 +323,7 @@ class TrialLoop:
             score=score,
             cost=result.cost,
             error=result.error,
-            finished_seq=self._next_seq(),
+            finished_seq=seq,
             info=dict(result.info),
             scores=scores,
             violation=violation,
@@ -204,12 +332,22 @@ class TrialLoop:
     def _finish_duplicate(
         self, trial: TrialRecord, arch: Arch, earlier: TrialRecord, *, stored: bool
     ) -> None:
+        result = earlier.result()
+        if self.shared:
+            if not stored:
+                raise AssertionError("a shared run stores each trial when it creates it")
+            seq = self.store.finish_trial_numbered_here(
+                self.id, trial.number, result, None, None, 0.0, duplicate_of=earlier.number
+            )
+        else:
+            seq = self._next_seq()
         finished = replace(
-            self._finished(trial, earlier.result()),
+            self._with_result(trial, result, seq),
             info=dict(earlier.info),
             duplicate_of=earlier.number,
         )
-        self.journal.duplicate(finished, stored=stored)
+        if not self.shared:
+            self.journal.duplicate(finished, stored=stored)
         self._settle(finished, arch)
 
     def _settle(self, finished: TrialRecord, arch: Arch) -> None:

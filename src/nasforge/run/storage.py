@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -28,7 +30,25 @@ from nasforge.errors import StoreError
 from nasforge.evaluate.result import Result, Status
 
 FORMAT = "nasforge-store"
-VERSION = 1
+VERSION = 2
+_UPGRADES = {
+    "1": """
+ALTER TABLE experiments ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN run_id INTEGER;
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    ended_at REAL
+);
+CREATE INDEX trials_created ON trials (experiment_id, created_seq);
+CREATE INDEX trials_finished ON trials (experiment_id, finished_seq);
+"""
+}
+"""SQL that brings a store of an older version (the key) to this one."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
@@ -38,7 +58,8 @@ CREATE TABLE experiments (
     name TEXT NOT NULL UNIQUE,
     config TEXT NOT NULL,
     created_at REAL NOT NULL,
-    wall_seconds REAL NOT NULL DEFAULT 0
+    wall_seconds REAL NOT NULL DEFAULT 0,
+    shared INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE trials (
     experiment_id INTEGER NOT NULL REFERENCES experiments(id),
@@ -58,9 +79,25 @@ CREATE TABLE trials (
     finished_seq INTEGER,
     created_at REAL NOT NULL,
     finished_at REAL,
+    run_id INTEGER,
     PRIMARY KEY (experiment_id, number)
 );
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    ended_at REAL
+);
+CREATE INDEX trials_created ON trials (experiment_id, created_seq);
+CREATE INDEX trials_finished ON trials (experiment_id, finished_seq);
 """
+
+
+class ExperimentExists(StoreError):
+    """An experiment of that name is in the store already."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +107,18 @@ class ExperimentRecord:
     config: dict[str, Any]
     created_at: float
     wall_seconds: float
+    shared: bool = False
+    """True once two processes ran the experiment at once (resume then cannot replay asks)."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A process that runs (or ran) an experiment."""
+
+    id: int
+    pid: int
+    host: str
+    heartbeat_at: float
 
 
 @dataclass(frozen=True)
@@ -90,6 +139,8 @@ class TrialRecord:
     info: dict[str, Any] = field(default_factory=dict)
     scores: tuple[float, ...] | None = None
     violation: float = 0.0
+    run_id: int | None = None
+    """The run (process) that created the trial."""
 
     @property
     def finished(self) -> bool:
@@ -151,6 +202,12 @@ class Store:
             raise StoreError(
                 f"{self.path} is not a nasforge store (an SQLite file of something else)"
             )
+        if meta.get("version") in _UPGRADES:
+            self._db.executescript(
+                f"BEGIN; {_UPGRADES[meta['version']]} "
+                f"UPDATE meta SET value = '{VERSION}' WHERE key = 'version'; COMMIT;"
+            )
+            meta["version"] = str(VERSION)
         if meta.get("version") != str(VERSION):
             raise StoreError(
                 f"{self.path} is a nasforge store of version {meta.get('version')}; "
@@ -169,18 +226,22 @@ class Store:
     # -- experiments ---------------------------------------------------------------
     def create_experiment(self, name: str, config: dict[str, Any]) -> ExperimentRecord:
         if self.get_experiment(name) is not None:
-            raise StoreError(f"experiment {name!r} already exists in {self.path}")
-        self._write(
-            "INSERT INTO experiments (name, config, created_at) VALUES (?, ?, ?)",
-            (name, json.dumps(config, sort_keys=True), time.time()),
-        )
+            raise ExperimentExists(f"experiment {name!r} already exists in {self.path}")
+        try:
+            self._write(
+                "INSERT INTO experiments (name, config, created_at) VALUES (?, ?, ?)",
+                (name, json.dumps(config, sort_keys=True), time.time()),
+            )
+        except sqlite3.IntegrityError:  # another process made it in the meantime
+            raise ExperimentExists(f"experiment {name!r} already exists in {self.path}") from None
         record = self.get_experiment(name)
         assert record is not None
         return record
 
     def get_experiment(self, name: str) -> ExperimentRecord | None:
         row = self._db.execute(
-            "SELECT id, name, config, created_at, wall_seconds FROM experiments WHERE name = ?",
+            "SELECT id, name, config, created_at, wall_seconds, shared FROM experiments "
+            "WHERE name = ?",
             (name,),
         ).fetchone()
         return None if row is None else _experiment(row)
@@ -194,7 +255,7 @@ class Store:
 
     def experiments(self) -> list[ExperimentRecord]:
         rows = self._db.execute(
-            "SELECT id, name, config, created_at, wall_seconds FROM experiments ORDER BY id"
+            "SELECT id, name, config, created_at, wall_seconds, shared FROM experiments ORDER BY id"
         ).fetchall()
         return [_experiment(row) for row in rows]
 
@@ -220,13 +281,34 @@ class Store:
         return 0 if row[0] is None else int(row[0]) + 1
 
     def add_trial(
-        self, experiment_id: int, number: int, arch: str, budget: float | None, seq: int
+        self,
+        experiment_id: int,
+        number: int,
+        arch: str,
+        budget: float | None,
+        seq: int,
+        run_id: int | None = None,
     ) -> None:
         self._write(
             "INSERT INTO trials (experiment_id, number, arch, budget, status, created_seq, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (experiment_id, number, arch, budget, Status.RUNNING.value, seq, time.time()),
+            "created_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (experiment_id, number, arch, budget, Status.RUNNING.value, seq, time.time(), run_id),
         )
+
+    def add_trial_numbered_here(
+        self, experiment_id: int, arch: str, budget: float | None, run_id: int | None
+    ) -> tuple[int, int]:
+        """Add a running trial under the next free number and sequence number, taken in the
+        same transaction (so that processes sharing the experiment never collide); return
+        them."""
+        with self.batch():
+            number = self._db.execute(
+                "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE experiment_id = ?",
+                (experiment_id,),
+            ).fetchone()[0]
+            seq = self.next_seq(experiment_id)
+            self.add_trial(experiment_id, int(number), arch, budget, seq, run_id)
+        return int(number), seq
 
     def finish_trial(
         self,
@@ -271,13 +353,14 @@ class Store:
         duplicate_of: int,
         created_seq: int,
         finished_seq: int,
+        run_id: int | None = None,
     ) -> None:
         """A finished trial that reuses the result of trial `duplicate_of` (one row, no metrics)."""
         now = time.time()
         self._write(
             "INSERT INTO trials (experiment_id, number, arch, budget, status, duplicate_of, "
-            "created_seq, finished_seq, created_at, finished_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_seq, finished_seq, created_at, finished_at, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 experiment_id,
                 number,
@@ -289,6 +372,7 @@ class Store:
                 finished_seq,
                 now,
                 now,
+                run_id,
             ),
         )
 
@@ -301,6 +385,77 @@ class Store:
             "WHERE experiment_id = ? AND number = ?",
             (status.value, duplicate_of, seq, time.time(), experiment_id, number),
         )
+
+    def trials_since(self, experiment_id: int, seq: int) -> list[TrialRecord]:
+        """The trials created or finished at sequence number `seq` or later, as stored (a
+        compact duplicate without the result it reuses)."""
+        rows = self._db.execute(
+            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE experiment_id = ? AND created_seq >= ? "
+            f"UNION SELECT {_TRIAL_COLUMNS} FROM trials WHERE experiment_id = ? "
+            "AND finished_seq >= ? ORDER BY number",
+            (experiment_id, seq, experiment_id, seq),
+        ).fetchall()
+        return [_trial(row) for row in rows]
+
+    def finish_trial_numbered_here(
+        self,
+        experiment_id: int,
+        number: int,
+        result: Result,
+        score: float | None,
+        scores: tuple[float, ...] | None,
+        violation: float,
+        duplicate_of: int | None = None,
+    ) -> int:
+        """Finish a trial under the next sequence number, taken in the same transaction;
+        return it. A duplicate stores only the reference to the trial it reuses."""
+        with self.batch():
+            seq = self.next_seq(experiment_id)
+            if duplicate_of is None:
+                self.finish_trial(
+                    experiment_id, number, result, score, seq, None, scores, violation
+                )
+            else:
+                self.finish_duplicate(experiment_id, number, result.status, duplicate_of, seq)
+        return seq
+
+    # -- runs: the processes that work on an experiment ----------------------------
+    def start_run(self, experiment_id: int) -> int:
+        now = time.time()
+        with self.batch():
+            self._write(
+                "INSERT INTO runs (experiment_id, pid, host, started_at, heartbeat_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (experiment_id, os.getpid(), socket.gethostname(), now, now),
+            )
+            row = self._db.execute("SELECT last_insert_rowid()").fetchone()
+        return int(row[0])
+
+    def heartbeat(self, run_id: int) -> None:
+        self._write("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time(), run_id))
+
+    def end_run(self, run_id: int) -> None:
+        self._write("UPDATE runs SET ended_at = ? WHERE id = ?", (time.time(), run_id))
+
+    def live_runs(self, experiment_id: int, *, other_than: int | None = None) -> list[RunRecord]:
+        """The other processes still running the experiment: on this host, those whose
+        process is alive; elsewhere, those heard from in the last `REMOTE_RUN_TIMEOUT` s."""
+        rows = self._db.execute(
+            "SELECT id, pid, host, heartbeat_at FROM runs WHERE experiment_id = ? "
+            "AND ended_at IS NULL AND id != ?",
+            (experiment_id, -1 if other_than is None else other_than),
+        ).fetchall()
+        runs = [RunRecord(*row) for row in rows]
+        return [run for run in runs if _alive(run)]
+
+    def mark_shared(self, experiment_id: int) -> None:
+        self._write("UPDATE experiments SET shared = 1 WHERE id = ?", (experiment_id,))
+
+    def is_shared(self, experiment_id: int) -> bool:
+        row = self._db.execute(
+            "SELECT shared FROM experiments WHERE id = ?", (experiment_id,)
+        ).fetchone()
+        return bool(row and row[0])
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -325,30 +480,10 @@ class Store:
 
     def trials(self, experiment_id: int) -> list[TrialRecord]:
         rows = self._db.execute(
-            "SELECT number, arch, budget, status, metrics, score, cost, error, duplicate_of, "
-            "created_seq, finished_seq, info, scores, violation FROM trials "
-            "WHERE experiment_id = ? ORDER BY number",
+            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE experiment_id = ? ORDER BY number",
             (experiment_id,),
         ).fetchall()
-        trials = [
-            TrialRecord(
-                number=row[0],
-                arch=row[1],
-                budget=row[2],
-                status=Status(row[3]),
-                metrics=json.loads(row[4]) if row[4] else {},
-                score=row[5],
-                cost=row[6] or 0.0,
-                error=row[7],
-                duplicate_of=row[8],
-                created_seq=row[9],
-                finished_seq=row[10],
-                info=json.loads(row[11]) if row[11] else {},
-                scores=tuple(json.loads(row[12])) if row[12] else None,
-                violation=math.inf if row[13] is None else row[13],
-            )
-            for row in rows
-        ]
+        trials = [_trial(row) for row in rows]
         return [_with_reused_result(trial, trials) for trial in trials]
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
@@ -362,6 +497,50 @@ class Store:
                 self._db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot write to store {self.path}: {exc}") from None
+
+
+_TRIAL_COLUMNS = (
+    "number, arch, budget, status, metrics, score, cost, error, duplicate_of, created_seq, "
+    "finished_seq, info, scores, violation, run_id"
+)
+REMOTE_RUN_TIMEOUT = 300.0
+"""Seconds without a heartbeat after which a run on another host counts as dead."""
+
+
+def _trial(row: tuple[Any, ...]) -> TrialRecord:
+    return TrialRecord(
+        number=row[0],
+        arch=row[1],
+        budget=row[2],
+        status=Status(row[3]),
+        metrics=json.loads(row[4]) if row[4] else {},
+        score=row[5],
+        cost=row[6] or 0.0,
+        error=row[7],
+        duplicate_of=row[8],
+        created_seq=row[9],
+        finished_seq=row[10],
+        info=json.loads(row[11]) if row[11] else {},
+        scores=tuple(json.loads(row[12])) if row[12] else None,
+        violation=math.inf if row[13] is None else row[13],
+        run_id=row[14],
+    )
+
+
+def _alive(run: RunRecord) -> bool:
+    if run.host != socket.gethostname():
+        return time.time() - run.heartbeat_at < REMOTE_RUN_TIMEOUT
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child that its parent has not reaped yet is a zombie: dead
+        stat = Path(f"/proc/{run.pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _with_reused_result(trial: TrialRecord, trials: list[TrialRecord]) -> TrialRecord:
@@ -386,7 +565,12 @@ def _with_reused_result(trial: TrialRecord, trials: list[TrialRecord]) -> TrialR
 
 def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
     return ExperimentRecord(
-        id=row[0], name=row[1], config=json.loads(row[2]), created_at=row[3], wall_seconds=row[4]
+        id=row[0],
+        name=row[1],
+        config=json.loads(row[2]),
+        created_at=row[3],
+        wall_seconds=row[4],
+        shared=bool(row[5]),
     )
 
 
