@@ -93,3 +93,54 @@ def test_a_directory_or_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
         Store(tmp_path)
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "missing" / "s.sqlite")
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE experiments (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL, created_at REAL NOT NULL, wall_seconds REAL NOT NULL DEFAULT 0);
+CREATE TABLE trials (experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    number INTEGER NOT NULL, arch TEXT NOT NULL, budget REAL, status TEXT NOT NULL,
+    metrics TEXT, score REAL, scores TEXT, violation REAL, cost REAL, error TEXT, info TEXT,
+    duplicate_of INTEGER, created_seq INTEGER NOT NULL, finished_seq INTEGER,
+    created_at REAL NOT NULL, finished_at REAL, PRIMARY KEY (experiment_id, number));
+INSERT INTO meta VALUES ('format', 'nasforge-store'), ('version', '1');
+INSERT INTO experiments VALUES (1, 'old', '{}', 0, 5.0);
+INSERT INTO trials VALUES (1, 0, 'a=1', 12, 'ok', '{"acc": 50.0}', 50.0, '[50.0]', 0, 3.0,
+    NULL, '{}', NULL, 0, 1, 0, 0);
+INSERT INTO trials VALUES (1, 1, 'a=1', 12, 'ok', '{"acc": 50.0}', 50.0, '[50.0]', 0, 3.0,
+    NULL, '{}', 0, 2, 3, 0, 0);
+"""
+
+
+def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_trials(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(V1_SCHEMA)
+    with Store(path) as store:
+        record = store.experiment("old")
+        trials = store.trials(record.id)
+        assert not record.shared and record.wall_seconds == 5.0
+        assert [(t.number, t.score, t.duplicate_of, t.metrics) for t in trials] == [
+            (0, 50.0, None, {"acc": 50.0}),
+            (1, 50.0, 0, {"acc": 50.0}),
+        ]
+        run = store.start_run(record.id)
+        assert store.live_runs(record.id) != [] and store.live_runs(record.id, other_than=run) == []
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT value FROM meta WHERE key='version'").fetchone() == ("2",)
+
+
+def test_a_duplicate_is_stored_as_a_reference_and_read_back_with_the_result(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        record = store.create_experiment("e", {})
+        store.add_trial(record.id, 0, "a=1", 12.0, seq=0)
+        store.finish_trial(record.id, 0, Result({"acc": 70.0}, cost=2.0), 70.0, seq=1)
+        store.add_duplicate(record.id, 1, "a=1", 12.0, Status.OK, 0, 2, 3)
+        raw = store._db.execute("SELECT metrics, score FROM trials WHERE number = 1").fetchone()
+        trials = store.trials(record.id)
+    assert raw == (None, None), "the duplicate row holds no copy of the result"
+    assert trials[1].duplicate_of == 0 and not trials[1].evaluated
+    assert (trials[1].metrics, trials[1].score, trials[1].cost) == ({"acc": 70.0}, 70.0, 2.0)
