@@ -124,6 +124,8 @@ def test_resume_while_the_search_still_runs_joins_it(tmp_path: Path) -> None:
         assert first.poll() is None, "the search ended before the resume could join it"
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    status = _finish(_nasforge("status", "--store", str(store), "--json"), timeout=60)
+    assert [e["state"] for e in status["experiments"]] == ["running"]  # type: ignore[attr-defined]
     second = _nasforge(
         "resume", "--store", str(store), "--name", "r", "--final-epochs", "0", "--json"
     )

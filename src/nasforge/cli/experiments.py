@@ -49,6 +49,7 @@ def status(
             best = result.best
             running = sum(1 for t in trials if not t.finished)
             done = planned is not None and result.usage.queries >= planned
+            live = bool(journal.live_runs(record.id))
             rows.append(
                 {
                     "name": record.name,
@@ -58,7 +59,7 @@ def status(
                     "evaluated": result.usage.queries,
                     "budget": planned,
                     "best_score": None if best is None else best.score,
-                    "state": "finished" if done else "interrupted" if running else "stopped",
+                    "state": _state(done=done, live=live, running=running > 0),
                 }
             )
     if as_json:
@@ -136,3 +137,12 @@ def query(
     console.print(f"same function as {payload['canonical']}")
     for key in ("valid_acc", "test_acc"):
         console.print(f"  {key:>10}: {result.metrics[key]:.2f}  ({fidelity} epochs, {dataset})")
+
+
+def _state(*, done: bool, live: bool, running: bool) -> str:
+    """running (a process is at it now), finished, interrupted (killed mid-trial), stopped."""
+    if live:
+        return "running"
+    if done:
+        return "finished"
+    return "interrupted" if running else "stopped"
