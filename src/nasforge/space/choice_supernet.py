@@ -1,0 +1,261 @@
+"""`ChoiceSuperNet`: the supernet of a `ChoiceSpace`, with no code of the space's own.
+
+The space's constructor runs in supernet mode: every module choice becomes a `MixedModule`
+holding all its candidates, every input choice a `MixedInputs`, and every value choice
+(widths, kernels, depths of a repeat) takes its largest value. That network, ``self.net``,
+holds all the weights. As in once-for-all and AutoFormer, smaller values share them: for an
+assignment of the value choices, the constructor runs again on the meta device (structure
+only, cached per assignment) and that structure runs with every parameter and buffer of
+``self.net`` sliced to its shape (the leading part of each axis; convolution kernels keep
+their centre, so a 3x3 kernel is the middle of a 5x5 one), through
+``torch.func.functional_call``; BatchNorm statistics update the slices in place.
+
+Weights are shared by name: a module must have the same qualified name at every value (use
+`Choices.repeat` for depth, attributes or fixed slots for optional layers). A parameter that
+a smaller value makes larger, or that does not exist at the largest values, is a
+`SpaceError` naming it.
+
+The modes follow `nasforge.oneshot.supernet.SuperNet`, with one vector of architecture
+weights per decision (decisions have different numbers of choices) instead of one matrix:
+
+- ``use_weights({label: w})``: module and input choices sum their candidates weighted by
+  ``w`` (DARTS); value choices take their argmax (weights are shared by slicing, so their
+  candidates are not mixed; a missing one takes its largest value);
+- ``use_path(arch or {label: index}, weights=None, add_unselected=False)``: one candidate per
+  decision (SPOS, ENAS, and GDAS with hard one-hot ``weights`` scaling module and input
+  choices);
+- ``child(arch)``: `ChoiceSpace.build` with the weights the supernet holds for ``arch``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from nasforge.arch import Arch, Choice
+from nasforge.errors import ArchError, SpaceError
+from nasforge.space.choices import ChoiceDecision, Choices, SuperMode, largest
+from nasforge.space.define_by_run import ChoiceSpace
+
+_STRUCTURE_CACHE = 64
+ValueKey = tuple[tuple[str, str, Choice], ...]
+
+
+class ChoiceSuperNet(nn.Module):
+    """Every candidate of every choice of a `ChoiceSpace` (see the module docstring)."""
+
+    def __init__(
+        self,
+        space: ChoiceSpace,
+        input_shape: tuple[int, ...] = (3, 32, 32),
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        self.space = space
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
+        self.decisions: tuple[ChoiceDecision, ...] = tuple(space.decisions)
+        self.labels = tuple(d.label for d in self.decisions)
+        self._by_label = {d.label: d for d in self.decisions}
+        self.value_labels = tuple(d.label for d in self.decisions if d.kind in ("value", "repeat"))
+        self.largest_values = {label: largest(self._by_label[label]) for label in self.value_labels}
+        self.mode = SuperMode()
+        self.net = self._construct(self.largest_values)
+        self._structures: dict[ValueKey, nn.Module] = {}
+        self.use_weights(
+            {d.label: torch.full((len(d.choices),), 1.0 / len(d.choices)) for d in self.decisions}
+        )
+
+    def _construct(self, values: Mapping[str, Choice]) -> nn.Module:
+        choices = Choices("supernet", values=values, super_mode=self.mode, known=self._by_label)
+        return self.space.construct(choices, self.input_shape, self.num_classes)
+
+    # -- shapes and modes ------------------------------------------------------------------
+    @property
+    def num_choices(self) -> dict[str, int]:
+        """The length of each decision's architecture weights."""
+        return {d.label: len(d.choices) for d in self.decisions}
+
+    def use_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
+        """Mixed mode: module and input choices are weighted sums, value choices argmax."""
+        self.mode.weights, self.mode.path = self._check_weights(weights), None
+        self.mode.add_unselected = False
+
+    def use_path(
+        self,
+        path: Arch | Mapping[str, int],
+        weights: Mapping[str, torch.Tensor] | None = None,
+        *,
+        add_unselected: bool = False,
+    ) -> None:
+        """Single-path mode: candidate ``path[label]`` for each decision (an arch's inactive
+        decisions are absent and never run), scaled by ``weights[label][index]`` for module
+        and input choices if ``weights`` is given."""
+        indices = self.path_of(path) if isinstance(path, Arch) else dict(path)
+        for label, index in indices.items():
+            size = len(self._decision(label).choices)
+            if not 0 <= int(index) < size:
+                raise ArchError(f"path index {index} of {label!r} is not in [0, {size})")
+        if weights is None and add_unselected:
+            raise ArchError("add_unselected needs the architecture weights")
+        self.mode.weights = None if weights is None else self._check_weights(weights)
+        self.mode.path = {label: int(i) for label, i in indices.items()}
+        self.mode.add_unselected = add_unselected
+
+    def _check_weights(self, weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        for label, vector in weights.items():
+            size = len(self._decision(label).choices)
+            if tuple(vector.shape) != (size,):
+                raise ArchError(
+                    f"architecture weights of {label!r} need shape ({size},), "
+                    f"not {tuple(vector.shape)}"
+                )
+        return dict(weights)
+
+    def _decision(self, label: str) -> ChoiceDecision:
+        try:
+            return self._by_label[label]
+        except KeyError:
+            raise ArchError(f"{label!r} is not a decision of space {self.space.name!r}") from None
+
+    # -- arch <-> indices ------------------------------------------------------------------
+    def path_of(self, arch: Arch) -> dict[str, int]:
+        """The candidate index of each decision ``arch`` holds."""
+        arch = self.space.validate(arch)
+        return {label: self._by_label[label].index(arch[label]) for label in arch}
+
+    def arch_of(self, path: Mapping[str, int]) -> Arch:
+        """The arch of ``path``: its choices for the decisions they activate (a decision
+        activated but absent from ``path`` takes its first choice)."""
+        chosen = {label: self._decision(label).choices[int(i)] for label, i in path.items()}
+        return self.space.validate(self.space._resolve(lambda d: chosen.get(d.label, d.choices[0])))
+
+    def argmax_arch(
+        self, alpha: Mapping[str, torch.Tensor], exclude: Sequence[Choice] = ()
+    ) -> Arch:
+        """The arch of the strongest candidate of each decision (ties: the first), leaving
+        out the candidates named in ``exclude`` where another remains."""
+        path = {}
+        for label, vector in self._check_weights(alpha).items():
+            scores = vector.detach().clone()
+            choices = self._by_label[label].choices
+            masked = [i for i, c in enumerate(choices) if c in exclude]
+            if len(masked) < len(choices):
+                scores[masked] = -torch.inf
+            path[label] = int(scores.argmax())
+        return self.arch_of(path)
+
+    # -- forward ---------------------------------------------------------------------------
+    def current_values(self) -> dict[str, Choice]:
+        """The value choices the next forward pass uses (see the modes)."""
+        mode, values = self.mode, dict(self.largest_values)
+        for label in self.value_labels:
+            choices = self._by_label[label].choices
+            if mode.path is not None and label in mode.path:
+                values[label] = choices[mode.path[label]]
+            elif mode.path is None and mode.weights is not None and label in mode.weights:
+                values[label] = choices[int(mode.weights[label].detach().argmax())]
+        return values
+
+    def forward(self, *args: object, **kwargs: object) -> torch.Tensor:
+        values = self.current_values()
+        if values == self.largest_values:
+            out: torch.Tensor = self.net(*args, **kwargs)
+            return out
+        structure = self.structure(values)
+        if structure.training != self.training:
+            structure.train(self.training)
+        tensors = {name: self._shared(name, tensor.shape) for name, tensor in _tensors(structure)}
+        result: torch.Tensor = functional_call(structure, tensors, args, kwargs)
+        return result
+
+    def structure(self, values: Mapping[str, Choice]) -> nn.Module:
+        """The network at ``values`` on the meta device (cached): shapes, no weights."""
+        key = tuple((label, type(v).__name__, v) for label, v in sorted(values.items()))
+        structure = self._structures.get(key)
+        if structure is None:
+            with torch.device("meta"):
+                structure = self._construct(values)
+            if len(self._structures) >= _STRUCTURE_CACHE:
+                self._structures.pop(next(iter(self._structures)))
+            self._structures[key] = structure
+        return structure
+
+    def _shared(self, name: str, shape: torch.Size) -> torch.Tensor:
+        store = dict(_tensors(self.net))
+        if name not in store:
+            raise SpaceError(
+                f"supernet of {self.space.name!r}: {name} does not exist at the largest values, "
+                "so it shares no weights; give optional modules the same name at every value"
+            )
+        return slice_to(store[name], shape, name)
+
+    # -- export ----------------------------------------------------------------------------
+    def child(self, arch: Arch) -> nn.Module:
+        """The plain network of ``arch`` with the weights the supernet holds for it."""
+        child, run = self.space.build_with_record(arch, self.input_shape, self.num_classes)
+        parameter = next(itertools.chain(self.net.parameters(), self.net.buffers()), None)
+        if parameter is not None:
+            child.to(parameter.device)
+        chosen_at = {
+            path: run.chosen_modules[id(module)]
+            for path, module in child.named_modules(remove_duplicate=False)
+            if id(module) in run.chosen_modules
+        }
+        store = dict(_tensors(self.net))
+        with torch.no_grad():
+            for name, tensor in _tensors(child):
+                source = store.get(_supernet_name(name, chosen_at))
+                if source is None:
+                    raise SpaceError(
+                        f"supernet of {self.space.name!r} holds no weights for {name} of the child"
+                    )
+                tensor.copy_(slice_to(source, tensor.shape, name))
+        return child
+
+
+def slice_to(tensor: torch.Tensor, shape: Sequence[int], name: str = "tensor") -> torch.Tensor:
+    """The part of ``tensor`` of ``shape``: leading entries of each axis, and the centre of
+    the kernel axes (axis 2 on) of tensors with 3 or more axes (convolution weights)."""
+    if tuple(tensor.shape) == tuple(shape):
+        return tensor
+    if len(shape) != tensor.ndim or any(s > t for s, t in zip(shape, tensor.shape, strict=True)):
+        raise SpaceError(
+            f"{name} has shape {tuple(shape)} at these values but {tuple(tensor.shape)} at the "
+            "largest: weights are shared by slicing the largest, so no value may make it larger"
+        )
+    index: list[slice] = []
+    for axis, (size, full) in enumerate(zip(shape, tensor.shape, strict=True)):
+        if axis >= 2 and tensor.ndim >= 3:
+            if (full - size) % 2:
+                raise SpaceError(
+                    f"{name}: a kernel of {size} cannot be centred in one of {full}; use kernel "
+                    "sizes of one parity"
+                )
+            start = (full - size) // 2
+            index.append(slice(start, start + size))
+        else:
+            index.append(slice(0, size))
+    return tensor[tuple(index)]
+
+
+def _tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    return [*module.named_parameters(), *module.named_buffers()]
+
+
+def _supernet_name(name: str, chosen_at: Mapping[str, str]) -> str:
+    """The supernet's name of a child's tensor: ``op.weight`` of the module choice at ``op``
+    (candidate ``conv``) is ``op.candidates.conv.weight`` there."""
+    parts: list[str] = []
+    prefix: list[str] = []
+    for part in name.split("."):
+        prefix.append(part)
+        parts.append(part)
+        chosen = chosen_at.get(".".join(prefix))
+        if chosen is not None:
+            parts += ["candidates", chosen]
+    return ".".join(parts)

@@ -1,0 +1,355 @@
+"""Choice primitives: a model's constructor asks for its choices by label (define-by-run).
+
+A search space is an ordinary ``nn.Module`` class whose ``__init__`` takes a `Choices`
+object and asks it for every choice, as Optuna's ``trial.suggest_*``::
+
+    class Net(nn.Module):
+        def __init__(self, choices: Choices) -> None:
+            super().__init__()
+            width = choices.choose_value("width", [16, 32])
+            self.conv = choices.choose_module(
+                "op", {"conv3": lambda: nn.Conv2d(3, width, 3, padding=1),
+                       "conv5": lambda: nn.Conv2d(3, width, 5, padding=2)})
+
+The primitives: `Choices.choose_module` (one of several candidate modules, built by
+factories so that only the chosen one is built in a child), `Choices.choose_value` (a width,
+kernel, expansion ...), `Choices.choose_inputs` (which k of n earlier nodes feed a node),
+`Choices.repeat` (a stack whose depth is a choice) and `Choices.when` (is an earlier value
+choice one of some values: a conditional branch). A label is the decision an Arch stores; a
+label asked twice is one shared decision (with the same candidates, else `SpaceError`). A
+decision asked only inside a branch (a candidate module, a block of a repeat beyond the
+smallest depth, an ``if``) is conditional: it exists only when the branch is active.
+
+The same constructor runs in three modes (`ChoiceSpace` and `ChoiceSuperNet` drive them):
+
+- *child*: every primitive returns the chosen thing (the chosen module itself, the value,
+  a parameter-free `ChosenInputs`, an ``nn.Sequential`` of ``depth`` blocks), so the network
+  has nothing of the search left in it;
+- *trace*: a child built on the meta device (no memory, no initialization) to find which
+  decisions an assignment activates;
+- *supernet*: module choices become `MixedModule` (all candidates), input choices
+  `MixedInputs`; value choices take the values of a given assignment (the supernet keeps
+  the one at the largest values, see `nasforge.space.choice_supernet`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+import torch
+from torch import nn
+
+from nasforge.arch import Choice
+from nasforge.errors import SpaceError
+from nasforge.space.base import Decision
+
+Kind = Literal["module", "value", "inputs", "repeat"]
+Reduction = Literal["sum", "mean"]
+V = TypeVar("V", str, int, float, bool)
+
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/\-]*")
+
+
+@dataclass(frozen=True)
+class ChoiceDecision(Decision):
+    """A decision found by running a model's constructor: its kind, and whether it is
+    conditional (inactive under some assignments of the other decisions)."""
+
+    kind: Kind = "value"
+    conditional: bool = False
+
+
+@dataclass
+class SuperMode:
+    """How a supernet runs its next forward passes; shared by all its mixed modules.
+
+    ``weights`` maps a label to one weight per candidate (mixed mode, DARTS); ``path`` maps a
+    label to the index of its chosen candidate (single path: SPOS, ENAS, GDAS with
+    ``weights`` as the hard one-hot scale)."""
+
+    weights: dict[str, torch.Tensor] | None = None
+    path: dict[str, int] | None = None
+    add_unselected: bool = False
+
+
+@dataclass
+class _Run:
+    """The record of one constructor run: decisions in the order asked, and the choices."""
+
+    asked: dict[str, ChoiceDecision] = field(default_factory=dict)
+    chosen: dict[str, Choice] = field(default_factory=dict)
+    known: Mapping[str, ChoiceDecision] = field(default_factory=dict)
+    # the modules a child got from choose_module: id(module) -> chosen candidate name
+    chosen_modules: dict[int, str] = field(default_factory=dict)
+
+
+class Choices:
+    """The object a space's constructor asks for its choices (see the module docstring).
+
+    Users never build one: `ChoiceSpace` passes it to the constructor as ``choices``.
+    """
+
+    def __init__(
+        self,
+        mode: Literal["child", "trace", "supernet"],
+        *,
+        policy: Callable[[ChoiceDecision], Choice] | None = None,
+        values: Mapping[str, Choice] | None = None,
+        super_mode: SuperMode | None = None,
+        known: Mapping[str, ChoiceDecision] | None = None,
+    ) -> None:
+        self._mode = mode
+        self._policy = policy
+        self._values = dict(values or {})
+        self._super_mode = super_mode
+        self.run_ = _Run(known=dict(known or {}))
+
+    @property
+    def mode(self) -> str:
+        """``"child"``, ``"trace"`` or ``"supernet"``."""
+        return self._mode
+
+    # -- the primitives ------------------------------------------------------------------
+    def choose_module(
+        self, label: str, candidates: Mapping[str, Callable[[], nn.Module]]
+    ) -> nn.Module:
+        """One of ``candidates`` (name -> factory of a module). A child gets the chosen
+        module itself; a supernet a `MixedModule` of all of them. Decisions asked inside a
+        factory exist only when that candidate is chosen."""
+        for name, factory in candidates.items():
+            if isinstance(factory, nn.Module) or not callable(factory):
+                raise SpaceError(
+                    f"choice {label!r}: candidate {name!r} must be a factory such as "
+                    "lambda: nn.Conv2d(...), not a module"
+                )
+        decision = self._decision(label, "module", tuple(candidates))
+        if self._mode == "supernet":
+            assert self._super_mode is not None
+            built = {name: _module(label, name, factory()) for name, factory in candidates.items()}
+            return MixedModule(decision.label, built, self._super_mode)
+        chosen = str(self._choose(decision))
+        module = _module(label, chosen, candidates[chosen]())
+        self.run_.chosen_modules[id(module)] = chosen
+        return module
+
+    def choose_value(self, label: str, values: Sequence[V]) -> V:
+        """One of ``values`` (strings, integers, floats or booleans). A supernet shares
+        weights across numeric values by slicing the largest (see `ChoiceSuperNet`)."""
+        decision = self._decision(label, "value", tuple(values))
+        return self._choose(decision)  # type: ignore[return-value]
+
+    def choose_inputs(
+        self, label: str, n_candidates: int, k: int = 1, reduction: Reduction = "sum"
+    ) -> nn.Module:
+        """Which ``k`` of ``n_candidates`` inputs feed a node: a module called on the list of
+        the candidate tensors that returns the ``reduction`` ("sum" or "mean") of the chosen
+        ones. Its choices: the index for ``k == 1``, else the indices as ``"0+2"``."""
+        if not (isinstance(n_candidates, int) and isinstance(k, int) and 1 <= k <= n_candidates):
+            raise SpaceError(
+                f"choice {label!r}: choose_inputs needs 1 <= k <= n_candidates, "
+                f"not k={k!r}, n_candidates={n_candidates!r}"
+            )
+        if reduction not in ("sum", "mean"):
+            raise SpaceError(f"choice {label!r}: reduction must be 'sum' or 'mean'")
+        combos = list(itertools.combinations(range(n_candidates), k))
+        names: tuple[Choice, ...] = (
+            tuple(c[0] for c in combos) if k == 1 else tuple(_combo_name(c) for c in combos)
+        )
+        decision = self._decision(label, "inputs", names)
+        if self._mode == "supernet":
+            assert self._super_mode is not None
+            return MixedInputs(decision.label, combos, reduction, self._super_mode)
+        return ChosenInputs(combos[names.index(self._choose(decision))], reduction)
+
+    def repeat(
+        self, label: str, depths: Sequence[int], block: Callable[[int], nn.Module]
+    ) -> nn.Module:
+        """``nn.Sequential(block(0), ..., block(depth - 1))`` with ``depth`` one of
+        ``depths``; decisions asked by ``block(i)`` exist only when ``depth > i``."""
+        if not depths or any(
+            isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in depths
+        ):
+            raise SpaceError(
+                f"choice {label!r}: repeat depths must be integers >= 0, not {list(depths)}"
+            )
+        depth = int(self._choose(self._decision(label, "repeat", tuple(depths))))
+        return nn.Sequential(*(_module(label, str(i), block(i)) for i in range(depth)))
+
+    def when(self, label: str, *values: Choice) -> bool:
+        """Whether the value choice ``label`` (asked before) is one of ``values``: the
+        condition of a branch whose decisions exist only when it holds."""
+        decision = self.run_.asked.get(label)
+        if decision is None or decision.kind not in ("value", "repeat"):
+            raise SpaceError(
+                f"condition on {label!r}: ask choose_value({label!r}, ...) or repeat before "
+                "when(); conditions on module choices go inside their factories"
+            )
+        if not any(_same(v, c) for v in values for c in decision.choices):
+            raise SpaceError(
+                f"condition {label!r} in {list(values)} never holds: its choices are "
+                f"{list(decision.choices)}"
+            )
+        chosen = self.run_.chosen[label]
+        return any(_same(chosen, v) for v in values)
+
+    # -- internals -------------------------------------------------------------------
+    def _decision(self, label: str, kind: Kind, choices: tuple[Choice, ...]) -> ChoiceDecision:
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
+            raise SpaceError(
+                f"invalid choice label {label!r}: use letters, digits and _ . : / - "
+                "starting with a letter or _"
+            )
+        if not choices:
+            raise SpaceError(f"choice {label!r} has no candidates")
+        for choice in choices:
+            if not isinstance(choice, (str, int, float, bool)):
+                raise SpaceError(
+                    f"choice {label!r}: candidates must be strings, integers, floats or "
+                    f"booleans, not {type(choice).__name__}"
+                )
+        decision = ChoiceDecision(label, choices, kind=kind)
+        earlier = self.run_.asked.get(label) or self.run_.known.get(label)
+        if earlier is not None and (
+            earlier.kind != kind or not _same_choices(earlier.choices, choices)
+        ):
+            raise SpaceError(
+                f"label {label!r} is used for two different choices: {earlier.kind} "
+                f"{list(earlier.choices)} and {kind} {list(choices)}; one label is one decision"
+            )
+        self.run_.asked.setdefault(label, decision)
+        return self.run_.asked[label]
+
+    def _choose(self, decision: ChoiceDecision) -> Choice:
+        label = decision.label
+        if label in self.run_.chosen:
+            return self.run_.chosen[label]
+        if self._mode == "supernet":
+            chosen = self._values.get(label, largest(decision))
+        else:
+            assert self._policy is not None
+            chosen = self._policy(decision)
+        self.run_.chosen[label] = chosen
+        return chosen
+
+
+def largest(decision: Decision) -> Choice:
+    """The choice a supernet holds weights for: the largest number (the first choice for
+    module and input choices, whose candidates are all built)."""
+    if isinstance(decision, ChoiceDecision) and decision.kind in ("module", "inputs"):
+        return decision.choices[0]
+    if any(isinstance(c, str) for c in decision.choices):
+        raise SpaceError(
+            f"value choice {decision.label!r} has non-numeric candidates "
+            f"{list(decision.choices)}: a supernet shares weights only across numbers; "
+            "use choose_module for alternatives"
+        )
+    return max(decision.choices)
+
+
+class MixedModule(nn.Module):
+    """A module choice in a supernet: every candidate, run as the shared `SuperMode` says
+    (weighted sum of all, or the chosen one, optionally scaled by its weight)."""
+
+    def __init__(self, label: str, candidates: Mapping[str, nn.Module], mode: SuperMode) -> None:
+        super().__init__()
+        self.label = label
+        self.names = tuple(candidates)
+        self.candidates = nn.ModuleDict(candidates)
+        self.mode = mode
+
+    def forward(self, *args: object, **kwargs: object) -> torch.Tensor:
+        mode = self.mode
+        weights = None if mode.weights is None else mode.weights[self.label]
+        if mode.path is not None and self.label in mode.path:
+            index = mode.path[self.label]
+            out: torch.Tensor = self.candidates[self.names[index]](*args, **kwargs)
+            if weights is not None:
+                out = weights[index] * out
+                if mode.add_unselected:
+                    out = out + (weights.sum() - weights[index])
+            return out
+        if weights is None:
+            raise SpaceError(f"supernet has no weights and no path for choice {self.label!r}")
+        total: torch.Tensor | None = None
+        for index, name in enumerate(self.names):
+            term = weights[index] * self.candidates[name](*args, **kwargs)
+            total = term if total is None else total + term
+        assert total is not None
+        return total
+
+
+class ChosenInputs(nn.Module):
+    """The chosen inputs of a node, reduced (a plain module with no parameters)."""
+
+    def __init__(self, indices: Sequence[int], reduction: Reduction = "sum") -> None:
+        super().__init__()
+        self.indices = tuple(indices)
+        self.reduction = reduction
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return _reduce([inputs[i] for i in self.indices], self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"indices={list(self.indices)}, reduction={self.reduction}"
+
+
+class MixedInputs(nn.Module):
+    """An input choice in a supernet: the weighted sum over every k-subset of the inputs,
+    or the chosen subset."""
+
+    def __init__(
+        self, label: str, combos: Sequence[tuple[int, ...]], reduction: Reduction, mode: SuperMode
+    ) -> None:
+        super().__init__()
+        self.label = label
+        self.combos = tuple(combos)
+        self.reduction = reduction
+        self.mode = mode
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        mode = self.mode
+        weights = None if mode.weights is None else mode.weights[self.label]
+        if mode.path is not None and self.label in mode.path:
+            index = mode.path[self.label]
+            out = _reduce([inputs[i] for i in self.combos[index]], self.reduction)
+            return out if weights is None else weights[index] * out
+        if weights is None:
+            raise SpaceError(f"supernet has no weights and no path for choice {self.label!r}")
+        total: torch.Tensor | None = None
+        for index, combo in enumerate(self.combos):
+            term = weights[index] * _reduce([inputs[i] for i in combo], self.reduction)
+            total = term if total is None else total + term
+        assert total is not None
+        return total
+
+
+def _reduce(tensors: list[torch.Tensor], reduction: Reduction) -> torch.Tensor:
+    total = tensors[0]
+    for tensor in tensors[1:]:
+        total = total + tensor
+    return total / len(tensors) if reduction == "mean" else total
+
+
+def _module(label: str, name: str, module: object) -> nn.Module:
+    if not isinstance(module, nn.Module):
+        raise SpaceError(
+            f"choice {label!r}: candidate {name!r} built a {type(module).__name__}, "
+            "not an nn.Module"
+        )
+    return module
+
+
+def _combo_name(combo: tuple[int, ...]) -> str:
+    return "+".join(str(i) for i in combo)
+
+
+def _same(a: Choice, b: Choice) -> bool:
+    return a == b and type(a) is type(b)
+
+
+def _same_choices(a: tuple[Choice, ...], b: tuple[Choice, ...]) -> bool:
+    return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))

@@ -1,0 +1,400 @@
+"""`ChoiceSpace`: a search space defined by an ``nn.Module`` class that asks for its choices.
+
+``ChoiceSpace(Net)`` wraps a class whose ``__init__(self, choices, ...)`` asks `Choices` for
+labelled choices (see `nasforge.space.choices`). The space finds its decisions by running the
+constructor on the meta device (no memory, no initialization): once with every first choice,
+then once more for every other choice of every decision found, with the rest of that run's
+choices kept. A decision missing from some run is *conditional*. This finds a decision that
+depends on one other decision at a time, nested to any depth (a kernel inside a candidate
+module inside a block of a repeat); a decision that appears only under a combination of two
+independent choices is found when an arch activates it, and then raises `SpaceError`.
+
+Without conditional decisions every operation of `SearchSpace` applies unchanged. With them,
+an arch holds exactly the active decisions: `sample`, `mutate`, `crossover`, `neighbors`,
+`validate` and `enumerate` run the constructor (on the meta device) with a policy that
+answers each decision as it is asked, so a decision that becomes active gets a choice (drawn
+from the generator, taken from a parent, or the first one for `neighbors`) and one that
+becomes inactive is dropped. `encode` gives an inactive decision an all-zero one-hot block.
+
+``build(arch)`` runs the constructor in child mode: a plain network, nothing of the search in
+it. ``supernet()`` gives a `ChoiceSuperNet`. Decisions must not depend on the input shape or
+the number of classes (the constructor receives them if it has parameters of those names).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nasforge.arch import Arch, Choice
+from nasforge.errors import ArchError, SpaceError
+from nasforge.space.base import Decision, SearchSpace
+from nasforge.space.choices import ChoiceDecision, Choices, _Run
+
+if TYPE_CHECKING:
+    from nasforge.space.choice_supernet import ChoiceSuperNet
+
+Policy = Callable[[ChoiceDecision], Choice]
+MAX_DISCOVERY_RUNS = 20_000
+_CACHE_SIZE = 4096
+
+
+class _Branch(Exception):
+    """Raised by `ChoiceSpace.enumerate`'s policy at the first unassigned decision."""
+
+    def __init__(self, decision: ChoiceDecision) -> None:
+        self.decision = decision
+
+
+class ChoiceSpace(SearchSpace):
+    """The search space of ``model`` (an ``nn.Module`` class taking ``choices``); ``params``
+    are passed to its constructor unchanged."""
+
+    def __init__(
+        self,
+        model: type[nn.Module],
+        /,
+        input_shape: tuple[int, ...] = (3, 32, 32),
+        num_classes: int = 10,
+        **params: Any,
+    ) -> None:
+        if not (isinstance(model, type) and issubclass(model, nn.Module)):
+            raise SpaceError(f"a choice space needs an nn.Module class, not {model!r}")
+        self.model = model
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
+        self.params = params
+        self.name = model.__name__
+        self._decisions: tuple[ChoiceDecision, ...] = ()
+        self._by_label: dict[str, ChoiceDecision] = {}
+        self._validated: dict[Arch, Arch] = {}
+        self._decisions = self._discover()
+        self._by_label = {d.label: d for d in self._decisions}
+        self.conditional = any(d.conditional for d in self._decisions)
+
+    @property
+    def decisions(self) -> Sequence[ChoiceDecision]:
+        return self._decisions
+
+    def config(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    # -- running the constructor -----------------------------------------------------------
+    def construct(
+        self,
+        choices: Choices,
+        input_shape: tuple[int, ...] | None = None,
+        num_classes: int | None = None,
+    ) -> nn.Module:
+        """``model(choices, **params)``, with ``input_shape`` and ``num_classes`` if its
+        constructor takes them; an error in the constructor is one line naming the space."""
+        kwargs = dict(self.params)
+        parameters = inspect.signature(self.model).parameters
+        if "input_shape" in parameters:
+            kwargs["input_shape"] = tuple(input_shape or self.input_shape)
+        if "num_classes" in parameters:
+            kwargs["num_classes"] = self.num_classes if num_classes is None else num_classes
+        try:
+            return self.model(choices, **kwargs)
+        except (SpaceError, ArchError, _Branch):
+            raise
+        except Exception as exc:
+            raise SpaceError(
+                f"space {self.name!r}: {self.model.__name__}(choices) failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _trace(self, policy: Policy) -> _Run:
+        """The decisions (and choices) one run of the constructor asks, on the meta device."""
+        choices = Choices("trace", policy=policy, known=self._by_label)
+        with torch.device("meta"):
+            self.construct(choices)
+        return choices.run_
+
+    def _discover(self) -> tuple[ChoiceDecision, ...]:
+        order: list[str] = []
+        found: dict[str, ChoiceDecision] = {}
+        asked_sets: list[set[str]] = []
+        tried: set[str] = set()
+        queue: deque[dict[str, Choice]] = deque([{}])
+        while queue:
+            if len(asked_sets) >= MAX_DISCOVERY_RUNS:
+                raise SpaceError(
+                    f"space {self.name!r}: more than {MAX_DISCOVERY_RUNS} constructor runs to "
+                    "find its decisions"
+                )
+            base = queue.popleft()
+            choices = Choices("trace", policy=_first_or(base), known=found)
+            with torch.device("meta"):
+                self.construct(choices)
+            run = choices.run_
+            asked_sets.append(set(run.asked))
+            _merge_order(order, list(run.asked))
+            for label, decision in run.asked.items():
+                found.setdefault(label, decision)
+                if label in tried:
+                    continue
+                tried.add(label)
+                for choice in decision.choices:
+                    if choice != run.chosen[label] or type(choice) is not type(run.chosen[label]):
+                        queue.append({**run.chosen, label: choice})
+        if not order:
+            raise SpaceError(
+                f"space {self.name!r}: {self.model.__name__} asks for no choices; call "
+                "choices.choose_module/choose_value/choose_inputs/repeat in its __init__"
+            )
+        return tuple(
+            ChoiceDecision(
+                label,
+                found[label].choices,
+                kind=found[label].kind,
+                conditional=not all(label in asked for asked in asked_sets),
+            )
+            for label in order
+        )
+
+    def _resolve(self, policy: Policy) -> Arch:
+        """The arch of the decisions one run asks, answered by ``policy``, in decision order."""
+        run = self._trace(policy)
+        unknown = [label for label in run.asked if label not in self._by_label]
+        if unknown:
+            raise SpaceError(
+                f"space {self.name!r}: decision(s) {', '.join(unknown)} appeared that discovery "
+                "did not find (a decision may depend on one other decision at a time)"
+            )
+        return Arch({d.label: run.chosen[d.label] for d in self._decisions if d.label in run.asked})
+
+    # -- validation --------------------------------------------------------------------
+    def validate(self, arch: Arch) -> Arch:
+        """``arch`` in decision order if it holds exactly the decisions it activates."""
+        if not self.conditional:
+            return super().validate(arch)
+        cached = self._validated.get(arch)
+        if cached is not None:
+            return cached
+        unknown = [label for label in arch if label not in self._by_label]
+        if unknown:
+            raise ArchError(f"arch does not fit space {self.name!r}: unknown {', '.join(unknown)}")
+        missing: list[str] = []
+
+        def policy(decision: ChoiceDecision) -> Choice:
+            if decision.label in arch:
+                return decision.choices[decision.index(arch[decision.label])]
+            missing.append(decision.label)
+            return decision.choices[0]
+
+        result = self._resolve(policy)
+        inactive = [label for label in arch if label not in result]
+        if missing or inactive:
+            problems = []
+            if missing:
+                problems.append("missing active " + ", ".join(missing))
+            if inactive:
+                problems.append("inactive " + ", ".join(inactive))
+            raise ArchError(f"arch does not fit space {self.name!r}: {'; '.join(problems)}")
+        if len(self._validated) >= _CACHE_SIZE:
+            self._validated.clear()
+        self._validated[arch] = result
+        return result
+
+    # -- generic operations, for conditional decisions -------------------------------------
+    def sample(self, rng: np.random.Generator) -> Arch:
+        if not self.conditional:
+            return super().sample(rng)
+        return self._resolve(_random(rng))
+
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """Change one active decision (with >1 choice) to another choice; decisions it
+        activates are drawn at random, those it deactivates dropped."""
+        if not self.conditional:
+            return super().mutate(arch, rng)
+        arch = self.validate(arch)
+        mutable = [d for d in self._decisions if d.label in arch and len(d.choices) > 1]
+        if not mutable:
+            return arch
+        decision = mutable[int(rng.integers(len(mutable)))]
+        current = decision.index(arch[decision.label])
+        offset = 1 + int(rng.integers(len(decision.choices) - 1))
+        changed = {
+            **arch,
+            decision.label: decision.choices[(current + offset) % len(decision.choices)],
+        }
+        return self._resolve(_given(changed, _random(rng)))
+
+    def crossover(self, first: Arch, second: Arch, rng: np.random.Generator) -> Arch:
+        """Each active decision from either parent with equal chance (from the one that has
+        it if only one does; drawn at random if neither does)."""
+        if not self.conditional:
+            return super().crossover(first, second, rng)
+        fallback = _random(rng)
+
+        def policy(decision: ChoiceDecision) -> Choice:
+            label = decision.label
+            pick, other = (first, second) if rng.random() < 0.5 else (second, first)
+            for parent in (pick, other):
+                if label in parent:
+                    return parent[label]
+            return fallback(decision)
+
+        return self._resolve(policy)
+
+    def neighbors(self, arch: Arch) -> list[Arch]:
+        """Every arch that changes one active decision of ``arch``; decisions that change
+        activates take their first choice."""
+        if not self.conditional:
+            return super().neighbors(arch)
+        arch = self.validate(arch)
+        result: list[Arch] = []
+        seen = {arch}
+        for decision in self._decisions:
+            if decision.label not in arch:
+                continue
+            for choice in decision.choices:
+                if choice == arch[decision.label]:
+                    continue
+                neighbor = self._resolve(_given({**arch, decision.label: choice}, _first))
+                if neighbor not in seen:
+                    seen.add(neighbor)
+                    result.append(neighbor)
+        return result
+
+    def encode(self, arch: Arch) -> np.ndarray:
+        """One-hot block per decision; all zeros for an inactive decision."""
+        arch = self.validate(arch)
+        parts = []
+        for decision in self._decisions:
+            one_hot = np.zeros(len(decision.choices), dtype=np.float32)
+            if decision.label in arch:
+                one_hot[decision.index(arch[decision.label])] = 1.0
+            parts.append(one_hot)
+        return np.concatenate(parts)
+
+    def enumerate(self) -> Iterator[Arch]:
+        """Every arch, depth first over the decisions in the order they are asked."""
+        if not self.conditional:
+            yield from super().enumerate()
+            return
+        stack: list[dict[str, Choice]] = [{}]
+        while stack:
+            assigned = stack.pop()
+
+            def policy(decision: ChoiceDecision, assigned: dict[str, Choice] = assigned) -> Choice:
+                if decision.label in assigned:
+                    return assigned[decision.label]
+                raise _Branch(decision)
+
+            try:
+                arch = self._resolve(policy)
+            except _Branch as branch:
+                choices = branch.decision.choices
+                stack.extend({**assigned, branch.decision.label: c} for c in reversed(choices))
+                continue
+            yield arch
+
+    def size(self) -> int:
+        """The number of archs (counted by enumeration when decisions are conditional)."""
+        if not self.conditional:
+            return super().size()
+        return sum(1 for _ in self.enumerate())
+
+    # -- building ------------------------------------------------------------------------
+    def build(
+        self, arch: Arch, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None
+    ) -> nn.Module:
+        """The plain network of ``arch`` (nothing of the search left in it)."""
+        return self.build_with_record(arch, input_shape, num_classes)[0]
+
+    def build_with_record(
+        self, arch: Arch, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None
+    ) -> tuple[nn.Module, _Run]:
+        """`build`, with the record of the run (which modules came from module choices)."""
+        arch = self.validate(arch)
+        choices = Choices("child", policy=lambda d: arch[d.label], known=self._by_label)
+        model = self.construct(choices, input_shape, num_classes)
+        for module in model.modules():
+            if any(isinstance(value, Choices) for value in vars(module).values()):
+                raise SpaceError(
+                    f"space {self.name!r}: {type(module).__name__} keeps the choices object; "
+                    "ask for choices in __init__ and do not store it"
+                )
+        return model, choices.run_
+
+    def op_decisions(self) -> tuple[Decision, ...]:
+        """Module and input choices: what a supernet mixes or samples."""
+        return tuple(d for d in self._decisions if d.kind in ("module", "inputs"))
+
+    def supernet(
+        self,
+        input_shape: tuple[int, ...] = (3, 32, 32),
+        num_classes: int = 10,
+        *,
+        affine: bool = False,
+        track_running_stats: bool = True,
+        partial_channels: int = 1,
+    ) -> ChoiceSuperNet:
+        """The `ChoiceSuperNet` of this space. ``affine`` and ``track_running_stats`` are
+        the model's own business here (ignored); partial channels are not supported yet."""
+        from nasforge.space.choice_supernet import ChoiceSuperNet
+
+        if partial_channels != 1:
+            raise SpaceError(
+                f"space {self.name!r}: partial channels are not supported by choice spaces yet"
+            )
+        return ChoiceSuperNet(self, input_shape, num_classes)
+
+    def check_input(self, input_shape: tuple[int, ...]) -> None:
+        """Raise SpaceError if the first-choice child fails on inputs of ``input_shape``
+        (checked on the meta device: no memory, no compute)."""
+        arch = self._resolve(_first)
+        choices = Choices("trace", policy=lambda d: arch[d.label], known=self._by_label)
+        with torch.device("meta"):
+            model = self.construct(choices, input_shape)
+            try:
+                model(torch.zeros(2, *input_shape))
+            except Exception as exc:
+                raise SpaceError(
+                    f"space {self.name!r} does not run on input shape {tuple(input_shape)}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+
+
+def _first(decision: ChoiceDecision) -> Choice:
+    return decision.choices[0]
+
+
+def _first_or(assigned: dict[str, Choice]) -> Policy:
+    return _given(assigned, _first)
+
+
+def _random(rng: np.random.Generator) -> Policy:
+    def policy(decision: ChoiceDecision) -> Choice:
+        return decision.choices[int(rng.integers(len(decision.choices)))]
+
+    return policy
+
+
+def _given(assigned: dict[str, Choice], fallback: Policy) -> Policy:
+    def policy(decision: ChoiceDecision) -> Choice:
+        if decision.label in assigned:
+            return assigned[decision.label]
+        return fallback(decision)
+
+    return policy
+
+
+def _merge_order(order: list[str], asked: list[str]) -> None:
+    """Insert the labels of ``asked`` that ``order`` lacks right after their predecessor in
+    ``asked`` (so a conditional decision sits beside the decisions asked around it)."""
+    position = 0
+    for label in asked:
+        if label in order:
+            position = order.index(label) + 1
+        else:
+            order.insert(position, label)
+            position += 1
