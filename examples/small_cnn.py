@@ -1,23 +1,21 @@
 """A small CNN search space: width, depth (a repeat), and per block a kernel, an op and a skip."""
 
-from __future__ import annotations
-
 import torch
 from torch import nn
 
 from nasforge.space.choices import Choices
 
 
+def conv(width: int, k: int, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(width, width, k, padding=k // 2, groups=groups, bias=False)
+
+
 class Block(nn.Module):
     def __init__(self, choices: Choices, i: int, width: int) -> None:
         super().__init__()
         k = choices.choose_value(f"kernel_{i}", [3, 5])
-
-        def conv(groups: int = 1) -> nn.Module:
-            return nn.Conv2d(width, width, k, padding=k // 2, groups=groups, bias=False)
-
-        sep = lambda: nn.Sequential(conv(width), nn.Conv2d(width, width, 1))  # noqa: E731
-        self.op = choices.choose_module(f"op_{i}", {"conv": conv, "sep": sep})
+        sep = lambda: nn.Sequential(conv(width, k, width), nn.Conv2d(width, width, 1))  # noqa: E731
+        self.op = choices.choose_module(f"op_{i}", {"conv": lambda: conv(width, k), "sep": sep})
         self.bn = nn.BatchNorm2d(width)
         self.skip = choices.choose_value(f"skip_{i}", [False, True])
 
@@ -27,16 +25,14 @@ class Block(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    def __init__(
-        self, choices: Choices, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
-    ) -> None:
+    def __init__(self, choices: Choices, input_shape: tuple[int, ...], num_classes: int) -> None:
         super().__init__()
         width = choices.choose_value("width", [16, 32])
-        self.stem = nn.Sequential(
-            nn.Conv2d(input_shape[0], width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()
-        )
+        stem = nn.Conv2d(input_shape[0], width, 3, padding=1)
+        self.stem = nn.Sequential(stem, nn.BatchNorm2d(width), nn.ReLU())
         self.blocks = choices.repeat("depth", [1, 2, 3], lambda i: Block(choices, i, width))
         self.head = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.blocks(self.stem(x)).mean((2, 3)))
+        out: torch.Tensor = self.head(self.blocks(self.stem(x)).mean((2, 3)))
+        return out

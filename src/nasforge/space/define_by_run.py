@@ -45,13 +45,6 @@ MAX_DISCOVERY_RUNS = 20_000
 _CACHE_SIZE = 4096
 
 
-class _Branch(Exception):
-    """Raised by `ChoiceSpace.enumerate`'s policy at the first unassigned decision."""
-
-    def __init__(self, decision: ChoiceDecision) -> None:
-        self.decision = decision
-
-
 class ChoiceSpace(SearchSpace):
     """The search space of ``model`` (an ``nn.Module`` class taking ``choices``); ``params``
     are passed to its constructor unchanged."""
@@ -74,6 +67,7 @@ class ChoiceSpace(SearchSpace):
         self._decisions: tuple[ChoiceDecision, ...] = ()
         self._by_label: dict[str, ChoiceDecision] = {}
         self._validated: dict[Arch, Arch] = {}
+        self._size: int | None = None
         self._decisions = self._discover()
         self._by_label = {d.label: d for d in self._decisions}
         self.conditional = any(d.conditional for d in self._decisions)
@@ -102,7 +96,7 @@ class ChoiceSpace(SearchSpace):
             kwargs["num_classes"] = self.num_classes if num_classes is None else num_classes
         try:
             return self.model(choices, **kwargs)
-        except (SpaceError, ArchError, _Branch):
+        except (SpaceError, ArchError):
             raise
         except Exception as exc:
             raise SpaceError(
@@ -161,6 +155,9 @@ class ChoiceSpace(SearchSpace):
 
     def _resolve(self, policy: Policy) -> Arch:
         """The arch of the decisions one run asks, answered by ``policy``, in decision order."""
+        return self._resolve_run(policy)[0]
+
+    def _resolve_run(self, policy: Policy) -> tuple[Arch, _Run]:
         run = self._trace(policy)
         unknown = [label for label in run.asked if label not in self._by_label]
         if unknown:
@@ -168,7 +165,8 @@ class ChoiceSpace(SearchSpace):
                 f"space {self.name!r}: decision(s) {', '.join(unknown)} appeared that discovery "
                 "did not find (a decision may depend on one other decision at a time)"
             )
-        return Arch({d.label: run.chosen[d.label] for d in self._decisions if d.label in run.asked})
+        arch = Arch({d.label: run.chosen[d.label] for d in self._decisions if d.label in run.asked})
+        return arch, run
 
     # -- validation --------------------------------------------------------------------
     def validate(self, arch: Arch) -> Arch:
@@ -276,32 +274,34 @@ class ChoiceSpace(SearchSpace):
         return np.concatenate(parts)
 
     def enumerate(self) -> Iterator[Arch]:
-        """Every arch, depth first over the decisions in the order they are asked."""
+        """Every arch, depth first over the decisions in the order they are asked (one
+        constructor run per arch)."""
         if not self.conditional:
             yield from super().enumerate()
             return
+        count = 0
         stack: list[dict[str, Choice]] = [{}]
         while stack:
-            assigned = stack.pop()
-
-            def policy(decision: ChoiceDecision, assigned: dict[str, Choice] = assigned) -> Choice:
-                if decision.label in assigned:
-                    return assigned[decision.label]
-                raise _Branch(decision)
-
-            try:
-                arch = self._resolve(policy)
-            except _Branch as branch:
-                choices = branch.decision.choices
-                stack.extend({**assigned, branch.decision.label: c} for c in reversed(choices))
-                continue
+            forced = stack.pop()
+            arch, run = self._resolve_run(_given(forced, _first))
             yield arch
+            count += 1
+            branches: list[dict[str, Choice]] = []
+            prefix: dict[str, Choice] = {}
+            for label, decision in run.asked.items():
+                if label not in forced:
+                    branches += [{**prefix, label: c} for c in decision.choices[1:]]
+                prefix[label] = run.chosen[label]
+            stack.extend(reversed(branches))
+        self._size = count
 
     def size(self) -> int:
         """The number of archs (counted by enumeration when decisions are conditional)."""
         if not self.conditional:
             return super().size()
-        return sum(1 for _ in self.enumerate())
+        if self._size is None:
+            self._size = sum(1 for _ in self.enumerate())
+        return self._size
 
     # -- building ------------------------------------------------------------------------
     def build(
@@ -331,8 +331,8 @@ class ChoiceSpace(SearchSpace):
 
     def supernet(
         self,
-        input_shape: tuple[int, ...] = (3, 32, 32),
-        num_classes: int = 10,
+        input_shape: tuple[int, ...] | None = None,
+        num_classes: int | None = None,
         *,
         affine: bool = False,
         track_running_stats: bool = True,
@@ -346,7 +346,11 @@ class ChoiceSpace(SearchSpace):
             raise SpaceError(
                 f"space {self.name!r}: partial channels are not supported by choice spaces yet"
             )
-        return ChoiceSuperNet(self, input_shape, num_classes)
+        return ChoiceSuperNet(
+            self,
+            self.input_shape if input_shape is None else input_shape,
+            self.num_classes if num_classes is None else num_classes,
+        )
 
     def check_input(self, input_shape: tuple[int, ...]) -> None:
         """Raise SpaceError if the first-choice child fails on inputs of ``input_shape``
