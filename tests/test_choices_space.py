@@ -270,6 +270,16 @@ def test_mutation_activates_and_drops_decisions(cnn: ChoiceSpace) -> None:
     assert seen_depths == {1, 2, 3}
 
 
+def test_resolve_turns_a_full_assignment_into_an_arch(cnn: ChoiceSpace) -> None:
+    full = {d.label: d.choices[-1] for d in cnn.decisions}
+    assert cnn.resolve({**full, "depth": 1}) == Arch(
+        {"width": 32, "depth": 1, "kernel_0": 5, "op_0": "sep", "skip_0": True}
+    )
+    assert cnn.resolve({"depth": 2})["op_1"] == "conv"
+    with pytest.raises(ArchError, match="4 is not a choice of 'kernel_0'"):
+        cnn.resolve({"kernel_0": 4})
+
+
 def test_inactive_or_missing_decisions_are_refused(cnn: ChoiceSpace) -> None:
     good = Arch({"width": 16, "depth": 1, "kernel_0": 3, "op_0": "conv", "skip_0": False})
     assert cnn.validate(good) == good
@@ -361,6 +371,8 @@ def test_mixed_weights_and_gdas_gradients_reach_alpha() -> None:
     supernet.use_path(arch, weights=hard)
     assert torch.allclose(supernet(x), supernet.child(arch)(x))
     assert supernet.argmax_arch({k: v.detach() for k, v in alpha.items()}) == arch
+    with pytest.raises(ArchError, match="weights are missing for op_c, in_2, out"):
+        supernet.use_weights({"op": torch.ones(2)})
 
 
 def test_value_choices_share_the_largest_weights(cnn: ChoiceSpace) -> None:
@@ -368,7 +380,7 @@ def test_value_choices_share_the_largest_weights(cnn: ChoiceSpace) -> None:
     small = Arch({"width": 16, "depth": 1, "kernel_0": 3, "op_0": "conv", "skip_0": False})
     supernet.use_path(small)
     logits: torch.Tensor = supernet(torch.randn(2, *SHAPE))
-    F.cross_entropy(logits, torch.tensor([0, 1])).sum().backward()
+    torch.autograd.backward(F.cross_entropy(logits, torch.tensor([0, 1])))
 
     def conv_weight(block: int) -> torch.Tensor:
         conv = supernet.net.get_submodule(f"blocks.{block}.op.candidates.conv")

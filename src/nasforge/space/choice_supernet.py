@@ -81,7 +81,13 @@ class ChoiceSuperNet(nn.Module):
         return {d.label: len(d.choices) for d in self.decisions}
 
     def use_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
-        """Mixed mode: module and input choices are weighted sums, value choices argmax."""
+        """Mixed mode: module and input choices are weighted sums, value choices argmax.
+        Every module and input choice needs weights; a value choice without takes its
+        largest value."""
+        mixed = [d.label for d in self.decisions if d.kind in ("module", "inputs")]
+        missing = [label for label in mixed if label not in weights]
+        if missing:
+            raise ArchError(f"architecture weights are missing for {', '.join(missing)}")
         self.mode.weights, self.mode.path = self._check_weights(weights), None
         self.mode.add_unselected = False
 
@@ -132,7 +138,7 @@ class ChoiceSuperNet(nn.Module):
         """The arch of ``path``: its choices for the decisions they activate (a decision
         activated but absent from ``path`` takes its first choice)."""
         chosen = {label: self._decision(label).choices[int(i)] for label, i in path.items()}
-        return self.space.validate(self.space._resolve(lambda d: chosen.get(d.label, d.choices[0])))
+        return self.space.resolve(chosen)
 
     def argmax_arch(
         self, alpha: Mapping[str, torch.Tensor], exclude: Sequence[Choice] = ()
@@ -169,7 +175,10 @@ class ChoiceSuperNet(nn.Module):
         structure = self.structure(values)
         if structure.training != self.training:
             structure.train(self.training)
-        tensors = {name: self._shared(name, tensor.shape) for name, tensor in _tensors(structure)}
+        store = dict(_tensors(self.net))
+        tensors = {
+            name: _shared(store, name, t.shape, self.space.name) for name, t in _tensors(structure)
+        }
         result: torch.Tensor = functional_call(structure, tensors, args, kwargs)
         return result
 
@@ -184,15 +193,6 @@ class ChoiceSuperNet(nn.Module):
                 self._structures.pop(next(iter(self._structures)))
             self._structures[key] = structure
         return structure
-
-    def _shared(self, name: str, shape: torch.Size) -> torch.Tensor:
-        store = dict(_tensors(self.net))
-        if name not in store:
-            raise SpaceError(
-                f"supernet of {self.space.name!r}: {name} does not exist at the largest values, "
-                "so it shares no weights; give optional modules the same name at every value"
-            )
-        return slice_to(store[name], shape, name)
 
     # -- export ----------------------------------------------------------------------------
     def child(self, arch: Arch) -> nn.Module:
@@ -241,6 +241,17 @@ def slice_to(tensor: torch.Tensor, shape: Sequence[int], name: str = "tensor") -
         else:
             index.append(slice(0, size))
     return tensor[tuple(index)]
+
+
+def _shared(
+    store: Mapping[str, torch.Tensor], name: str, shape: torch.Size, space: str
+) -> torch.Tensor:
+    if name not in store:
+        raise SpaceError(
+            f"supernet of {space!r}: {name} does not exist at the largest values, so it "
+            "shares no weights; give optional modules the same name at every value"
+        )
+    return slice_to(store[name], shape, name)
 
 
 def _tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:

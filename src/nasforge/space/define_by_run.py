@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import inspect
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -167,6 +167,18 @@ class ChoiceSpace(SearchSpace):
             )
         arch = Arch({d.label: run.chosen[d.label] for d in self._decisions if d.label in run.asked})
         return arch, run
+
+    def resolve(self, assignment: Mapping[str, Choice]) -> Arch:
+        """The arch an assignment gives: its choices for the decisions they activate, the
+        first choice for an activated decision it lacks, nothing for the others. Strategies
+        that draw one choice for every decision (a controller, a model over all decisions)
+        turn their draw into an arch of this space with it."""
+        given = {
+            label: self._by_label[label].choices[self._by_label[label].index(choice)]
+            for label, choice in assignment.items()
+            if label in self._by_label
+        }
+        return self._resolve(_given(given, _first))
 
     # -- validation --------------------------------------------------------------------
     def validate(self, arch: Arch) -> Arch:
