@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasforge.arch import Arch
+from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
+from nasforge.space.base import Decision
 from nasforge.space.choice_supernet import ChoiceSuperNet, slice_to
 from nasforge.space.choices import Choices, ChosenInputs
 from nasforge.space.define_by_run import ChoiceSpace
@@ -278,6 +279,17 @@ def test_resolve_turns_a_full_assignment_into_an_arch(cnn: ChoiceSpace) -> None:
     assert cnn.resolve({"depth": 2})["op_1"] == "conv"
     with pytest.raises(ArchError, match="4 is not a choice of 'kernel_0'"):
         cnn.resolve({"kernel_0": 4})
+    arch = cnn.resolve({"depth": 1})
+    assert cnn.resolve(cnn.complete(arch)) == arch
+    assert len(cnn.complete(arch)) == len(cnn.decisions)
+    asked: list[str] = []
+
+    def answer(decision: Decision) -> Choice:
+        asked.append(decision.label)
+        return decision.choices[-1] if decision.label == "depth" else decision.choices[0]
+
+    assert len(cnn.sample_with(answer)) == 2 + 3 * 3
+    assert asked[:3] == ["width", "depth", "kernel_0"]
 
 
 def test_inactive_or_missing_decisions_are_refused(cnn: ChoiceSpace) -> None:

@@ -180,6 +180,21 @@ class ChoiceSpace(SearchSpace):
         }
         return self._resolve(_given(given, _first))
 
+    def complete(self, arch: Arch) -> dict[str, Choice]:
+        """A choice for every decision: ``arch``'s, and the first choice of the decisions it
+        leaves inactive (for strategies whose models need every decision; `resolve` maps
+        such an assignment back)."""
+        arch = self.validate(arch)
+        return {
+            d.label: arch[d.label] if d.label in arch else d.choices[0] for d in self._decisions
+        }
+
+    def sample_with(self, answer: Policy) -> Arch:
+        """The arch whose active decisions ``answer`` chooses, asked in the order the
+        constructor asks them (define-by-run: e.g. ``lambda d: trial.suggest_categorical(
+        d.label, d.choices)`` lets an Optuna sampler see only the active decisions)."""
+        return self.validate(self._resolve(answer))
+
     # -- validation --------------------------------------------------------------------
     def validate(self, arch: Arch) -> Arch:
         """``arch`` in decision order if it holds exactly the decisions it activates."""
