@@ -21,6 +21,7 @@ from nasforge.space.base import Decision
 from nasforge.space.choice_supernet import ChoiceSuperNet, slice_to
 from nasforge.space.choices import Choices, ChosenInputs
 from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.strategy import Observation, make_strategy
 
 
 def _load_example() -> type[nn.Module]:
@@ -461,3 +462,32 @@ def test_string_value_choice_has_no_supernet_and_bad_shape_is_named() -> None:
     with pytest.raises(SpaceError, match=r"space 'SmallCNN' does not run on input shape \(3,\)"):
         ChoiceSpace(SmallCNN).check_input((3,))
     ChoiceSpace(SmallCNN).check_input((1, 8, 8))
+
+
+# -- strategies ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "random",
+        "grid",
+        "evolution",
+        "local",
+        "nsga2",
+        "hyperband",
+        pytest.param(
+            "reinforce",
+            marks=pytest.mark.xfail(
+                raises=ArchError, strict=True, reason="issue 14: models every decision"
+            ),
+        ),
+    ],
+)
+def test_strategies_propose_archs_of_a_conditional_space(cnn: ChoiceSpace, name: str) -> None:
+    strategy = make_strategy(name, cnn, seed=0)
+    for _ in range(15):
+        proposal = strategy.ask()
+        arch = proposal.arch
+        assert cnn.validate(arch) == arch
+        strategy.tell(Observation(proposal, float(arch["width"]) + float(arch["depth"])))
