@@ -232,4 +232,4 @@ def test_without_ray_installed_the_error_says_how_to_install_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ConfigError, match=r'pip install "nasforge\[ray\]"'):
-        RayExecutor().start(NB201Benchmark.__new__(NB201Benchmark))
+        RayExecutor()

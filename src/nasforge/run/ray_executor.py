@@ -11,6 +11,7 @@ it comes back as a failed result that names the cause, so the search records it 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -93,6 +94,8 @@ class RayExecutor(Executor):
             raise ConfigError(f"connect_timeout must be positive, not {connect_timeout}")
         if address is not None:
             _split_address(address)  # a malformed address is reported before anything starts
+        if importlib.util.find_spec("ray") is None:  # before a search starts, not at start()
+            raise ConfigError(INSTALL_HINT)
         self.requested_workers = workers
         self.address = address
         self.threads_per_trial = threads_per_trial
