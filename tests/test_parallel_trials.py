@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,15 @@ def test_cli_unknown_executor_is_exit_2() -> None:
     result = runner.invoke(app, ["search", "--executor", "dask", "--budget", "2"])
     assert result.exit_code == 2
     assert "unknown executor 'dask'" in result.stderr
+
+
+def test_cli_unreachable_ray_address_is_one_line_and_exit_2() -> None:
+    started = time.monotonic()
+    result = runner.invoke(
+        app, ["search", "--executor", "ray", "--ray-address", "127.0.0.1:9", "--budget", "2"]
+    )
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "cannot reach the Ray cluster at 127.0.0.1:9" in lines[0]

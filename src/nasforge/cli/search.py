@@ -146,7 +146,7 @@ def search(
     With --warm-start the search first evaluates the archs a zero-cost proxy likes best.
     """
     from nasforge.run.budget import Budget
-    from nasforge.run.executor import make_executor
+    from nasforge.run.executor import check_executor, make_executor
     from nasforge.run.experiment import Experiment, check_objectives
     from nasforge.run.objective import Constraint, Objective
     from nasforge.run.setup import (
@@ -158,7 +158,7 @@ def search(
     from nasforge.strategy import make_strategy
 
     use_benchmark = evaluator == "benchmark" or (evaluator == "auto" and benchmark is not None)
-    make_executor(executor, workers=workers, ray_address=ray_address)  # checks them early
+    check_executor(executor, workers, ray_address)
     if evaluator not in ("auto", "train", "benchmark"):
         raise ConfigError(f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark")
     default_budget = DEFAULT_BENCHMARK_BUDGET if use_benchmark else DEFAULT_TRAIN_BUDGET
@@ -359,11 +359,11 @@ def resume(
 ) -> None:
     """Continue a stopped or killed experiment from its stored trials."""
     from nasforge.run.budget import Budget
-    from nasforge.run.executor import make_executor
+    from nasforge.run.executor import check_executor, make_executor
     from nasforge.run.setup import default_workers
     from nasforge.run.spec import experiment_from_config
 
-    make_executor(executor, workers=workers, ray_address=ray_address)  # checks them early
+    check_executor(executor, workers, ray_address)
     with open_existing(store) as journal:
         record = journal.experiment(pick_name(journal, name))
         new_budget = None

@@ -133,3 +133,14 @@ def make_executor(
     from nasforge.run.process_executor import ProcessExecutor
 
     return ProcessExecutor(workers, threads_per_worker=threads_per_worker)
+
+
+def check_executor(kind: str, workers: int | None, ray_address: str | None) -> None:
+    """Refuse bad executor settings before anything runs: one-line ConfigErrors for a bad
+    kind or worker count, Ray not installed, or no Ray cluster answering at the address."""
+    executor = make_executor(kind, workers=workers, ray_address=ray_address)
+    if ray_address is not None:
+        from nasforge.run.ray_executor import RayExecutor
+
+        assert isinstance(executor, RayExecutor)
+        executor.check_reachable()

@@ -156,6 +156,19 @@ class RayExecutor(Executor):
         child process whose Ray timeouts are set to fit the time left, and which is killed if
         it overruns (a port that answers but is not a Ray head's).
         """
+        self.check_reachable(address)
+        try:
+            with _environ({"RAY_gcs_server_port_wait_time_s": "1"}):  # one attempt, not 20
+                ray.init(address=address, logging_level="WARNING", configure_logging=True)
+        except (ConnectionError, RuntimeError, TimeoutError, ray.exceptions.RayError) as exc:
+            raise ConfigError(f"cannot join the Ray cluster at {address}: {_line(exc)}") from None
+
+    def check_reachable(self, address: str | None = None) -> None:
+        """Raise a one-line ConfigError within `connect_timeout` unless a Ray head answers
+        at `address` (default: this executor's); nothing to check for a local instance."""
+        address = address or self.address
+        if address is None:
+            return
         host, port = _split_address(address)
         deadline = time.monotonic() + self.connect_timeout
         try:
@@ -169,11 +182,6 @@ class RayExecutor(Executor):
         problem = _probe_gcs(address, deadline - time.monotonic())
         if problem is not None:
             raise ConfigError(f"cannot join the Ray cluster at {address}: {problem}")
-        try:
-            with _environ({"RAY_gcs_server_port_wait_time_s": "1"}):  # one attempt, not 20
-                ray.init(address=address, logging_level="WARNING", configure_logging=True)
-        except (ConnectionError, RuntimeError, TimeoutError, ray.exceptions.RayError) as exc:
-            raise ConfigError(f"cannot join the Ray cluster at {address}: {_line(exc)}") from None
 
     def close(self) -> None:
         """Cancel running tasks; stop the local instance, or disconnect from the cluster."""
