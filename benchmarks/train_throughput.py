@@ -1,33 +1,44 @@
 """Training throughput of nasforge's `Trainer` beside a plain PyTorch loop, and their accuracy.
 
-Part 1 (throughput). For each NB201 cell (C=16, N=5, 32x32 CIFAR-10 input, batch 64, 2
-threads, flush denormals on) the same model (same initial weights) is trained on the same
-batches with the same optimizer settings (SGD, Nesterov momentum 0.9, the TrainConfig's lr,
-weight decay, per-step cosine schedule and gradient-norm clipping) two ways:
+Part 1 (throughput). For each case and NB201 cell the same model (same initial weights) is
+trained on the same batches with the same optimizer settings (SGD, Nesterov momentum 0.9,
+the TrainConfig's lr, weight decay, per-step cosine schedule and gradient-norm clipping,
+batch 64, ``--threads`` threads, flush denormals on) three ways:
 
-- trainer: one ``Trainer.fit`` call with ``epochs=1`` on a Task of ``64 * steps`` training
-  images, so the fit makes exactly ``steps`` optimizer steps. The timed window is the whole
-  ``fit`` call minus its validation pass (measured by a hook: from the last ``on_batch_end``
-  to ``on_epoch_end``); the valid split is also cut to 64 images. So it includes the fit's
-  setup (numpy -> tensor copies of the subset, optimizer and schedule creation) and every
-  per-step cost of the loop (indexing, ``loss.item()``, hooks, accuracy bookkeeping).
-- plain: a hand-written loop over the same ``steps`` batches (same ``torch.randperm``
-  shuffle from a generator seeded like the Trainer's). The timed window is optimizer and
-  schedule creation plus the steps; the data are torch tensors made before timing.
+- trainer: one ``Trainer.fit`` call with the TrainConfig defaults (channels_last for image
+  inputs, fused SGD) and ``epochs=1`` on a Task of ``64 * steps`` training images, so the fit
+  makes exactly ``steps`` optimizer steps. The timed window is the whole ``fit`` call minus
+  its validation pass (measured by a hook: from the last ``on_batch_end`` to
+  ``on_epoch_end``); the valid split is also cut to 64 images. So it includes the fit's setup
+  (numpy -> tensor copies of the subset, the memory-format conversions, optimizer and
+  schedule creation) and every per-step cost of the loop (indexing, ``loss.item()``, hooks,
+  accuracy bookkeeping).
+- trainer, channels_last off: the same with ``channels_last=False`` (what channels_last
+  adds, measured rather than assumed).
+- plain: a hand-written eager loop as one would write it with PyTorch's defaults
+  (contiguous tensors, the default SGD implementation, ``clip_grad_norm_`` over
+  ``model.parameters()``) over the same ``steps`` batches (same ``torch.randperm`` shuffle
+  from a generator seeded like the Trainer's). The timed window is optimizer and schedule
+  creation plus the steps; the data are torch tensors made before timing.
+
+Cases: ``cifar10``: NB201 C=16, N=5 on 32x32 CIFAR-10 (``cifar10_small.npz``); ``digits``:
+NB201 C=8, N=1 on scikit-learn's 8x8 digits, the candidates of the main job
+(``nasforge search``).
 
 Before the timed rounds each way makes a short untimed warm-up fit of ``--warmup`` steps.
-The timed runs are interleaved (trainer, plain, trainer, plain, ...) for ``--rounds`` rounds,
-each from the same fresh copy of the initial weights, and the median images per second of
-each way is reported with the ratio of the medians and the median of the per-round
-trainer/plain ratios (adjacent runs see similar machine load, so the paired ratio is the
-more robust number on a busy machine).
+The timed runs are interleaved (trainer, trainer without channels_last, plain, trainer,
+...) for ``--rounds`` rounds, each from the same fresh copy of the initial weights, and the
+median images per second of each way is reported with the median of the per-round ratios
+to the plain loop (adjacent runs see similar machine load, so the paired ratio is the robust
+number on a busy machine).
 
-Part 2 (accuracy). A smaller network (default C=8, N=1, the NB201 optimum cell, row 6111) is
-trained for ``--acc-epochs`` epochs on the whole training split of the task (9,000 images of
-cifar10_small.npz, 1,000 held out for validation) by the Trainer and by the plain loop (same
-initial weights, same shuffles), and the final validation accuracy of each is printed, with
-the largest difference between their per-step training losses. A second Trainer fit with
-another seed (other initial weights and shuffles) shows the size of seed noise.
+Part 2 (accuracy). A small network (C=8, N=1, the NB201 optimum cell, row 6111) is trained
+on the whole training split of each task (``--acc-epochs`` on CIFAR-10's 9,000 images,
+``--digits-acc-epochs`` on digits' 1,004) by the Trainer and by the plain loop (same initial
+weights, same shuffles), and the final validation accuracy of each is printed, with the
+largest difference between their per-step training losses (not 0: channels_last and the
+fused SGD kernel round differently). A second Trainer fit with another seed (other initial
+weights and shuffles) shows the size of seed noise.
 
 Usage::
 
@@ -56,13 +67,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasforge.data.loaders import DATA_ENV, load_npz_task
+from nasforge.data.loaders import DATA_ENV, load_digits_task, load_npz_task
 from nasforge.data.task import DataError, Task
 from nasforge.space import NB201Space
 from nasforge.training.trainer import EpochMetrics, TrainConfig, Trainer, TrainerHooks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "cifar10_small.npz"
+CASES = ("cifar10", "digits")
 
 ARCHS: tuple[tuple[str, str], ...] = (
     (
@@ -81,7 +93,26 @@ RANDOM_CANDIDATES = 25
 """The median-ish random cell: median parameter count of this many uniform samples (seed 0)."""
 
 
-# -- the two ways of training -----------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    """One network size on one task, timed over `steps` optimizer steps per run."""
+
+    name: str
+    task: Task
+    channels: int
+    cells_per_stage: int
+    steps: int
+
+    @property
+    def description(self) -> str:
+        height = self.task.input_shape[-1]
+        return (
+            f"NB201 C={self.channels}, N={self.cells_per_stage} on {height}x{height} "
+            f"{self.name}, {self.steps} timed steps"
+        )
+
+
+# -- the ways of training -----------------------------------------------------------------
 class Clock(TrainerHooks):
     """Records when the fit's last optimizer step ended and when its validation ended."""
 
@@ -131,7 +162,8 @@ def plain_fit(
     config: TrainConfig,
     keep_losses: bool = False,
 ) -> tuple[float, list[float]]:
-    """A plain loop with the Trainer's settings; (seconds, per-step losses if kept).
+    """A plain eager loop with the Trainer's hyperparameters and PyTorch's defaults
+    (contiguous tensors, default SGD); (seconds, per-step losses if kept).
 
     No ``.item()`` per step (losses, if kept, stay tensors until the end), no hooks, no
     accuracy bookkeeping, no time-limit or divergence checks.
@@ -149,14 +181,9 @@ def plain_fit(
     schedule = cosine_schedule(optimizer, config.epochs * steps_per_epoch)
     losses: list[torch.Tensor] = []
     model.train()
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     for _ in range(config.epochs):
         for batch in torch.split(torch.randperm(len(y), generator=generator), config.batch_size):
-            xb, yb = x[batch], y[batch]
-            if config.channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            loss = F.cross_entropy(model(xb), yb)
+            loss = F.cross_entropy(model(x[batch]), y[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             assert config.grad_clip is not None
@@ -170,7 +197,6 @@ def plain_fit(
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1024) -> float:
-    x = x.contiguous(memory_format=torch.channels_last) if is_channels_last(model) else x
     model.eval()
     correct = 0
     with torch.no_grad():
@@ -178,11 +204,6 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 10
             correct += int((model(xb).argmax(1) == yb).sum())
     model.train()
     return correct / len(y)
-
-
-def is_channels_last(model: nn.Module) -> bool:
-    weights = [p for p in model.parameters() if p.ndim == 4]
-    return bool(weights) and weights[0].is_contiguous(memory_format=torch.channels_last)
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -207,21 +228,23 @@ def tensors(task: Task) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch
 
 
 # -- part 1: throughput -------------------------------------------------------------------
+WAYS = ("trainer", "trainer, channels_last off", "plain")
+
+
 @dataclass(frozen=True)
 class Throughput:
+    case: str
     label: str
     params: int
-    trainer: list[float]  # images per second, one per round
-    plain: list[float]
+    rates: dict[str, list[float]]  # way -> images per second, one per round
 
-    @property
-    def ratio(self) -> float:
-        return statistics.median(self.trainer) / statistics.median(self.plain)
+    def median(self, way: str) -> float:
+        return statistics.median(self.rates[way])
 
-    @property
-    def paired_ratio(self) -> float:
-        """Median over rounds of trainer/plain within a round (robust to load changes)."""
-        return statistics.median(t / p for t, p in zip(self.trainer, self.plain, strict=True))
+    def paired_ratio(self, way: str) -> float:
+        """Median over rounds of `way`/plain within a round (robust to load changes)."""
+        pairs = zip(self.rates[way], self.rates["plain"], strict=True)
+        return statistics.median(t / p for t, p in pairs)
 
 
 def median_random_cell(space: NB201Space) -> str:
@@ -236,70 +259,78 @@ def count_params(model: nn.Module) -> int:
 
 
 def measure(
-    label: str, cell: str, task: Task, args: argparse.Namespace, config: TrainConfig
+    case: Case, label: str, cell: str, args: argparse.Namespace, config: TrainConfig
 ) -> Throughput:
-    space = NB201Space(channels=16, cells_per_stage=5)
+    task = case.task
+    space = NB201Space(channels=case.channels, cells_per_stage=case.cells_per_stage)
     torch.manual_seed(args.seed)
     initial = space.build(space.parse(cell), input_shape=task.input_shape, num_classes=10)
-    timed = subset(task, args.batch_size * args.steps, args.batch_size)
+    timed = subset(task, args.batch_size * case.steps, args.batch_size)
     warm = subset(task, args.batch_size * args.warmup, args.batch_size)
     x, y, _, _ = tensors(timed)
     xw, yw, _, _ = tensors(warm)
+    contiguous = replace(config, channels_last=False)
     trainer_fit(copy.deepcopy(initial), warm, config)
+    trainer_fit(copy.deepcopy(initial), warm, contiguous)
     plain_fit(copy.deepcopy(initial), xw, yw, config)
-    images = args.batch_size * args.steps
-    trainer_rates: list[float] = []
-    plain_rates: list[float] = []
+    images = args.batch_size * case.steps
+    rates: dict[str, list[float]] = {way: [] for way in WAYS}
     for _ in range(args.rounds):
         seconds, _, _ = trainer_fit(copy.deepcopy(initial), timed, config)
-        trainer_rates.append(images / seconds)
+        rates["trainer"].append(images / seconds)
+        seconds, _, _ = trainer_fit(copy.deepcopy(initial), timed, contiguous)
+        rates["trainer, channels_last off"].append(images / seconds)
         seconds, _ = plain_fit(copy.deepcopy(initial), x, y, config)
-        plain_rates.append(images / seconds)
-    result = Throughput(label, count_params(initial), trainer_rates, plain_rates)
+        rates["plain"].append(images / seconds)
+    result = Throughput(case.name, label, count_params(initial), rates)
     print(
-        f"  {label}: trainer {fmt_rates(trainer_rates)} img/s, plain {fmt_rates(plain_rates)} "
-        f"img/s, ratio {result.ratio:.3f}, paired {result.paired_ratio:.3f}",
+        f"  {case.name} {label}: "
+        + ", ".join(f"{way} {fmt_rates(rates[way])}" for way in WAYS)
+        + f" img/s; paired ratio {result.paired_ratio('trainer'):.3f}",
         file=sys.stderr,
     )
     return result
 
 
 def fmt_rates(rates: Sequence[float]) -> str:
-    return "/".join(f"{r:.1f}" for r in rates)
+    return "/".join(f"{r:.0f}" for r in rates)
 
 
 # -- part 2: accuracy ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class AccuracyResult:
+    case: str
+    epochs: int
+    train_images: int
+    valid_images: int
     trainer: float
     plain: float
     trainer_other_seed: float
     max_loss_diff: float
     steps: int
-    trainer_seconds: float
-    plain_seconds: float
 
 
-def accuracy_check(task: Task, args: argparse.Namespace, config: TrainConfig) -> AccuracyResult:
+def accuracy_check(
+    case: str, task: Task, epochs: int, args: argparse.Namespace, config: TrainConfig
+) -> AccuracyResult:
     space = NB201Space(channels=args.acc_channels, cells_per_stage=args.acc_cells)
     arch = space.parse(OPTIMUM)
-    cfg = replace(config, epochs=args.acc_epochs)
+    cfg = replace(config, epochs=epochs)
     torch.manual_seed(args.seed)
     initial = space.build(arch, input_shape=task.input_shape, num_classes=10)
     x, y, xv, yv = tensors(task)
-    trainer_model = copy.deepcopy(initial)
-    t_seconds, t_acc, t_losses = trainer_fit(trainer_model, task, cfg, keep_losses=True)
-    print(f"  trainer: valid acc {t_acc:.4f} ({t_seconds:.0f} s)", file=sys.stderr)
+    t_seconds, t_acc, t_losses = trainer_fit(copy.deepcopy(initial), task, cfg, keep_losses=True)
+    print(f"  {case} trainer: valid acc {t_acc:.4f} ({t_seconds:.0f} s)", file=sys.stderr)
     plain_model = copy.deepcopy(initial)
     p_seconds, p_losses = plain_fit(plain_model, x, y, cfg, keep_losses=True)
     p_acc = accuracy(plain_model, xv, yv)
-    print(f"  plain: valid acc {p_acc:.4f} ({p_seconds:.0f} s)", file=sys.stderr)
+    print(f"  {case} plain: valid acc {p_acc:.4f} ({p_seconds:.0f} s)", file=sys.stderr)
     torch.manual_seed(args.seed + 1)
     other = space.build(arch, input_shape=task.input_shape, num_classes=10)
     _, o_acc, _ = trainer_fit(other, task, replace(cfg, seed=cfg.seed + 1))
-    print(f"  trainer, seed {cfg.seed + 1}: valid acc {o_acc:.4f}", file=sys.stderr)
+    print(f"  {case} trainer, seed {cfg.seed + 1}: valid acc {o_acc:.4f}", file=sys.stderr)
     diff = max(abs(a - b) for a, b in zip(t_losses, p_losses, strict=True))
-    return AccuracyResult(t_acc, p_acc, o_acc, diff, len(t_losses), t_seconds, p_seconds)
+    return AccuracyResult(case, epochs, len(y), len(yv), t_acc, p_acc, o_acc, diff, len(t_losses))
 
 
 # -- report -------------------------------------------------------------------------------
@@ -307,61 +338,51 @@ def report(
     argv: Sequence[str],
     args: argparse.Namespace,
     config: TrainConfig,
+    cases: Sequence[Case],
     rows: Sequence[Throughput],
     cells: dict[str, str],
-    acc: AccuracyResult | None,
-    task: Task,
+    checks: Sequence[AccuracyResult],
 ) -> str:
     command = shlex.join(["python", "benchmarks/train_throughput.py", *argv])
     lines = [
         f"Command: `{command}`",
         "",
         f"torch {torch.__version__}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs. Settings of both ways: batch {config.batch_size}, "
+        f"{os.cpu_count()} CPUs. Settings of all ways: batch {config.batch_size}, "
         f"{config.threads} threads, flush denormals on, SGD Nesterov momentum 0.9, "
         f"lr {config.lr}, weight decay {config.weight_decay}, per-step cosine to 0, "
-        f"grad-norm clip {config.grad_clip}, channels_last {config.channels_last}, "
-        f"no augmentation.",
+        f"grad-norm clip {config.grad_clip}, no augmentation. Trainer: its defaults "
+        "(channels_last for images, fused SGD); plain: PyTorch's defaults.",
         "",
-        f"Throughput: NB201 C=16, N=5 on 32x32 CIFAR-10; {args.steps} timed steps "
-        f"({args.batch_size * args.steps} images) per run after a {args.warmup}-step warm-up, "
-        f"trainer and plain runs interleaved for {args.rounds} rounds; median img/s "
-        f"(all rounds in brackets). trainer/plain: ratio of the medians; paired ratio: median "
-        "over rounds of the trainer/plain ratio within a round.",
+        "Cases: " + "; ".join(c.description for c in cases) + f" ({args.batch_size} images "
+        f"each) per run after a {args.warmup}-step warm-up, the three ways interleaved for "
+        f"{args.rounds} rounds; median img/s (all rounds in brackets). Paired ratio: median "
+        "over rounds of the way's img/s over the plain loop's within a round.",
         "",
-        "| cell | params | trainer img/s | plain img/s | trainer/plain | paired ratio |",
-        "|---|---|---|---|---|---|",
+        "| case | cell | params | trainer img/s | trainer, channels_last off img/s "
+        "| plain img/s | trainer/plain (paired) | channels_last off/plain (paired) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row.label} | {row.params:,} | {statistics.median(row.trainer):.1f} "
-            f"({fmt_rates(row.trainer)}) | {statistics.median(row.plain):.1f} "
-            f"({fmt_rates(row.plain)}) | {row.ratio:.3f} | {row.paired_ratio:.3f} |"
+            f"| {row.case} | {row.label} | {row.params:,} | "
+            + " | ".join(f"{row.median(way):.0f} ({fmt_rates(row.rates[way])})" for way in WAYS)
+            + f" | {row.paired_ratio('trainer'):.3f} "
+            f"| {row.paired_ratio('trainer, channels_last off'):.3f} |"
         )
     lines.append("")
     lines.append("Cells:")
     lines.extend(f"- {label}: `{cell}`" for label, cell in cells.items())
-    if acc is not None:
+    for acc in checks:
         lines += [
             "",
-            f"Accuracy: NB201 C={args.acc_channels}, N={args.acc_cells}, optimum cell (row "
-            f"6111), {args.acc_epochs} epochs on {len(task.y_train):,} training images "
-            f"({acc.steps} steps), same initial weights and shuffles; validation accuracy "
-            f"on {len(task.y_valid):,} held-out images.",
-            "",
-            "| way | final valid acc | train seconds |",
-            "|---|---|---|",
-            f"| trainer | {acc.trainer:.4f} | {acc.trainer_seconds:.1f} |",
-            f"| plain | {acc.plain:.4f} | {acc.plain_seconds:.1f} |",
-            f"| trainer, seed {config.seed + 1} (noise reference) | "
-            f"{acc.trainer_other_seed:.4f} | – |",
-            "",
-            "Largest difference between the two ways' per-step training losses: "
-            + (
-                "0 (identical at every step)."
-                if acc.max_loss_diff == 0
-                else f"{acc.max_loss_diff:.3g}."
-            ),
+            f"Accuracy on {acc.case}: NB201 C={args.acc_channels}, N={args.acc_cells}, "
+            f"optimum cell (row 6111), {acc.epochs} epochs on {acc.train_images:,} training "
+            f"images ({acc.steps} steps), same initial weights and shuffles; validation "
+            f"accuracy on {acc.valid_images:,} held-out images: trainer {acc.trainer:.4f}, "
+            f"plain {acc.plain:.4f}, trainer with seed {config.seed + 1} (noise reference) "
+            f"{acc.trainer_other_seed:.4f}. Largest difference between the two ways' "
+            f"per-step training losses: {acc.max_loss_diff:.3g}.",
         ]
     return "\n".join(lines) + "\n"
 
@@ -382,68 +403,86 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=None,
         help=f"cifar10 .npz (default: ${DATA_ENV}, else {DEFAULT_DATA})",
     )
-    parser.add_argument("--steps", type=int, default=8, help="timed steps per run (8)")
+    parser.add_argument(
+        "--cases", nargs="+", choices=CASES, default=list(CASES), help="cases to time (both)"
+    )
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per cifar10 run (8)")
+    parser.add_argument(
+        "--digits-steps", type=int, default=15, help="timed steps per digits run (15)"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="warm-up steps (2)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (7)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--channels-last", action="store_true", help="channels_last in both ways")
-    parser.add_argument("--acc-epochs", type=int, default=4, help="0 skips the accuracy part")
+    parser.add_argument(
+        "--acc-epochs", type=int, default=4, help="cifar10 epochs (0 skips its accuracy part)"
+    )
+    parser.add_argument(
+        "--digits-acc-epochs", type=int, default=10, help="digits epochs (0 skips its part)"
+    )
     parser.add_argument("--acc-channels", type=int, default=8)
     parser.add_argument("--acc-cells", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
-    for name in ("steps", "warmup", "rounds", "batch_size", "threads"):
+    names = ("steps", "digits_steps", "warmup", "rounds", "batch_size", "threads")
+    for name in names:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     args.data = args.data or default_data()
-    if not args.data.is_file():
+    if "cifar10" in args.cases and not args.data.is_file():
         parser.error(
             f"data file not found: {args.data} (pass --data or set ${DATA_ENV}; see "
-            "../shared/data/README.md for cifar10_small.npz)"
+            "../shared/data/README.md for cifar10_small.npz, or use --cases digits)"
         )
     return args
+
+
+def load_cases(args: argparse.Namespace) -> list[Case]:
+    """The cases asked for; raises DataError if a task lacks the images the timing needs."""
+    cases = []
+    if "cifar10" in args.cases:
+        task = load_npz_task("cifar10", args.data, seed=args.seed)
+        if task.input_shape != (3, 32, 32):
+            raise DataError(f"expected 3x32x32 images, {args.data} has {task.input_shape}")
+        cases.append(Case("cifar10", task, 16, 5, args.steps))
+    if "digits" in args.cases:
+        cases.append(Case("digits", load_digits_task(args.seed), 8, 1, args.digits_steps))
+    for case in cases:
+        needed = args.batch_size * case.steps
+        if len(case.task.y_train) < needed:
+            raise DataError(
+                f"{case.name}: {needed} training images needed, {len(case.task.y_train)} found"
+            )
+    return cases
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     try:
-        task = load_npz_task("cifar10", args.data, seed=args.seed)
+        cases = load_cases(args)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if task.input_shape != (3, 32, 32):
-        print(
-            f"error: expected 3x32x32 images, {args.data} has {task.input_shape}", file=sys.stderr
-        )
-        return 2
-    needed = args.batch_size * args.steps
-    if len(task.y_train) < needed:
-        print(f"error: {needed} training images needed, {len(task.y_train)} found", file=sys.stderr)
-        return 2
-    config = TrainConfig(
-        epochs=1,
-        batch_size=args.batch_size,
-        threads=args.threads,
-        seed=args.seed,
-        channels_last=args.channels_last,
-    )
+    config = TrainConfig(epochs=1, batch_size=args.batch_size, threads=args.threads, seed=args.seed)
     torch.set_num_threads(args.threads)  # the plain loop's threads (the Trainer sets its own)
     torch.set_flush_denormal(True)  # the Trainer turns it on too (process-wide)
-    space = NB201Space(channels=16, cells_per_stage=5)
     cells = dict(ARCHS)
-    cells["median random cell"] = median_random_cell(space)
+    cells["median random cell"] = median_random_cell(NB201Space(channels=16, cells_per_stage=5))
     started = time.perf_counter()
-    print(f"throughput ({task.summary()}):", file=sys.stderr)
-    rows = [measure(label, cell, task, args, config) for label, cell in cells.items()]
-    acc = None
-    if args.acc_epochs > 0:
-        print("accuracy:", file=sys.stderr)
-        acc = accuracy_check(task, args, config)
+    rows = []
+    for case in cases:
+        print(f"throughput ({case.task.summary()}):", file=sys.stderr)
+        rows += [measure(case, label, cell, args, config) for label, cell in cells.items()]
+    checks = []
+    epochs = {"cifar10": args.acc_epochs, "digits": args.digits_acc_epochs}
+    for case in cases:
+        if epochs[case.name] > 0:
+            print(f"accuracy ({case.name}):", file=sys.stderr)
+            checks.append(accuracy_check(case.name, case.task, epochs[case.name], args, config))
     print(f"total wall time: {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    text = report(argv, args, config, rows, cells, acc, task)
+    text = report(argv, args, config, cases, rows, cells, checks)
     print(text, end="")
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")

@@ -48,7 +48,8 @@ def test_digits_shapes_and_types(digits: Task) -> None:
     assert digits.metric == "accuracy"
     assert len(digits.y_train) + len(digits.y_valid) + len(digits.y_test) == 1797
     assert len(digits.y_test) == pytest.approx(0.2 * 1797, abs=5)
-    assert len(digits.y_valid) == pytest.approx(0.1 * (1797 - len(digits.y_test)), abs=5)
+    assert len(digits.y_valid) == pytest.approx(0.3 * (1797 - len(digits.y_test)), abs=5)
+    assert (len(digits.y_train), len(digits.y_valid), len(digits.y_test)) == (1004, 434, 359)
     for x, y in [
         (digits.x_train, digits.y_train),
         (digits.x_valid, digits.y_valid),
