@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from nasforge.data.loaders import load_task
-from nasforge.evaluate.cost import count_flops, count_parameters
+from nasforge.measure import count_flops, count_parameters
 from nasforge.proxies import ProxyBatch, ProxyError, proxy_names, score_network
 from nasforge.proxies.cache import ScoreCache
 from nasforge.proxies.correlation import kendall, spearman

@@ -365,8 +365,8 @@ def _export(
     """The child with inherited weights: tested, optionally fine-tuned, optionally saved."""
     import dataclasses
 
-    from nasforge.evaluate.cost import count_parameters
     from nasforge.export import save_model
+    from nasforge.measure import count_parameters
     from nasforge.training import TrainConfig, Trainer
 
     child = result.child(task.x_train[:CALIBRATION_EXAMPLES], batch_size=batch_size, seed=seed)

@@ -481,8 +481,8 @@ def save_retrained(
 ) -> dict[str, Any]:
     import dataclasses
 
-    from nasforge.evaluate.cost import count_parameters
     from nasforge.export import save_model
+    from nasforge.measure import count_parameters
 
     metrics = {
         "test_accuracy": retrained.test_accuracy,

@@ -36,8 +36,8 @@ from nasforge.arch import Arch
 from nasforge.data.task import Task
 from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
-from nasforge.evaluate.cost import count_flops, count_parameters, measure_latency_ms
 from nasforge.evaluate.result import Result, Status
+from nasforge.measure import count_flops, count_parameters, measure_latency_ms
 from nasforge.space.base import SearchSpace
 from nasforge.space.hyperparams import hyperparameters_of
 from nasforge.training.trainer import TrainConfig, Trainer, TrainerHooks, TrainReport

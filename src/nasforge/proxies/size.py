@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from nasforge.evaluate.cost import count_flops, count_parameters
+from nasforge.measure import count_flops, count_parameters
 from nasforge.proxies.base import ProxyBatch, register
 
 
