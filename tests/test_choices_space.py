@@ -476,12 +476,7 @@ def test_string_value_choice_has_no_supernet_and_bad_shape_is_named() -> None:
         "local",
         "nsga2",
         "hyperband",
-        pytest.param(
-            "reinforce",
-            marks=pytest.mark.xfail(
-                raises=ArchError, strict=True, reason="issue 14: models every decision"
-            ),
-        ),
+        "reinforce",
     ],
 )
 def test_strategies_propose_archs_of_a_conditional_space(cnn: ChoiceSpace, name: str) -> None:

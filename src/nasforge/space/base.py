@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +44,19 @@ class Decision:
 
 
 class SearchSpace(ABC):
-    """A search space: decisions, generic operations on them, and a network builder."""
+    """A search space: decisions, generic operations on them, and a network builder.
+
+    A space is *conditional* if some decisions exist only when others have some value (see
+    `nasforge.space.define_by_run.ChoiceSpace`): an arch then holds only its active
+    decisions. Strategies that model every decision at once bridge the two with `resolve`
+    (a choice for every decision -> an arch) and `complete` (an arch -> a choice for every
+    decision); strategies that ask one decision at a time use `sample_with`. On an
+    unconditional space all three are trivial.
+    """
 
     name: str = "space"
+    conditional: bool = False
+    """True if some decisions are inactive in some archs (archs hold the active ones only)."""
 
     @property
     @abstractmethod
@@ -71,6 +81,27 @@ class SearchSpace(ABC):
         for decision in self.decisions:
             decision.index(arch[decision.label])
         return arch
+
+    # -- conditional decisions: the bridges for strategies that model every decision -------
+    def resolve(self, assignment: Mapping[str, Choice]) -> Arch:
+        """The arch a choice for every decision gives: the choices of the decisions it
+        activates. Here (no conditional decisions) the assignment itself, validated; labels
+        that are not decisions are ignored."""
+        labels = [d.label for d in self.decisions]
+        return self.validate(
+            Arch({label: assignment[label] for label in labels if label in assignment})
+        )
+
+    def complete(self, arch: Arch) -> dict[str, Choice]:
+        """A choice for every decision, in decision order: ``arch``'s own, and a fixed
+        default for those it leaves inactive. Here (no conditional decisions) ``arch``."""
+        return dict(self.validate(arch))
+
+    def sample_with(self, answer: Callable[[Decision], Choice]) -> Arch:
+        """The arch whose active decisions ``answer`` chooses, asked one at a time in the
+        order the space needs them (define-by-run, as Optuna's ``trial.suggest_*``): here
+        every decision, in decision order."""
+        return self.validate(Arch({d.label: answer(d) for d in self.decisions}))
 
     def parse(self, text: str) -> Arch:
         """Read an arch of this space from its text form (`str(arch)`)."""

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 Policy = Callable[[ChoiceDecision], Choice]
 MAX_DISCOVERY_RUNS = 20_000
 _CACHE_SIZE = 4096
+_PATHS_SIZE = 200_000
+_Path = tuple[tuple[str, str, Choice], ...]
+"""The answers of a run so far: (label, type name, choice) in the order asked."""
 
 
 class ChoiceSpace(SearchSpace):
@@ -68,6 +71,7 @@ class ChoiceSpace(SearchSpace):
         self._by_label: dict[str, ChoiceDecision] = {}
         self._validated: dict[Arch, Arch] = {}
         self._size: int | None = None
+        self._next: dict[_Path, ChoiceDecision | None] = {}
         self._decisions = self._discover()
         self._by_label = {d.label: d for d in self._decisions}
         self.conditional = any(d.conditional for d in self._decisions)
@@ -105,11 +109,46 @@ class ChoiceSpace(SearchSpace):
             ) from exc
 
     def _trace(self, policy: Policy) -> _Run:
-        """The decisions (and choices) one run of the constructor asks, on the meta device."""
-        choices = Choices("trace", policy=policy, known=self._by_label)
+        """The decisions (and choices) one run of the constructor asks, on the meta device.
+
+        The constructor asks its next decision as a function of the answers so far, so the
+        runs seen are kept as paths (`_next`: answers so far -> the next decision asked, None
+        at the end): a run whose answers follow a known path asks ``policy`` the same
+        decisions in the same order without running the constructor (a thousand times
+        faster). At the first answer off the known paths the constructor runs, the answers
+        given so far replayed to it, so ``policy`` is asked each decision once either way."""
+        path: _Path = ()
+        run = _Run(known=self._by_label)
+        while path in self._next:
+            decision = self._next[path]
+            if decision is None:
+                return run
+            choice = policy(decision)
+            run.asked[decision.label] = decision
+            run.chosen[decision.label] = choice
+            path = (*path, _step(decision.label, choice))
+        answers = list(run.chosen.values())
+        calls = [0]
+
+        def replayed(decision: ChoiceDecision) -> Choice:
+            calls[0] += 1
+            return answers[calls[0] - 1] if calls[0] <= len(answers) else policy(decision)
+
+        choices = Choices("trace", policy=replayed, known=self._by_label)
         with torch.device("meta"):
             self.construct(choices)
+        self._remember(choices.run_)
         return choices.run_
+
+    def _remember(self, run: _Run) -> None:
+        """Add the path of ``run`` to `_next`."""
+        if len(self._next) >= _PATHS_SIZE:
+            self._next.clear()
+        path: _Path = ()
+        for label, decision in run.asked.items():
+            self._next[path] = decision
+            path = (*path, _step(label, run.chosen[label]))
+        self._next[path] = None
 
     def _discover(self) -> tuple[ChoiceDecision, ...]:
         order: list[str] = []
@@ -166,6 +205,9 @@ class ChoiceSpace(SearchSpace):
                 "did not find (a decision may depend on one other decision at a time)"
             )
         arch = Arch({d.label: run.chosen[d.label] for d in self._decisions if d.label in run.asked})
+        if len(self._validated) >= _CACHE_SIZE:
+            self._validated.clear()
+        self._validated[arch] = arch  # valid by construction: exactly the decisions asked
         return arch, run
 
     def resolve(self, assignment: Mapping[str, Choice]) -> Arch:
@@ -393,6 +435,11 @@ class ChoiceSpace(SearchSpace):
                     f"space {self.name!r} does not run on input shape {tuple(input_shape)}: "
                     f"{type(exc).__name__}: {exc}"
                 ) from None
+
+
+def _step(label: str, choice: Choice) -> tuple[str, str, Choice]:
+    """One answer of a path; the type name keeps ``True`` and ``1`` apart."""
+    return (label, type(choice).__name__, choice)
 
 
 def _first(decision: ChoiceDecision) -> Choice:

@@ -293,6 +293,12 @@ class BOHB(Hyperband):
     over the categorical decisions; of `candidates` draws from l (bandwidths widened by
     `bandwidth_factor`), the one with the largest l(x) / g(x) is proposed, preferring archs
     not proposed before.
+
+    On a space with conditional decisions the model's points hold a choice for every
+    decision: a told arch is completed with the space's defaults for its inactive decisions
+    (`SearchSpace.complete`), and each draw is resolved to the arch of the decisions it
+    activates (`SearchSpace.resolve`) and completed again before its densities are compared,
+    so a draw and the points agree on what an inactive decision looks like.
     """
 
     name = "bohb"
@@ -380,10 +386,13 @@ class BudgetKDE(Strategy):
 
     def tell(self, observation: Observation) -> None:
         score = -math.inf if observation.score is None else observation.score
-        point = np.array(
-            [d.index(observation.arch[d.label]) for d in self.space.decisions], dtype=np.int64
-        )
+        point = self._point(observation.arch)
         self.results_.setdefault(observation.proposal.budget, []).append((point, score))
+
+    def _point(self, arch: Arch) -> np.ndarray:
+        """The choice index of every decision (inactive ones at the space's default)."""
+        full = self.space.complete(arch)
+        return np.array([d.index(full[d.label]) for d in self.space.decisions], dtype=np.int64)
 
     def _model(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(good points, bad points) of the highest budget with enough results, if any."""
@@ -418,18 +427,22 @@ class BudgetKDE(Strategy):
         centers = good[self.rng.integers(len(good), size=self.candidates)]
         uniform = np.floor(self.rng.random(centers.shape) * self.sizes_).astype(np.int64)
         draws = np.where(self.rng.random(centers.shape) < keep, centers, uniform)
+        archs = [self._arch(row) for row in draws]
+        if self.space.conditional:
+            draws = np.stack([self._point(arch) for arch in archs])
         bad_density = (
             self._density(draws, bad, self._bandwidths(bad)) if len(bad) else np.ones(len(draws))
         )
         ratio = np.maximum(self._density(draws, good, widths), 1e-32) / np.maximum(
             bad_density, 1e-32
         )
-        archs = [self._arch(row) for row in draws]
         fresh = np.array([arch not in self.proposed_ for arch in archs])
         ranked = np.where(fresh, ratio, -np.inf) if fresh.any() else ratio
         return archs[int(np.argmax(ranked))]
 
     def _arch(self, indices: np.ndarray) -> Arch:
-        return Arch(
-            {d.label: d.choices[int(k)] for d, k in zip(self.space.decisions, indices, strict=True)}
-        )
+        """The arch of a point: the choices of the decisions it activates."""
+        draw = {
+            d.label: d.choices[int(k)] for d, k in zip(self.space.decisions, indices, strict=True)
+        }
+        return self.space.resolve(draw)

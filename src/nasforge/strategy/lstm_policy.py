@@ -113,8 +113,14 @@ class LSTMPolicy:
                 inputs = index + self.offsets[step]
         return chosen
 
-    def evaluate(self, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probability and entropy (summed over decisions) of a batch of choice indices."""
+    def evaluate(
+        self, choices: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability and entropy (summed over decisions) of a batch of choice indices.
+
+        ``mask`` (same shape, boolean) leaves out the decisions where it is False: they add
+        nothing to either sum (inactive decisions of a conditional space), though their
+        choice is still the next step's input."""
         batch = choices.shape[0]
         inputs = torch.zeros(batch, dtype=torch.long)
         state = None
@@ -123,8 +129,14 @@ class LSTMPolicy:
         for step in range(len(self.sizes)):
             logits, state = self._logits(step, inputs, state)
             log_probs = torch.log_softmax(logits, dim=-1)
-            log_prob = log_prob + log_probs.gather(1, choices[:, step : step + 1]).squeeze(1)
-            entropy = entropy - (log_probs.exp() * log_probs).sum(dim=-1)
+            step_log_prob = log_probs.gather(1, choices[:, step : step + 1]).squeeze(1)
+            step_entropy = -(log_probs.exp() * log_probs).sum(dim=-1)
+            if mask is not None:
+                keep = mask[:, step]
+                step_log_prob = torch.where(keep, step_log_prob, torch.zeros_like(step_log_prob))
+                step_entropy = torch.where(keep, step_entropy, torch.zeros_like(step_entropy))
+            log_prob = log_prob + step_log_prob
+            entropy = entropy + step_entropy
             inputs = choices[:, step] + self.offsets[step]
         return log_prob, entropy
 
@@ -148,13 +160,20 @@ class LSTMPolicy:
             counts[step] = np.asarray(total_weight / total_weight.sum(), dtype=np.float64)
         return counts
 
-    def update(self, batch: list[tuple[list[int], float]], entropy_weight: float) -> None:
-        """One Adam step on -(advantage * log p(arch)) - entropy_weight * entropy."""
+    def update(
+        self,
+        batch: list[tuple[list[int], float]],
+        entropy_weight: float,
+        masks: list[list[bool]] | None = None,
+    ) -> None:
+        """One Adam step on -(advantage * log p(arch)) - entropy_weight * entropy; ``masks``
+        (one per batch entry) leaves decisions out of both, as in `evaluate`."""
         if not self.sizes:
             return
         choices = torch.tensor([indices for indices, _ in batch], dtype=torch.long)
         advantages = torch.tensor([advantage for _, advantage in batch])
-        log_prob, entropy = self.evaluate(choices)
+        mask = None if masks is None else torch.tensor(masks, dtype=torch.bool)
+        log_prob, entropy = self.evaluate(choices, mask)
         loss = -(advantages * log_prob).mean() - entropy_weight * entropy.mean()
         gradients = torch.autograd.grad(loss, self.parameters, allow_unused=True)
         self._adam_step(gradients)

@@ -9,6 +9,12 @@ recent Optuna; experimental and off by default before): it counts RUNNING trials
 bad ones, so concurrent asks are pushed apart; with no other trial running (a sequential
 run) it samples exactly as without it. The other samplers treat RUNNING trials in their
 own way (the random sampler ignores them).
+
+Decisions are suggested define-by-run, through `SearchSpace.sample_with`: on a space with
+conditional decisions the trial is asked only the decisions that the choices before them
+activate, so the study holds only active decisions (TPE models each from the trials that
+have it, as Optuna does for any conditional parameter); a foreign arch is added with its
+active decisions alone.
 """
 
 from __future__ import annotations
@@ -80,12 +86,7 @@ class OptunaStrategy(Strategy):
 
     def ask(self) -> Proposal:
         trial = self.study_.ask()
-        arch = Arch(
-            {
-                d.label: trial.suggest_categorical(d.label, list(d.choices))
-                for d in self.space.decisions
-            }
-        )
+        arch = self.space.sample_with(lambda d: trial.suggest_categorical(d.label, list(d.choices)))
         self.pending_[arch].append(trial)
         return Proposal(arch)
 
@@ -118,12 +119,14 @@ class OptunaStrategy(Strategy):
         optuna = _import_optuna()
         values = self._values(observation)
         state = optuna.trial.TrialState
+        arch = self.space.validate(observation.arch)
+        active = [d for d in self.space.decisions if d.label in arch]
         self.study_.add_trial(
             optuna.trial.create_trial(
-                params={d.label: observation.arch[d.label] for d in self.space.decisions},
+                params={d.label: arch[d.label] for d in active},
                 distributions={
                     d.label: optuna.distributions.CategoricalDistribution(list(d.choices))
-                    for d in self.space.decisions
+                    for d in active
                 },
                 values=values,
                 state=state.FAIL if values is None else state.COMPLETE,

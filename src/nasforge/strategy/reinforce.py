@@ -23,6 +23,16 @@ larger than ENAS's because advantages are normalized to unit scale. The hidden s
 small so that every weight tensor stays tiny: torch then never starts intra-op threads, and
 an ask or a tell costs about a millisecond.
 
+On a space with conditional decisions (archs hold only the active ones) the controller
+still makes every decision, and `SearchSpace.resolve` turns its draw into the arch of the
+decisions that draw activates. A told arch is turned back into a choice for every decision
+with `SearchSpace.complete` (inactive decisions take the space's fixed default), and its
+log-probability sums over the active decisions only: an inactive decision had no effect on
+the score, so it gets no policy gradient (nor entropy bonus), whatever was drawn for it. The
+inactive choices still feed the LSTM's next steps as their inputs; at update time these are
+the defaults, not the discarded draws, so later decisions are scored under slightly other
+inputs than they were sampled with (an approximation, like the stale gradients above).
+
 The LSTM itself is `nasforge.strategy.lstm_policy.LSTMPolicy`, shared with ENAS. Torch is
 imported on first use; the controller's weights are initialized from the seed
 without touching torch's global random state, and sampling uses the strategy's own
@@ -83,7 +93,8 @@ class ReinforceController(Strategy):
         self.mean_ = 0.0
         self.sum_squares_ = 0.0
         self.lowest_: float | None = None
-        self.pending_: list[tuple[list[int], float]] = []  # told, awaiting the next update
+        # told, awaiting the next update: (indices of every decision, active?, advantage)
+        self.pending_: list[tuple[list[int], list[bool], float]] = []
         self.proposed_: set[Arch] = set()
         self.updates_ = 0
         self._model: LSTMPolicy | None = None
@@ -101,10 +112,17 @@ class ReinforceController(Strategy):
         return Proposal(arch)
 
     def _sample(self) -> Arch:
+        """A draw for every decision, resolved to the arch of the decisions it activates."""
         indices = self._policy().sample()
-        return Arch(
-            {d.label: d.choices[i] for d, i in zip(self.space.decisions, indices, strict=True)}
-        )
+        draw = {d.label: d.choices[i] for d, i in zip(self.space.decisions, indices, strict=True)}
+        return self.space.resolve(draw)
+
+    def actions(self, arch: Arch) -> tuple[list[int], list[bool]]:
+        """The controller's choice index for every decision of ``arch`` (completed with the
+        defaults of inactive decisions) and which decisions are active."""
+        full = self.space.complete(arch)
+        decisions = self.space.decisions
+        return [d.index(full[d.label]) for d in decisions], [d.label in arch for d in decisions]
 
     def tell(self, observation: Observation) -> None:
         score = observation.score
@@ -112,20 +130,28 @@ class ReinforceController(Strategy):
             if self.lowest_ is None:
                 return  # nothing to compare a failure with yet
             score = self.lowest_  # a failed trial is as bad as the worst one seen
-        indices = [d.index(observation.arch[d.label]) for d in self.space.decisions]
-        self.pending_.append((indices, self._advantage(score)))
+        indices, active = self.actions(observation.arch)
+        self.pending_.append((indices, active, self._advantage(score)))
         if len(self.pending_) >= self.batch_size:
-            self._policy().update(self.pending_, self.entropy_weight)
+            batch = [(indices, advantage) for indices, _, advantage in self.pending_]
+            masks = [active for _, active, _ in self.pending_]
+            self._policy().update(batch, self.entropy_weight, masks)
             self.pending_ = []
             self.updates_ += 1
 
     def log_prob(self, arch: Arch) -> float:
-        """The natural log of the probability that the controller now proposes `arch`."""
+        """The natural log of the probability that the controller now proposes `arch`.
+
+        On a conditional space: the probability of `arch`'s active choices, with the
+        defaults of the inactive ones as the LSTM's inputs (approximately that of proposing
+        `arch`; see the module docstring)."""
         import torch
 
-        indices = [d.index(arch[d.label]) for d in self.space.decisions]
+        indices, active = self.actions(arch)
         with torch.no_grad():
-            log_prob, _ = self._policy().evaluate(torch.tensor([indices], dtype=torch.long))
+            log_prob, _ = self._policy().evaluate(
+                torch.tensor([indices], dtype=torch.long), torch.tensor([active])
+            )
         return float(log_prob.item())
 
     # -- helpers ---------------------------------------------------------------------
