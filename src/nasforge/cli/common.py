@@ -37,6 +37,10 @@ DataOption = Annotated[
         help="Data file or folder for the task (default: $NASFORGE_DATA).", show_default=False
     ),
 ]
+OWN_SPACE_HELP = (
+    "Your own space: path/to/file.py:ClassName or package.module:ClassName (imports that code; "
+    "see docs/spaces.md)."
+)
 SpaceOptions = Annotated[
     list[str] | None,
     typer.Option("--space-option", "-s", help="Space setting KEY=VALUE, e.g. channels=8."),

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    OWN_SPACE_HELP,
     TASKS,
     DataOption,
     JsonOption,
@@ -31,7 +32,8 @@ def train(
     data: DataOption = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
     space: Annotated[
-        str | None, typer.Option(help="Search space of ARCH (default: by the task's input).")
+        str | None,
+        typer.Option(help=f"Search space of ARCH (default: by the task's input). {OWN_SPACE_HELP}"),
     ] = None,
     space_option: SpaceOptions = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
@@ -90,12 +92,23 @@ def predict(
     label_column: Annotated[
         str | None, typer.Option(help="Column to drop from a .csv before predicting.")
     ] = None,
+    space: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the model's own space is defined now, path/to/file.py:ClassName or "
+            "package.module:ClassName, if it has moved since the model was saved.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Predict classes for the inputs in a file with a saved model."""
+    """Predict classes for the inputs in a file with a saved model.
+
+    A model of your own space imports the file (or module) it was searched from, as recorded
+    in its arch.json; nothing else in the folder runs code."""
     from nasforge.export import load_model, read_input_file
 
-    loaded = load_model(model_dir)
+    loaded = load_model(model_dir, space=space)
     inputs = read_input_file(data, label_column=label_column)
     predictions = loaded.predict(inputs)
     names = loaded.class_names

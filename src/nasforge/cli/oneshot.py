@@ -27,6 +27,7 @@ from rich.console import Console
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    OWN_SPACE_HELP,
     TASKS,
     DataOption,
     JsonOption,
@@ -35,7 +36,7 @@ from nasforge.cli.common import (
     stdout_console,
     user_errors,
 )
-from nasforge.errors import ConfigError, SpaceError
+from nasforge.errors import ConfigError
 
 if TYPE_CHECKING:
     from nasforge.arch import Arch
@@ -71,7 +72,7 @@ def oneshot(
         str,
         typer.Option(
             help="Search space with op choices. nb201 defaults to channels=8, "
-            "cells_per_stage=1 (fits a CPU); override with -s."
+            "cells_per_stage=1 (fits a CPU); override with -s. " + OWN_SPACE_HELP
         ),
     ] = "nb201",
     space_option: SpaceOptions = None,
@@ -144,12 +145,15 @@ def oneshot(
     if benchmark is not None and space != "nb201":
         raise ConfigError(f"--benchmark is NAS-Bench-201, which covers space nb201, not {space!r}")
 
+    from nasforge.space import space_key
+
+    params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
+    chosen_space = _make_space(space, params)
+
     from nasforge.evaluate.nb201_benchmark import NB201Table
     from nasforge.oneshot import make_method
     from nasforge.oneshot.method import require_op_choices
 
-    params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
-    chosen_space = _make_space(space, params)
     require_op_choices(chosen_space)
     table = NB201Table.from_csv(benchmark) if benchmark is not None else None
     loaded = _load_task(task, data, label_column)
@@ -176,7 +180,8 @@ def oneshot(
         )
     seconds = time.perf_counter() - started
 
-    payload = _summary(result, chosen_space, method, space, params, task, seconds)
+    space_name = space_key(chosen_space)
+    payload = _summary(result, chosen_space, method, space_name, params, task, seconds)
     payload.update(child=None, finetune=None, model_dir=None)
     if partial_channels == 1:
         payload.update(
@@ -195,7 +200,7 @@ def oneshot(
         )
     if table is not None:
         payload["benchmark"] = _lookup(table, chosen_space, result.arch)
-    payload["retrain_command"] = _retrain_command(payload["arch"], task, data, params)
+    payload["retrain_command"] = _retrain_command(payload["arch"], task, data, space_name, params)
     if as_json:
         typer.echo(json.dumps(payload))
         return
@@ -228,10 +233,8 @@ def _check_arguments(
 
 
 def _make_space(name: str, params: dict[str, Any]) -> SearchSpace:
-    from nasforge.space import SPACES, make_space
+    from nasforge.space import make_space
 
-    if name not in SPACES:
-        raise SpaceError(f"unknown search space {name!r}; choose from {', '.join(SPACES)}")
     return make_space(name, **params)
 
 
@@ -431,10 +434,14 @@ def _lookup(table: NB201Table, space: SearchSpace, arch: Arch) -> dict[str, Any]
     return {"table": str(table.path), "dataset": "cifar10", "epochs": 200, **found}
 
 
-def _retrain_command(arch: str, task: str, data: Path | None, params: dict[str, Any]) -> str:
+def _retrain_command(
+    arch: str, task: str, data: Path | None, space: str, params: dict[str, Any]
+) -> str:
     words = ["nasforge", "train", arch, "--task", task]
     if data is not None:
         words += ["--data", str(data)]
+    if space != "nb201":
+        words += ["--space", space]
     for key, value in params.items():
         words += ["-s", f"{key}={value}"]
     words += ["--out", "models/retrained"]

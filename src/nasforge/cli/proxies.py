@@ -22,6 +22,7 @@ from rich.table import Table
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    OWN_SPACE_HELP,
     TASKS,
     DataOption,
     JsonOption,
@@ -68,7 +69,10 @@ MAX_ALL = 1_000_000
 def proxies(
     space: Annotated[
         str | None,
-        typer.Option(help="Search space (default: nb201; with --task, by its input as search)."),
+        typer.Option(
+            help="Search space (default: nb201; with --task, by its input as search). "
+            + OWN_SPACE_HELP
+        ),
     ] = None,
     space_option: SpaceOptions = None,
     task: Annotated[
@@ -157,6 +161,7 @@ def proxies(
     from nasforge.proxies.base import check_logits, check_proxy_names, seeded
     from nasforge.proxies.cache import ScoreCache
     from nasforge.proxies.scoring import score_archs
+    from nasforge.space import space_key
 
     torch.set_num_threads(threads)
     space_params = parse_options(space_option or [], what="space option")
@@ -203,7 +208,7 @@ def proxies(
     ranked_by = ENSEMBLE if ENSEMBLE in columns else names[0]
     if as_json:
         payload = {
-            "space": {"name": chosen_space.name, "params": chosen_space.config()},
+            "space": {"name": space_key(chosen_space), "params": chosen_space.config()},
             "task": task_spec,
             "proxies": names,
             "seed": seed,
@@ -267,7 +272,7 @@ def _space_and_batch(
     from nasforge.evaluate.proxy import data_free_batch
     from nasforge.proxies.base import ProxyBatch
     from nasforge.run.setup import default_space_name
-    from nasforge.space import make_space, spaces_fitting
+    from nasforge.space import is_spec, make_space, spaces_fitting
 
     if task_name is None:
         if label_column is not None:
@@ -285,6 +290,8 @@ def _space_and_batch(
     try:
         chosen.check_input(loaded.input_shape)
     except SpaceError as exc:
+        if space_name is not None and is_spec(space_name):  # the user's own space
+            raise
         fitting = ", ".join(spaces_fitting(loaded.input_shape)) or "none"
         raise SpaceError(f"{exc}; spaces that fit task {task_name!r}: {fitting}") from None
     batch = ProxyBatch.from_arrays(
@@ -310,7 +317,11 @@ def _choose_archs(space: SearchSpace, sample: int | None, all_archs: bool, seed:
     if count >= size:
         return list(space.enumerate())
     rng = np.random.default_rng(seed)
-    if size <= 10 * MAX_ALL:
+    if getattr(space, "conditional", False) and size <= MAX_ALL:
+        # archs hold only their active decisions: no row arithmetic over all of them
+        every = list(space.enumerate())
+        return [every[int(row)] for row in np.sort(rng.choice(size, count, replace=False))]
+    if size <= 10 * MAX_ALL and not getattr(space, "conditional", False):
         rows = np.sort(rng.choice(size, count, replace=False))
         return [_arch_at(space, int(row)) for row in rows]
     drawn: dict[str, Arch] = {}
@@ -364,7 +375,9 @@ def _context(space: SearchSpace, task: dict[str, Any] | None, batch: ProxyBatch,
     else:
         data = task["name"] + (f"@{task['data']}" if task["data"] else "")
         data += "".join(f",{k}={v}" for k, v in sorted(task["options"].items()))
-    return f"{space.name}({params})|{data}|batch{batch.size}s{seed}|seed{seed}"
+    from nasforge.space import space_key
+
+    return f"{space_key(space)}({params})|{data}|batch{batch.size}s{seed}|seed{seed}"
 
 
 def _score_with_progress(

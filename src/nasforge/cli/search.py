@@ -15,6 +15,7 @@ from nasforge.cli.common import (
     DEFAULT_BENCHMARK_BUDGET,
     DEFAULT_STORE,
     DEFAULT_TRAIN_BUDGET,
+    OWN_SPACE_HELP,
     TASKS,
     BenchmarkOption,
     DataOption,
@@ -53,7 +54,10 @@ def search(
     label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
     space: Annotated[
         str | None,
-        typer.Option(help="Search space (default: nb201 for images, conv1d, mlp for tables)."),
+        typer.Option(
+            help="Search space (default: nb201 for images, conv1d, mlp for tables). "
+            + OWN_SPACE_HELP
+        ),
     ] = None,
     space_option: SpaceOptions = None,
     hp: HyperparameterOptions = None,

@@ -38,8 +38,9 @@ def default_input_shape(space: SearchSpace) -> tuple[int, ...]:
         default = inspect.signature(space.build).parameters["input_shape"].default
     except (KeyError, TypeError, ValueError):
         default = inspect.Parameter.empty
-    if default is inspect.Parameter.empty:
-        return (3, 32, 32)
+    if default is inspect.Parameter.empty or default is None:  # a choice space keeps its own
+        own = getattr(space, "input_shape", None)
+        return tuple(int(n) for n in own) if own else (3, 32, 32)
     return tuple(int(n) for n in default)
 
 

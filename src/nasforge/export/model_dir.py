@@ -10,6 +10,12 @@ A folder written by `save_model` holds three files and no pickle::
 num_classes)``, loads the weights strictly and returns a `LoadedModel` whose `predict` takes
 raw inputs (the layout and scale of the arrays given to `make_task`, or the raw files the
 loaders read) and applies the stored normalization exactly as `Task.normalize` does.
+
+The space's name is a registered name (``nb201``) or, for a space the user wrote, its spec:
+``/absolute/path/file.py:Class`` or ``package.module:Class`` (`nasforge.space.loading`).
+Loading such a folder imports that file or module, the user's own code named when the space
+was searched; nothing in the folder itself runs (no pickle). ``load_model(folder,
+space="new/place.py:Class")`` points at the file if it has moved.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from nasforge.data.task import DataError, Task, apply_normalization
 from nasforge.errors import ConfigError, NasforgeError
 from nasforge.space import make_space
 from nasforge.space.base import SearchSpace
+from nasforge.space.loading import is_spec, moved_file_hint, space_key
 
 FORMAT = "nasforge-model"
 VERSION = 1
@@ -196,7 +203,7 @@ def _arch_record(
     record: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
-        "space": {"name": space.name, "params": params},
+        "space": {"name": space_key(space), "params": params},
         "arch": dict(arch),
         "arch_text": str(arch),
         "formatted": space.format(arch),
@@ -279,8 +286,12 @@ def _weights_metadata(aliases: dict[str, str]) -> dict[str, str]:
 # -- loading -----------------------------------------------------------------------------
 
 
-def load_model(directory: str | os.PathLike[str]) -> LoadedModel:
-    """Rebuild the network saved in ``directory`` with its weights, in eval mode on the CPU."""
+def load_model(directory: str | os.PathLike[str], *, space: str | None = None) -> LoadedModel:
+    """Rebuild the network saved in ``directory`` with its weights, in eval mode on the CPU.
+
+    ``space``: where the space of a user's class is now (``path/file.py:Class`` or
+    ``package.module:Class``), if not where it was when the model was saved; its recorded
+    options are kept."""
     folder = Path(directory).expanduser()
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
@@ -302,14 +313,21 @@ def load_model(directory: str | os.PathLike[str]) -> LoadedModel:
             f"versions up to {VERSION}: upgrade nasforge"
         )
     fields = _read_fields(record, folder / ARCH_FILE)
-    space, arch = _rebuild_space(fields, folder)
-    model = _build(space, arch, fields["input_shape"], fields["num_classes"], folder)
-    _load_weights(model, folder / WEIGHTS_FILE, space, arch, fields)
+    if space is not None:
+        if not is_spec(space):
+            raise ExportError(
+                f"space={space!r} must name a file or module and a class: "
+                "path/to/file.py:ClassName or package.module:ClassName"
+            )
+        fields["space_name"] = space
+    rebuilt, arch = _rebuild_space(fields, folder)
+    model = _build(rebuilt, arch, fields["input_shape"], fields["num_classes"], folder)
+    _load_weights(model, folder / WEIGHTS_FILE, rebuilt, arch, fields)
     model.eval()
     return LoadedModel(
         model=model,
         arch=arch,
-        space=space,
+        space=rebuilt,
         input_shape=fields["input_shape"],
         num_classes=fields["num_classes"],
         class_names=fields["class_names"],
@@ -397,6 +415,9 @@ def _is_count(value: object) -> TypeGuard[int]:
 
 def _rebuild_space(fields: dict[str, Any], folder: Path) -> tuple[SearchSpace, Arch]:
     name = fields["space_name"]
+    hint = moved_file_hint(name) if is_spec(name) else None
+    if hint is not None:
+        raise ExportError(f"cannot rebuild the network saved in {folder}: {hint}")
     try:
         space = make_space(name, **fields["space_params"])
     except NasforgeError as exc:

@@ -25,6 +25,7 @@ from nasforge.run.objective import Constraint, Objective
 from nasforge.run.results import SearchResult
 from nasforge.run.storage import ExperimentExists, Store
 from nasforge.space.base import SearchSpace
+from nasforge.space.loading import space_key
 from nasforge.strategy.base import Strategy
 
 __all__ = ["MAX_CONSECUTIVE_DUPLICATES", "Experiment", "TrialCallback", "check_objectives"]
@@ -66,7 +67,7 @@ class Experiment:
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this experiment by name (stored with it)."""
         return {
-            "space": {"name": self.space.name, "params": self.space.config()},
+            "space": {"name": space_key(self.space), "params": self.space.config()},
             "strategy": {
                 "name": self.strategy.name,
                 "seed": self.strategy.seed,

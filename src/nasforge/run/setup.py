@@ -8,7 +8,7 @@ from typing import Any
 
 from nasforge.errors import ConfigError, SpaceError
 from nasforge.evaluate.base import Evaluator
-from nasforge.space import SPACES, make_space, spaces_fitting
+from nasforge.space import SPACES, is_spec, make_space, spaces_fitting
 from nasforge.space.base import SearchSpace
 
 TRAIN_SPACE_DEFAULTS: dict[str, dict[str, Any]] = {"nb201": {"channels": 8, "cells_per_stage": 1}}
@@ -61,14 +61,14 @@ def training_evaluator(
     resolved = str(Path(where).expanduser().resolve()) if where else None
     task = load_task(task_name, resolved, seed=0, **options)
     name = space_name or default_space_name(task.input_shape)
-    if name not in SPACES:
-        raise SpaceError(f"unknown search space {name!r}; choose from {', '.join(SPACES)}")
     space = build_space(
         name, {**TRAIN_SPACE_DEFAULTS.get(name, {}), **space_params}, hyperparameters
     )
     try:
         space.check_input(task.input_shape)
     except SpaceError as exc:
+        if is_spec(name):  # the user's own space: the error names it and the shape
+            raise
         fitting = ", ".join(spaces_fitting(task.input_shape)) or "none"
         raise SpaceError(f"{exc}; spaces that fit task {task_name!r}: {fitting}") from None
     spec = {"name": task_name, "data": resolved, "seed": 0, "options": options}
@@ -90,7 +90,7 @@ def benchmark_evaluator(
     """The nb201 space and the NAS-Bench-201 table as its evaluator."""
     from nasforge.evaluate.nb201_benchmark import NB201Benchmark
 
-    if space_name not in SPACES:
+    if space_name not in SPACES and not is_spec(space_name):
         raise SpaceError(f"unknown search space {space_name!r}; choose from {', '.join(SPACES)}")
     if space_name != "nb201":
         raise ConfigError(

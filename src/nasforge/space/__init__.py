@@ -9,6 +9,7 @@ from nasforge.errors import SpaceError
 from nasforge.space.base import Decision, SearchSpace
 from nasforge.space.conv1d import Conv1DSpace
 from nasforge.space.hyperparams import HPChoices, WithHyperparameters, hyperparameters_of
+from nasforge.space.loading import is_spec, load_space, space_key
 from nasforge.space.mlp import MLPSpace
 from nasforge.space.nb201 import NB201Space
 
@@ -20,17 +21,25 @@ SPACES: dict[str, type[SearchSpace]] = {
 def make_space(
     name: str, hyperparameters: Mapping[str, HPChoices] | None = None, **params: Any
 ) -> SearchSpace:
-    """Build a registered space by name; an unknown name is a clear error.
+    """Build a registered space by name, or a user's space by spec (``path/to/file.py:Class``
+    or ``package.module:Class``: `nasforge.space.loading`, which imports that code); an
+    unknown name is a clear error.
 
     ``hyperparameters={"lr": [0.01, 0.1], ...}`` adds them as decisions (`WithHyperparameters`);
     the config of the result holds them too, so ``make_space(name, **space.config())``
     rebuilds it.
     """
+    if is_spec(name):
+        space = load_space(name, **params)
+        if hyperparameters:
+            return WithHyperparameters.from_config(space, hyperparameters)
+        return space
     try:
         cls = SPACES[name]
     except KeyError:
         raise SpaceError(
-            f"unknown search space {name!r}; choose from {', '.join(SPACES)}"
+            f"unknown search space {name!r}; choose from {', '.join(SPACES)}, or name your "
+            "own: path/to/file.py:ClassName or package.module:ClassName"
         ) from None
     try:
         space = cls(**params)
@@ -62,6 +71,9 @@ __all__ = [
     "SearchSpace",
     "WithHyperparameters",
     "hyperparameters_of",
+    "is_spec",
+    "load_space",
     "make_space",
+    "space_key",
     "spaces_fitting",
 ]
