@@ -261,17 +261,21 @@ def test_reinforce_gradient_ignores_inactive_decisions() -> None:
     )
 
 
-def test_reinforce_proposes_resolved_draws() -> None:
-    space = ChoiceSpace(Pooled)
+@pytest.mark.parametrize("model", [Pooled, SmallCNN])
+def test_reinforce_scores_an_arch_as_it_drew_it(model: type[nn.Module]) -> None:
+    space = ChoiceSpace(model)
     strategy = ReinforceController(space, seed=1)
-    for _ in range(3):
-        for _ in range(6):
-            proposal = strategy.ask()
-            assert set(proposal.arch) == active_labels(space, proposal.arch)
-            strategy.tell(Observation(proposal, score_of_pool(proposal.arch)))
-    # masked log-probabilities make a distribution over the archs (inactive pool_k summed out)
-    total = sum(np.exp(strategy.log_prob(arch)) for arch in space.enumerate())
-    assert total == pytest.approx(1.0, abs=1e-5)
+    for _ in range(12):
+        arch, log_prob = strategy.sample_with_log_prob()
+        assert set(arch) == active_labels(space, arch)
+        # the gradient's log-probability is that of the draws that proposed the arch
+        assert strategy.log_prob(arch) == pytest.approx(log_prob, abs=1e-5)
+        score = score_of_pool(arch) if model is Pooled else score_of(arch)["score"]
+        strategy.tell(Observation(Proposal(arch), score))
+    assert strategy.updates_ == 12
+    if model is Pooled:  # masked log-probabilities make a distribution over the archs
+        total = sum(np.exp(strategy.log_prob(arch)) for arch in space.enumerate())
+        assert total == pytest.approx(1.0, abs=1e-5)
 
 
 def score_of_pool(arch: Arch) -> float:

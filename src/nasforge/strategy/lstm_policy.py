@@ -98,6 +98,10 @@ class LSTMPolicy:
                 inputs = torch.tensor([self.offsets[step] + index])
         return chosen
 
+    def walk(self) -> PolicyWalk:
+        """A sampling pass whose caller says which decision to draw next (see `PolicyWalk`)."""
+        return PolicyWalk(self)
+
     def sample_many(self, count: int, generator: torch.Generator) -> torch.Tensor:
         """``count`` choice sequences at once, shape ``(count, decisions)``, drawn from
         ``generator`` (so that diagnostics do not move the policy's own sampling)."""
@@ -200,3 +204,47 @@ class LSTMPolicy:
                 square.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
                 denominator = (square.sqrt() / correction2).add_(self.eps)
                 parameter.addcdiv_(mean, denominator, value=-step_size)
+
+
+class PolicyWalk:
+    """One pass of the controller through its decisions, drawn one at a time as the caller
+    asks for them (a define-by-run space asks only its active decisions).
+
+    ``draw(step)`` first steps over the decisions before ``step`` that were not asked, each
+    with its first choice as the next input (no draw: what `LSTMPolicy.evaluate` computes
+    for a decision it masks out with that choice), then draws ``step`` from the policy's
+    generator. Drawing every step in order is exactly `LSTMPolicy.sample`. A step asked
+    after a later one (a space whose asking order is not its decision order) is drawn from
+    the current state, and `exact` becomes False: `evaluate` then scores the choices under
+    other inputs than they were drawn with. `log_prob` sums the log-probabilities of the
+    draws."""
+
+    def __init__(self, policy: LSTMPolicy) -> None:
+        self.policy = policy
+        self.next_step = 0
+        self.state: Any = None
+        self.inputs = torch.zeros(1, dtype=torch.long)
+        self.log_prob = 0.0
+        self.exact = True
+
+    def draw(self, step: int) -> int:
+        """The choice index drawn for decision ``step``."""
+        policy = self.policy
+        # on the CPU whatever the caller's default device: a define-by-run space asks its
+        # decisions while its constructor runs under torch.device("meta")
+        with torch.no_grad(), torch.device("cpu"):
+            while self.next_step < step:  # not asked: stepped over with its first choice
+                _, self.state = policy._logits(self.next_step, self.inputs, self.state)
+                self.inputs = torch.tensor([policy.offsets[self.next_step]])
+                self.next_step += 1
+            if step < self.next_step:
+                self.exact = False
+            logits, state = policy._logits(step, self.inputs, self.state)
+            probs = torch.softmax(logits, dim=-1)
+            index = int(torch.multinomial(probs, 1, generator=policy.generator).item())
+            self.log_prob += float(torch.log(probs[0, index]))
+            if step >= self.next_step:
+                self.state = state
+                self.inputs = torch.tensor([policy.offsets[step] + index])
+                self.next_step = step + 1
+        return index

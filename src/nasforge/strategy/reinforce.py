@@ -24,14 +24,16 @@ small so that every weight tensor stays tiny: torch then never starts intra-op t
 an ask or a tell costs about a millisecond.
 
 On a space with conditional decisions (archs hold only the active ones) the controller
-still makes every decision, and `SearchSpace.resolve` turns its draw into the arch of the
-decisions that draw activates. A told arch is turned back into a choice for every decision
-with `SearchSpace.complete` (inactive decisions take the space's fixed default), and its
-log-probability sums over the active decisions only: an inactive decision had no effect on
-the score, so it gets no policy gradient (nor entropy bonus), whatever was drawn for it. The
-inactive choices still feed the LSTM's next steps as their inputs; at update time these are
-the defaults, not the discarded draws, so later decisions are scored under slightly other
-inputs than they were sampled with (an approximation, like the stale gradients above).
+draws only the decisions the space asks (`SearchSpace.sample_with`: the constructor asks
+each active decision in turn); the LSTM steps over a decision that is not asked with that
+decision's first choice as the next input, and draws nothing for it. A told arch is turned
+back into a choice for every decision with `SearchSpace.complete` (inactive ones at their
+first choice, as the LSTM stepped over them), and its log-probability sums over the active
+decisions only: an inactive decision had no effect on the score, so it gets no policy
+gradient (nor entropy bonus). The log-probability used for the gradient is then exactly
+that of the draws that proposed the arch, as on any other space. (On a space that asks its
+decisions out of their listed order, a decision asked late is drawn from the LSTM's state
+at that point, so its draw and its score differ slightly: see `PolicyWalk`.)
 
 The LSTM itself is `nasforge.strategy.lstm_policy.LSTMPolicy`, shared with ENAS. Torch is
 imported on first use; the controller's weights are initialized from the seed
@@ -44,9 +46,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from nasforge.arch import Arch
+from nasforge.arch import Arch, Choice
 from nasforge.errors import StrategyError
-from nasforge.space.base import SearchSpace
+from nasforge.space.base import Decision, SearchSpace
 from nasforge.strategy.base import Observation, Proposal, Strategy
 
 if TYPE_CHECKING:
@@ -112,17 +114,32 @@ class ReinforceController(Strategy):
         return Proposal(arch)
 
     def _sample(self) -> Arch:
-        """A draw for every decision, resolved to the arch of the decisions it activates."""
-        indices = self._policy().sample()
-        draw = {d.label: d.choices[i] for d, i in zip(self.space.decisions, indices, strict=True)}
-        return self.space.resolve(draw)
+        return self.sample_with_log_prob()[0]
+
+    def sample_with_log_prob(self) -> tuple[Arch, float]:
+        """An arch drawn from the policy, decision by decision as the space asks them, and
+        the log-probability of its draws."""
+        walk = self._policy().walk()
+        decisions = self.space.decisions
+        position = {d.label: i for i, d in enumerate(decisions)}
+
+        def answer(decision: Decision) -> Choice:
+            step = position[decision.label]
+            return decisions[step].choices[walk.draw(step)]
+
+        return self.space.sample_with(answer), walk.log_prob
 
     def actions(self, arch: Arch) -> tuple[list[int], list[bool]]:
-        """The controller's choice index for every decision of ``arch`` (completed with the
-        defaults of inactive decisions) and which decisions are active."""
+        """The controller's choice index for every decision of ``arch`` (the first choice
+        for an inactive one, the input the LSTM stepped over it with) and which decisions
+        are active."""
         full = self.space.complete(arch)
-        decisions = self.space.decisions
-        return [d.index(full[d.label]) for d in decisions], [d.label in arch for d in decisions]
+        active = [d.label in arch for d in self.space.decisions]
+        indices = [
+            d.index(full[d.label]) if on else 0
+            for d, on in zip(self.space.decisions, active, strict=True)
+        ]
+        return indices, active
 
     def tell(self, observation: Observation) -> None:
         score = observation.score
@@ -142,9 +159,8 @@ class ReinforceController(Strategy):
     def log_prob(self, arch: Arch) -> float:
         """The natural log of the probability that the controller now proposes `arch`.
 
-        On a conditional space: the probability of `arch`'s active choices, with the
-        defaults of the inactive ones as the LSTM's inputs (approximately that of proposing
-        `arch`; see the module docstring)."""
+        On a conditional space: the probability of `arch`'s active choices, the LSTM
+        stepping over inactive decisions with their first choice (see the module docstring)."""
         import torch
 
         indices, active = self.actions(arch)
