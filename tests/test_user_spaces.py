@@ -171,6 +171,25 @@ def test_a_module_spec_and_hyperparameters(tmp_path: Path, monkeypatch: pytest.M
     assert rebuilt.decisions == space.decisions
 
 
+def test_a_search_space_subclass_in_a_file_is_built_with_the_options(tmp_path: Path) -> None:
+    (tmp_path / "spaces.py").write_text(
+        TINY_NET
+        + """
+from nasforge.space.define_by_run import ChoiceSpace
+
+
+class MySpace(ChoiceSpace):
+    def __init__(self, hidden=8):
+        super().__init__(Net, hidden=hidden)
+"""
+    )
+    space = make_space("spaces.py:MySpace", hidden=4)
+    assert type(space).__name__ == "MySpace" and space.decisions[0].choices == (4, 8)
+    assert space_key(space) == f"{tmp_path / 'spaces.py'}:MySpace"
+    copy = pickle.loads(pickle.dumps(space))
+    assert type(copy) is type(space) and copy.decisions == space.decisions
+
+
 def test_a_choice_space_records_an_importable_class_as_module_and_class(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -361,3 +380,13 @@ def test_the_example_searched_one_shot(tmp_path: Path, method: str) -> None:
     assert f"--space {SPEC}" in payload["retrain_command"]
     make_space(SPEC).parse(payload["arch_text"])
     assert load_model(tmp_path / "found").space.name == "SmallCNN"
+
+
+def test_the_readme_shows_the_example_whole_in_under_40_lines() -> None:
+    import re
+
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    (shown,) = re.findall(r"## Write your own space\n.*?```python\n(.*?)```", readme, re.S)
+    example = EXAMPLE.read_text()
+    assert example.endswith(shown) and example[: -len(shown)].count("\n") <= 2  # the docstring
+    assert len(shown.splitlines()) < 40
