@@ -342,7 +342,9 @@ def run(args: argparse.Namespace) -> None:
     looked_up = table.metrics(table.row_of(arch))
     # DARTS's derivation rule (the strongest op that is not none), from the same alpha
     without_none = space.format(
-        result.supernet.argmax_arch(torch.as_tensor(result.alpha), exclude=(NONE_OP,))
+        result.supernet.argmax_arch(
+            {label: torch.as_tensor(a) for label, a in result.alpha.items()}, exclude=(NONE_OP,)
+        )
     )
     child = result.child(task.x_train[:CALIBRATION_EXAMPLES], seed=args.seed)
     tester = Trainer(TrainConfig(threads=args.threads))
@@ -375,7 +377,7 @@ def run(args: argparse.Namespace) -> None:
         "entropy": float(d.mean_entropy[-1]),
         "diagnostics_unit": d.unit,
         "archs": [space.format(a) for a in d.archs],
-        "final_weights": [[round(float(w), 4) for w in row] for row in d.weights[-1]],
+        "final_weights": [[round(float(w), 4) for w in d.weights[label][-1]] for label in LABELS],
         "step_seconds_median": statistics.median(clock.times),
         "fit_seconds_per_step": report.seconds / max(report.steps, 1),
         "step_peak_mb": None if clock.step_peak is None else clock.step_peak / 2**20,
@@ -440,7 +442,7 @@ def backfill_without_none(rows: list[dict[str, Any]], args: argparse.Namespace) 
             continue
         supernet = space.supernet((3, 32, 32), 10)
         assert isinstance(supernet, SuperNet)
-        weights = torch.tensor(row["final_weights"])
+        weights = dict(zip(LABELS, torch.tensor(row["final_weights"]), strict=True))
         arch = space.format(supernet.argmax_arch(weights, exclude=(NONE_OP,)))
         nb201 = nb201 or NB201Table.from_csv(benchmark_path(args.benchmark))
         row["arch_without_none"] = arch

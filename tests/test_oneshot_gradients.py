@@ -5,17 +5,27 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nasforge.oneshot import NB201SuperNet, beta_decay, gumbel_hard, unrolled_hypergradient
+from nasforge.oneshot import SuperNet, beta_decay, gumbel_hard, unrolled_hypergradient
+from nasforge.space import NB201Space
+from nasforge.space.nb201 import LABELS
 
 XI, WEIGHT_DECAY = 0.5, 0.01
 
 
-def tiny_double_supernet() -> NB201SuperNet:
+def tiny_double_supernet() -> SuperNet:
     torch.manual_seed(0)
-    net = NB201SuperNet(
-        channels=2, cells_per_stage=1, in_channels=1, num_classes=3, track_running_stats=False
-    )
+    space = NB201Space(channels=2, cells_per_stage=1)
+    net = space.supernet((1, 4, 4), 3, track_running_stats=False)
     return net.double().train()
+
+
+def by_label(matrix: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One row per NB201 edge, as architecture weights by label."""
+    return dict(zip(LABELS, matrix, strict=True))
+
+
+def softmax(alpha: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {label: torch.softmax(a, dim=-1) for label, a in alpha.items()}
 
 
 def batches() -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
@@ -25,12 +35,12 @@ def batches() -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, to
     return (x[:6], y[:6]), (x[6:], y[6:])
 
 
-def unrolled_objective(net: NB201SuperNet, alpha: torch.Tensor) -> float:
+def unrolled_objective(net: SuperNet, alpha: torch.Tensor) -> float:
     """``L_val(w - xi * (grad_w L_train(w, alpha) + wd * w), alpha)``, computed directly."""
     (x_train, y_train), (x_valid, y_valid) = batches()
     params = list(net.parameters())
     original = [p.detach().clone() for p in params]
-    net.use_weights(torch.softmax(alpha, dim=-1))
+    net.use_weights(softmax(by_label(alpha)))
     grads = torch.autograd.grad(F.cross_entropy(net(x_train), y_train), params)
     with torch.no_grad():
         for p, g in zip(params, grads, strict=True):
@@ -43,14 +53,14 @@ def unrolled_objective(net: NB201SuperNet, alpha: torch.Tensor) -> float:
 
 def test_second_order_hypergradient_matches_finite_differences_of_the_unrolled_loss() -> None:
     net = tiny_double_supernet()
-    alpha = (0.5 * torch.randn(net.shape, generator=torch.Generator().manual_seed(2))).double()
+    alpha = (0.5 * torch.randn((6, 5), generator=torch.Generator().manual_seed(2))).double()
     alpha.requires_grad_()
     train, valid = batches()
     before = [p.detach().clone() for p in net.parameters()]
-    gradient, loss = unrolled_hypergradient(
+    gradients, loss = unrolled_hypergradient(
         net,
-        alpha,
-        lambda a: torch.softmax(a, dim=-1),
+        by_label(alpha),
+        softmax,
         train,
         valid,
         xi=XI,
@@ -60,6 +70,7 @@ def test_second_order_hypergradient_matches_finite_differences_of_the_unrolled_l
         hvp_scale=1e-5,
     )
     assert all(torch.equal(p, b) for p, b in zip(net.parameters(), before, strict=True))
+    gradient = torch.stack([gradients[label] for label in LABELS])
     assert abs(loss - unrolled_objective(net, alpha.detach())) < 1e-12
 
     h = 1e-6
@@ -74,7 +85,7 @@ def test_second_order_hypergradient_matches_finite_differences_of_the_unrolled_l
     torch.testing.assert_close(gradient, numeric, rtol=1e-3, atol=1e-6)
 
     # the implicit (second-order) term matters: the first-order gradient is far off
-    net.use_weights(torch.softmax(alpha, dim=-1))
+    net.use_weights(softmax(by_label(alpha)))
     (first_order,) = torch.autograd.grad(F.cross_entropy(net(valid[0]), valid[1]), [alpha])
     assert (first_order - numeric).abs().max() > 100 * (gradient - numeric).abs().max()
 
@@ -105,3 +116,16 @@ def test_beta_decay_is_mean_logsumexp_with_softmax_gradient() -> None:
     value.backward()
     assert alpha.grad is not None
     torch.testing.assert_close(alpha.grad, torch.softmax(alpha.detach(), dim=-1) / 6)
+
+
+def test_gumbel_and_beta_decay_take_one_vector_per_decision_of_any_size() -> None:
+    alpha = {"a": torch.randn(2, requires_grad=True), "b": torch.randn(4, requires_grad=True)}
+    hard, index = gumbel_hard(alpha, 1.0, torch.Generator().manual_seed(0))
+    assert {label: len(v) for label, v in hard.items()} == {"a": 2, "b": 4}
+    for label, vector in hard.items():
+        assert int(vector.detach().argmax()) == index[label] and float(vector.detach().sum()) == 1.0
+    rows = torch.stack([torch.zeros(3), torch.zeros(3)])
+    torch.testing.assert_close(beta_decay({"a": rows[0], "b": rows[1]}), beta_decay(rows))
+    value = beta_decay(alpha)
+    expected = (torch.logsumexp(alpha["a"], 0) + torch.logsumexp(alpha["b"], 0)) / 2
+    torch.testing.assert_close(value, expected)

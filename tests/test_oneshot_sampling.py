@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pytest
@@ -32,6 +32,12 @@ from nasforge.space.nb201 import LABELS, OPS
 from nasforge.space.nb201_net import NB201Network
 from nasforge.strategy.lstm_policy import LSTMPolicy
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks
+
+
+def stack(vectors: Mapping[str, np.ndarray], axis: int = 0) -> np.ndarray:
+    """One vector (or one array of per-point vectors) per decision, stacked on ``axis``."""
+    return np.stack(list(vectors.values()), axis=axis)
+
 
 SPACE = NB201Space(channels=4, cells_per_stage=1)
 QUICK_ENAS = {"controller_steps": 2, "controller_aggregate": 4, "score_examples": 200}
@@ -69,16 +75,18 @@ def test_enas_returns_an_arch_and_the_controller_distribution_per_epoch(digits: 
     assert SPACE.validate(result.arch) == result.arch
     d = result.diagnostics
     assert d.unit == "epoch" and d.epochs == d.points == 2
-    assert d.weights.shape == (2, 6, 5) and d.entropy.shape == (2, 6)
-    np.testing.assert_allclose(d.weights.sum(axis=-1), 1.0)
+    assert stack(d.weights, axis=1).shape == (2, 6, 5) and d.entropy.shape == (2, 6)
+    np.testing.assert_allclose(stack(d.weights, axis=1).sum(axis=-1), 1.0)
     # the tanh-bounded controller never rules an op out
-    assert (d.weights > 0).all() and (d.entropy <= math.log(5) + 1e-9).all()
+    assert (stack(d.weights, axis=1) > 0).all() and (d.entropy <= math.log(5) + 1e-9).all()
     assert d.skip_share.shape == (2,) and d.arch_loss.shape == (2,)
     assert np.isfinite(d.arch_loss).all()
     assert ((d.score >= 0) & (d.score <= 1)).all()  # the mean reward: accuracies
-    for weights, arch in zip(d.weights, d.archs, strict=True):  # argmax of the distribution
+    for weights, arch in zip(
+        stack(d.weights, axis=1), d.archs, strict=True
+    ):  # argmax of the distribution
         assert [OPS[i] for i in weights.argmax(axis=-1)] == [arch[label] for label in LABELS]
-    np.testing.assert_allclose(np.exp(result.alpha), d.weights[-1], rtol=1e-5)
+    np.testing.assert_allclose(np.exp(stack(result.alpha)), stack(d.weights, axis=1)[-1], rtol=1e-5)
     assert result.report.epochs_run == 2
     json_ready = d.to_dict()
     assert json_ready["unit"] == "epoch" and len(json_ready["score"]) == 2
@@ -90,14 +98,16 @@ def test_spos_evolves_on_the_trained_supernet_one_point_per_generation(digits: T
     assert SPACE.validate(result.arch) == result.arch
     d = result.diagnostics
     assert d.unit == "generation" and d.points == 3
-    assert d.weights.shape == (3, 6, 5)  # op frequencies of the population
-    np.testing.assert_allclose(d.weights.sum(axis=-1), 1.0)
-    np.testing.assert_allclose(d.weights * 6, np.round(d.weights * 6))  # 6 members
+    assert stack(d.weights, axis=1).shape == (3, 6, 5)  # op frequencies of the population
+    np.testing.assert_allclose(stack(d.weights, axis=1).sum(axis=-1), 1.0)
+    np.testing.assert_allclose(
+        stack(d.weights, axis=1) * 6, np.round(stack(d.weights, axis=1) * 6)
+    )  # 6 members
     assert d.archs[-1] == result.arch  # the best arch so far
     assert (np.diff(d.score) >= 0).all() and 0 < d.score[-1] <= 1
     assert d.skip_share[-1] == sum(result.arch[label] == "skip_connect" for label in LABELS) / 6
     assert np.isfinite(d.arch_loss).all()
-    assert (result.alpha == 0).all()  # SPOS has no architecture parameters
+    assert (stack(result.alpha) == 0).all()  # SPOS has no architecture parameters
     assert 1 <= method.evaluated_ <= 18
     assert result.report.epochs_run == 2
 
@@ -121,7 +131,9 @@ def test_same_seed_gives_the_same_architecture(name: str, small: Task) -> None:
         for seed in (3, 3, 4)
     ]
     assert runs[0].arch == runs[1].arch
-    np.testing.assert_array_equal(runs[0].diagnostics.weights, runs[1].diagnostics.weights)
+    np.testing.assert_array_equal(
+        stack(runs[0].diagnostics.weights, axis=1), stack(runs[1].diagnostics.weights, axis=1)
+    )
     np.testing.assert_array_equal(runs[0].diagnostics.score, runs[1].diagnostics.score)
     for first, second in zip(
         runs[0].supernet_state.values(), runs[1].supernet_state.values(), strict=True
@@ -155,11 +167,11 @@ class RiggedSuperNet(SuperNet):
     which the current path matches `TARGET`: a path's accuracy is about matches / 6."""
 
     def __init__(self) -> None:
-        super().__init__(LABELS, OPS)
+        super().__init__(NB201Space(channels=1, cells_per_stage=1).choice_space(), (1, 8, 8))
         self.unused = nn.Linear(64, CLASSES)  # something to train
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        path = self.mode.path or (0,) * 6
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        path = [self.mode.path[label] for label in LABELS] if self.mode.path else [0] * 6
         matches = sum(p == t for p, t in zip(path, TARGET, strict=True))
         label = x[:, 0, 0, :CLASSES].argmax(dim=1)
         key = (x[:, 0, 1, 0].abs() * 1000).long() % 6
@@ -189,7 +201,7 @@ def rigged_task() -> Task:
 def test_spos_finds_the_path_the_supernet_scores_best(rigged_task: Task) -> None:
     method = SPOS(RiggedSpace(), population_size=20, generations=15, sample_size=5)
     result = method.search(rigged_task, epochs=1, batch_size=64, seed=0, threads=1)
-    target = method.supernet_.arch_of(TARGET)
+    target = method.supernet_.arch_of(dict(zip(LABELS, TARGET, strict=True)))
     assert result.arch == target
     assert result.diagnostics.score[-1] == 1.0
     assert result.diagnostics.score[0] < 1.0  # the random first generation did not have it
@@ -200,11 +212,11 @@ def test_enas_controller_learns_from_the_supernet_rewards(rigged_task: Task) -> 
     method = ENAS(RiggedSpace(), controller_steps=10, controller_aggregate=10)
     result = method.search(rigged_task, epochs=6, batch_size=64, seed=0, threads=1)
     d = result.diagnostics
-    on_target = d.weights[:, np.arange(6), list(TARGET)].mean(axis=1)
+    on_target = stack(d.weights, axis=1)[:, np.arange(6), list(TARGET)].mean(axis=1)
     assert on_target[0] < 0.3 and on_target[-1] > 0.5  # from near-uniform (0.2) to the target
     assert d.score[-1] > d.score[0] + 0.2
     assert d.mean_entropy[-1] < d.mean_entropy[0]
-    assert result.arch == method.supernet_.arch_of(TARGET)
+    assert result.arch == method.supernet_.arch_of(dict(zip(LABELS, TARGET, strict=True)))
 
 
 # -- the shared LSTM controller ---------------------------------------------------------------
@@ -324,18 +336,18 @@ def test_gdas_survives_a_sampled_path_that_ignores_alpha(
     calls = [0]
 
     def all_none(
-        alpha: torch.Tensor, tau: float, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        alpha: dict[str, torch.Tensor], tau: float, generator: torch.Generator
+    ) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
         calls[0] += 1
-        index = torch.zeros(alpha.shape[0], dtype=torch.long)
-        soft = alpha.softmax(-1)
-        return torch.zeros_like(alpha).scatter_(
-            -1, index[:, None], 1.0
-        ) - soft.detach() + soft, index
+        hard = {}
+        for label, vector in alpha.items():
+            soft = vector.softmax(-1)
+            hard[label] = torch.eye(len(vector))[0] - soft.detach() + soft
+        return hard, dict.fromkeys(alpha, 0)
 
     monkeypatch.setattr(gdas_module, "gumbel_hard", all_none)
     result = gdas_module.GDAS(SPACE).search(small, epochs=1, batch_size=32, seed=0, threads=1)
-    assert calls[0] > 0 and np.isfinite(result.alpha).all()
+    assert calls[0] > 0 and np.isfinite(stack(result.alpha)).all()
 
 
 class _StopAfter(TrainerHooks):

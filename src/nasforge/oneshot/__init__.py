@@ -10,7 +10,8 @@ Methods are hooks on the shared `Trainer` (`OneShotMethod`): DARTS (first and se
 order), GDAS and beta-DARTS learn architecture weights by gradient; ENAS samples paths from
 an LSTM controller trained by REINFORCE; SPOS trains uniformly sampled paths, then evolves
 architectures scored on the trained supernet. Supernets come from the space
-(`SearchSpace.supernet`, e.g. `NB201SuperNet`).
+(`SearchSpace.supernet`): a `ChoiceSuperNet` for every space, nb201 included, with one
+vector of architecture weights per decision (`SuperNet`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.gdas import GDAS, gumbel_hard
 from nasforge.oneshot.memory import MemoryEstimate, estimate_memory
 from nasforge.oneshot.method import OneShotMethod, OneShotResult, SearchMonitor
-from nasforge.oneshot.nb201_supernet import NB201SuperNet
 from nasforge.oneshot.registry import METHODS, make_method, method_options
 from nasforge.oneshot.sampling import PathScorer
 from nasforge.oneshot.spos import SPOS
-from nasforge.oneshot.supernet import SuperNet
+from nasforge.oneshot.supernet import Alpha, SuperNet
 
 __all__ = [
     "DARTS",
@@ -38,11 +38,11 @@ __all__ = [
     "GDAS",
     "METHODS",
     "SPOS",
+    "Alpha",
     "BetaDARTS",
     "BilevelSplit",
     "Diagnostics",
     "MemoryEstimate",
-    "NB201SuperNet",
     "OneShotError",
     "OneShotMethod",
     "OneShotResult",

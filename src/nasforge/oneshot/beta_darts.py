@@ -1,12 +1,12 @@
 """beta-DARTS: Beta-Decay regularization against DARTS's collapse (Ye et al., CVPR 2022).
 
 DARTS on NAS-Bench-201 drifts to cells of skip connections. beta-DARTS adds to the
-architecture loss the Beta-Decay term, the mean over edges of ``logsumexp(alpha_e)``, with
-a weight that grows linearly over the epochs::
+architecture loss the Beta-Decay term, the mean over decisions (edges) of
+``logsumexp(alpha_e)``, with a weight that grows linearly over the epochs::
 
     L = L_val + lambda_t * mean_e logsumexp(alpha_e),   lambda_t = lambda_max * t / epochs
 
-(``t`` the epoch from 0). Its gradient in ``alpha_e`` is ``softmax(alpha_e) / num_edges``:
+(``t`` the epoch from 0). Its gradient in ``alpha_e`` is ``softmax(alpha_e) / decisions``:
 it pulls large architecture parameters down and keeps their softmax from saturating early.
 The authors' NB201 code (first order, ``weights = 0 + 50 * epoch / 100`` over 100 epochs)
 gives ``lambda_max = 50``.
@@ -14,6 +14,7 @@ gives ``lambda_max = 50``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -24,9 +25,11 @@ from nasforge.oneshot.errors import OneShotError
 from nasforge.space.base import SearchSpace
 
 
-def beta_decay(alpha: torch.Tensor) -> torch.Tensor:
-    """The Beta-Decay regularization: the mean over edges of ``logsumexp`` over ops."""
-    return torch.logsumexp(alpha, dim=-1).mean()
+def beta_decay(alpha: Mapping[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
+    """The Beta-Decay regularization: the mean over decisions of the ``logsumexp`` of their
+    vector (``alpha`` by label, or a matrix with one row per decision)."""
+    vectors = list(alpha.values()) if isinstance(alpha, Mapping) else list(alpha)
+    return torch.stack([torch.logsumexp(v, dim=-1) for v in vectors]).mean()
 
 
 class BetaDARTS(DARTS):

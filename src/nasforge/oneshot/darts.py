@@ -1,6 +1,7 @@
 """DARTS: differentiable architecture search (Liu, Simonyan and Yang, ICLR 2019).
 
-Every edge mixes all its ops, weighted by softmax(alpha). Each step first updates alpha on a
+Every module (and input) choice mixes all its candidates, weighted by the softmax of its
+vector of alpha. Each step first updates alpha on a
 batch of the architecture half, then the weights on a batch of the weights' half:
 
 - first order: the gradient of the validation loss at the current weights;
@@ -24,8 +25,8 @@ import torch.nn.functional as F
 
 from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.memory import Probe
-from nasforge.oneshot.method import OneShotMethod
-from nasforge.oneshot.supernet import SuperNet
+from nasforge.oneshot.method import OneShotMethod, gradients
+from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -66,20 +67,20 @@ class DARTS(OneShotMethod):
         return None
 
     def _arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.supernet_.use_weights(torch.softmax(self._logits(), dim=-1))
+        self.supernet_.use_weights(softmax(self._logits()))
         loss = self._cross_entropy(x, y)
         penalty = self._regularization()
         return loss if penalty is None else loss + penalty
 
     def _use_weight_mode(self) -> None:
-        self.supernet_.use_weights(torch.softmax(self._logits().detach(), dim=-1))
+        self.supernet_.use_weights(softmax(self._logits(), detach=True))
 
     def _use_eval_mode(self) -> None:
         self._use_weight_mode()
 
-    def _memory_probes(self, supernet: SuperNet, alpha: torch.Tensor) -> Sequence[Probe]:
+    def _memory_probes(self, supernet: SuperNet, alpha: Alpha) -> Sequence[Probe]:
         def mixed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            supernet.use_weights(torch.softmax(alpha, dim=-1))
+            supernet.use_weights(softmax(alpha))
             return F.cross_entropy(supernet(x), y)
 
         return [mixed]
@@ -87,7 +88,7 @@ class DARTS(OneShotMethod):
     # -- second order --------------------------------------------------------------------
     def _arch_gradient(
         self, x: torch.Tensor, y: torch.Tensor, x_arch: torch.Tensor, y_arch: torch.Tensor
-    ) -> tuple[torch.Tensor, float]:
+    ) -> tuple[Alpha, float]:
         if self.order == 1:
             return super()._arch_gradient(x, y, x_arch, y_arch)
         optimizer = self.trainer_.optimizer
@@ -101,7 +102,7 @@ class DARTS(OneShotMethod):
         gradient, loss = unrolled_hypergradient(
             self.supernet_,
             self.alpha_,
-            lambda a: torch.softmax(a + self.exclude_mask_, dim=-1),
+            lambda a: softmax({k: v + self.exclude_mask_[k] for k, v in a.items()}),
             (x, y),
             (x_arch, y_arch),
             xi=float(group["lr"]),
@@ -111,16 +112,24 @@ class DARTS(OneShotMethod):
         )
         penalty = self._regularization()
         if penalty is not None:
-            (extra,) = torch.autograd.grad(penalty, [self.alpha_])
-            gradient = gradient + extra
+            extra = gradients(penalty, self.alpha_)
+            gradient = {label: g + extra[label] for label, g in gradient.items()}
             loss += float(penalty.detach())
         return gradient, loss
 
 
+def softmax(alpha: Alpha, *, detach: bool = False) -> Alpha:
+    """The softmax of each vector of ``alpha`` (of its detached copy with ``detach``)."""
+    return {
+        label: torch.softmax(vector.detach() if detach else vector, dim=-1)
+        for label, vector in alpha.items()
+    }
+
+
 def unrolled_hypergradient(
     supernet: SuperNet,
-    alpha: torch.Tensor,
-    weights_of: Callable[[torch.Tensor], torch.Tensor],
+    alpha: Alpha,
+    weights_of: Callable[[Alpha], Alpha],
     train_batch: Batch,
     valid_batch: Batch,
     *,
@@ -128,24 +137,28 @@ def unrolled_hypergradient(
     weight_decay: float = 0.0,
     momentum: Sequence[torch.Tensor | None] | None = None,
     hvp_scale: float = 0.01,
-) -> tuple[torch.Tensor, float]:
-    """Second-order DARTS: the gradient in ``alpha`` of ``L_val(w', alpha)``, where
-    ``w' = w - xi * (momentum + grad_w L_train(w, alpha) + weight_decay * w)``, and
-    ``L_val(w', alpha)`` itself. The supernet's parameters are left as they were.
+) -> tuple[Alpha, float]:
+    """Second-order DARTS: the gradient in ``alpha`` (one vector per decision) of
+    ``L_val(w', alpha)``, where ``w' = w - xi * (momentum + grad_w L_train(w, alpha) +
+    weight_decay * w)``, and ``L_val(w', alpha)`` itself. The supernet's parameters are left
+    as they were.
 
     ``d/dalpha = grad_alpha L_val(w', alpha) - xi * H v`` with ``v = grad_w' L_val(w', alpha)``
     and ``H v = (grad_alpha L_train(w + e v) - grad_alpha L_train(w - e v)) / 2e``,
     ``e = hvp_scale / ||v||`` (Liu et al., eqs. 7-8).
     """
     params = [p for p in supernet.parameters() if p.requires_grad]
+    labels = list(alpha)
+    vectors = [alpha[label] for label in labels]
     x_train, y_train = train_batch
     x_valid, y_valid = valid_batch
 
-    def train_loss(mixing: torch.Tensor) -> torch.Tensor:
+    def train_loss(mixing: Alpha) -> torch.Tensor:
         supernet.use_weights(mixing)
         return F.cross_entropy(supernet(x_train), y_train)
 
-    grads = _grad(train_loss(weights_of(alpha.detach())), params)
+    detached = {label: vector.detach() for label, vector in alpha.items()}
+    grads = _grad(train_loss(weights_of(detached)), params)
     original = [p.detach().clone() for p in params]
     with torch.no_grad():
         terms = momentum if momentum is not None else [None] * len(params)
@@ -154,24 +167,25 @@ def unrolled_hypergradient(
             p.sub_(xi * (step if m is None else step + m))
     supernet.use_weights(weights_of(alpha))
     valid_loss = F.cross_entropy(supernet(x_valid), y_valid)
-    direct, *v = _grad(valid_loss, [alpha, *params])
+    everything = _grad(valid_loss, [*vectors, *params])
+    direct, v = everything[: len(vectors)], everything[len(vectors) :]
     norm = torch.sqrt(sum((t * t).sum() for t in v))  # type: ignore[arg-type]
-    implicit = torch.zeros_like(alpha)
+    implicit = [torch.zeros_like(vector) for vector in vectors]
     if float(norm) > 0:
         epsilon = hvp_scale / norm
-        gradients = []
+        sides = []
         for sign in (1.0, -1.0):
             with torch.no_grad():
                 for p, w, d in zip(params, original, v, strict=True):
                     p.copy_(w + sign * epsilon * d)
-            (g_alpha,) = _grad(train_loss(weights_of(alpha)), [alpha])
-            gradients.append(g_alpha)
-        implicit = (gradients[0] - gradients[1]) / (2 * epsilon)
+            sides.append(_grad(train_loss(weights_of(alpha)), vectors))
+        implicit = [(plus - minus) / (2 * epsilon) for plus, minus in zip(*sides, strict=True)]
     with torch.no_grad():
         for p, w in zip(params, original, strict=True):
             p.copy_(w)
-    supernet.use_weights(weights_of(alpha.detach()))
-    return direct - xi * implicit, float(valid_loss.detach())
+    supernet.use_weights(weights_of(detached))
+    gradient = {label: d - xi * h for label, d, h in zip(labels, direct, implicit, strict=True)}
+    return gradient, float(valid_loss.detach())
 
 
 def _grad(loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:

@@ -1,19 +1,22 @@
 """What a one-shot search reports besides its arch: how the architecture choice evolved.
 
-One point per epoch (``unit == "epoch"``): the architecture distribution (softmax of alpha
-per edge for DARTS and GDAS, the controller's per-edge op probabilities for ENAS), its
-argmax arch, the share of skip connections in it (DARTS collapses towards skips), the
-entropy of every edge's op distribution (in nats; ``log(num_ops)`` is uniform, 0 is one-hot),
-the mean loss of the architecture steps and a score (ENAS: the mean reward, i.e. accuracy,
-of the epoch's sampled paths; nan where a method has none).
+One point per epoch (``unit == "epoch"``): the architecture distribution of every decision
+the method weights (softmax of its alpha vector for DARTS and GDAS, the controller's
+probabilities for ENAS), its argmax arch, the share of skip connections among the decisions
+that offer one (DARTS collapses towards skips; nan where none does), the entropy of every
+decision's distribution (in nats; ``log(num_choices)`` is uniform, 0 is one-hot), the mean
+loss of the architecture steps and a score (ENAS: the mean reward, i.e. accuracy, of the
+epoch's sampled paths; nan where a method has none).
 
 SPOS decides nothing while it trains (it samples paths uniformly), so its points are the
-generations of the evolution that follows (``unit == "generation"``): the op frequencies of
-the population, the best arch so far, its loss and score (validation accuracy).
+generations of the evolution that follows (``unit == "generation"``): the choice
+frequencies of the population, the best arch so far, its loss and score (validation
+accuracy).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +30,12 @@ from nasforge.oneshot.supernet import SKIP_OP
 FloatArray = npt.NDArray[np.float64]
 
 
-def op_probabilities(alpha: torch.Tensor) -> FloatArray:
-    """Softmax of ``alpha`` over ops, per edge, as float64 ``(edges, ops)``."""
-    probabilities: FloatArray = torch.softmax(alpha.detach().double(), dim=-1).cpu().numpy()
-    return probabilities
+def op_probabilities(alpha: Mapping[str, torch.Tensor]) -> dict[str, FloatArray]:
+    """Softmax of each vector of ``alpha``, as float64."""
+    return {
+        label: torch.softmax(vector.detach().double(), dim=-1).cpu().numpy()
+        for label, vector in alpha.items()
+    }
 
 
 def op_entropy(probabilities: npt.ArrayLike) -> FloatArray:
@@ -41,9 +46,13 @@ def op_entropy(probabilities: npt.ArrayLike) -> FloatArray:
     return entropy
 
 
-def skip_share(arch: Arch, labels: tuple[str, ...]) -> float:
-    """The share of ``labels`` (edges) whose op in ``arch`` is a skip connection."""
-    return sum(arch[label] == SKIP_OP for label in labels) / len(labels)
+def skip_share(arch: Arch, choices: Mapping[str, tuple[str, ...]]) -> float:
+    """The share of the decisions offering a skip connection whose choice in ``arch`` is one
+    (nan if no decision offers one)."""
+    offering = [label for label, names in choices.items() if SKIP_OP in names]
+    if not offering:
+        return float("nan")
+    return sum(arch.get(label) == SKIP_OP for label in offering) / len(offering)
 
 
 @dataclass(frozen=True)
@@ -51,21 +60,26 @@ class Diagnostics:
     """Diagnostics of a search, one point per epoch (or generation: see ``unit``); arrays
     have the points on axis 0."""
 
-    labels: tuple[str, ...]
-    op_names: tuple[str, ...]
-    weights: FloatArray  # (points, edges, ops): the architecture distribution at each point
+    choices: dict[str, tuple[str, ...]]  # the decisions recorded and their candidates
+    weights: dict[str, FloatArray]  # label -> (points, choices): the distribution per point
     archs: tuple[Arch, ...]  # the argmax (SPOS: best) arch at each point
     skip_share: FloatArray  # (points,)
-    entropy: FloatArray  # (points, edges)
+    entropy: FloatArray  # (points, decisions), decisions in the order of ``labels``
     arch_loss: FloatArray  # (points,): mean loss of the architecture steps (SPOS: the best's)
     score: FloatArray = field(default_factory=lambda: np.zeros(0))  # (points,) or nan
     unit: str = "epoch"  # what a point is: "epoch" or "generation"
     mean_entropy: FloatArray = field(init=False)  # (points,)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "mean_entropy", self.entropy.mean(axis=-1))
+        entropy = self.entropy.mean(axis=-1) if self.entropy.shape[-1] else np.zeros(self.points)
+        object.__setattr__(self, "mean_entropy", entropy)
         if len(self.score) != len(self.archs):
             object.__setattr__(self, "score", np.full(len(self.archs), np.nan))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The decisions recorded."""
+        return tuple(self.choices)
 
     @property
     def points(self) -> int:
@@ -80,11 +94,10 @@ class Diagnostics:
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and strings, for JSON."""
         return {
-            "labels": list(self.labels),
-            "op_names": list(self.op_names),
-            "weights": self.weights.tolist(),
+            "choices": {label: list(names) for label, names in self.choices.items()},
+            "weights": {label: w.tolist() for label, w in self.weights.items()},
             "archs": [str(arch) for arch in self.archs],
-            "skip_share": self.skip_share.tolist(),
+            "skip_share": [None if np.isnan(v) else float(v) for v in self.skip_share],
             "entropy": self.entropy.tolist(),
             "arch_loss": self.arch_loss.tolist(),
             "score": [None if np.isnan(v) else float(v) for v in self.score],
@@ -93,46 +106,57 @@ class Diagnostics:
 
 
 class DiagnosticsRecorder:
-    """Collects one point per epoch (or generation); `result` turns them into `Diagnostics`."""
+    """Collects one point per epoch (or generation); `result` turns them into `Diagnostics`.
+    ``choices``: the decisions recorded (label -> candidate names)."""
 
-    def __init__(
-        self, labels: tuple[str, ...], op_names: tuple[str, ...], unit: str = "epoch"
-    ) -> None:
-        self.labels, self.op_names, self.unit = labels, op_names, unit
-        self.weights: list[FloatArray] = []
+    def __init__(self, choices: Mapping[str, tuple[str, ...]], unit: str = "epoch") -> None:
+        self.choices, self.unit = dict(choices), unit
+        self.weights: list[dict[str, FloatArray]] = []
         self.archs: list[Arch] = []
         self.arch_loss: list[float] = []
         self.scores: list[float] = []
 
     def record(
-        self, alpha: torch.Tensor, arch: Arch, arch_loss: float, score: float = float("nan")
-    ) -> None:
-        """A point whose distribution is softmax(``alpha``) per edge."""
-        self.record_distribution(op_probabilities(alpha), arch, arch_loss, score)
-
-    def record_distribution(
         self,
-        probabilities: npt.ArrayLike,
+        alpha: Mapping[str, torch.Tensor],
         arch: Arch,
         arch_loss: float,
         score: float = float("nan"),
     ) -> None:
-        """A point whose distribution is ``probabilities`` (edges, ops; rows sum to 1)."""
-        self.weights.append(np.asarray(probabilities, dtype=np.float64))
+        """A point whose distribution is softmax(``alpha``) per decision."""
+        self.record_distribution(op_probabilities(alpha), arch, arch_loss, score)
+
+    def record_distribution(
+        self,
+        probabilities: Mapping[str, npt.ArrayLike],
+        arch: Arch,
+        arch_loss: float,
+        score: float = float("nan"),
+    ) -> None:
+        """A point whose distribution is ``probabilities`` (label -> vector summing to 1)."""
+        self.weights.append(
+            {label: np.asarray(probabilities[label], dtype=np.float64) for label in self.choices}
+        )
         self.archs.append(arch)
         self.arch_loss.append(arch_loss)
         self.scores.append(score)
 
     def result(self) -> Diagnostics:
-        shape = (0, len(self.labels), len(self.op_names))
-        weights = np.stack(self.weights) if self.weights else np.zeros(shape)
+        weights = {
+            label: np.stack([point[label] for point in self.weights])
+            if self.weights
+            else np.zeros((0, len(names)))
+            for label, names in self.choices.items()
+        }
+        entropy = np.zeros((len(self.archs), len(self.choices)))
+        for column, label in enumerate(self.choices):
+            entropy[:, column] = op_entropy(weights[label])
         return Diagnostics(
-            labels=self.labels,
-            op_names=self.op_names,
+            choices=self.choices,
             weights=weights,
             archs=tuple(self.archs),
-            skip_share=np.array([skip_share(a, self.labels) for a in self.archs], np.float64),
-            entropy=op_entropy(weights),
+            skip_share=np.array([skip_share(a, self.choices) for a in self.archs], np.float64),
+            entropy=entropy,
             arch_loss=np.array(self.arch_loss, dtype=np.float64),
             score=np.array(self.scores, dtype=np.float64),
             unit=self.unit,

@@ -1,8 +1,10 @@
 """ENAS: efficient neural architecture search via parameter sharing (Pham et al., ICML 2018).
 
 An LSTM controller (`nasforge.strategy.lstm_policy.LSTMPolicy`, the one the `reinforce`
-strategy uses) samples one op per edge. Each epoch has two phases, as in ENAS and the
-NAS-Bench-201 authors' ENAS:
+strategy uses) samples one candidate per decision, every decision of the space (module,
+input and value choices; one output head per decision, sized to its choices). Decisions a
+sample leaves inactive (conditional ones) add nothing to its policy gradient. Each epoch has
+two phases, as in ENAS and the NAS-Bench-201 authors' ENAS:
 
 1. the shared weights train for one epoch over the weights' half, each step on a fresh path
    sampled from the controller;
@@ -13,7 +15,7 @@ NAS-Bench-201 authors' ENAS:
    (``entropy_weight``) keeps the policy from collapsing early.
 
 After training, ``final_samples`` paths sampled from the controller and the most likely path
-(argmax of the per-edge op probabilities) are scored on ``score_examples`` of the
+(argmax of the per-decision probabilities) are scored on ``score_examples`` of the
 architecture half (`PathScorer`), and the best is the found arch, as ENAS picks the best of
 several sampled models.
 
@@ -27,9 +29,9 @@ rate: 1e-2, not 1e-3. Measured on digits (C=8, N=1, 20 epochs, seed 0): with 1e-
 controller stayed uniform (entropy 1.61 nats per edge, the maximum); with 1e-2 it converged
 to 0.55 nats and a mean reward of 0.89; with 3e-2 it collapsed faster (0.18 nats).
 
-The diagnostics' architecture distribution is the controller's probability of each op on
-each edge (summed over the other edges: exact for NB201's 15,625 paths), and its score the
-mean reward of the epoch.
+The diagnostics' architecture distribution is the controller's probability of each choice of
+each decision (summed over the other decisions: exact up to 65,536 paths, such as NB201's
+15,625, sampled above), and its score the mean reward of the epoch.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.memory import Probe
 from nasforge.oneshot.method import OneShotMethod
 from nasforge.oneshot.sampling import single_path_probes
-from nasforge.oneshot.supernet import SuperNet
+from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.lstm_policy import LSTMPolicy
 
@@ -113,9 +115,8 @@ class ENAS(OneShotMethod):
         self, supernet: SuperNet, split: BilevelSplit, epochs: int, batch_size: int, seed: int
     ) -> None:
         super()._start(supernet, split, epochs, batch_size, seed)
-        edges, ops = supernet.shape
         self.controller_ = LSTMPolicy(
-            [ops] * edges,
+            [supernet.num_choices[label] for label in supernet.labels],
             self.controller_hidden,
             self.controller_lr,
             seed,
@@ -130,16 +131,25 @@ class ENAS(OneShotMethod):
         self._update_distribution()
 
     def _update_distribution(self) -> None:
-        """The controller's per-edge op probabilities; alpha is their log."""
-        self.probabilities_ = np.stack(self.controller_.marginals(self.seed_))
-        self.alpha_ = torch.log(torch.tensor(self.probabilities_, dtype=torch.float32))
+        """The controller's probabilities per decision; alpha is their log."""
+        marginals = self.controller_.marginals(self.seed_)
+        self.probabilities_ = dict(zip(self.supernet_.labels, marginals, strict=True))
+        self.alpha_ = {
+            label: torch.log(torch.tensor(p, dtype=torch.float32))
+            for label, p in self.probabilities_.items()
+        }
+
+    def _sample(self) -> tuple[list[int], dict[str, int]]:
+        """A controller sample: its indices, and as a path."""
+        indices = self.controller_.sample()
+        return indices, dict(zip(self.supernet_.labels, indices, strict=True))
 
     # -- the two phases ------------------------------------------------------------------
     def _arch_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """None per weight step: the controller trains after the epoch."""
 
     def _use_weight_mode(self) -> None:
-        self.supernet_.use_path(self.controller_.sample())
+        self.supernet_.use_path(self._sample()[1])
 
     def _before_validation(self) -> None:
         if not self.warming_up_:
@@ -155,10 +165,13 @@ class ENAS(OneShotMethod):
         try:
             for _ in range(self.controller_steps):
                 batch: list[tuple[list[int], float]] = []
+                masks: list[list[bool]] = []
                 for _ in range(self.controller_aggregate):
-                    choices = self.controller_.sample()
+                    choices, path = self._sample()
                     x, y = self.arch_batches_.next()
-                    net.use_path(choices)
+                    arch = net.arch_of(path)
+                    masks.append([label in arch for label in net.labels])
+                    net.use_path(arch)
                     with torch.no_grad():
                         logits = net(self._layout(x))
                     reward = float((logits.argmax(1) == y).double().mean())
@@ -170,7 +183,9 @@ class ENAS(OneShotMethod):
                     )
                     self.baseline_ = baseline
                     batch.append((choices, reward - baseline))
-                self.controller_.update(batch, self.entropy_weight)
+                self.controller_.update(
+                    batch, self.entropy_weight, masks if not all(map(all, masks)) else None
+                )
         finally:
             net.train(was_training)
         self._arch_losses, self._rewards = losses, rewards
@@ -191,14 +206,14 @@ class ENAS(OneShotMethod):
         """The best, by `PathScorer`, of the most likely path and ``final_samples`` sampled
         paths (the first of equals)."""
         net = self.supernet_
-        candidates = [net.path_of(self._argmax_arch())]
-        candidates += [tuple(self.controller_.sample()) for _ in range(self.final_samples)]
+        candidates = [self._argmax_arch()]
+        candidates += [net.arch_of(self._sample()[1]) for _ in range(self.final_samples)]
         unique = list(dict.fromkeys(candidates))
         scorer = self._path_scorer(self.score_examples, self.calibration_batches)
-        self.candidate_scores_ = {net.arch_of(path): scorer(path)[0] for path in unique}
-        best = max(unique, key=lambda path: scorer(path)[0])
+        self.candidate_scores_ = {arch: scorer(arch)[0] for arch in unique}
+        best = max(unique, key=lambda arch: scorer(arch)[0])
         scorer.calibrate(best)
-        return net.arch_of(best)
+        return best
 
-    def _memory_probes(self, supernet: SuperNet, alpha: torch.Tensor) -> Sequence[Probe]:
+    def _memory_probes(self, supernet: SuperNet, alpha: Alpha) -> Sequence[Probe]:
         return single_path_probes(supernet)

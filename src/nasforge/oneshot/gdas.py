@@ -1,6 +1,7 @@
 """GDAS: searching with a differentiable sampler (Dong and Yang, CVPR 2019).
 
-Each step samples one op per edge with the Gumbel-softmax trick at temperature ``tau``
+Each step samples one candidate per decision (per vector of alpha: module and input choices)
+with the Gumbel-softmax trick at temperature ``tau``
 (annealed linearly from ``tau_max`` to ``tau_min`` over the epochs); the forward pass runs
 only the sampled op of every edge, scaled by its hard one-hot weight, whose value is 1 and
 whose gradient is the soft sample's (straight-through), so alpha learns from one path per
@@ -19,8 +20,8 @@ gradient is small, and in our CPU runs it did not change the found cells
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, overload
 
 import torch
 import torch.nn.functional as F
@@ -29,15 +30,56 @@ from torch import nn
 from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.memory import Probe
 from nasforge.oneshot.method import OneShotMethod
-from nasforge.oneshot.supernet import SuperNet
+from nasforge.oneshot.sampling import repeated_paths
+from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 
 
+@overload
 def gumbel_hard(
     alpha: torch.Tensor, tau: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@overload
+def gumbel_hard(
+    alpha: Mapping[str, torch.Tensor], tau: float, generator: torch.Generator
+) -> tuple[Alpha, dict[str, int]]: ...
+
+
+def gumbel_hard(
+    alpha: torch.Tensor | Mapping[str, torch.Tensor], tau: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor] | tuple[Alpha, dict[str, int]]:
+    """A hard Gumbel-softmax sample per vector of ``alpha`` (by label, or per row of a
+    matrix): one-hot weights with the soft sample's gradient (straight-through), and the
+    sampled index. The noise of all vectors is drawn at once, in their order."""
+    if isinstance(alpha, torch.Tensor):
+        return _gumbel_rows(alpha, tau, generator)
+    labels = list(alpha)
+    sizes = [alpha[label].numel() for label in labels]
+    while True:
+        noise = torch.empty(sum(sizes)).exponential_(generator=generator)
+        gumbels = -noise.log()
+        softs = [
+            torch.softmax((alpha[label].log_softmax(dim=-1) + g) / tau, dim=-1)
+            for label, g in zip(labels, torch.split(gumbels, sizes), strict=True)
+        ]
+        if torch.isfinite(gumbels).all() and all(torch.isfinite(x).all() for x in softs):
+            break
+    hard: Alpha = {}
+    index: dict[str, int] = {}
+    for label, soft in zip(labels, softs, strict=True):
+        chosen = int(soft.argmax())
+        one_hot = torch.zeros_like(soft)
+        one_hot[chosen] = 1.0
+        hard[label] = one_hot - soft.detach() + soft
+        index[label] = chosen
+    return hard, index
+
+
+def _gumbel_rows(
+    alpha: torch.Tensor, tau: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A hard Gumbel-softmax sample per row: one-hot weights with the soft sample's gradient
-    (straight-through), and the sampled index per row."""
     while True:
         noise = torch.empty_like(alpha).exponential_(generator=generator)
         gumbels = -noise.log()
@@ -79,24 +121,25 @@ class GDAS(OneShotMethod):
 
     def _arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         hard, index = gumbel_hard(self._logits(), self.tau_, self.generator_)
-        self.supernet_.use_path(index.tolist(), weights=hard, add_unselected=self.add_unselected)
+        self.supernet_.use_path(index, weights=hard, add_unselected=self.add_unselected)
         return self._cross_entropy(x, y)
 
     def _use_weight_mode(self) -> None:
         with torch.no_grad():
             _, index = gumbel_hard(self._logits(), self.tau_, self.generator_)
-        self.supernet_.use_path(index.tolist())
+        self.supernet_.use_path(index)
 
-    def _memory_probes(self, supernet: SuperNet, alpha: torch.Tensor) -> Sequence[Probe]:
-        """Every path that repeats one op on all edges: the largest bounds a sampled path."""
-        edges, ops = supernet.shape
+    def _memory_probes(self, supernet: SuperNet, alpha: Alpha) -> Sequence[Probe]:
+        """Every path that repeats one candidate index on all choices (the last where a
+        choice has fewer), value choices at their largest: the largest bounds a sampled
+        path."""
 
-        def probe(op: int) -> Probe:
+        def probe(path: dict[str, int]) -> Probe:
             def run(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-                weights = torch.softmax(alpha, dim=-1)
-                supernet.use_path([op] * edges, weights=weights)
+                weights = {label: torch.softmax(a, dim=-1) for label, a in alpha.items()}
+                supernet.use_path(path, weights=weights)
                 return F.cross_entropy(supernet(x), y)
 
             return run
 
-        return [probe(op) for op in range(ops)]
+        return [probe(path) for path in repeated_paths(supernet, supernet.mixed_labels)]

@@ -49,7 +49,7 @@ from nasforge.oneshot.memory import (
     format_bytes,
 )
 from nasforge.oneshot.sampling import PathScorer
-from nasforge.oneshot.supernet import SuperNet
+from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, TrainReport
 
@@ -84,14 +84,15 @@ class SearchMonitor:
 class OneShotResult:
     """The found arch, the trained supernet and what happened.
 
-    The arch is the argmax of alpha per edge for the gradient methods; ENAS and SPOS pick the
-    path the trained supernet scores best among candidates (see their modules)."""
+    The arch is the argmax of alpha per decision for the gradient methods; ENAS and SPOS pick
+    the path the trained supernet scores best among candidates (see their modules)."""
 
     arch: Arch
     supernet: SuperNet  # left in single-path mode on ``arch``
-    # the final architecture parameters (edges, ops): ENAS's are the log of its controller's
-    # op probabilities; SPOS has none (zeros)
-    alpha: npt.NDArray[np.float32]
+    # the final architecture parameters, one vector per decision: the gradient methods' for
+    # the module and input choices; ENAS's (every decision) are the log of its controller's
+    # probabilities; SPOS has none (zeros)
+    alpha: dict[str, npt.NDArray[np.float32]]
     diagnostics: Diagnostics
     report: TrainReport  # the weight training (learning curve of the supernet)
     memory: MemoryEstimate  # the estimate checked before training
@@ -113,7 +114,10 @@ class OneShotResult:
         With ``calibrate_on`` (training inputs), the child's BatchNorm running statistics
         are recomputed on them (see `calibration`): the supernet's are shared by all paths
         or not kept at all, so a child used in eval mode needs its own."""
-        child = self.supernet.child(self.arch)
+        try:
+            child = self.supernet.child(self.arch)
+        except SpaceError as exc:
+            raise OneShotError(str(exc)) from None
         if calibrate_on is not None:
             inputs = torch.tensor(np.array(calibrate_on, dtype=np.float32))
             count = math.ceil(len(inputs) / batch_size)
@@ -127,11 +131,13 @@ class OneShotMethod(TrainerHooks, ABC):
     Weight training: SGD (momentum 0.9, Nesterov, as in NAS-Bench-201's search configs),
     ``lr`` cosine-annealed, ``weight_decay``, gradient norm clipped at ``grad_clip``.
     Architecture: Adam(``arch_lr``, betas ``arch_betas``, ``arch_weight_decay``) on alpha,
-    initialized as ``alpha_init`` times standard normal noise. For the first
+    one vector per decision (`Alpha`), initialized as ``alpha_init`` times standard normal
+    noise. For the first
     ``warmup_epochs`` the architecture does not learn (no alpha step, no controller update):
-    only the weights train, on paths or mixtures of the initial distribution. The ops in
-    ``exclude_ops`` are left out of the search (weight zero in mixtures, never sampled,
-    never chosen): ``exclude_ops="none"`` searches cells in which every edge computes.
+    only the weights train, on paths or mixtures of the initial distribution. The candidates
+    named in ``exclude_ops`` are left out of the search (weight zero in mixtures, never
+    sampled, never chosen): ``exclude_ops="none"`` searches cells in which every edge
+    computes.
     ``partial_channels``, ``affine`` and ``track_running_stats`` (None: the method's
     default) configure the supernet; ``channels_last`` (images only) is about 15% faster
     on CPU. ``augment`` applies to the weights' batches only.
@@ -140,7 +146,9 @@ class OneShotMethod(TrainerHooks, ABC):
     name = "oneshot"
     default_track_running_stats = True
     uses_partial_channels = True  # whether partial channels reduce this method's memory
-    samples_every_op = False  # paths sampled over every op: exclude_ops, partial channels refused
+    # paths sampled over every choice of every decision (value choices too): exclude_ops and
+    # partial channels refused
+    samples_every_op = False
 
     def __init__(
         self,
@@ -220,7 +228,7 @@ class OneShotMethod(TrainerHooks, ABC):
         if max_seconds is not None and not max_seconds > 0:
             raise OneShotError(f"max_seconds must be > 0, not {max_seconds}")
         supernet = self.build_supernet(task, seed)
-        supernet.argmax_arch(torch.zeros(supernet.shape), exclude=self.exclude_ops)  # checks
+        self._exclude_masks(supernet, self._arch_labels(supernet))  # checks exclude_ops
         split = split_for_bilevel(task, batch_size, seed)
         torch.set_flush_denormal(True)
         memory = self._check_memory(supernet, task, batch_size, seed, memory_limit)
@@ -249,7 +257,7 @@ class OneShotMethod(TrainerHooks, ABC):
         return OneShotResult(
             arch=arch,
             supernet=supernet,
-            alpha=self.alpha_.detach().cpu().numpy().copy(),
+            alpha={k: v.detach().cpu().numpy().copy() for k, v in self.alpha_.items()},
             diagnostics=self.recorder_.result(),
             report=report,
             memory=memory,
@@ -279,9 +287,39 @@ class OneShotMethod(TrainerHooks, ABC):
                 raise OneShotError(str(exc)) from None
         if not isinstance(supernet, SuperNet):
             raise OneShotError(
-                f"space {self.space.name!r} built a {type(supernet).__name__}, not a SuperNet"
+                f"space {self.space.name!r} built a {type(supernet).__name__}, not a ChoiceSuperNet"
             )
         return supernet
+
+    def _arch_labels(self, supernet: SuperNet) -> tuple[str, ...]:
+        """The decisions the method holds architecture weights for: the module and input
+        choices, or every decision for methods that sample paths over all of them."""
+        return supernet.labels if self.samples_every_op else supernet.mixed_labels
+
+    def _exclude_masks(self, supernet: SuperNet, labels: Sequence[str]) -> Alpha:
+        """Per decision, 0 for a candidate and -inf for one named in ``exclude_ops``."""
+        exclude, known, masks = set(self.exclude_ops), set[object](), {}
+        for decision in supernet.decisions:
+            if decision.label not in labels:
+                continue
+            known.update(decision.choices)
+            mask = torch.zeros(len(decision.choices))
+            for index, choice in enumerate(decision.choices):
+                if choice in exclude:
+                    mask[index] = -torch.inf
+            if exclude and bool(torch.isinf(mask).all()):
+                raise OneShotError(
+                    f"cannot exclude {', '.join(map(repr, self.exclude_ops))}: no choice of "
+                    f"{decision.label!r} would be left"
+                )
+            masks[decision.label] = mask
+        unknown = [name for name in self.exclude_ops if name not in known]
+        if unknown:
+            raise OneShotError(
+                f"cannot exclude {', '.join(map(repr, unknown))}: not a choice of any decision "
+                f"the method weights ({', '.join(labels)})"
+            )
+        return masks
 
     def _start(
         self, supernet: SuperNet, split: BilevelSplit, epochs: int, batch_size: int, seed: int
@@ -294,20 +332,23 @@ class OneShotMethod(TrainerHooks, ABC):
         self.started_ = time.perf_counter()
         self.epochs_ = epochs
         self.generator_ = torch.Generator().manual_seed(seed)
-        alpha = self.alpha_init * torch.randn(supernet.shape, generator=self.generator_)
-        self.alpha_ = alpha.requires_grad_()
-        self.exclude_mask_ = torch.zeros(supernet.shape)
-        for name in self.exclude_ops:
-            self.exclude_mask_[:, supernet.op_names.index(name)] = -torch.inf
+        labels = self._arch_labels(supernet)
+        sizes = [supernet.num_choices[label] for label in labels]
+        noise = self.alpha_init * torch.randn(sum(sizes), generator=self.generator_)
+        self.alpha_: Alpha = {
+            label: part.clone().requires_grad_()
+            for label, part in zip(labels, torch.split(noise, sizes), strict=True)
+        }
+        self.exclude_mask_ = self._exclude_masks(supernet, labels)
         self.arch_optimizer_ = torch.optim.Adam(
-            [self.alpha_],
+            list(self.alpha_.values()),
             lr=self.arch_lr,
             betas=self.arch_betas,
             weight_decay=self.arch_weight_decay,
         )
         self.arch_batches_ = BatchStream(split.x_arch, split.y_arch, batch_size, self.generator_)
         self.steps_per_epoch_ = math.ceil(len(split.weights_task.y_train) / batch_size)
-        self.recorder_ = DiagnosticsRecorder(supernet.labels, supernet.op_names)
+        self.recorder_ = DiagnosticsRecorder(_choices_of(supernet, labels))
         self._arch_losses: list[float] = []
 
     # -- hooks -------------------------------------------------------------------------
@@ -344,7 +385,8 @@ class OneShotMethod(TrainerHooks, ABC):
         x_arch = self._layout(x_arch)
         self.arch_optimizer_.zero_grad(set_to_none=True)
         gradient, loss = self._arch_gradient(x, y, x_arch, y_arch)
-        self.alpha_.grad = gradient
+        for label, tensor in self.alpha_.items():
+            tensor.grad = gradient[label]
         self.arch_optimizer_.step()
         self._arch_losses.append(loss)
 
@@ -374,12 +416,14 @@ class OneShotMethod(TrainerHooks, ABC):
                 "reduce the memory of mixed ops: drop partial_channels"
             )
 
-    def _logits(self) -> torch.Tensor:
-        """alpha with the ops of ``exclude_ops`` at -inf: no weight, never sampled."""
-        return self.alpha_ + self.exclude_mask_ if self.exclude_ops else self.alpha_
+    def _logits(self) -> Alpha:
+        """alpha with the candidates of ``exclude_ops`` at -inf: no weight, never sampled."""
+        if not self.exclude_ops:
+            return dict(self.alpha_)
+        return {label: a + self.exclude_mask_[label] for label, a in self.alpha_.items()}
 
     def _argmax_arch(self) -> Arch:
-        """The strongest op of every edge, without the ops in ``exclude_ops``."""
+        """The strongest candidate of every decision, without those in ``exclude_ops``."""
         return self.supernet_.argmax_arch(self.alpha_, exclude=self.exclude_ops)
 
     def _select_arch(self) -> Arch:
@@ -411,15 +455,12 @@ class OneShotMethod(TrainerHooks, ABC):
 
     def _arch_gradient(
         self, x: torch.Tensor, y: torch.Tensor, x_arch: torch.Tensor, y_arch: torch.Tensor
-    ) -> tuple[torch.Tensor, float]:
+    ) -> tuple[Alpha, float]:
         """The gradient for alpha and the architecture loss; first order by default (the
         weight step's batch ``x, y`` is unused). A loss that does not depend on alpha (a
         GDAS path of ``none`` ops into the output) gives a zero gradient."""
         loss = self._arch_loss(x_arch, y_arch)
-        (gradient,) = torch.autograd.grad(loss, [self.alpha_], allow_unused=True)
-        if gradient is None:
-            gradient = torch.zeros_like(self.alpha_)
-        return gradient, float(loss.detach())
+        return gradients(loss, self.alpha_), float(loss.detach())
 
     def _arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Set the supernet's mode for an architecture step and return the loss on ``x, y``
@@ -435,14 +476,17 @@ class OneShotMethod(TrainerHooks, ABC):
         self.supernet_.use_path(self._argmax_arch())
 
     @abstractmethod
-    def _memory_probes(self, supernet: SuperNet, alpha: torch.Tensor) -> Sequence[Probe]:
+    def _memory_probes(self, supernet: SuperNet, alpha: Alpha) -> Sequence[Probe]:
         """Forward passes of a training step, for the memory estimate (the largest counts)."""
 
     # -- memory --------------------------------------------------------------------------
     def estimate_memory(self, supernet: SuperNet, task: Task, batch_size: int) -> MemoryEstimate:
         """The measured estimate of a training step's peak memory at ``batch_size`` (the
         supernet's mode and BatchNorm statistics are left as they were)."""
-        alpha = torch.zeros(supernet.shape, requires_grad=True)
+        alpha = {
+            label: torch.zeros(supernet.num_choices[label], requires_grad=True)
+            for label in self._arch_labels(supernet)
+        }
         mode = (supernet.mode.weights, supernet.mode.path, supernet.mode.add_unselected)
         try:
             return estimate_memory(
@@ -502,3 +546,19 @@ class OneShotMethod(TrainerHooks, ABC):
 
     def _cross_entropy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(self.supernet_(x), y)
+
+
+def gradients(loss: torch.Tensor, alpha: Alpha) -> Alpha:
+    """The gradient of ``loss`` in each vector of ``alpha`` (zeros where it has none)."""
+    grads = torch.autograd.grad(loss, list(alpha.values()), allow_unused=True)
+    return {
+        label: torch.zeros_like(tensor) if grad is None else grad
+        for (label, tensor), grad in zip(alpha.items(), grads, strict=True)
+    }
+
+
+def _choices_of(supernet: SuperNet, labels: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The candidates of each decision in ``labels``, as text (for diagnostics)."""
+    return {
+        d.label: tuple(str(c) for c in d.choices) for d in supernet.decisions if d.label in labels
+    }

@@ -10,11 +10,12 @@ cross-entropy on a fixed set of held-out examples, in eval mode. Scores are cach
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from nasforge.arch import Arch
 from nasforge.oneshot.calibration import recalibrate_batchnorm
 from nasforge.oneshot.memory import Probe
 from nasforge.oneshot.supernet import SuperNet
@@ -22,25 +23,38 @@ from nasforge.oneshot.supernet import SuperNet
 EVAL_BATCH_SIZE = 1024
 
 
-def single_path_probes(supernet: SuperNet) -> list[Probe]:
-    """The forward passes of every path that repeats one op on all edges: the largest bounds
-    the activations of any single path."""
-    edges, ops = supernet.shape
+def repeated_paths(supernet: SuperNet, labels: Sequence[str]) -> list[dict[str, int]]:
+    """For each index ``i``, the path that takes candidate ``i`` on every decision in
+    ``labels`` (its last where it has fewer); the other decisions take their largest value."""
+    sizes = supernet.num_choices
+    count = max((sizes[label] for label in labels), default=1)
+    return [{label: min(i, sizes[label] - 1) for label in labels} for i in range(count)]
 
-    def probe(op: int) -> Probe:
+
+def single_path_probes(supernet: SuperNet) -> list[Probe]:
+    """The forward passes of every path that repeats one candidate on all module and input
+    choices, at the largest values: the largest bounds the activations of any single path."""
+
+    def probe(path: dict[str, int]) -> Probe:
         def run(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            supernet.use_path([op] * edges)
+            supernet.use_path(path)
             return F.cross_entropy(supernet(x), y)
 
         return run
 
-    return [probe(op) for op in range(ops)]
+    return [probe(path) for path in repeated_paths(supernet, supernet.mixed_labels)]
 
 
-def uniform_path(supernet: SuperNet, generator: torch.Generator) -> tuple[int, ...]:
-    """One op per edge, each uniformly at random."""
-    edges, ops = supernet.shape
-    return tuple(int(i) for i in torch.randint(0, ops, (edges,), generator=generator))
+def uniform_path(supernet: SuperNet, generator: torch.Generator) -> dict[str, int]:
+    """One candidate per decision, each uniformly at random."""
+    sizes = supernet.num_choices
+    labels = supernet.labels
+    if len(set(sizes.values())) == 1:  # one draw for all (the same stream as per decision)
+        size = sizes[labels[0]]
+        drawn = torch.randint(0, size, (len(labels),), generator=generator).tolist()
+    else:
+        drawn = [int(torch.randint(0, sizes[label], (1,), generator=generator)) for label in labels]
+    return {label: int(i) for label, i in zip(labels, drawn, strict=True)}
 
 
 class PathScorer:
@@ -59,23 +73,25 @@ class PathScorer:
         self.x, self.y = x, y
         self.calibration = list(calibration)
         self.eval_batch_size = eval_batch_size
-        self.cache: dict[tuple[int, ...], tuple[float, float]] = {}
+        self.cache: dict[Arch, tuple[float, float]] = {}
 
-    def __call__(self, path: Sequence[int]) -> tuple[float, float]:
-        """``(accuracy, mean cross-entropy)`` of ``path`` on the scorer's examples."""
-        key = tuple(int(i) for i in path)
-        if key not in self.cache:
-            self.cache[key] = self._score(key)
-        return self.cache[key]
+    def __call__(self, path: Arch | Mapping[str, int]) -> tuple[float, float]:
+        """``(accuracy, mean cross-entropy)`` of ``path`` (an arch, or a candidate index per
+        decision) on the scorer's examples; paths of one arch are scored once."""
+        arch = path if isinstance(path, Arch) else self.supernet.arch_of(path)
+        if arch not in self.cache:
+            self.cache[arch] = self._score(arch)
+        return self.cache[arch]
 
-    def calibrate(self, path: Sequence[int]) -> None:
+    def calibrate(self, path: Arch | Mapping[str, int]) -> None:
         """Leave the supernet on ``path`` with BatchNorm statistics recomputed for it."""
-        self.supernet.use_path(path)
+        arch = path if isinstance(path, Arch) else self.supernet.arch_of(path)
+        self.supernet.use_path(arch)
         recalibrate_batchnorm(self.supernet, self.calibration)
 
-    def _score(self, path: tuple[int, ...]) -> tuple[float, float]:
+    def _score(self, arch: Arch) -> tuple[float, float]:
         net = self.supernet
-        self.calibrate(path)
+        self.calibrate(arch)
         was_training = net.training
         net.eval()
         correct, loss = 0, 0.0

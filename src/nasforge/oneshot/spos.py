@@ -2,9 +2,9 @@
 
 Two stages that never mix:
 
-1. supernet training: every weight step trains one path drawn uniformly at random (one op
-   per edge, each equally likely), so all paths share the weights fairly and nothing is
-   decided yet;
+1. supernet training: every weight step trains one path drawn uniformly at random (one
+   candidate per decision, value choices included, each equally likely), so all paths share
+   the weights fairly and nothing is decided yet;
 2. evolution over architectures (`nasforge.strategy.RegularizedEvolution`: tournament
    selection, mutation and crossover), each scored by its validation accuracy with the
    inherited weights (`PathScorer`): the path's BatchNorm statistics are first recomputed
@@ -13,7 +13,7 @@ Two stages that never mix:
 
 The evolution runs ``generations`` times ``population_size`` evaluations (the first
 generation is the random initial population); its diagnostics have one point per generation
-(``unit == "generation"``): the op frequencies of the population, the best arch so far,
+(``unit == "generation"``): the choice frequencies of the population, the best arch so far,
 its loss and its score. During training the trainer validates a fresh random path each
 epoch (with recalibrated statistics), the supernet's learning curve.
 
@@ -24,10 +24,11 @@ takes a fraction of a second.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from nasforge.arch import Arch
@@ -38,7 +39,7 @@ from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.memory import Probe
 from nasforge.oneshot.method import OneShotMethod
 from nasforge.oneshot.sampling import single_path_probes, uniform_path
-from nasforge.oneshot.supernet import SuperNet
+from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Observation
 from nasforge.strategy.evolution import RegularizedEvolution
@@ -90,8 +91,9 @@ class SPOS(OneShotMethod):
         self, supernet: SuperNet, split: BilevelSplit, epochs: int, batch_size: int, seed: int
     ) -> None:
         super()._start(supernet, split, epochs, batch_size, seed)
-        self.alpha_ = torch.zeros(supernet.shape)  # no architecture parameters: uniform
-        self.recorder_ = DiagnosticsRecorder(supernet.labels, supernet.op_names, "generation")
+        # no architecture parameters: uniform
+        self.alpha_ = {label: torch.zeros(n) for label, n in supernet.num_choices.items()}
+        self.recorder_ = DiagnosticsRecorder(self.recorder_.choices, "generation")
         batches = calibration_batches(
             split.weights_task.x_train, batch_size, self.calibration_batches, seed + 1
         )
@@ -123,36 +125,38 @@ class SPOS(OneShotMethod):
             sample_size=self.sample_size,
             crossover_prob=self.crossover_prob,
         )
-        best: tuple[float, float, tuple[int, ...]] | None = None
+        best: tuple[float, float, Arch] | None = None
         for generation in range(self.generations):
             for _ in range(self.population_size):
                 proposal = evolution.ask()
-                path = net.path_of(proposal.arch)
-                accuracy, loss = scorer(path)
+                arch = self.space.validate(proposal.arch)
+                accuracy, loss = scorer(arch)
                 evolution.tell(Observation(proposal, accuracy))
                 if best is None or accuracy > best[0]:
-                    best = (accuracy, loss, path)
+                    best = (accuracy, loss, arch)
             assert best is not None
-            accuracy, loss, path = best
-            population = [net.path_of(arch) for arch, _ in evolution.population_]
+            accuracy, loss, arch = best
+            population = [net.path_of(member) for member, _ in evolution.population_]
             self.recorder_.record_distribution(
-                op_frequencies(population, net.shape), net.arch_of(path), loss, accuracy
+                op_frequencies(population, net.num_choices), arch, loss, accuracy
             )
-            self.monitor_.on_generation(generation, self.generations, accuracy, net.arch_of(path))
+            self.monitor_.on_generation(generation, self.generations, accuracy, arch)
         assert best is not None
         self.evaluated_ = len(scorer.cache)
         scorer.calibrate(best[2])
-        return net.arch_of(best[2])
+        return best[2]
 
-    def _memory_probes(self, supernet: SuperNet, alpha: torch.Tensor) -> Sequence[Probe]:
+    def _memory_probes(self, supernet: SuperNet, alpha: Alpha) -> Sequence[Probe]:
         return single_path_probes(supernet)
 
 
 def op_frequencies(
-    paths: Sequence[Sequence[int]], shape: tuple[int, int]
-) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """The share of ``paths`` that choose each op on each edge, shape ``(edges, ops)``."""
-    counts = np.zeros(shape, dtype=np.float64)
+    paths: Sequence[Mapping[str, int]], sizes: Mapping[str, int]
+) -> dict[str, npt.NDArray[np.float64]]:
+    """The share of ``paths`` that choose each candidate of each decision (of the paths in
+    which it is active: an all-zero vector if none is)."""
+    counts = {label: np.zeros(size, dtype=np.float64) for label, size in sizes.items()}
     for path in paths:
-        counts[np.arange(shape[0]), list(path)] += 1
-    return counts / max(len(paths), 1)
+        for label, index in path.items():
+            counts[label][index] += 1
+    return {label: c / max(c.sum(), 1.0) for label, c in counts.items()}

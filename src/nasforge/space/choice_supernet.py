@@ -38,7 +38,14 @@ from torch.func import functional_call
 
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
-from nasforge.space.choices import ChoiceDecision, Choices, SuperMode, largest
+from nasforge.space.choices import (
+    ChoiceDecision,
+    Choices,
+    MixedModule,
+    SuperMode,
+    _Run,
+    largest,
+)
 from nasforge.space.define_by_run import ChoiceSpace
 
 _STRUCTURE_CACHE = 64
@@ -53,26 +60,50 @@ class ChoiceSuperNet(nn.Module):
         space: ChoiceSpace,
         input_shape: tuple[int, ...] = (3, 32, 32),
         num_classes: int = 10,
+        *,
+        affine: bool | None = None,
+        track_running_stats: bool | None = None,
+        partial_channels: int = 1,
     ) -> None:
         super().__init__()
+        if partial_channels < 1:
+            raise SpaceError(f"partial_channels must be >= 1, not {partial_channels}")
         self.space = space
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
+        self.partial_channels = partial_channels
         self.decisions: tuple[ChoiceDecision, ...] = tuple(space.decisions)
         self.labels = tuple(d.label for d in self.decisions)
         self._by_label = {d.label: d for d in self.decisions}
+        self.mixed_labels = tuple(d.label for d in self.decisions if d.kind in ("module", "inputs"))
         self.value_labels = tuple(d.label for d in self.decisions if d.kind in ("value", "repeat"))
         self.largest_values = {label: largest(self._by_label[label]) for label in self.value_labels}
-        self.mode = SuperMode()
-        self.net = self._construct(self.largest_values)
+        batchnorm = {"affine": affine, "track_running_stats": track_running_stats}
+        self.mode = SuperMode(
+            batchnorm={k: v for k, v in batchnorm.items() if v is not None} or None,
+            partial_channels=partial_channels,
+        )
+        run = self._construct_run(self.largest_values)
+        self.net = run[0]
+        self._mixed_paths = _mixed_paths(self.net, run[1].occurrences)
+        if partial_channels > 1 and not any(
+            isinstance(m, MixedModule) and m.partial for m in self.net.modules()
+        ):
+            raise SpaceError(
+                f"space {space.name!r} has no module choice with partial=True, so it does not "
+                "support partial channels"
+            )
         self._structures: dict[ValueKey, nn.Module] = {}
         self.use_weights(
             {d.label: torch.full((len(d.choices),), 1.0 / len(d.choices)) for d in self.decisions}
         )
 
     def _construct(self, values: Mapping[str, Choice]) -> nn.Module:
+        return self._construct_run(values)[0]
+
+    def _construct_run(self, values: Mapping[str, Choice]) -> tuple[nn.Module, _Run]:
         choices = Choices("supernet", values=values, super_mode=self.mode, known=self._by_label)
-        return self.space.construct(choices, self.input_shape, self.num_classes)
+        return self.space.construct(choices, self.input_shape, self.num_classes), choices.run_
 
     # -- shapes and modes ------------------------------------------------------------------
     @property
@@ -136,9 +167,10 @@ class ChoiceSuperNet(nn.Module):
 
     def arch_of(self, path: Mapping[str, int]) -> Arch:
         """The arch of ``path``: its choices for the decisions they activate (a decision
-        activated but absent from ``path`` takes its first choice)."""
+        activated but absent from ``path`` takes its largest value, or its first choice if
+        it is a module or input choice)."""
         chosen = {label: self._decision(label).choices[int(i)] for label, i in path.items()}
-        return self.space.resolve(chosen)
+        return self.space.resolve({**self.largest_values, **chosen})
 
     def argmax_arch(
         self, alpha: Mapping[str, torch.Tensor], exclude: Sequence[Choice] = ()
@@ -168,6 +200,13 @@ class ChoiceSuperNet(nn.Module):
         return values
 
     def forward(self, *args: object, **kwargs: object) -> torch.Tensor:
+        self.mode.shared = {}
+        try:
+            return self._forward(args, kwargs)
+        finally:
+            self.mode.shared = None
+
+    def _forward(self, args: tuple[object, ...], kwargs: dict[str, object]) -> torch.Tensor:
         values = self.current_values()
         if values == self.largest_values:
             out: torch.Tensor = self.net(*args, **kwargs)
@@ -196,25 +235,53 @@ class ChoiceSuperNet(nn.Module):
 
     # -- export ----------------------------------------------------------------------------
     def child(self, arch: Arch) -> nn.Module:
-        """The plain network of ``arch`` with the weights the supernet holds for it."""
+        """The plain network of ``arch`` with the weights the supernet holds for it. The
+        ``n``-th module a label chooses in the child inherits the candidate of the ``n``-th
+        module choice of that label in the supernet; a candidate BatchNorm the supernet
+        keeps without affine parameters gives gamma 1 and beta 0, one without running
+        statistics leaves the child's fresh ones."""
+        if self.partial_channels > 1:
+            raise SpaceError(
+                f"a supernet with partial_channels={self.partial_channels} has candidates of "
+                f"1/{self.partial_channels} of the channels, so a child cannot inherit them; "
+                "train space.build(arch) from scratch"
+            )
         child, run = self.space.build_with_record(arch, self.input_shape, self.num_classes)
         parameter = next(itertools.chain(self.net.parameters(), self.net.buffers()), None)
         if parameter is not None:
             child.to(parameter.device)
-        chosen_at = {
-            path: run.chosen_modules[id(module)]
-            for path, module in child.named_modules(remove_duplicate=False)
-            if id(module) in run.chosen_modules
-        }
+            if parameter.is_floating_point():
+                child.to(parameter.dtype)
+        renamed: dict[str, str] = {}
+        for path, module in child.named_modules(remove_duplicate=False):
+            if id(module) in run.chosen_modules:
+                occurrence = run.occurrences[id(module)]
+                mixed = self._mixed_paths.get(occurrence)
+                if mixed is None:
+                    raise SpaceError(
+                        f"supernet of {self.space.name!r} has no module choice "
+                        f"{occurrence[0]!r} number {occurrence[1] + 1} for the child's {path}"
+                    )
+                renamed[path] = f"{mixed}.candidates.{run.chosen_modules[id(module)]}"
         store = dict(_tensors(self.net))
+        batchnorms = {
+            path
+            for path, module in child.named_modules()
+            if isinstance(module, nn.modules.batchnorm._BatchNorm)
+        }
         with torch.no_grad():
             for name, tensor in _tensors(child):
-                source = store.get(_supernet_name(name, chosen_at))
-                if source is None:
+                source = store.get(_supernet_name(name, renamed))
+                if source is not None:
+                    tensor.copy_(slice_to(source, tensor.shape, name))
+                    continue
+                owner, _, leaf = name.rpartition(".")
+                if owner not in batchnorms:
                     raise SpaceError(
                         f"supernet of {self.space.name!r} holds no weights for {name} of the child"
                     )
-                tensor.copy_(slice_to(source, tensor.shape, name))
+                if leaf in ("weight", "bias"):  # the supernet's BatchNorm is not affine
+                    tensor.fill_(1.0 if leaf == "weight" else 0.0)
         return child
 
 
@@ -258,15 +325,24 @@ def _tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
     return [*module.named_parameters(), *module.named_buffers()]
 
 
-def _supernet_name(name: str, chosen_at: Mapping[str, str]) -> str:
-    """The supernet's name of a child's tensor: ``op.weight`` of the module choice at ``op``
-    (candidate ``conv``) is ``op.candidates.conv.weight`` there."""
-    parts: list[str] = []
-    prefix: list[str] = []
-    for part in name.split("."):
-        prefix.append(part)
-        parts.append(part)
-        chosen = chosen_at.get(".".join(prefix))
-        if chosen is not None:
-            parts += ["candidates", chosen]
-    return ".".join(parts)
+def _mixed_paths(
+    net: nn.Module, occurrences: Mapping[int, tuple[str, int]]
+) -> dict[tuple[str, int], str]:
+    """(label, occurrence) -> the qualified name of that module choice in ``net``."""
+    return {
+        occurrences[id(module)]: path
+        for path, module in net.named_modules(remove_duplicate=False)
+        if isinstance(module, MixedModule) and id(module) in occurrences
+    }
+
+
+def _supernet_name(name: str, renamed: Mapping[str, str]) -> str:
+    """The supernet's name of a child's tensor: under the deepest module the child got from
+    a module choice, its path becomes that candidate's in the supernet (``op.weight`` of
+    candidate ``conv`` of the choice at ``op`` is ``op.candidates.conv.weight``)."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:cut])
+        if prefix in renamed:
+            return ".".join([renamed[prefix], *parts[cut:]])
+    return name

@@ -407,18 +407,19 @@ class ChoiceSpace(SearchSpace):
         track_running_stats: bool = True,
         partial_channels: int = 1,
     ) -> ChoiceSuperNet:
-        """The `ChoiceSuperNet` of this space. ``affine`` and ``track_running_stats`` are
-        the model's own business here (ignored); partial channels are not supported yet."""
+        """The `ChoiceSuperNet` of this space: ``affine`` and ``track_running_stats``
+        configure the BatchNorm layers inside module choices' candidates (the others are the
+        model's own); ``partial_channels=K`` runs 1/K of the channels through the module
+        choices asked with ``partial=True`` (PC-DARTS)."""
         from nasforge.space.choice_supernet import ChoiceSuperNet
 
-        if partial_channels != 1:
-            raise SpaceError(
-                f"space {self.name!r}: partial channels are not supported by choice spaces yet"
-            )
         return ChoiceSuperNet(
             self,
             self.input_shape if input_shape is None else input_shape,
             self.num_classes if num_classes is None else num_classes,
+            affine=affine,
+            track_running_stats=track_running_stats,
+            partial_channels=partial_channels,
         )
 
     def check_input(self, input_shape: tuple[int, ...]) -> None:

@@ -21,6 +21,9 @@ from nasforge.space.base import Decision, SearchSpace
 if TYPE_CHECKING:
     from torch import nn
 
+    from nasforge.space.choice_supernet import ChoiceSuperNet
+    from nasforge.space.define_by_run import ChoiceSpace
+
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NODES = 3
 EDGES: tuple[tuple[int, int], ...] = tuple((i, j) for j in range(1, NODES + 1) for i in range(j))
@@ -41,6 +44,7 @@ class NB201Space(SearchSpace):
         self.channels = channels
         self.cells_per_stage = cells_per_stage
         self._decisions = tuple(Decision(label, OPS) for label in LABELS)
+        self._choice_space: ChoiceSpace | None = None
 
     @property
     def decisions(self) -> Sequence[Decision]:
@@ -111,20 +115,42 @@ class NB201Space(SearchSpace):
         affine: bool = False,
         track_running_stats: bool = True,
         partial_channels: int = 1,
-    ) -> nn.Module:
-        """The NB201 supernet (`nasforge.oneshot.NB201SuperNet`): every edge holds all 5 ops."""
-        from nasforge.oneshot.nb201_supernet import NB201SuperNet
+    ) -> ChoiceSuperNet:
+        """The generic supernet (`ChoiceSuperNet`) of the NB201 network's labelled choices:
+        every edge holds all 5 ops, one decision per edge shared by all cells. Candidate
+        BatchNorm is ``affine=False`` by default, as in the search cells of the NB201
+        authors' code; the stem, reductions and head keep affine BatchNorm."""
+        from nasforge.space.choice_supernet import ChoiceSuperNet
 
         self.check_input(input_shape)
-        return NB201SuperNet(
-            channels=self.channels,
-            cells_per_stage=self.cells_per_stage,
-            in_channels=input_shape[0],
-            num_classes=num_classes,
+        if partial_channels < 1 or self.channels % partial_channels:
+            raise SpaceError(
+                f"partial_channels must be >= 1 and divide channels={self.channels}, "
+                f"not {partial_channels}"
+            )
+        return ChoiceSuperNet(
+            self.choice_space(),
+            input_shape,
+            num_classes,
             affine=affine,
             track_running_stats=track_running_stats,
             partial_channels=partial_channels,
         )
+
+    def choice_space(self) -> ChoiceSpace:
+        """The NB201 network as a `ChoiceSpace` (the same decisions; built once)."""
+        if self._choice_space is None:
+            from nasforge.space.define_by_run import ChoiceSpace
+            from nasforge.space.nb201_net import NB201Network
+
+            space = ChoiceSpace(
+                NB201Network, channels=self.channels, cells_per_stage=self.cells_per_stage
+            )
+            assert [(d.label, d.choices) for d in space.decisions] == [
+                (d.label, d.choices) for d in self._decisions
+            ]
+            self._choice_space = space
+        return self._choice_space
 
     def check_input(self, input_shape: tuple[int, ...]) -> None:
         if len(input_shape) != 3 or min(input_shape[1:]) < 4:

@@ -13,6 +13,13 @@ Layout (``C`` = ``channels``, ``N`` = ``cells_per_stage``)::
 Every cell of the network has the same 6 ops. With the default settings the parameter
 count matches the ``params`` column of the NAS-Bench-201 tables exactly: every BatchNorm
 is affine, convolutions have no bias, the classifier has one.
+
+The network is defined once, with labelled choices (`nasforge.space.choices`): each edge asks
+``choices.choose_module(label, {op: factory})`` with the same 6 labels in every cell, so the
+cells share one decision per edge. ``NB201Network(ops)`` answers them with the 6 ops (the
+plain child: ``none`` edges hold no module); `NB201Space.supernet` runs the same class in
+supernet mode (`nasforge.space.choice_supernet.ChoiceSuperNet`), where each edge holds all 5
+candidates.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ import torch
 from torch import nn
 
 from nasforge.errors import ArchError
-from nasforge.space.nb201 import EDGES, NODES, OPS
+from nasforge.space.choices import Choices, Zero
+from nasforge.space.nb201 import EDGES, LABELS, NODES, OPS
 
 # -- building blocks -----------------------------------------------------------------
 
@@ -78,16 +86,19 @@ def make_op(
 class NB201Cell(nn.Module):
     """A 4-node DAG: node 0 is the input, node ``j`` sums its incoming edges, node 3 is output.
 
+    ``ops`` are the 6 op names, or the `Choices` of a space (each edge asks its label).
     ``none`` edges hold no module and are skipped; a node with no other input is zeros.
     """
 
-    def __init__(self, ops: Sequence[str], channels: int) -> None:
+    def __init__(self, ops: Sequence[str] | Choices, channels: int) -> None:
         super().__init__()
+        choices = _choices(ops)
+        width = choices.partial(channels)
         self.wiring: list[tuple[int, int]] = []
         modules: list[nn.Module] = []
-        for (source, target), name in zip(EDGES, ops, strict=True):
-            module = make_op(name, channels)
-            if module is not None:
+        for (source, target), label in zip(EDGES, LABELS, strict=True):
+            module = choices.choose_module(label, _candidates(width), partial=True)
+            if not isinstance(module, Zero):
                 self.wiring.append((source, target))
                 modules.append(module)
         self.edges = nn.ModuleList(modules)
@@ -102,6 +113,27 @@ class NB201Cell(nn.Module):
                     total = term if total is None else total + term
             nodes.append(torch.zeros_like(x) if total is None else total)
         return nodes[-1]
+
+
+def _candidates(channels: int) -> dict[str, Callable[[], nn.Module]]:
+    def factory(name: str) -> Callable[[], nn.Module]:
+        return lambda: make_op(name, channels) or Zero()
+
+    return {name: factory(name) for name in OPS}
+
+
+def _choices(ops: Sequence[str] | Choices) -> Choices:
+    """``ops`` as choices: a `Choices` unchanged, 6 op names as a child's answers."""
+    if isinstance(ops, Choices):
+        return ops
+    ops = tuple(ops)
+    if len(ops) != len(EDGES):
+        raise ArchError(f"an NB201 cell needs {len(EDGES)} ops, got {len(ops)}")
+    unknown = [name for name in ops if name not in OPS]
+    if unknown:
+        raise ArchError(f"unknown NB201 op {unknown[0]!r}; expected one of {', '.join(OPS)}")
+    answers = dict(zip(LABELS, ops, strict=True))
+    return Choices("child", policy=lambda decision: answers[decision.label])
 
 
 class ResidualReduction(nn.Module):
@@ -176,28 +208,28 @@ class NB201Skeleton(nn.Module):
 
 
 class NB201Network(NB201Skeleton):
-    """The NAS-Bench-201 image classifier for one cell (6 ops in NB201-string edge order)."""
+    """The NAS-Bench-201 image classifier for one cell: ``ops`` are its 6 ops (in NB201-string
+    edge order) or the `Choices` of `NB201Space` (a child or the supernet)."""
 
     def __init__(
         self,
-        ops: Sequence[str],
+        ops: Sequence[str] | Choices,
         *,
         channels: int = 16,
         cells_per_stage: int = 5,
         in_channels: int = 3,
         num_classes: int = 10,
+        input_shape: tuple[int, ...] | None = None,
     ) -> None:
-        ops = tuple(ops)
-        if len(ops) != len(EDGES):
-            raise ArchError(f"an NB201 cell needs {len(EDGES)} ops, got {len(ops)}")
-        unknown = [name for name in ops if name not in OPS]
-        if unknown:
-            raise ArchError(f"unknown NB201 op {unknown[0]!r}; expected one of {', '.join(OPS)}")
+        choices = _choices(ops)
         super().__init__(
-            lambda width: NB201Cell(ops, width),
+            lambda width: NB201Cell(choices, width),
             channels=channels,
             cells_per_stage=cells_per_stage,
-            in_channels=in_channels,
+            in_channels=in_channels if input_shape is None else input_shape[0],
             num_classes=num_classes,
         )
-        self.ops = ops
+        chosen = choices.run_.chosen
+        self.ops: tuple[str, ...] | None = (
+            tuple(str(chosen[label]) for label in LABELS) if choices.mode == "child" else None
+        )

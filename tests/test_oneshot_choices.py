@@ -1,0 +1,152 @@
+"""Every one-shot method on a space written with choice primitives (examples/small_cnn.py):
+decisions of different sizes, value choices, a repeat whose depth is a choice."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nasforge.data.loaders import load_task
+from nasforge.data.task import Task
+from nasforge.oneshot import METHODS, OneShotError, make_method
+from nasforge.space.choices import Choices, MixedModule, SuperMode, Zero
+from nasforge.space.define_by_run import ChoiceSpace
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "small_cnn.py"
+QUICK = {
+    "enas": {"controller_steps": 2, "controller_aggregate": 2, "final_samples": 2},
+    "spos": {"population_size": 4, "generations": 2, "sample_size": 2},
+}
+
+
+def small_cnn() -> type[nn.Module]:
+    spec = importlib.util.spec_from_file_location("small_cnn_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model: type[nn.Module] = module.SmallCNN
+    return model
+
+
+@pytest.fixture(scope="module")
+def task() -> Task:
+    digits = load_task("digits")
+    return dataclasses.replace(digits, x_train=digits.x_train[:256], y_train=digits.y_train[:256])
+
+
+@pytest.fixture(scope="module")
+def space(task: Task) -> ChoiceSpace:
+    return ChoiceSpace(small_cnn(), input_shape=task.input_shape, num_classes=task.num_classes)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_method_searches_the_example_space(name: str, space: ChoiceSpace, task: Task) -> None:
+    method = make_method(name, space, **QUICK.get(name, {}))
+    result = method.search(task, epochs=2, batch_size=32, seed=0, threads=1)
+    assert space.validate(result.arch) == result.arch
+    sizes = {d.label: len(d.choices) for d in space.decisions}
+    samples_all = name in ("enas", "spos")
+    weighted = [d.label for d in space.decisions if samples_all or d.kind == "module"]
+    assert list(result.alpha) == weighted
+    assert all(result.alpha[label].shape == (sizes[label],) for label in weighted)
+    d = result.diagnostics
+    assert d.labels == tuple(weighted) and d.points == 2
+    assert all(d.weights[label].shape == (2, sizes[label]) for label in weighted)
+    assert np.isnan(d.skip_share).all()  # no decision offers skip_connect
+    assert (d.entropy <= math.log(3) + 1e-9).all()
+    child = result.child(task.x_train[:64], batch_size=32)
+    x = torch.tensor(task.x_test[:8])
+    assert child.eval()(x).shape == (8, task.num_classes)
+    for tensor in child.state_dict().values():
+        assert torch.isfinite(tensor.float()).all()
+
+
+def test_path_methods_search_value_choices_and_gradient_methods_keep_the_largest(
+    space: ChoiceSpace, task: Task
+) -> None:
+    darts = make_method("darts", space).search(task, epochs=1, batch_size=32, seed=0, threads=1)
+    assert darts.arch["width"] == 32 and darts.arch["depth"] == 3
+    spos = make_method("spos", space, population_size=8, generations=2, sample_size=2)
+    found = spos.search(task, epochs=1, batch_size=32, seed=0, threads=1).arch
+    assert set(found) <= {d.label for d in space.decisions}
+
+
+def test_exclude_ops_names_candidates_of_the_weighted_decisions(
+    space: ChoiceSpace, task: Task
+) -> None:
+    result = make_method("darts", space, exclude_ops="sep").search(
+        task, epochs=1, batch_size=32, seed=0, threads=1
+    )
+    assert all(result.arch[f"op_{i}"] == "conv" for i in range(3))
+    with pytest.raises(OneShotError, match="cannot exclude 'none'"):
+        make_method("darts", space, exclude_ops="none").search(task, epochs=1, batch_size=32)
+    with pytest.raises(OneShotError, match="no choice of 'op_0' would be left"):
+        make_method("gdas", space, exclude_ops=("conv", "sep")).search(
+            task, epochs=1, batch_size=32
+        )
+
+
+def test_partial_channels_need_a_module_choice_that_allows_them(
+    space: ChoiceSpace, task: Task
+) -> None:
+    with pytest.raises(OneShotError, match="no module choice with partial=True"):
+        make_method("darts", space, partial_channels=2).search(task, epochs=1, batch_size=32)
+
+
+# -- the generic speed tricks ----------------------------------------------------------------
+
+
+class Fan(nn.Module):
+    """Two module choices fed by one tensor: their ReLU-first candidates share one ReLU."""
+
+    def __init__(self, choices: Choices) -> None:
+        super().__init__()
+
+        def candidates() -> dict[str, object]:
+            return {
+                "conv": lambda: nn.Sequential(nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1)),
+                "pool": lambda: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
+                "zero": Zero,
+            }
+
+        self.a = choices.choose_module("a", candidates())  # type: ignore[arg-type]
+        self.b = choices.choose_module("b", candidates())  # type: ignore[arg-type]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a(x) + self.b(x)  # type: ignore[no-any-return]
+
+
+def test_mixed_modules_share_relus_skip_zeros_and_pool_as_a_box_filter() -> None:
+    space = ChoiceSpace(Fan, input_shape=(2, 5, 5))
+    net = space.supernet()
+    relus = []
+    original = torch.relu
+
+    def counting(x: torch.Tensor) -> torch.Tensor:
+        relus.append(1)
+        return original(x)
+
+    x = torch.randn(3, 2, 5, 5)
+    weights = {"a": torch.tensor([0.5, 0.3, 0.2]), "b": torch.tensor([0.1, 0.6, 0.3])}
+    net.use_weights(weights)
+    torch.relu = counting  # type: ignore[assignment]
+    try:
+        out = net(x)
+    finally:
+        torch.relu = original  # type: ignore[assignment]
+    assert len(relus) == 1  # one ReLU of x for both choices' convolutions
+    expected = torch.zeros_like(x)
+    for label, mixed in (("a", net.net.a), ("b", net.net.b)):
+        assert isinstance(mixed, MixedModule)
+        for index, name in enumerate(mixed.names):
+            expected = expected + weights[label][index] * mixed.candidates[name](x)
+    torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
+    alone = MixedModule("z", {"zero": Zero()}, SuperMode(path={"z": 0}))
+    assert torch.equal(alone(x), torch.zeros_like(x))
