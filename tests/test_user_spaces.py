@@ -322,7 +322,12 @@ def test_the_example_searched_with_evolution_predicts_after_save_and_load(
         "3",
         "--final-epochs",
         "1",
-        *ONE_EPOCH,
+        "--epochs",
+        "1",
+        "--workers",
+        "2",  # spawned workers import the file themselves (the space pickles as its spec)
+        "--threads",
+        "1",
         "--store",
         "s.sqlite",
         "--json",
