@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -335,3 +335,24 @@ def test_known_paths_give_what_constructor_runs_give() -> None:
         fresh._next.clear()
         assert cached.mutate(a, rng_a) == fresh.mutate(b, rng_b)
     assert len(cached._next) > 100
+
+
+def test_each_decision_is_asked_once_on_and_off_the_known_paths() -> None:
+    space = ChoiceSpace(Pooled)
+    asked: list[str] = []
+
+    def answer_with(choices: dict[str, Choice]) -> Callable[[Decision], Choice]:
+        def answer(decision: Decision) -> Choice:
+            asked.append(decision.label)
+            return choices[decision.label]
+
+        return answer
+
+    first = {"pool": "none", "act": "relu"}
+    assert space.sample_with(answer_with(first)) == Arch(first)  # the constructor runs
+    assert space.sample_with(answer_with(first)) == Arch(first)  # a known path
+    off = {"pool": "none", "act": "tanh"}  # leaves the known path at its last answer
+    assert space.sample_with(answer_with(off)) == Arch(off)
+    deeper = {"pool": "max", "pool_k": 3, "act": "tanh"}
+    assert space.sample_with(answer_with(deeper)) == Arch(deeper)
+    assert asked == ["pool", "act"] * 3 + ["pool", "pool_k", "act"]

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 Policy = Callable[[ChoiceDecision], Choice]
 MAX_DISCOVERY_RUNS = 20_000
 _CACHE_SIZE = 4096
-_PATHS_SIZE = 200_000
+_PATHS_SIZE = 50_000
+"""The most path steps `ChoiceSpace` remembers (a few hundred bytes each); then it starts over."""
 _Path = tuple[tuple[str, str, Choice], ...]
 """The answers of a run so far: (label, type name, choice) in the order asked."""
 
@@ -234,7 +235,10 @@ class ChoiceSpace(SearchSpace):
     def sample_with(self, answer: Policy) -> Arch:
         """The arch whose active decisions ``answer`` chooses, asked in the order the
         constructor asks them (define-by-run: e.g. ``lambda d: trial.suggest_categorical(
-        d.label, d.choices)`` lets an Optuna sampler see only the active decisions)."""
+        d.label, d.choices)`` lets an Optuna sampler see only the active decisions).
+
+        ``answer`` may be called while the constructor runs under ``torch.device("meta")``:
+        tensors it makes need an explicit device."""
         return self.validate(self._resolve(answer))
 
     # -- validation --------------------------------------------------------------------
