@@ -51,7 +51,8 @@ class SearchSpace(ABC):
     decisions. Strategies that model every decision at once bridge the two with `resolve`
     (a choice for every decision -> an arch) and `complete` (an arch -> a choice for every
     decision); strategies that ask one decision at a time use `sample_with`. On an
-    unconditional space all three are trivial.
+    unconditional space all three are trivial (the defaults here); a space that sets
+    `conditional` overrides them, with `validate` and the generic operations below.
     """
 
     name: str = "space"
