@@ -103,6 +103,20 @@ class Net(nn.Module):
 """,
         "space 'Net' does not run on input shape (1, 8, 8)",
     ),
+    "multiline_error": (
+        HEADER
+        + """
+class Net(nn.Module):
+    def __init__(self, choices):
+        super().__init__()
+        self.width = choices.choose_value("width", [8, 16])
+
+    def forward(self, x):
+        raise ValueError("this net needs 3 channels\\nsecond line of the message")
+""",
+        "space 'Net' does not run on input shape (1, 8, 8): ValueError: this net needs 3 "
+        "channels | second line",
+    ),
 }
 
 
@@ -362,7 +376,6 @@ def test_the_example_scored_by_proxies() -> None:
         space.parse(row["arch"])
 
 
-@pytest.mark.xfail(strict=False, reason="one-shot port of issue 14")
 @pytest.mark.parametrize("method", ["spos", "darts"])
 def test_the_example_searched_one_shot(tmp_path: Path, method: str) -> None:
     code, stdout, stderr = _run(

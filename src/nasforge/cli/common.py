@@ -102,7 +102,7 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except NasforgeError as exc:
-            typer.echo(f"nasforge: error: {exc}", err=True)
+            typer.echo(f"nasforge: error: {one_line(str(exc))}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo(
@@ -121,6 +121,12 @@ def user_errors(command: F) -> F:
 
 
 DEBUG_ENV = "NASFORGE_DEBUG"
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: a message that quotes another (a user's space raising a
+    multi-line error) keeps its lines, joined by " | "."""
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def debugging() -> bool:
