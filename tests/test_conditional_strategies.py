@@ -7,6 +7,7 @@ beside a conditional space. (The conformance suite runs on a conditional space t
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -356,3 +357,14 @@ def test_each_decision_is_asked_once_on_and_off_the_known_paths() -> None:
     deeper = {"pool": "max", "pool_k": 3, "act": "tanh"}
     assert space.sample_with(answer_with(deeper)) == Arch(deeper)
     assert asked == ["pool", "act"] * 3 + ["pool", "pool_k", "act"]
+
+
+def test_a_pickled_space_leaves_its_caches_behind() -> None:
+    space = ChoiceSpace(Pooled)
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(10)]
+    assert space._next and space._validated
+    copy = pickle.loads(pickle.dumps(space))
+    assert not copy._next and not copy._validated
+    assert copy.decisions == space.decisions
+    assert [copy.sample(np.random.default_rng(0)) for _ in range(1)] == archs[:1]

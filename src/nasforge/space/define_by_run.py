@@ -81,6 +81,11 @@ class ChoiceSpace(SearchSpace):
     def decisions(self) -> Sequence[ChoiceDecision]:
         return self._decisions
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its caches (remembered paths, validated archs): a worker process
+        rebuilds them as it goes."""
+        return {**self.__dict__, "_next": {}, "_validated": {}}
+
     def config(self) -> dict[str, Any]:
         return dict(self.params)
 
