@@ -225,10 +225,14 @@ def test_a_choice_space_records_an_importable_class_as_module_and_class(
         ("tiny.py:torch", "'torch' in {tmp}/tiny.py is not a space"),
         ("no_such_package.mod:Net", "no module named 'no_such_package'"),
         ("tiny.py:", "must read path/to/file.py:ClassName or package.module:ClassName"),
+        ("broken.py:Net", "importing {tmp}/broken.py failed: ZeroDivisionError: division by zero"),
+        ("script.py:Net", 'exits the program; put script code under if __name__ == "__main__":'),
     ],
 )
 def test_specs_that_name_nothing_loadable(tmp_path: Path, spec: str, needle: str) -> None:
     (tmp_path / "tiny.py").write_text(TINY_NET + "\ntorch = torch\n")
+    (tmp_path / "broken.py").write_text(TINY_NET + "\n1 / 0\n")
+    (tmp_path / "script.py").write_text(TINY_NET + "\nimport sys\nsys.exit(3)\n")
     with pytest.raises(SpaceError) as caught:
         load_space(spec)
     assert needle.format(tmp=tmp_path) in str(caught.value)

@@ -5,11 +5,12 @@ asks for its choices (see `nasforge.space.choices`; it becomes a `ChoiceSpace`),
 `SearchSpace` subclass (built with the options given). `make_space` takes a spec wherever it
 takes the name of a built-in space, so ``--space`` of the CLI takes one too.
 
-Loading a spec imports the user's code, as ``python file.py`` would run it: the file or
-module named on the command line (or given to `make_space`), or the one an experiment or a
-saved model folder recorded when it was made from such a spec (`space_key`). A file path is
-recorded resolved to an absolute path; a folder saved from a user space imports that file
-again when loaded, and nothing else from the folder runs code (its weights are safetensors).
+Loading a spec imports the user's code (its top-level statements run, as with any import;
+an ``if __name__ == "__main__":`` block does not): the file or module named on the command
+line (or given to `make_space`), or the one an experiment or a saved model folder recorded
+when it was made from such a spec (`space_key`). A file path is recorded resolved to an
+absolute path; a folder saved from a user space imports that file again when loaded, and
+nothing else from the folder runs code (its weights are safetensors).
 
 A file is imported once per process (a second spec naming it gets the same classes) as a
 module of its own that is not on ``sys.path``: it imports other files of the user through an
@@ -92,7 +93,7 @@ def load_space(spec: str, **params: Any) -> SearchSpace:
     from nasforge.space.user_space import UserSpace
 
     resolved = resolve_spec(spec)
-    cls = load_class(resolved)
+    cls = load_class(spec)
     if issubclass(cls, SearchSpace) and not issubclass(cls, nn.Module):
         try:
             space = cls(**params)
@@ -176,6 +177,12 @@ def _import_file(path: Path, spec: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses and pickling look a class's module up here
     try:
         module_spec.loader.exec_module(module)
+    except SystemExit:
+        del sys.modules[name]
+        raise SpaceError(
+            f"space {spec!r}: importing {file} exits the program; put script code under "
+            'if __name__ == "__main__":'
+        ) from None
     except BaseException as exc:
         del sys.modules[name]
         if not isinstance(exc, Exception):
