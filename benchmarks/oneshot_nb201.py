@@ -54,12 +54,21 @@ choices for running statistics. xautodl's second-order DARTS and NNI's other met
 not in the comparison (xautodl's unrolled step lives in its experiment scripts, not in the
 package). Ratios are ours / reference (below 1: ours is faster or smaller).
 
+**--versus DIR**: time per search step of this checkout of nasforge ("after") beside
+another one ("before", e.g. ``git worktree add /tmp/before <commit>``, then ``--versus
+/tmp/before``), same configuration as ``--compare``: one process of this script
+(``--worker``) per checkout, ``PYTHONPATH`` on its ``src``, that runs searches of
+``--epochs`` epochs on request; the sides alternate first and second from round to round.
+A round's figure is the median step time after the first epoch; the ratio is the median
+over rounds of after / before (below 1: after is faster).
+
 Usage::
 
     python benchmarks/oneshot_nb201.py --method darts --seed 0 --max-minutes 20
     python benchmarks/oneshot_nb201.py --table
     python benchmarks/oneshot_nb201.py --compare --xautodl /tmp/xautodl_pkg \\
         --nni-python /tmp/nni_venv/bin/python
+    python benchmarks/oneshot_nb201.py --versus /tmp/before --rounds 5
 """
 
 from __future__ import annotations
@@ -793,6 +802,117 @@ def report_comparison(
     }
 
 
+# -- versus: this checkout against another ---------------------------------------------------
+
+
+class LaterSteps(TrainerHooks):
+    """The time of every step (``on_batch_start`` to ``on_batch_end``) after the first epoch."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._epoch, self._start = 0, 0.0
+
+    def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
+        self._epoch = epoch
+
+    def on_batch_start(self, step: int, model: nn.Module) -> None:
+        self._start = time.perf_counter()
+
+    def on_batch_end(self, step: int, model: nn.Module, loss: float) -> None:
+        if self._epoch > 0:
+            self.times.append(time.perf_counter() - self._start)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """``--worker``: for each line ``KIND SEED`` on stdin, a search of ``--epochs`` epochs of
+    ``--steps`` steps on random images, and one JSON line with the step times after the
+    first epoch (for ``--versus``)."""
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    import nasforge
+
+    steps, batch = args.steps, args.batch_size
+    n = 2 * steps * batch
+    for line in sys.stdin:
+        kind, seed = line.split()[0], int(line.split()[1])
+        generator = torch.Generator().manual_seed(seed)
+        x = torch.randn(n + 64, 3, 32, 32, generator=generator).numpy()
+        y = (np.arange(n + 64) % 10).astype(np.int64)
+        task = make_task("random32", x, y, x[:64], y[:64], normalize=False)
+        task = dataclasses.replace(task, x_train=x[:n], y_train=y[:n], x_valid=x[n:], y_valid=y[n:])
+        method = ours(kind, NB201Space(channels=args.channels, cells_per_stage=args.cells), steps)
+        clock = LaterSteps()
+        method.search(
+            task, epochs=int(args.epochs), batch_size=batch, seed=seed, threads=args.threads,
+            hooks=[clock],
+        )  # fmt: skip
+        print(json.dumps({"times": clock.times, "nasforge": nasforge.__file__}), flush=True)
+
+
+def versus(args: argparse.Namespace) -> None:
+    """This checkout ("after") against the one in ``--versus`` ("before"): two worker
+    processes, alternating which goes first from round to round."""
+    kinds = [k.strip() for k in args.methods.split(",")]
+    sources = {"before": args.versus.resolve() / "src", "after": REPO_ROOT / "src"}
+    if args.epochs == "auto":  # a warm-up epoch and two timed ones
+        args.epochs = "3"
+    command = [
+        sys.executable, __file__, "--worker", "--channels", str(args.channels),
+        "--cells", str(args.cells), "--batch-size", str(args.batch_size),
+        "--threads", str(args.threads), "--steps", str(args.steps), "--epochs", str(args.epochs),
+    ]  # fmt: skip
+    workers = {
+        who: subprocess.Popen(
+            command,
+            env={**os.environ, "PYTHONPATH": str(src)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for who, src in sources.items()
+    }
+    medians: dict[tuple[str, str], list[float]] = {}
+    try:
+        for round_ in range(args.rounds):
+            for kind in kinds:
+                order = list(workers) if round_ % 2 == 0 else list(workers)[::-1]
+                for who in order:
+                    process = workers[who]
+                    assert process.stdin is not None and process.stdout is not None
+                    process.stdin.write(f"{kind} {round_}\n")
+                    process.stdin.flush()
+                    row = json.loads(process.stdout.readline())
+                    assert row["nasforge"].startswith(str(sources[who])), row["nasforge"]
+                    median = statistics.median(row["times"])
+                    medians.setdefault((kind, who), []).append(median)
+                    print(
+                        f"round {round_} {kind} {who}: {median:.4f} s/step "
+                        f"(median of {len(row['times'])})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    finally:
+        for process in workers.values():
+            assert process.stdin is not None
+            process.stdin.close()
+            process.wait()
+    print(
+        f"\nPer search step (median over the steps of epochs 2-{args.epochs}), batch "
+        f"{args.batch_size} of 32x32, C={args.channels}, N={args.cells}, {args.threads} "
+        f"threads, {args.steps} steps an epoch, {args.rounds} interleaved rounds (load "
+        f"average {os.getloadavg()[0]:.1f}):\n"
+    )
+    print("| method | before s/step | after s/step | after/before (median of rounds) | range |")
+    print("|---|---|---|---|---|")
+    for kind in kinds:
+        before, after = medians[(kind, "before")], medians[(kind, "after")]
+        ratios = [a / b for a, b in zip(after, before, strict=True)]
+        print(
+            f"| {kind} | {statistics.median(before):.4f} | {statistics.median(after):.4f} "
+            f"| {statistics.median(ratios):.3f} | {min(ratios):.2f}-{max(ratios):.2f} |"
+        )
+
+
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -801,6 +921,8 @@ def main() -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--table", action="store_true", help="Print the table of stored rows.")
     mode.add_argument("--compare", action="store_true", help="Ours vs the references.")
+    mode.add_argument("--versus", type=Path, default=None, help="This checkout vs one in DIR.")
+    mode.add_argument("--worker", action="store_true", help="For --versus.")
     parser.add_argument("--method", choices=sorted(METHODS), default="darts")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -833,6 +955,10 @@ def main() -> None:
         table(args)
     elif args.compare:
         compare(args)
+    elif args.versus is not None:
+        versus(args)
+    elif args.worker:
+        worker(args)
     else:
         run(args)
 

@@ -272,3 +272,18 @@ def test_which_decisions_are_op_choices_is_explicit() -> None:
     with pytest.raises(SpaceError, match="space 'mlp' has no op choices") as error:
         mlp.supernet((16,), 3)
     assert "\n" not in str(error.value)
+
+
+def test_spaces_import_nothing_of_oneshot() -> None:
+    """One mechanism, no circle: the supernet is the space's (`ChoiceSuperNet`)."""
+    import ast
+    from pathlib import Path
+
+    import nasforge.space
+
+    for path in Path(nasforge.space.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("nasforge.oneshot"), path.name
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("nasforge.oneshot") for a in node.names)

@@ -2,8 +2,8 @@
 
 An LSTM controller (`nasforge.strategy.lstm_policy.LSTMPolicy`, the one the `reinforce`
 strategy uses) samples one candidate per decision, every decision of the space (module,
-input and value choices; one output head per decision, sized to its choices). Decisions a
-sample leaves inactive (conditional ones) add nothing to its policy gradient. Each epoch has
+input and value choices; one output head per decision, sized to its choices). On a space with
+conditional decisions it draws only those the space asks (see `ENAS._sample`). Each epoch has
 two phases, as in ENAS and the NAS-Bench-201 authors' ENAS:
 
 1. the shared weights train for one epoch over the weights' half, each step on a fresh path
@@ -139,17 +139,33 @@ class ENAS(OneShotMethod):
             for label, p in self.probabilities_.items()
         }
 
-    def _sample(self) -> tuple[list[int], dict[str, int]]:
-        """A controller sample: its indices, and as a path."""
-        indices = self.controller_.sample()
-        return indices, dict(zip(self.supernet_.labels, indices, strict=True))
+    def _sample(self) -> tuple[list[int], list[bool], Arch | dict[str, int]]:
+        """A controller sample: an index per decision, which decisions are active, and the
+        path (a candidate index per decision, or the arch where decisions are conditional).
+
+        On a space with conditional decisions the controller draws only the decisions the
+        space asks (`LSTMPolicy.walk` through `sample_with`, as the `reinforce` strategy
+        does): an inactive decision is stepped over with its first choice, so the masked
+        log-probability of the update is exactly that of the draws."""
+        net = self.supernet_
+        space = net.space
+        if not space.conditional:
+            indices = self.controller_.sample()
+            path = dict(zip(net.labels, indices, strict=True))
+            return indices, [True] * len(indices), path
+        walk = self.controller_.walk()
+        position = {label: i for i, label in enumerate(net.labels)}
+        arch = space.sample_with(lambda d: d.choices[walk.draw(position[d.label])])
+        completed = space.complete(arch)
+        indices = [d.index(completed[d.label]) for d in net.decisions]
+        return indices, [label in arch for label in net.labels], arch
 
     # -- the two phases ------------------------------------------------------------------
     def _arch_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """None per weight step: the controller trains after the epoch."""
 
     def _use_weight_mode(self) -> None:
-        self.supernet_.use_path(self._sample()[1])
+        self.supernet_.use_path(self._sample()[2])
 
     def _before_validation(self) -> None:
         if not self.warming_up_:
@@ -167,11 +183,10 @@ class ENAS(OneShotMethod):
                 batch: list[tuple[list[int], float]] = []
                 masks: list[list[bool]] = []
                 for _ in range(self.controller_aggregate):
-                    choices, path = self._sample()
+                    choices, active, path = self._sample()
                     x, y = self.arch_batches_.next()
-                    arch = net.arch_of(path)
-                    masks.append([label in arch for label in net.labels])
-                    net.use_path(arch)
+                    masks.append(active)
+                    net.use_path(path)
                     with torch.no_grad():
                         logits = net(self._layout(x))
                     reward = float((logits.argmax(1) == y).double().mean())
@@ -207,7 +222,9 @@ class ENAS(OneShotMethod):
         paths (the first of equals)."""
         net = self.supernet_
         candidates = [self._argmax_arch()]
-        candidates += [net.arch_of(self._sample()[1]) for _ in range(self.final_samples)]
+        for _ in range(self.final_samples):
+            path = self._sample()[2]
+            candidates.append(path if isinstance(path, Arch) else net.arch_of(path))
         unique = list(dict.fromkeys(candidates))
         scorer = self._path_scorer(self.score_examples, self.calibration_batches)
         self.candidate_scores_ = {arch: scorer(arch)[0] for arch in unique}
