@@ -150,3 +150,23 @@ def test_mixed_modules_share_relus_skip_zeros_and_pool_as_a_box_filter() -> None
     torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
     alone = MixedModule("z", {"zero": Zero()}, SuperMode(path={"z": 0}))
     assert torch.equal(alone(x), torch.zeros_like(x))
+
+
+def test_recalibrated_statistics_of_a_smaller_path_are_its_childs(space: ChoiceSpace) -> None:
+    """BatchNorm recalibration (a cumulative average: momentum None) reaches the layers of a
+    path at smaller values too, which run as a structure on the supernet's sliced tensors."""
+    from nasforge.oneshot import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    net = space.supernet()
+    arch = space.resolve({"width": 16, "depth": 2, "kernel_0": 3, "kernel_1": 5})
+    generator = torch.Generator().manual_seed(1)
+    batches = [torch.randn(8, *space.input_shape, generator=generator) for _ in range(3)]
+    net.use_path(arch)
+    assert recalibrate_batchnorm(net, batches) == 3
+    child = net.child(arch)
+    recalibrate_batchnorm(child, batches)
+    for name, buffer in child.named_buffers():
+        if name.endswith("running_mean") or name.endswith("running_var"):
+            inherited = net.child(arch).get_buffer(name)
+            torch.testing.assert_close(inherited, buffer, rtol=1e-4, atol=1e-5)

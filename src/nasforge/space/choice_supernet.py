@@ -15,8 +15,8 @@ Weights are shared by name: a module must have the same qualified name at every 
 a smaller value makes larger, or that does not exist at the largest values, is a
 `SpaceError` naming it.
 
-The modes follow `nasforge.oneshot.supernet.SuperNet`, with one vector of architecture
-weights per decision (decisions have different numbers of choices) instead of one matrix:
+It is the one supernet of the one-shot methods (`nasforge.oneshot.supernet`), with one
+vector of architecture weights per decision (decisions have different numbers of choices):
 
 - ``use_weights({label: w})``: module and input choices sum their candidates weighted by
   ``w`` (DARTS); value choices take their argmax (weights are shared by slicing, so their
@@ -25,6 +25,10 @@ weights per decision (decisions have different numbers of choices) instead of on
   decision (SPOS, ENAS, and GDAS with hard one-hot ``weights`` scaling module and input
   choices);
 - ``child(arch)``: `ChoiceSpace.build` with the weights the supernet holds for ``arch``.
+
+``affine`` and ``track_running_stats`` rebuild the BatchNorm layers inside module choices'
+candidates; ``partial_channels`` applies to module choices asked with ``partial=True``
+(PC-DARTS); the speed tricks of `MixedModule` need nothing of the space.
 """
 
 from __future__ import annotations
@@ -94,8 +98,12 @@ class ChoiceSuperNet(nn.Module):
                 "support partial channels"
             )
         self._structures: dict[ValueKey, nn.Module] = {}
-        self.use_weights(
-            {d.label: torch.full((len(d.choices),), 1.0 / len(d.choices)) for d in self.decisions}
+        self.use_weights(  # uniform mixtures at the largest values
+            {
+                d.label: torch.full((len(d.choices),), 1.0 / len(d.choices))
+                for d in self.decisions
+                if d.label in self.mixed_labels
+            }
         )
 
     def _construct(self, values: Mapping[str, Choice]) -> nn.Module:
@@ -214,6 +222,7 @@ class ChoiceSuperNet(nn.Module):
         structure = self.structure(values)
         if structure.training != self.training:
             structure.train(self.training)
+        _follow_batchnorm(structure, self.net)
         store = dict(_tensors(self.net))
         tensors = {
             name: _shared(store, name, t.shape, self.space.name) for name, t in _tensors(structure)
@@ -323,6 +332,19 @@ def _shared(
 
 def _tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
     return [*module.named_parameters(), *module.named_buffers()]
+
+
+def _follow_batchnorm(structure: nn.Module, net: nn.Module) -> None:
+    """Give the structure's BatchNorm layers the momentum of the supernet's layers of the same
+    name (BatchNorm recalibration sets it to None: a cumulative average)."""
+    for name, module in structure.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            try:
+                source = net.get_submodule(name)
+            except AttributeError:  # no tensors: nothing shared
+                continue
+            if isinstance(source, nn.modules.batchnorm._BatchNorm):
+                module.momentum = source.momentum
 
 
 def _mixed_paths(
