@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import sys
 
-from nasforge.cli import experiments, models, oneshot, proxies, search
+from nasforge.cli import analysis, experiments, models, oneshot, proxies, search
 from nasforge.cli.app import app
 from nasforge.cli.common import DEBUG_ENV
 
-__all__ = ["app", "experiments", "main", "models", "oneshot", "proxies", "search"]
+__all__ = ["analysis", "app", "experiments", "main", "models", "oneshot", "proxies", "search"]
 
 
 def main() -> None:
