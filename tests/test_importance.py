@@ -7,10 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
+from torch import nn
 
 from nasforge.analysis import TooFewTrials, decision_importance, explain
 from nasforge.arch import Arch
 from nasforge.space.base import Decision, SearchSpace
+from nasforge.space.choices import Choices
+from nasforge.space.define_by_run import ChoiceSpace
 
 EFFECTS = {
     "a": {"x": 3.0, "y": 0.0, "z": -3.0},
@@ -123,3 +126,36 @@ def test_explain_splits_a_prediction_into_the_decisions_contributions() -> None:
     assert measured == sorted(measured, reverse=True)
     if target in archs:
         assert result.measured is not None
+
+
+class _Pooled(nn.Module):
+    """``pool_k`` exists only when ``pool`` is max."""
+
+    def __init__(self, choices: Choices) -> None:
+        super().__init__()
+        if choices.choose_value("pool", ["none", "max"]) == "max":
+            choices.choose_value("pool_k", [2, 3, 5])
+        choices.choose_value("act", ["relu", "tanh", "gelu"])
+        choices.choose_value("width", [8, 16])
+
+
+def test_a_conditional_space_gives_inactive_decisions_no_contribution() -> None:
+    space = ChoiceSpace(_Pooled)
+    assert space.conditional
+
+    def objective(arch: Arch) -> float:
+        kernel = {2: 1.0, 3: 2.0, 5: -1.0}[arch["pool_k"]] if "pool_k" in arch else 0.0
+        return kernel + (0.5 if arch["act"] == "gelu" else 0.0)
+
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(80)]
+    values = [objective(a) + 0.01 * rng.standard_normal() for a in archs]
+    result = decision_importance(space, archs, values)
+    by_label = {d.label: d for d in result.decisions}
+    assert by_label["pool_k"].best == 3 and by_label["act"].best == "gelu"
+    assert by_label["width"].importance < 0.05
+    target = space.parse("pool=none,act=gelu,width=8")
+    explanation = explain(space, archs, values, target)
+    contributions = {c.label: c for c in explanation.contributions}
+    assert contributions["pool_k"].choice is None and contributions["pool_k"].contribution == 0
+    assert contributions["act"].contribution > 0
