@@ -163,8 +163,8 @@ class ResidualReduction(nn.Module):
 class NB201Skeleton(nn.Module):
     """The NAS-Bench-201 layout around the cells: stem, 3 stages, reductions, head.
 
-    ``make_cell(width)`` builds each cell; `NB201Network` passes plain cells, the one-shot
-    supernet passes cells that hold every candidate op.
+    ``make_cell(width)`` builds each cell: `NB201Network` passes `NB201Cell`, plain in a
+    child, holding every candidate op on each edge in the supernet.
     """
 
     def __init__(
