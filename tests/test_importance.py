@@ -101,6 +101,7 @@ def test_noise_alone_gives_a_warning() -> None:
     archs = [space.sample(rng) for _ in range(40)]
     result = decision_importance(space, archs, rng.standard_normal(40))
     assert result.warning is not None and "not reliable" in result.warning
+    assert explain(space, archs, rng.standard_normal(40), archs[0]).warning == result.warning
 
 
 def test_explain_splits_a_prediction_into_the_decisions_contributions() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.analysis.importance import fit_and_decompose
+from nasforge.analysis.importance import fit_and_decompose, unreliable_fit
 from nasforge.arch import Arch, Choice
 from nasforge.space.base import SearchSpace
 
@@ -55,6 +55,9 @@ class Explanation:
     """predicted - average - sum of contributions."""
     neighbours: tuple[Neighbour, ...]
     trials: int
+    fit_r2: float | None
+    """Out-of-bag R² of the forest (see `Importance.fit_r2`)."""
+    warning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,4 +123,6 @@ def explain(
         interactions=predicted - decomposition.mean - sum(c.contribution for c in contributions),
         neighbours=tuple(neighbours),
         trials=len(archs),
+        fit_r2=model.oob_r2_,
+        warning=unreliable_fit(model.oob_r2_),
     )

@@ -93,6 +93,16 @@ class Importance:
         return asdict(self)
 
 
+def unreliable_fit(fit_r2: float | None) -> str | None:
+    """The warning for a forest that predicts the trials no better than their mean."""
+    if fit_r2 is None or fit_r2 > UNRELIABLE_FIT:
+        return None
+    return (
+        f"the model predicts only {max(fit_r2, 0.0):.0%} of the variation between trials "
+        "(out-of-bag R²): these results are not reliable; run more trials"
+    )
+
+
 def minimum_trials(space: SearchSpace) -> int:
     """The fewest trials that can separate the decisions: one more than an additive model of
     them has free parameters, and at least 10."""
@@ -151,12 +161,7 @@ def decision_importance(
         )
     pairs.sort(key=lambda p: -p.share)
     fit = model.oob_r2_
-    warning = None
-    if fit is not None and fit <= UNRELIABLE_FIT:
-        warning = (
-            f"the model predicts only {max(fit, 0.0):.0%} of the variation between trials "
-            "(out-of-bag R²): these importances are not reliable; run more trials"
-        )
+    warning = unreliable_fit(fit)
     return Importance(
         metric=metric,
         direction=direction,
@@ -221,7 +226,6 @@ def _decompose(model: DecisionForest, rng: np.random.Generator) -> Decomposition
     reference = model.reference(REFERENCE_SIZE, rng)
     size = len(reference)
     sizes = [len(d.choices) for d in model.space.decisions]
-    base = _with_mean(model.tree_predictions(reference))
     blocks = [model.with_choices(reference, {j: k}) for j, n in enumerate(sizes) for k in range(n)]
     predictions = _with_mean(model.tree_predictions(np.concatenate(blocks)))
     means = predictions.reshape(len(predictions), len(blocks), size).mean(axis=2)
@@ -242,7 +246,15 @@ def _decompose(model: DecisionForest, rng: np.random.Generator) -> Decomposition
         joint = _with_mean(model.tree_predictions(np.concatenate(grid)))
         joint = joint.reshape(len(joint), sizes[a], sizes[b], size).mean(axis=3)
         pairs[(a, b)] = joint - joint.mean(axis=(1, 2), keepdims=True)
-    return Decomposition(total=base.var(axis=1), main=main, pairs=pairs, mean=float(base[0].mean()))
+    # Every block of rows with one decision set is a uniform sample of the space stratified
+    # on that decision; pooled, they estimate the variance more stably than the reference
+    # alone (which can miss a rare combination that a block with it set does not).
+    return Decomposition(
+        total=predictions.var(axis=1),
+        main=main,
+        pairs=pairs,
+        mean=float(predictions[0].mean()),
+    )
 
 
 def _share(effects: np.ndarray, total: np.ndarray) -> np.ndarray:

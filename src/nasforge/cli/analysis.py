@@ -126,7 +126,7 @@ def _print_importance(payload: dict[str, Any]) -> None:
             decision["label"],
             f"{decision['importance']:.1%} ± {decision['sd']:.1%}",
             str(decision["best"]),
-            ", ".join(f"{e['choice']} {e['effect']:+.3g}±{e['sd']:.2g}" for e in effects),
+            ", ".join(f"{e['choice']} {e['effect']:+.3g}±{e['sd']:#.2g}" for e in effects),
         )
     console.print(table)
     console.print(
@@ -160,9 +160,11 @@ def _print_explanation(payload: dict[str, Any]) -> None:
     table.add_column("contribution", justify="right")
     for item in payload["contributions"]:
         choice = "(inactive)" if item["choice"] is None else str(item["choice"])
-        table.add_row(item["label"], choice, f"{item['contribution']:+.3g} ± {item['sd']:.2g}")
+        table.add_row(item["label"], choice, f"{item['contribution']:+.3g} ± {item['sd']:#.2g}")
     table.add_row("interactions", "", f"{payload['interactions']:+.3g}")
     console.print(table)
+    if payload["warning"]:
+        console.print(f"[yellow]warning:[/] {payload['warning']}")
     neighbours = payload["neighbours"]
     if not neighbours:
         console.print("no evaluated architecture differs from it in one decision only")
