@@ -57,6 +57,8 @@ class Explanation:
     trials: int
     fit_r2: float | None
     """Out-of-bag R² of the forest (see `Importance.fit_r2`)."""
+    fit_rank: float | None
+    """Out-of-bag rank correlation of the forest (see `Importance.fit_rank`)."""
     warning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,5 +126,6 @@ def explain(
         neighbours=tuple(neighbours),
         trials=len(archs),
         fit_r2=model.oob_r2_,
-        warning=unreliable_fit(model.oob_r2_),
+        fit_rank=model.oob_rank_,
+        warning=unreliable_fit(model.oob_rank_),
     )

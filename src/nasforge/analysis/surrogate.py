@@ -88,6 +88,8 @@ class DecisionForest:
     def fit(self, rows: np.ndarray, values: np.ndarray) -> DecisionForest:
         from sklearn.ensemble import RandomForestRegressor
 
+        values = np.asarray(values, dtype=np.float64)
+
         self.forest_ = RandomForestRegressor(
             n_estimators=self.trees,
             min_samples_leaf=self.min_leaf,
@@ -95,8 +97,17 @@ class DecisionForest:
             oob_score=len(rows) >= 5,
             random_state=self.seed,
             n_jobs=1,
-        ).fit(self.one_hot(rows), np.asarray(values, dtype=np.float64))
-        self.oob_r2_: float | None = float(self.forest_.oob_score_) if len(rows) >= 5 else None
+        ).fit(self.one_hot(rows), values)
+        self.oob_r2_: float | None = None
+        self.oob_rank_: float | None = None
+        if len(rows) >= 5:
+            from scipy.stats import spearmanr
+
+            self.oob_r2_ = float(self.forest_.oob_score_)
+            predicted = self.forest_.oob_prediction_
+            finite = np.isfinite(predicted)
+            if finite.sum() >= 3 and np.ptp(predicted[finite]) > 0:
+                self.oob_rank_ = float(spearmanr(predicted[finite], values[finite])[0])
         return self
 
     def tree_predictions(self, rows: np.ndarray) -> np.ndarray:

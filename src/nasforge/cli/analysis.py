@@ -113,7 +113,11 @@ def _print_importance(payload: dict[str, Any]) -> None:
     console.print(
         f"[bold]Decision importance in {payload['experiment']}[/]: {payload['metric']} "
         f"({payload['direction']}), {payload['trials']} trials"
-        + ("" if fit is None else f"; the model predicts {fit:.0%} of their variation (OOB R²)")
+        + (
+            ""
+            if fit is None
+            else f"; model fit out of bag: R² {fit:.2f}, Spearman {_number(payload['fit_rank'])}"
+        )
     )
     table = Table()
     table.add_column("decision")
@@ -178,3 +182,7 @@ def _print_explanation(payload: dict[str, Any]) -> None:
         choice = "(inactive)" if item["choice"] is None else str(item["choice"])
         table.add_row(item["label"], choice, f"{item['measured']:.4g}", str(item["trial"]))
     console.print(table)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
