@@ -133,3 +133,42 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(store: Path, tmp_path: 
         assert out == "" and err.count("\n") == 1 and needle in err, (args, err)
     assert not missing.exists()
     assert _digest(store) == before and _digest(empty) == empty_before
+
+
+def test_any_space_and_a_minimized_objective(tmp_path: Path) -> None:
+    """An experiment of the mlp space whose objective is a loss (min), written by hand."""
+    import numpy as np
+
+    from nasforge.evaluate.result import Result
+    from nasforge.space import make_space
+
+    space = make_space("mlp")
+    rng = np.random.default_rng(0)
+    path = tmp_path / "mlp.sqlite"
+    with Store(path) as journal:
+        record = journal.create_experiment(
+            "loss",
+            {
+                "space": {"name": "mlp", "params": space.config()},
+                "objectives": [{"metric": "loss", "direction": "min"}],
+            },
+        )
+        for number in range(60):
+            arch = space.sample(rng)
+            loss = 1.0 - 0.1 * ["relu", "gelu", "silu", "tanh"].index(str(arch["activation"]))
+            journal.add_trial(record.id, number, str(arch), None, 2 * number)
+            journal.finish_trial(
+                record.id, number, Result(metrics={"loss": loss}), -loss, 2 * number + 1
+            )
+    code, out, err = _run("importance", "--store", str(path), "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["direction"] == "min"
+    top = payload["decisions"][0]
+    assert (top["label"], top["best"]) == ("activation", "tanh")
+    code, out, err = _run("explain", "--store", str(path), "--json")
+    assert code == 0, err
+    winner = json.loads(out)
+    assert "activation=tanh" in winner["arch"]
+    assert winner["contributions"][0]["label"] == "activation"
+    assert winner["contributions"][0]["contribution"] < 0  # lowers the loss
