@@ -8,7 +8,8 @@ uniform distribution on the space, as in functional ANOVA (fANOVA, Hutter et al.
 - the importance of d is the variance of its marginal effects over its choices, as a share
   of the variance of f;
 - what the main effects leave is the interaction share; a pair's interaction is the
-  variance of E[f | d1=c1, d2=c2] less both main effects, as a share of the variance of f.
+  variance of E[f | d1=c1, d2=c2] less both main effects, as a share of the variance of f
+  (measured among the `PAIR_DECISIONS` most important decisions).
 
 As in fANOVA, every share is computed per tree and averaged over the trees (a forest's mean
 prediction is smoother than any of its trees and hides interactions: on NAS-Bench-201 it
@@ -35,6 +36,8 @@ from nasforge.space.base import SearchSpace
 REFERENCE_SIZE = 256
 """Architectures drawn uniformly from the space to average the forest over."""
 SHOWN_INTERACTIONS = 5
+PAIR_DECISIONS = 8
+"""Pairwise interactions are measured among this many of the most important decisions."""
 UNRELIABLE_FIT = 0.2
 """At or below this rank correlation between the forest's out-of-bag predictions and the
 measured values, the forest has learned too little for its decomposition to mean much. (A
@@ -241,8 +244,13 @@ def _decompose(model: DecisionForest, rng: np.random.Generator) -> Decomposition
         block = means[:, start : start + n]
         main.append(block - block.mean(axis=1, keepdims=True))
         start += n
-    pair_index = [(a, b) for a, b in itertools.combinations(range(len(sizes)), 2)]
-    pair_index = [(a, b) for a, b in pair_index if sizes[a] > 1 and sizes[b] > 1]
+    # Every block of rows with one decision set is a uniform sample of the space stratified
+    # on that decision; pooled, they estimate the variance more stably than the reference
+    # alone (which can miss a rare combination that a block with it set does not).
+    total = predictions.var(axis=1)
+    shares = [float(_share(effects, total)[1:].mean()) for effects in main]
+    ranked = sorted((j for j, n in enumerate(sizes) if n > 1), key=lambda j: -shares[j])
+    pair_index = list(itertools.combinations(sorted(ranked[:PAIR_DECISIONS]), 2))
     pairs: dict[tuple[int, int], np.ndarray] = {}
     for a, b in pair_index:
         grid = [
@@ -253,11 +261,8 @@ def _decompose(model: DecisionForest, rng: np.random.Generator) -> Decomposition
         joint = _with_mean(model.tree_predictions(np.concatenate(grid)))
         joint = joint.reshape(len(joint), sizes[a], sizes[b], size).mean(axis=3)
         pairs[(a, b)] = joint - joint.mean(axis=(1, 2), keepdims=True)
-    # Every block of rows with one decision set is a uniform sample of the space stratified
-    # on that decision; pooled, they estimate the variance more stably than the reference
-    # alone (which can miss a rare combination that a block with it set does not).
     return Decomposition(
-        total=predictions.var(axis=1),
+        total=total,
         main=main,
         pairs=pairs,
         mean=float(predictions[0].mean()),

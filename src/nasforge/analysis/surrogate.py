@@ -31,6 +31,7 @@ class DecisionForest:
         self.seed = seed
         self._sizes = [len(d.choices) for d in space.decisions]
         self._offsets = np.concatenate([[0], np.cumsum(self._sizes)]).astype(np.int64)
+        self._resolved: dict[tuple[int, ...], Arch] = {}
 
     # -- rows: archs as choice indices ---------------------------------------------------
     def rows(self, archs: Sequence[Arch]) -> np.ndarray:
@@ -69,12 +70,17 @@ class DecisionForest:
         if not self.space.conditional:
             return out
         decisions = self.space.decisions
+        known = self._resolved  # the same assignment recurs across rows and calls
         archs = []
         for row, original in zip(out, rows, strict=True):
-            assignment: dict[str, Any] = self.space.complete(self.arch(original))
-            for column in choices:
-                assignment[decisions[column].label] = decisions[column].choices[int(row[column])]
-            archs.append(self.space.resolve(assignment))
+            key = (*original.tolist(), *row.tolist())
+            if key not in known:
+                assignment: dict[str, Any] = self.space.complete(self.arch(original))
+                for column in choices:
+                    label = decisions[column].label
+                    assignment[label] = decisions[column].choices[int(row[column])]
+                known[key] = self.space.resolve(assignment)
+            archs.append(known[key])
         return self.rows(archs)
 
     def one_hot(self, rows: np.ndarray) -> np.ndarray:
