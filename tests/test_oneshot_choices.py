@@ -73,9 +73,12 @@ def test_path_methods_search_value_choices_and_gradient_methods_keep_the_largest
 ) -> None:
     darts = make_method("darts", space).search(task, epochs=1, batch_size=32, seed=0, threads=1)
     assert darts.arch["width"] == 32 and darts.arch["depth"] == 3
+    values = {d.label for d in space.decisions if d.kind in ("value", "repeat")}
+    assert set(darts.not_searched) == values, "the result says what darts left unsearched"
     spos = make_method("spos", space, population_size=8, generations=2, sample_size=2)
-    found = spos.search(task, epochs=1, batch_size=32, seed=0, threads=1).arch
-    assert set(found) <= {d.label for d in space.decisions}
+    spos_result = spos.search(task, epochs=1, batch_size=32, seed=0, threads=1)
+    assert set(spos_result.arch) <= {d.label for d in space.decisions}
+    assert spos_result.not_searched == ()
 
 
 def test_exclude_ops_names_candidates_of_the_weighted_decisions(

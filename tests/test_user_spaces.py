@@ -402,6 +402,8 @@ def test_the_example_searched_one_shot(tmp_path: Path, method: str) -> None:
     assert f"--space {SPEC}" in payload["retrain_command"]
     make_space(SPEC).parse(payload["arch_text"])
     assert load_model(tmp_path / "found").space.name == "SmallCNN"
+    searched_values = method == "spos"
+    assert ("width" in payload["not_searched"]) is not searched_values
 
 
 def test_the_readme_shows_the_example_whole_in_under_40_lines() -> None:

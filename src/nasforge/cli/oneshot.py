@@ -321,6 +321,7 @@ def _summary(
         "arch": space.format(result.arch),
         "arch_text": str(result.arch),
         "method": method,
+        "not_searched": list(result.not_searched),
         "space": {"name": space_name, "params": params},
         "task": task,
         "epochs": result.report.epochs_run,
@@ -457,6 +458,12 @@ def _print(payload: dict[str, Any]) -> None:
         f"{payload['supernet_valid_accuracy']:.1f}%)",
         soft_wrap=True,
     )
+    if payload["not_searched"]:
+        console.print(
+            f"  not searched by {payload['method']} (left at their largest value): "
+            f"{', '.join(payload['not_searched'])}; spos and enas search them",
+            soft_wrap=True,
+        )
     if d["final_skip_share"] is not None:
         unit = "generation" if d["unit"] == "generation" else "epoch"
         console.print(

@@ -96,6 +96,9 @@ class OneShotResult:
     diagnostics: Diagnostics
     report: TrainReport  # the weight training (learning curve of the supernet)
     memory: MemoryEstimate  # the estimate checked before training
+    # decisions the method did not search, left at their largest value: the value choices
+    # (widths, kernels, depths) for the gradient methods, whose weights cannot mix them
+    not_searched: tuple[str, ...] = ()
 
     @property
     def supernet_state(self) -> dict[str, torch.Tensor]:
@@ -261,6 +264,9 @@ class OneShotMethod(TrainerHooks, ABC):
             diagnostics=self.recorder_.result(),
             report=report,
             memory=memory,
+            not_searched=tuple(
+                label for label in supernet.labels if label not in self._arch_labels(supernet)
+            ),
         )
 
     def build_supernet(
