@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import zlib
 from collections.abc import Callable
+from pathlib import Path
+
+from torch import nn
 
 from nasforge.arch import Arch
 from nasforge.run.storage import TrialRecord
@@ -36,3 +41,19 @@ def drive(
         proposed.append(proposal.arch)
         strategy.tell(Observation(proposal, objective(proposal.arch)))
     return proposed
+
+
+def load_small_cnn() -> type[nn.Module]:
+    """The `SmallCNN` class of `examples/small_cnn.py` (the example space; loaded once per
+    process under the module name ``small_cnn_example``)."""
+    if "small_cnn_example" in sys.modules:
+        cached: type[nn.Module] = sys.modules["small_cnn_example"].SmallCNN
+        return cached
+    path = Path(__file__).resolve().parents[1] / "examples" / "small_cnn.py"
+    spec = importlib.util.spec_from_file_location("small_cnn_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    cls: type[nn.Module] = module.SmallCNN
+    return cls

@@ -3,10 +3,7 @@ equal hand-written modules, supernets whose one-hot output equals the child's, b
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -15,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers import load_small_cnn
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision
@@ -23,19 +21,7 @@ from nasforge.space.choices import Choices, ChosenInputs
 from nasforge.space.define_by_run import ChoiceSpace
 from nasforge.strategy import Observation, make_strategy
 
-
-def _load_example() -> type[nn.Module]:
-    path = Path(__file__).resolve().parents[1] / "examples" / "small_cnn.py"
-    spec = importlib.util.spec_from_file_location("small_cnn_example", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    cls: type[nn.Module] = module.SmallCNN
-    return cls
-
-
-SmallCNN = _load_example()
+SmallCNN = load_small_cnn()
 SHAPE = (3, 8, 8)
 
 

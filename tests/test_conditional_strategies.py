@@ -6,12 +6,9 @@ beside a conditional space. (The conformance suite runs on a conditional space t
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
-import sys
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import load_small_cnn
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError
 from nasforge.run.budget import Budget
@@ -46,18 +44,7 @@ from nasforge.testing.strategy_conformance import SyntheticEvaluator
 TRIALS = 30
 
 
-def _load_example() -> type[nn.Module]:
-    path = Path(__file__).resolve().parents[1] / "examples" / "small_cnn.py"
-    spec = importlib.util.spec_from_file_location("small_cnn_example", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    cls: type[nn.Module] = module.SmallCNN
-    return cls
-
-
-SmallCNN = _load_example()
+SmallCNN = load_small_cnn()
 
 
 class Pooled(nn.Module):
