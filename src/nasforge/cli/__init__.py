@@ -10,11 +10,35 @@ from __future__ import annotations
 import os
 import sys
 
-from nasforge.cli import analysis, experiments, models, oneshot, proxies, search
+from nasforge.cli import (
+    analysis,
+    describe,
+    experiments,
+    export,
+    hardware,
+    models,
+    oneshot,
+    proxies,
+    report,
+    search,
+)
 from nasforge.cli.app import app
 from nasforge.cli.common import DEBUG_ENV
 
-__all__ = ["analysis", "app", "experiments", "main", "models", "oneshot", "proxies", "search"]
+__all__ = [
+    "analysis",
+    "app",
+    "describe",
+    "experiments",
+    "export",
+    "hardware",
+    "main",
+    "models",
+    "oneshot",
+    "proxies",
+    "report",
+    "search",
+]
 
 
 def main() -> None:

@@ -105,8 +105,17 @@ class SearchSpace(ABC):
         return self.validate(Arch({d.label: answer(d) for d in self.decisions}))
 
     def parse(self, text: str) -> Arch:
-        """Read an arch of this space from its text form (`str(arch)`)."""
+        """Read an arch of this space from its text form (`str(arch)`) or by the name of a
+        published architecture (`named_architectures`)."""
+        named = self.named_architectures()
+        if text.strip() in named:
+            return self.validate(named[text.strip()])
         return self.validate(Arch.parse(text))
+
+    def named_architectures(self) -> Mapping[str, Arch]:
+        """Published architectures of this space by name (``DARTS_V2``, ``efficientnet-b0``):
+        every command that takes an arch accepts these names. None by default."""
+        return {}
 
     def format(self, arch: Arch) -> str:
         """The text users know this space's archs by; the Arch text form by default."""

@@ -1,0 +1,7 @@
+"""`nasforge describe`: one architecture of any space: canonical form, size, cost, picture."""
+
+from __future__ import annotations
+
+from nasforge.cli.app import app
+
+__all__ = ["app"]

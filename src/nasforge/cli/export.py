@@ -1,0 +1,7 @@
+"""`nasforge export`: a saved model as ONNX, checked in onnxruntime."""
+
+from __future__ import annotations
+
+from nasforge.cli.app import app
+
+__all__ = ["app"]
