@@ -21,6 +21,8 @@ from nasforge.errors import ArchError, SpaceError
 if TYPE_CHECKING:
     from torch import nn
 
+    from nasforge.space.picture import ArchPicture
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -111,6 +113,12 @@ class SearchSpace(ABC):
         if text.strip() in named:
             return self.validate(named[text.strip()])
         return self.validate(Arch.parse(text))
+
+    def pictures(self, arch: Arch) -> tuple[ArchPicture, ...]:
+        """What `arch` looks like (`nasforge.space.picture`): its cells as graphs or its
+        chain of blocks, for drawers in the terminal and the report. None by default: the
+        arch is then drawn as its list of decisions."""
+        return ()
 
     def named_architectures(self) -> Mapping[str, Arch]:
         """Published architectures of this space by name (``DARTS_V2``, ``efficientnet-b0``):
