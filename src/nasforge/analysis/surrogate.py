@@ -2,9 +2,15 @@
 
 Architectures are rows of choice indices (one column per decision, -1 where a conditional
 decision is inactive) and reach the forest one-hot encoded, an inactive decision as an
-all-zero block. The forest is the surrogate whose variance `decision_importance` splits into
-main effects and interactions, fANOVA-style (Hutter et al., ICML 2014), and from which
-`explain` reads contributions. Each tree is fit on a bootstrap sample, so the spread of a
+all-zero block, followed by the space's `structure_features` when it has any (for a cell,
+which paths from input to output are live: a forest of choices alone cannot learn from a
+hundred trials that a cell without a live path computes nothing; on NAS-Bench-201 these
+features take the rank correlation of the estimated marginal effects with the truth from
+0.82 to 0.96 for a 100-query random search, docs/benchmarks.md).
+
+The forest is the surrogate whose variance `decision_importance` splits into main effects
+and interactions, fANOVA-style (Hutter et al., ICML 2014), and from which `explain` reads
+contributions. Each tree is fit on a bootstrap sample, so the spread of a
 quantity over trees is its uncertainty.
 """
 
@@ -32,6 +38,8 @@ class DecisionForest:
         self._sizes = [len(d.choices) for d in space.decisions]
         self._offsets = np.concatenate([[0], np.cumsum(self._sizes)]).astype(np.int64)
         self._resolved: dict[tuple[int, ...], Arch] = {}
+        self._structure: dict[tuple[int, ...], np.ndarray] = {}
+        self.structure_names: tuple[str, ...] = ()
 
     # -- rows: archs as choice indices ---------------------------------------------------
     def rows(self, archs: Sequence[Arch]) -> np.ndarray:
@@ -90,11 +98,37 @@ class DecisionForest:
             encoded[np.flatnonzero(active), self._offsets[j] + rows[active, j]] = 1.0
         return encoded
 
+    def structure(self, rows: np.ndarray) -> np.ndarray:
+        """The space's `structure_features` of every row, shape (len(rows), features); each
+        distinct row is computed once (the decomposition asks for the same rows often)."""
+        out = np.zeros((len(rows), len(self.structure_names)), dtype=np.float32)
+        if not self.structure_names:
+            return out
+        known = self._structure
+        for i, row in enumerate(rows):
+            key = tuple(row.tolist())
+            if key not in known:
+                named = self.space.structure_features(self.arch(row))
+                known[key] = np.array(
+                    [named.get(name, 0.0) for name in self.structure_names], dtype=np.float32
+                )
+            out[i] = known[key]
+        return out
+
+    def encode(self, rows: np.ndarray) -> np.ndarray:
+        """What the forest sees of `rows`: the one-hot choices and the structure features."""
+        if not self.structure_names:
+            return self.one_hot(rows)
+        return np.hstack([self.one_hot(rows), self.structure(rows)])
+
     # -- the forest --------------------------------------------------------------------
     def fit(self, rows: np.ndarray, values: np.ndarray) -> DecisionForest:
         from sklearn.ensemble import RandomForestRegressor
 
         values = np.asarray(values, dtype=np.float64)
+        self.structure_names = tuple(
+            sorted({name for row in rows for name in self.space.structure_features(self.arch(row))})
+        )
 
         self.forest_ = RandomForestRegressor(
             n_estimators=self.trees,
@@ -103,7 +137,7 @@ class DecisionForest:
             oob_score=len(rows) >= 5,
             random_state=self.seed,
             n_jobs=1,
-        ).fit(self.one_hot(rows), values)
+        ).fit(self.encode(rows), values)
         self.oob_r2_: float | None = None
         self.oob_rank_: float | None = None
         if len(rows) >= 5:
@@ -118,7 +152,7 @@ class DecisionForest:
 
     def tree_predictions(self, rows: np.ndarray) -> np.ndarray:
         """Shape (trees, len(rows)): every tree's prediction of every row."""
-        encoded = self.one_hot(rows)
+        encoded = self.encode(rows)
         return np.stack([tree.predict(encoded) for tree in self.forest_.estimators_])
 
     def predict(self, rows: np.ndarray) -> np.ndarray:

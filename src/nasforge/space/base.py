@@ -120,6 +120,12 @@ class SearchSpace(ABC):
         arch is then drawn as its list of decisions."""
         return ()
 
+    def structure_features(self, arch: Arch) -> Mapping[str, float]:
+        """Named numbers about `arch` beyond its choices (for a cell: which paths from input
+        to output are live, `nasforge.space.cell_paths`), which surrogates such as
+        `nasforge.analysis` fit beside the choices. None by default."""
+        return {}
+
     def named_architectures(self) -> Mapping[str, Arch]:
         """Published architectures of this space by name (``DARTS_V2``, ``efficientnet-b0``):
         every command that takes an arch accepts these names. None by default."""

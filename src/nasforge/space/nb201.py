@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from nasforge.arch import Arch
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace
+from nasforge.space.cell_paths import path_features
 
 if TYPE_CHECKING:
     from torch import nn
@@ -81,6 +82,16 @@ class NB201Space(SearchSpace):
         return tuple(str(arch[label]) for label in LABELS)
 
     # -- equivalence -------------------------------------------------------------
+    def structure_features(self, arch: Arch) -> dict[str, float]:
+        return path_features(
+            self.ops(arch),
+            EDGES,
+            NODES,
+            choices=OPS,
+            parametric=("nor_conv_1x1", "nor_conv_3x3"),
+            strongest="nor_conv_3x3",
+        )
+
     def canonical(self, arch: Arch) -> Arch:
         """The first arch (in grid order over OPS) that computes the same cell function."""
         key = cell_function_key(self.ops(arch))
