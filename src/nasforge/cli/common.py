@@ -172,6 +172,8 @@ def print_best(payload: dict[str, Any]) -> None:
         metrics = best["metrics"]
         shown = {k: metrics[k] for k in SHOWN_METRICS if k in metrics}
         console.print("  " + ", ".join(f"{k} {metric_text(k, v)}" for k, v in shown.items()))
+        if payload.get("picture"):
+            console.print(payload["picture"], markup=False, highlight=False)
     usage = payload["usage"]
     final = payload.get("final")
     if final:

@@ -97,6 +97,12 @@ def best(
             objectives_of(record.config),
         )
     payload = {"store": str(store), **result.to_dict(space)}
+    if result.best is not None and not result.multi_objective:
+        from nasforge.arch import Arch
+        from nasforge.report.text_picture import render_text
+
+        winner = Arch.parse(result.best.arch)
+        payload["picture"] = render_text(space.pictures(winner), winner)
     if as_json:
         typer.echo(json.dumps(payload))
         return

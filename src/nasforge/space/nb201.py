@@ -18,6 +18,7 @@ from nasforge.arch import Arch
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace
 from nasforge.space.cell_paths import path_features
+from nasforge.space.picture import ArchPicture, CellEdge, CellPicture
 
 if TYPE_CHECKING:
     from torch import nn
@@ -80,6 +81,17 @@ class NB201Space(SearchSpace):
         """The 6 op names of `arch`, in NB201 string order."""
         arch = self.validate(arch)
         return tuple(str(arch[label]) for label in LABELS)
+
+    def pictures(self, arch: Arch) -> tuple[ArchPicture, ...]:
+        """The cell as a DAG: input ``in``, nodes ``node1``, ``node2``, output ``out``; edges
+        with ``none`` left out."""
+        names = ("in", "node1", "node2", "out")
+        edges = tuple(
+            CellEdge(names[i], names[j], op)
+            for (i, j), op in zip(EDGES, self.ops(arch), strict=True)
+            if op != "none"
+        )
+        return (CellPicture("cell", names, edges),)
 
     # -- equivalence -------------------------------------------------------------
     def structure_features(self, arch: Arch) -> dict[str, float]:
