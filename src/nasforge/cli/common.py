@@ -20,7 +20,15 @@ if TYPE_CHECKING:
 DEFAULT_STORE = "nasforge.sqlite"
 DEFAULT_TRAIN_BUDGET = 100
 DEFAULT_BENCHMARK_BUDGET = 200
-SHOWN_METRICS = ("valid_acc", "test_acc", "accuracy", "params", "latency_ms")
+SHOWN_METRICS = (
+    "valid_acc",
+    "test_acc",
+    "accuracy",
+    "supernet_valid_acc",
+    "child_test_acc",
+    "params",
+    "latency_ms",
+)
 TASKS = "digits, mnist1d, cifar10, mnist, fashion_mnist, csv"
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -27,6 +27,7 @@ from rich.console import Console
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    DEFAULT_STORE,
     OWN_SPACE_HELP,
     TASKS,
     DataOption,
@@ -125,6 +126,17 @@ def oneshot(
         int, typer.Option(help="Train the child with inherited weights this many epochs.")
     ] = 0,
     finetune_lr: Annotated[float, typer.Option(help="Learning rate of the fine-tuning.")] = 0.01,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Keep the run in --store under this name (for nasforge report, dashboard, best).",
+            show_default=False,
+        ),
+    ] = None,
+    store: Annotated[
+        Path, typer.Option("--store", help="SQLite file that keeps the run (with --name).")
+    ] = Path(DEFAULT_STORE),
     as_json: JsonOption = False,
 ) -> None:
     """Search a space with a one-shot method: train its supernet once, read the arch off it.
@@ -144,6 +156,8 @@ def oneshot(
         )
     if benchmark is not None and space != "nb201":
         raise ConfigError(f"--benchmark is NAS-Bench-201, which covers space nb201, not {space!r}")
+    if name is not None:
+        _check_name_free(store, name)
 
     from nasforge.space import space_key
 
@@ -201,6 +215,9 @@ def oneshot(
     if table is not None:
         payload["benchmark"] = _lookup(table, chosen_space, result.arch)
     payload["retrain_command"] = _retrain_command(payload["arch"], task, data, space_name, params)
+    if name is not None:
+        _record(store, name, result, payload, options, seed)
+        payload["store"] = {"path": str(store), "name": name}
     if as_json:
         typer.echo(json.dumps(payload))
         return
@@ -208,6 +225,56 @@ def oneshot(
 
 
 # -- input --------------------------------------------------------------------------------
+
+
+def _check_name_free(store: Path, name: str) -> None:
+    from nasforge.run.storage import Store
+
+    if not name.strip():
+        raise ConfigError("--name is empty")
+    with Store(store) as journal:
+        if journal.get_experiment(name) is not None:
+            raise ConfigError(
+                f"experiment {name!r} already exists in {store}; choose another --name"
+            )
+
+
+def _record(
+    store: Path,
+    name: str,
+    result: OneShotResult,
+    payload: dict[str, Any],
+    options: dict[str, Any],
+    seed: int,
+) -> None:
+    """Keep the run in the store: its diagnostics, and the found arch as its one trial."""
+    from nasforge.run.oneshot_record import OBJECTIVE, record_oneshot
+    from nasforge.run.storage import Store
+
+    metrics: dict[str, float] = {OBJECTIVE: payload["supernet_valid_accuracy"]}
+    if payload.get("child"):
+        metrics["child_test_acc"] = payload["child"]["test_accuracy"]
+        metrics["params"] = payload["child"]["params"]
+    if payload.get("finetune"):
+        metrics["finetuned_test_acc"] = payload["finetune"]["test_accuracy"]
+    for key, value in (payload.get("benchmark") or {}).items():
+        if key in BENCHMARK_COLUMNS and value is not None:
+            metrics[f"nb201_{key}"] = float(value)
+    with Store(store) as journal:
+        record_oneshot(
+            journal,
+            name,
+            arch=result.arch,
+            space_config=payload["space"],
+            method=payload["method"],
+            method_options=options,
+            task=payload["task"],
+            seed=seed,
+            epochs=payload["epochs"],
+            seconds=payload["seconds"],
+            diagnostics=result.diagnostics,
+            metrics=metrics,
+        )
 
 
 def _check_arguments(

@@ -2,6 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
 from nasforge.cli.app import app
+from nasforge.cli.common import DEFAULT_STORE, NameOption, StoreOption, user_errors
 
 __all__ = ["app"]
+
+
+@app.command()
+@user_errors
+def report(
+    store: StoreOption = Path(DEFAULT_STORE),
+    name: NameOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="HTML file to write (default: NAME.html).", show_default=False),
+    ] = None,
+) -> None:
+    """Write one self-contained HTML file (no network request) that shows an experiment:
+    settings, best so far, leaderboard, the winner drawn, Pareto front, decision importance,
+    learning curves, one-shot weights and every trial."""
+    from nasforge.cli.common import open_existing, pick_name
+    from nasforge.report.html import write_report
+
+    with open_existing(store) as journal:
+        chosen = pick_name(journal, name)
+        journal.experiment(chosen)
+    written = write_report(store, chosen, out if out is not None else Path(f"{chosen}.html"))
+    typer.echo(f"report of {chosen!r} written to {written}")

@@ -141,6 +141,9 @@ class TrialRecord:
     violation: float = 0.0
     run_id: int | None = None
     """The run (process) that created the trial."""
+    created_at: float | None = None
+    finished_at: float | None = None
+    """Unix times of the proposal and of the result (None while running)."""
 
     @property
     def finished(self) -> bool:
@@ -160,11 +163,20 @@ class TrialRecord:
 class Store:
     """A nasforge store file (or ``":memory:"``). Opening never changes a file it did not make."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        """`read_only`: open an existing store for reading only (SQLite's ``mode=ro``), as
+        the dashboard does while a search writes to it; it never creates or upgrades."""
         self.path = str(path)
+        self.read_only = read_only
         if self.path != ":memory:":
             _check_is_store_or_new(Path(self.path))
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        if read_only:
+            if not Path(self.path).is_file():
+                raise StoreError(f"store not found: {self.path}")
+            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+        else:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         self._in_batch = False
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -180,6 +192,9 @@ class Store:
         tables = {
             row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
+        if self.read_only:
+            self._check_meta(tables)
+            return
         if not tables:
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} INSERT INTO meta VALUES ('format', '{FORMAT}'), "
@@ -202,7 +217,7 @@ class Store:
             raise StoreError(
                 f"{self.path} is not a nasforge store (an SQLite file of something else)"
             )
-        if meta.get("version") in _UPGRADES:
+        if meta.get("version") in _UPGRADES and not self.read_only:
             self._db.executescript(
                 f"BEGIN; {_UPGRADES[meta['version']]} "
                 f"UPDATE meta SET value = '{VERSION}' WHERE key = 'version'; COMMIT;"
@@ -501,7 +516,7 @@ class Store:
 
 _TRIAL_COLUMNS = (
     "number, arch, budget, status, metrics, score, cost, error, duplicate_of, created_seq, "
-    "finished_seq, info, scores, violation, run_id"
+    "finished_seq, info, scores, violation, run_id, created_at, finished_at"
 )
 REMOTE_RUN_TIMEOUT = 300.0
 """Seconds without a heartbeat after which a run on another host counts as dead."""
@@ -524,6 +539,8 @@ def _trial(row: tuple[Any, ...]) -> TrialRecord:
         scores=tuple(json.loads(row[12])) if row[12] else None,
         violation=math.inf if row[13] is None else row[13],
         run_id=row[14],
+        created_at=row[15],
+        finished_at=row[16],
     )
 
 
