@@ -34,3 +34,29 @@ def report(
         journal.experiment(chosen)
     written = write_report(store, chosen, out if out is not None else Path(f"{chosen}.html"))
     typer.echo(f"report of {chosen!r} written to {written}")
+
+
+@app.command()
+@user_errors
+def dashboard(
+    store: StoreOption = Path(DEFAULT_STORE),
+    port: Annotated[int, typer.Option(help="Port to serve on (0: a free one).")] = 8080,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to bind: 127.0.0.1 serves this machine only."),
+    ] = "127.0.0.1",
+) -> None:
+    """Serve a live, read-only view of a store in the browser: its experiments, their
+    progress, and each one's report, updating while a search writes to the store."""
+    from nasforge.cli.common import open_existing
+    from nasforge.report.dashboard import make_dashboard
+
+    open_existing(store).close()  # a missing store: the usual one-line error
+    server = make_dashboard(store, host=host, port=port)
+    typer.echo(f"nasforge dashboard of {store} on {server.url} (Ctrl-C stops it)")
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    finally:
+        server.server_close()
