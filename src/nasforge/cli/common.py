@@ -35,6 +35,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 StoreOption = Annotated[
     Path, typer.Option("--store", help="SQLite file that journals every trial.")
 ]
+OnnxOption = Annotated[
+    bool,
+    typer.Option(
+        "--onnx",
+        help="Also write the saved model as MODEL_DIR/model.onnx, checked in onnxruntime "
+        "(needs nasforge[onnx]).",
+    ),
+]
 NameOption = Annotated[
     str | None,
     typer.Option("--name", help="Experiment name in the store (default: the only one there)."),

@@ -2,6 +2,64 @@
 
 from __future__ import annotations
 
-from nasforge.cli.app import app
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
-__all__ = ["app"]
+import typer
+
+from nasforge.cli.app import app
+from nasforge.cli.common import JsonOption, user_errors
+from nasforge.errors import ConfigError
+
+__all__ = ["app", "onnx_line"]
+
+FORMATS = ("onnx",)
+
+
+@app.command()
+@user_errors
+def export(
+    model_dir: Annotated[Path, typer.Argument(help="A folder saved by search, train or oneshot.")],
+    format: Annotated[str, typer.Option("--format", help="Format to write: onnx.")] = "onnx",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="File to write (default: MODEL_DIR/model.onnx).", show_default=False),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Check the export on these inputs (.npz, .npy or .csv, as predict takes) "
+            "instead of samples drawn around the saved mean.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a saved model as ONNX: the graph takes predict's raw inputs (the saved
+    normalization is part of it) and returns logits and probabilities; it is run in
+    onnxruntime beside PyTorch at once and the difference is reported."""
+    if format not in FORMATS:
+        raise ConfigError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
+    from nasforge.export import load_model, read_input_file
+    from nasforge.export.onnx import export_onnx
+
+    loaded = load_model(model_dir)
+    inputs = read_input_file(data) if data is not None else None
+    result = export_onnx(
+        loaded, out if out is not None else model_dir / "model.onnx", inputs=inputs
+    )
+    payload = result.to_dict()
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    typer.echo(onnx_line(payload))
+
+
+def onnx_line(payload: dict[str, Any]) -> str:
+    return (
+        f"ONNX written to {payload['onnx']} (opset {payload['opset']}); checked in onnxruntime "
+        f"on {payload['checked_samples']} inputs: probabilities within "
+        f"{payload['max_probability_difference']:.2g} of PyTorch's (tolerance "
+        f"{payload['tolerance']:g}), same class for {100 * payload['same_predictions']:.0f}%"
+    )

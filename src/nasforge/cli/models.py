@@ -15,6 +15,7 @@ from nasforge.cli.common import (
     TASKS,
     DataOption,
     JsonOption,
+    OnnxOption,
     SpaceOptions,
     parse_options,
     stdout_console,
@@ -46,6 +47,7 @@ def train(
         "models/trained"
     ),
     as_json: JsonOption = False,
+    onnx: OnnxOption = False,
 ) -> None:
     """Train one architecture from scratch, report its test accuracy and save it."""
     from nasforge.evaluate.training import retrain
@@ -53,6 +55,10 @@ def train(
 
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
+    if onnx:
+        from nasforge.export.onnx import require_onnx
+
+        require_onnx()  # before training, not after
     chosen_space, evaluator = training_evaluator(
         task,
         data,
@@ -74,6 +80,10 @@ def train(
         )
     retrained = retrain(evaluator, parsed, epochs)  # type: ignore[arg-type]
     payload = save_retrained(chosen_space, parsed, evaluator, retrained, out)
+    if onnx:
+        from nasforge.export.onnx import export_beside
+
+        payload["onnx"] = export_beside(payload["model_dir"]).to_dict()
     if as_json:
         typer.echo(json.dumps(payload))
         return
@@ -82,6 +92,10 @@ def train(
         f"after {payload['epochs']} epochs (valid {payload['valid_accuracy']:.2f}%); "
         f"saved to {payload['model_dir']}"
     )
+    if onnx:
+        from nasforge.cli.export import onnx_line
+
+        typer.echo(onnx_line(payload["onnx"]))
 
 
 @app.command()

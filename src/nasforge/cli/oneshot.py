@@ -32,6 +32,7 @@ from nasforge.cli.common import (
     TASKS,
     DataOption,
     JsonOption,
+    OnnxOption,
     SpaceOptions,
     parse_options,
     stdout_console,
@@ -138,6 +139,7 @@ def oneshot(
         Path, typer.Option("--store", help="SQLite file that keeps the run (with --name).")
     ] = Path(DEFAULT_STORE),
     as_json: JsonOption = False,
+    onnx: OnnxOption = False,
 ) -> None:
     """Search a space with a one-shot method: train its supernet once, read the arch off it.
 
@@ -158,6 +160,12 @@ def oneshot(
         raise ConfigError(f"--benchmark is NAS-Bench-201, which covers space nb201, not {space!r}")
     if name is not None:
         _check_name_free(store, name)
+    if onnx:
+        if out is None or partial_channels > 1:
+            raise ConfigError("--onnx exports the saved child: it needs --out")
+        from nasforge.export.onnx import require_onnx
+
+        require_onnx()
 
     from nasforge.space import space_key
 
@@ -215,6 +223,10 @@ def oneshot(
     if table is not None:
         payload["benchmark"] = _lookup(table, chosen_space, result.arch)
     payload["retrain_command"] = _retrain_command(payload["arch"], task, data, space_name, params)
+    if onnx and payload.get("model_dir"):
+        from nasforge.export.onnx import export_beside
+
+        payload["onnx"] = export_beside(payload["model_dir"]).to_dict()
     if name is not None:
         _record(store, name, result, payload, options, seed)
         payload["store"] = {"path": str(store), "name": name}
@@ -557,4 +569,8 @@ def _print(payload: dict[str, Any]) -> None:
         )
     if payload.get("model_dir"):
         console.print(f"  saved to {payload['model_dir']}")
+    if payload.get("onnx"):
+        from nasforge.cli.export import onnx_line
+
+        console.print("  " + onnx_line(payload["onnx"]), markup=False, highlight=False)
     console.print(f"  retrain from scratch: {payload['retrain_command']}", soft_wrap=True)

@@ -24,6 +24,7 @@ from nasforge.cli.common import (
     HyperparameterOptions,
     JsonOption,
     NameOption,
+    OnnxOption,
     RayAddressOption,
     SpaceOptions,
     StoreOption,
@@ -124,6 +125,7 @@ def search(
     ] = None,
     top: TopOption = 10,
     as_json: JsonOption = False,
+    onnx: OnnxOption = False,
     warm_start: Annotated[
         list[str] | None,
         typer.Option(
@@ -256,6 +258,7 @@ def search(
             journal,
             top=top,
             as_json=as_json,
+            onnx=onnx,
             final_epochs=final_epochs,
             out=out or Path("models") / experiment_name,
         )
@@ -357,6 +360,7 @@ def resume(
     out: WinnerFolderOption = None,
     top: TopOption = 10,
     as_json: JsonOption = False,
+    onnx: OnnxOption = False,
     workers: WorkersOption = None,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
@@ -393,6 +397,7 @@ def resume(
             journal,
             top=top,
             as_json=as_json,
+            onnx=onnx,
             final_epochs=final_epochs,
             out=out or Path("models") / record.name,
             overwrite=True,
@@ -408,6 +413,7 @@ def run_and_report(
     final_epochs: int = 0,
     out: Path | None = None,
     overwrite: bool = False,
+    onnx: bool = False,
 ) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -416,6 +422,15 @@ def run_and_report(
 
     retrains = final_epochs > 0 and out is not None
     retrains = retrains and isinstance(experiment.evaluator, TrainingEvaluator)
+    if onnx and not retrains:
+        raise ConfigError(
+            "--onnx exports the retrained winner: it needs a training search with "
+            "--final-epochs > 0"
+        )
+    if onnx:
+        from nasforge.export.onnx import require_onnx
+
+        require_onnx()
     if retrains and not overwrite and out is not None and out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
     stderr = Console(stderr=True)
@@ -459,6 +474,13 @@ def run_and_report(
         payload["final"] = retrain_and_save(
             experiment, Arch.parse(result.best.arch), final_epochs, out, quiet=as_json
         )
+        if onnx and payload["final"]:
+            from nasforge.cli.export import onnx_line
+            from nasforge.export.onnx import export_beside
+
+            payload["onnx"] = export_beside(payload["final"]["model_dir"]).to_dict()
+            if not as_json:
+                typer.echo(onnx_line(payload["onnx"]))
     if as_json:
         typer.echo(json.dumps(payload))
         return
