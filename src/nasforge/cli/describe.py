@@ -2,6 +2,95 @@
 
 from __future__ import annotations
 
-from nasforge.cli.app import app
+import json
+from typing import Annotated
 
-__all__ = ["app"]
+import typer
+
+from nasforge.cli.app import app
+from nasforge.cli.common import (
+    OWN_SPACE_HELP,
+    JsonOption,
+    SpaceOptions,
+    parse_options,
+    stdout_console,
+    user_errors,
+)
+from nasforge.errors import ConfigError
+
+__all__ = ["app", "parse_input_shape"]
+
+
+@app.command()
+@user_errors
+def describe(
+    arch: Annotated[
+        str, typer.Argument(help="The architecture: its text form or a published name.")
+    ],
+    space: Annotated[str, typer.Option(help=f"Space of ARCH. {OWN_SPACE_HELP}")] = "nb201",
+    space_option: SpaceOptions = None,
+    input_shape: Annotated[
+        str | None,
+        typer.Option(
+            help="Input shape C,H,W (or C,L, or F) without the batch axis (default: 3,32,32; "
+            "conv1d 1,40; mlp 64).",
+            show_default=False,
+        ),
+    ] = None,
+    classes: Annotated[int, typer.Option(help="Classes of the output layer.")] = 10,
+    latency: Annotated[
+        bool, typer.Option(help="Measure batch-1 CPU latency (median of 20 runs).")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Describe one architecture: canonical form, parameters (without an auxiliary head),
+    multiply-adds, batch-1 CPU latency on this machine, and a picture of it."""
+    from nasforge.measure.describe import describe_arch
+    from nasforge.report.text_picture import render_text
+    from nasforge.space import make_space
+
+    if classes < 1:
+        raise ConfigError(f"--classes must be >= 1, not {classes}")
+    shape = parse_input_shape(input_shape) if input_shape is not None else None
+    chosen = make_space(space, **parse_options(space_option or [], "space option"))
+    parsed = chosen.parse(arch)
+    described = describe_arch(chosen, parsed, input_shape=shape, classes=classes, latency=latency)
+    picture = render_text(described.pictures, parsed)
+    if as_json:
+        typer.echo(json.dumps({**described.to_dict(), "picture": picture}))
+        return
+    console = stdout_console()
+    console.print(f"[bold]{described.arch}[/] (space {described.space})", highlight=False)
+    if described.canonical != described.arch:
+        console.print(f"  canonical form: {described.canonical}", highlight=False)
+    auxiliary = (
+        f" (+{described.auxiliary_params:,} in the auxiliary head)"
+        if described.auxiliary_params
+        else ""
+    )
+    latency_text = (
+        f"; latency {described.latency_ms:.3g} ms at batch 1 ({described.threads} threads)"
+        if described.latency_ms is not None
+        else ""
+    )
+    console.print(
+        f"  input {','.join(map(str, described.input_shape))}, {described.classes} classes: "
+        f"{described.params:,} parameters{auxiliary}, {described.flops:,} multiply-adds"
+        f"{latency_text}",
+        highlight=False,
+    )
+    console.print(picture, markup=False, highlight=False)
+
+
+def parse_input_shape(text: str) -> tuple[int, ...]:
+    """``3,224,224`` as ``(3, 224, 224)``; anything else is a one-line error."""
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(size < 1 for size in shape):
+        raise ConfigError(
+            f"--input-shape {text!r} is not a shape: give positive sizes separated by commas, "
+            "e.g. 3,32,32"
+        )
+    return shape
