@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from report_checks import external_requests
 from typer.testing import CliRunner
 
 from nasforge.cli import app
 from nasforge.evaluate.result import Result
 from nasforge.report.dashboard import DashboardServer, make_dashboard
 from nasforge.run.storage import Store
+from report_checks import external_requests
 
 runner = CliRunner()
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
