@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from nasforge.space.base import SearchSpace
     from nasforge.training import EpochMetrics
 
-METHOD_NAMES = ("darts", "darts2", "gdas", "enas", "spos", "beta-darts")
+METHOD_NAMES = ("darts", "darts2", "gdas", "enas", "spos", "beta-darts", "pc-darts")
 """For --help and early checks (the registry, `nasforge.oneshot.METHODS`, imports torch)."""
 SPACE_DEFAULTS: dict[str, dict[str, Any]] = {"nb201": {"channels": 8, "cells_per_stage": 1}}
 """Supernet settings that fit a CPU (NB201's own C=16, N=5 takes ~4 GB and 2.4 s a step)."""
@@ -67,7 +67,8 @@ def oneshot(
     method: Annotated[
         str,
         typer.Option(
-            help="darts (first order), darts2 (second order), gdas, enas, spos or beta-darts."
+            help="darts (first order), darts2 (second order), gdas, enas, spos, beta-darts or "
+            "pc-darts (partial channels, K=4)."
         ),
     ] = "darts",
     space: Annotated[
@@ -147,6 +148,10 @@ def oneshot(
 
     The printed arch retrains from scratch with 'nasforge train ARCH'.
     """
+    if method == "pc-darts" and partial_channels == 1:
+        from nasforge.oneshot.pc_darts import DEFAULT_PARTIAL_CHANNELS
+
+        partial_channels = DEFAULT_PARTIAL_CHANNELS
     _check_arguments(method, epochs, batch_size, memory_limit_mb, max_minutes, finetune_epochs)
     if out is not None and out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")

@@ -11,11 +11,12 @@ from nasforge.oneshot.enas import ENAS
 from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.gdas import GDAS
 from nasforge.oneshot.method import OneShotMethod
+from nasforge.oneshot.pc_darts import PCDARTS
 from nasforge.oneshot.spos import SPOS
 from nasforge.space.base import SearchSpace
 
 METHODS: dict[str, type[OneShotMethod]] = {
-    method.name: method for method in (DARTS, DARTS2, GDAS, ENAS, SPOS, BetaDARTS)
+    method.name: method for method in (DARTS, DARTS2, GDAS, ENAS, SPOS, BetaDARTS, PCDARTS)
 }
 """The methods by the name users pick them by (CLI, config files)."""
 

@@ -8,13 +8,14 @@ from typing import Any
 from nasforge.errors import SpaceError
 from nasforge.space.base import Decision, SearchSpace
 from nasforge.space.conv1d import Conv1DSpace
+from nasforge.space.darts import DartsSpace
 from nasforge.space.hyperparams import HPChoices, WithHyperparameters, hyperparameters_of
 from nasforge.space.loading import is_spec, load_space, space_key
 from nasforge.space.mlp import MLPSpace
 from nasforge.space.nb201 import NB201Space
 
 SPACES: dict[str, type[SearchSpace]] = {
-    space.name: space for space in (NB201Space, MLPSpace, Conv1DSpace)
+    space.name: space for space in (NB201Space, MLPSpace, Conv1DSpace, DartsSpace)
 }
 
 

@@ -95,6 +95,8 @@ class _Run:
     occurrences: dict[int, tuple[str, int]] = field(default_factory=dict)
     # those modules, kept alive so that their ids stay theirs (a dropped `Zero` is freed)
     modules: list[nn.Module] = field(default_factory=list)
+    # occurrences of a label a child left out on purpose (`Choices.skip_occurrences`)
+    skipped: dict[str, int] = field(default_factory=dict)
 
 
 class Choices:
@@ -225,9 +227,19 @@ class Choices:
         chosen = self.run_.chosen[label]
         return any(_same(chosen, v) for v in values)
 
+    def skip_occurrences(self, label: str, count: int) -> None:
+        """Count `count` occurrences of module choice `label` that this network does not
+        build. A child inherits the supernet's weights of a label's n-th module choice; a
+        network whose supernet asks a label once per candidate input while its child asks
+        it once, for the chosen input, skips the others so that positions match."""
+        if count < 0:
+            raise SpaceError(f"skip_occurrences({label!r}, {count}): count must be >= 0")
+        self.run_.skipped[label] = self.run_.skipped.get(label, 0) + count
+
     # -- internals -------------------------------------------------------------------
     def _occurred(self, label: str, module: nn.Module) -> None:
         count = sum(1 for other, _ in self.run_.occurrences.values() if other == label)
+        count += self.run_.skipped.get(label, 0)
         self.run_.occurrences[id(module)] = (label, count)
         self.run_.modules.append(module)
 
