@@ -3,8 +3,10 @@
 Part 1 prints the parameters and multiply-adds of every published cell at the DARTS
 CIFAR-10 setting (C=36, 20 layers, 10 classes, 32x32, no auxiliary head). Part 2 times
 one weight step and one architecture step (first order) of `darts` and `pc-darts` on the
-supernet at the issue's CPU scale (C=8, 5 cells by default) on random 32x32 batches: the
-median over `--steps` steps after one warm-up, at `--threads` threads.
+supernet at the issue's CPU scale (C=8, 5 cells by default) on random 32x32 batches in the
+channels_last memory format (as `Trainer` runs image models; PyTorch's depthwise
+convolutions are about 9x faster so on this CPU): the median over `--steps` steps after one
+warm-up, at `--threads` threads.
 
 Not here yet: the evaluation of found, random and published cells trained the same way
 (issue 17, item 5).
@@ -45,10 +47,12 @@ def step_seconds(partial: int, channels: int, layers: int, batch: int, steps: in
     space = DartsSpace(channels=channels, layers=layers)
     torch.manual_seed(0)
     supernet = space.supernet((3, 32, 32), 10, partial_channels=partial)
+    supernet.net.to(memory_format=torch.channels_last)  # as the Trainer runs image models
     alpha = {label: torch.zeros(n, requires_grad=True) for label, n in supernet.num_choices.items()}
     weights = torch.optim.SGD(supernet.net.parameters(), lr=0.025, momentum=0.9)
     arch = torch.optim.Adam(alpha.values(), lr=3e-4)
-    x, y = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
+    x = torch.randn(batch, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,))
     timings = []
     for step in range(steps + 1):
         started = time.perf_counter()
