@@ -1,12 +1,17 @@
-"""Multi-objective search on NAS-Bench-201: accuracy against edge-GPU latency.
+"""Multi-objective search on NAS-Bench-201: accuracy against a device's latency.
 
 Maximize CIFAR-10 validation accuracy (200 epochs, ``cifar10_valid_acc``) and minimize the
-measured edge-GPU latency (``latency_ms_edgegpu_cifar10``), both columns of ``nb201.csv``.
-The true Pareto front is computed from the whole table. Each run's front (its evaluated,
-non-dominated architectures) is scored by its hypervolume as a fraction of the true
-front's, with the reference point at the table's lowest accuracy and highest latency.
+measured latency on a device: by default the edge GPU (``latency_ms_edgegpu_cifar10``, a
+column of ``nb201.csv``); ``--devices`` names HW-NAS-Bench's others (``raspi4``,
+``edgetpu``, ``pixel3``, ``eyeriss``, ``fpga``: ``latency_ms_{device}_cifar10``, joined
+from ``hw_nasbench201.csv.gz`` beside the table). The true Pareto front is computed from
+the whole table. Each run's front (its evaluated, non-dominated architectures) is scored by
+its hypervolume as a fraction of the true front's, with the reference point at the table's
+lowest accuracy and highest latency.
 
     python benchmarks/nb201_multiobjective.py --seeds 10
+    python benchmarks/nb201_multiobjective.py --seeds 5 \\
+        --devices edgegpu raspi4 edgetpu pixel3 eyeriss fpga
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from nasforge.strategy import make_strategy
 from nasforge.strategy.base import Strategy
 
 ACCURACY = "cifar10_valid_acc"
-LATENCY = "latency_ms_edgegpu_cifar10"
 BUDGETS = (100, 300)
 DEDUP = "exact"
 """Isomorphic cells have their own rows in the table (separately trained and timed), and the
@@ -50,11 +54,11 @@ def default_table() -> Path:
     return Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks" / "nb201.csv"
 
 
-def true_hypervolume(table: NB201Table) -> tuple[float, tuple[float, float]]:
+def true_hypervolume(table: NB201Table, latency: str) -> tuple[float, tuple[float, float]]:
     """Hypervolume of the table's own front, and the reference point (in score space)."""
     points = [
         (float(a), -float(lat))
-        for a, lat in zip(table.columns[ACCURACY], table.columns[LATENCY], strict=True)
+        for a, lat in zip(table.columns[ACCURACY], table.columns[latency], strict=True)
     ]
     reference = (min(p[0] for p in points), min(p[1] for p in points))
     front = [points[i] for i in pareto_front(points)]
@@ -62,7 +66,11 @@ def true_hypervolume(table: NB201Table) -> tuple[float, tuple[float, float]]:
 
 
 def run_fraction(
-    table: NB201Table, strategy: Strategy, reference: tuple[float, float], best: float
+    table: NB201Table,
+    strategy: Strategy,
+    reference: tuple[float, float],
+    best: float,
+    latency: str,
 ) -> dict[int, float]:
     """Hypervolume fraction after each budget, from one run to the largest budget."""
     space = NB201Space()
@@ -71,7 +79,7 @@ def run_fraction(
         strategy,
         NB201Benchmark(table, fidelity=200),
         budget=Budget(queries=max(BUDGETS)),
-        objective=[Objective(ACCURACY, "max"), Objective(LATENCY, "min")],
+        objective=[Objective(ACCURACY, "max"), Objective(latency, "min")],
         deduplicate=DEDUP,
     ).run()
     evaluated = [t for t in result.trials if t.evaluated and t.scores is not None]
@@ -87,28 +95,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--benchmark", type=Path, default=default_table())
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--devices", nargs="+", default=["edgegpu"])
     args = parser.parse_args()
     table = NB201Table.from_csv(args.benchmark)
-    best, reference = true_hypervolume(table)
-    print(
-        f"true front hypervolume {best:.4f}; reference accuracy {reference[0]:.2f}, "
-        f"latency {-reference[1]:.3f} ms; {args.seeds} seeds (0..{args.seeds - 1})\n"
-    )
-    header = " | ".join(f"{b} queries" for b in BUDGETS)
-    print(f"| strategy | {header} | s/run |")
-    print("|---|" + "---|" * (len(BUDGETS) + 1))
-    for name, make in STRATEGIES.items():
-        runs, seconds = [], []
-        for seed in range(args.seeds):
-            started = time.perf_counter()
-            runs.append(run_fraction(table, make(NB201Space(), seed), reference, best))
-            seconds.append(time.perf_counter() - started)
-        cells = []
-        for budget in BUDGETS:
-            values = [run[budget] for run in runs]
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.4f} ± {spread:.4f}")
-        print(f"| {name} | {' | '.join(cells)} | {statistics.mean(seconds):.2f} |")
+    for device in args.devices:
+        latency = f"latency_ms_{device}_cifar10"
+        table.require([latency])
+        best, reference = true_hypervolume(table, latency)
+        print(
+            f"{device}: true front hypervolume {best:.4f}; reference accuracy "
+            f"{reference[0]:.2f}, latency {-reference[1]:.3f} ms; {args.seeds} seeds "
+            f"(0..{args.seeds - 1})\n"
+        )
+        header = " | ".join(f"{b} queries" for b in BUDGETS)
+        print(f"| device | strategy | {header} | s/run |")
+        print("|---|---|" + "---|" * (len(BUDGETS) + 1))
+        for name, make in STRATEGIES.items():
+            runs, seconds = [], []
+            for seed in range(args.seeds):
+                started = time.perf_counter()
+                strategy = make(NB201Space(), seed)
+                runs.append(run_fraction(table, strategy, reference, best, latency))
+                seconds.append(time.perf_counter() - started)
+            cells = []
+            for budget in BUDGETS:
+                values = [run[budget] for run in runs]
+                spread = statistics.stdev(values) if len(values) > 1 else 0.0
+                cells.append(f"{statistics.mean(values):.4f} ± {spread:.4f}")
+            row = f"| {device} | {name} | {' | '.join(cells)} | {statistics.mean(seconds):.2f} |"
+            print(row, flush=True)
+        print()
 
 
 if __name__ == "__main__":

@@ -94,10 +94,23 @@ class NB201Table:
             raise BenchmarkError(f"benchmark path is not a file: {file}")
         try:
             with file.open(newline="", encoding="utf-8") as handle:
-                return cls._read(file, csv.reader(handle))
+                table = cls._read(file, csv.reader(handle))
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise BenchmarkError(f"cannot read benchmark file {file}: {reason}") from None
+        return table.with_hardware()
+
+    def with_hardware(self) -> NB201Table:
+        """This table with HW-NAS-Bench's device metrics joined, when its file is found
+        (`nasforge.evaluate.hw_nasbench`); the table's own columns win."""
+        from nasforge.evaluate.hw_nasbench import find_hw_table, read_hw_columns
+
+        hw_file = find_hw_table(self.path)
+        if hw_file is None:
+            return self
+        for name, values in read_hw_columns(hw_file, self.arch_strings).items():
+            self.columns.setdefault(name, values)
+        return self
 
     @classmethod
     def _read(cls, file: Path, rows: Any) -> NB201Table:
