@@ -40,6 +40,8 @@ table{border-collapse:collapse;font-size:13px}
 th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f3f5f7}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 table.sortable th{cursor:pointer}table.sortable th:hover{background:#e6ebf0}
+table.numeric td:nth-child(n+4),table.numeric th:nth-child(n+4){text-align:right;
+font-variant-numeric:tabular-nums}
 .arch{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;
 word-break:break-all}td.arch{min-width:360px}.wide{overflow-x:auto}
 .note{color:#666;font-size:13px}.warn{color:#a33}
@@ -68,7 +70,7 @@ document.addEventListener('click', function (event) {
   rows.sort(function (a, b) {
     var x = a.cells[column].getAttribute('data-value') || a.cells[column].textContent;
     var y = b.cells[column].getAttribute('data-value') || b.cells[column].textContent;
-    var nx = parseFloat(x), ny = parseFloat(y);
+    var nx = parseFloat(x.replace(/,/g, '')), ny = parseFloat(y.replace(/,/g, ''));
     var order = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
     return ascending ? order : -order;
   });
@@ -459,32 +461,42 @@ def _oneshot(content: ReportContent) -> str:
 
 
 def _all_trials(content: ReportContent) -> str:
-    trials = content.result.trials
+    """Every trial but the duplicates (a repeat of an earlier arch reuses its result; the
+    settings count them), with every metric; compact cells, as a 3,000-trial search on
+    NAS-Bench-201 has 50-odd metrics a trial."""
+    trials = [t for t in content.result.trials if t.duplicate_of is None]
     if not trials:
         return _section("trials", "All trials", '<p class="note">no trial yet</p>')
     metrics = _metric_names(trials)
     head = (
-        '<tr><th class="num">trial</th><th>status</th><th>architecture</th>'
-        + "".join(f'<th class="num">{escape(m)}</th>' for m in metrics)
-        + '<th class="num">cost s</th></tr>'
+        "<tr><th>trial</th><th>status</th><th>architecture</th>"
+        + "".join(f"<th>{escape(m)}</th>" for m in metrics)
+        + "<th>cost s</th></tr>"
     )
     rows = []
     for trial in trials:
-        status = "duplicate" if trial.duplicate_of is not None else trial.status.value
-        cells = "".join(_metric_cell(trial.metrics.get(m)) for m in metrics)
+        cells = "".join(f"<td>{_compact(trial.metrics.get(m))}</td>" for m in metrics)
         rows.append(
-            f'<tr data-trial="{trial.number}"><td class="num">{trial.number}</td>'
-            f"<td>{escape(status)}</td>"
+            f'<tr data-trial="{trial.number}"><td>{trial.number}</td>'
+            f"<td>{escape(trial.status.value)}</td>"
             f'<td class="arch">{escape(content.arch_text(trial))}</td>{cells}'
-            f"{_metric_cell(trial.cost)}</tr>"
+            f"<td>{_compact(trial.cost)}</td></tr>"
         )
+    duplicates = len(content.result.trials) - len(trials)
     body = (
-        f'<p class="note"><span id="trial-count">{len(trials)}</span> trials; click a column '
-        "to sort.</p>"
-        f'<div class="wide"><table class="sortable" id="all-trials"><thead>{head}</thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        f'<p class="note"><span id="trial-count">{len(trials)}</span> trials'
+        + (f" (and {duplicates} duplicates, which reused their results)" if duplicates else "")
+        + "; click a column to sort.</p>"
+        f'<div class="wide"><table class="sortable numeric" id="all-trials"><thead>{head}'
+        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
     return _section("trials", "All trials", body)
+
+
+def _compact(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return ""
+    return f"{value:.6g}"
 
 
 # -- small helpers ------------------------------------------------------------------------
