@@ -368,3 +368,29 @@ def _supernet_name(name: str, renamed: Mapping[str, str]) -> str:
         if prefix in renamed:
             return ".".join([renamed[prefix], *parts[cut:]])
     return name
+
+
+def supernet_with_channels(
+    space: ChoiceSpace,
+    channels: int,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    affine: bool,
+    track_running_stats: bool,
+    partial_channels: int,
+) -> ChoiceSuperNet:
+    """The supernet of a network whose cells have `channels` channels (nb201, darts): the
+    partial channels K of PC-DARTS must divide them."""
+    if partial_channels < 1 or channels % partial_channels:
+        raise SpaceError(
+            f"partial_channels must be >= 1 and divide channels={channels}, not {partial_channels}"
+        )
+    return ChoiceSuperNet(
+        space,
+        input_shape,
+        num_classes,
+        affine=affine,
+        track_running_stats=track_running_stats,
+        partial_channels=partial_channels,
+    )

@@ -277,16 +277,12 @@ class DartsSpace(SearchSpace):
     ) -> ChoiceSuperNet:
         """The generic supernet of the darts network: every slot holds every op on every
         candidate input. Candidate BatchNorm is ``affine=False``, as in DARTS's search."""
-        from nasforge.space.choice_supernet import ChoiceSuperNet
+        from nasforge.space.choice_supernet import supernet_with_channels
 
         self.check_input(input_shape)
-        if partial_channels < 1 or self.channels % partial_channels:
-            raise SpaceError(
-                f"partial_channels must be >= 1 and divide channels={self.channels}, "
-                f"not {partial_channels}"
-            )
-        return ChoiceSuperNet(
+        return supernet_with_channels(
             self.choice_space(),
+            self.channels,
             input_shape,
             num_classes,
             affine=affine,

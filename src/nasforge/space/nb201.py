@@ -143,16 +143,12 @@ class NB201Space(SearchSpace):
         every edge holds all 5 ops, one decision per edge shared by all cells. Candidate
         BatchNorm is ``affine=False`` by default, as in the search cells of the NB201
         authors' code; the stem, reductions and head keep affine BatchNorm."""
-        from nasforge.space.choice_supernet import ChoiceSuperNet
+        from nasforge.space.choice_supernet import supernet_with_channels
 
         self.check_input(input_shape)
-        if partial_channels < 1 or self.channels % partial_channels:
-            raise SpaceError(
-                f"partial_channels must be >= 1 and divide channels={self.channels}, "
-                f"not {partial_channels}"
-            )
-        return ChoiceSuperNet(
+        return supernet_with_channels(
             self.choice_space(),
+            self.channels,
             input_shape,
             num_classes,
             affine=affine,
