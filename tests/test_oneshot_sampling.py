@@ -61,7 +61,7 @@ def small(digits: Task) -> Task:
 
 
 def test_every_method_is_registered_by_name() -> None:
-    assert set(METHODS) == {"darts", "darts2", "gdas", "enas", "spos", "beta-darts"}
+    assert set(METHODS) == {"darts", "darts2", "gdas", "enas", "spos", "beta-darts", "pc-darts"}
     assert METHODS["enas"] is ENAS and METHODS["spos"] is SPOS
     darts2 = METHODS["darts2"](SPACE)
     assert isinstance(darts2, DARTS) and darts2.order == 2

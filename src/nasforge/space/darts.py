@@ -26,8 +26,15 @@ from nasforge.arch import Arch
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace
 from nasforge.space.darts_genotype import PUBLISHED, Genotype, parse_genotype
-from nasforge.space.darts_net import CELL_TYPES, concat_nodes, input_label, op_label
-from nasforge.space.darts_ops import NASNET_OPS, PARAMETER_FREE, SEARCH_OPS
+from nasforge.space.darts_names import (
+    CELL_TYPES,
+    NASNET_OPS,
+    PARAMETER_FREE,
+    SEARCH_OPS,
+    concat_nodes,
+    input_label,
+    op_label,
+)
 from nasforge.space.picture import ArchPicture, CellEdge, CellPicture
 
 if TYPE_CHECKING:

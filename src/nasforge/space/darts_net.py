@@ -28,26 +28,8 @@ from torch import nn
 
 from nasforge.errors import ArchError
 from nasforge.space.choices import Choices, ChosenInputs
+from nasforge.space.darts_names import concat_nodes, input_label, op_label
 from nasforge.space.darts_ops import FactorizedReduce, ReLUConvBN, make_op
-
-CELL_TYPES = ("normal", "reduce")
-
-
-def input_label(cell: str, node: int, slot: int) -> str:
-    return f"{cell}_node{node}_in{slot}"
-
-
-def op_label(cell: str, node: int, slot: int) -> str:
-    return f"{cell}_node{node}_op{slot}"
-
-
-def concat_nodes(rule: str, inputs: Sequence[int], nodes: int) -> tuple[int, ...]:
-    """The states a cell concatenates (2 .. nodes + 1): all of them (DARTS), or the ones no
-    node takes as input (``loose``, NASNet and AmoebaNet)."""
-    states = range(2, nodes + 2)
-    if rule == "all":
-        return tuple(states)
-    return tuple(state for state in states if state not in set(inputs))
 
 
 class DartsCell(nn.Module):

@@ -24,22 +24,7 @@ from torch import nn
 
 from nasforge.errors import ArchError
 from nasforge.space.choices import Zero
-
-SEARCH_OPS: tuple[str, ...] = (
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-)
-"""The DARTS primitives a cell chooses from (``none`` is the eighth: see `DartsSpace`)."""
-NASNET_OPS: tuple[str, ...] = (*SEARCH_OPS, "sep_conv_7x7", "conv_7x1_1x7")
-"""With the two ops NASNet and AmoebaNet use beyond the DARTS primitives."""
-ALL_OPS: tuple[str, ...] = ("none", *NASNET_OPS)
-PARAMETER_FREE: frozenset[str] = frozenset({"none", "max_pool_3x3", "avg_pool_3x3", "skip_connect"})
-"""Ops without weights when they do not reduce (the ones DARTS collapses to)."""
+from nasforge.space.darts_names import ALL_OPS
 
 
 class ReLUConvBN(nn.Sequential):
