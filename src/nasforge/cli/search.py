@@ -135,6 +135,16 @@ def search(
             "e.g. synflow (repeatable: ranked by the average rank).",
         ),
     ] = None,
+    warm_start_from: Annotated[
+        str | None,
+        typer.Option(
+            "--warm-start-from",
+            metavar="STORE:NAME",
+            help="Transfer: start from finished experiment NAME of store file STORE, a search "
+            "of the same space on another task: its best archs are evaluated first "
+            "(--warm-start-top of them) and all its trials inform the strategy's model.",
+        ),
+    ] = None,
     warm_start_sample: Annotated[
         int, typer.Option(help="Random architectures the warm start scores.")
     ] = 1000,
@@ -150,6 +160,7 @@ def search(
     Every trial is journaled to the store. With a training evaluator the winner is then
     retrained, tested and saved; with --benchmark, NAS-Bench-201 is queried instead.
     With --warm-start the search first evaluates the archs a zero-cost proxy likes best.
+    With --warm-start-from it starts from a finished search of the same space on another task.
     """
     from nasforge.run.budget import Budget
     from nasforge.run.executor import check_executor, make_executor
@@ -216,6 +227,12 @@ def search(
             strategy_options.update(min_budget=max(1, epochs // 9), max_budget=epochs)
     chosen = make_strategy(strategy, search_space, seed=seed, **strategy_options)
     check_objectives(chosen, chosen_evaluator, goals, limits_on_metrics)
+    if warm_start and warm_start_from:
+        raise ConfigError("choose --warm-start (a zero-cost proxy) or --warm-start-from, not both")
+    if warm_start_from:
+        chosen = transferred(
+            warm_start_from, strategy, strategy_options, search_space, top=warm_start_top, seed=seed
+        )
     if warm_start:
         chosen = warm_started(
             strategy,
@@ -262,6 +279,22 @@ def search(
             final_epochs=final_epochs,
             out=out or Path("models") / experiment_name,
         )
+
+
+def transferred(
+    text: str, strategy: str, options: dict[str, Any], space: Any, *, top: int, seed: int
+) -> Any:
+    """`strategy` warm-started from experiment ``STORE:NAME`` (see nasforge.run.transfer)."""
+    from nasforge.run.transfer import load_transfer_source, transfer_strategy
+
+    source = load_transfer_source(text, space, top=top)
+    chosen = transfer_strategy(strategy, options, space, source, seed=seed)
+    typer.echo(
+        f"warm start from {source.source}: {len(source.prior)} prior archs inform the "
+        f"strategy; its best {len(source.seeds)} are evaluated first",
+        err=True,
+    )
+    return chosen
 
 
 def warm_started(

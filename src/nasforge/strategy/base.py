@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,19 @@ class Observation:
     @property
     def arch(self) -> Arch:
         return self.proposal.arch
+
+
+@dataclass(frozen=True)
+class PriorTrial:
+    """An architecture evaluated by an earlier search on another task (transfer).
+
+    `z` is its score standardized within that search (mean 0, standard deviation 1, higher
+    is better): scores of two tasks are on different scales (CIFAR-10 and ImageNet16-120
+    accuracies differ by some 50 points), their standardized ranks much less so.
+    """
+
+    arch: Arch
+    z: float
 
 
 class SearchExhausted(Exception):
@@ -90,6 +104,12 @@ class Strategy(ABC):
 
     def tell(self, observation: Observation) -> None:  # noqa: B027 - a no-op hook by design
         """Learn from the outcome of an earlier proposal (no-op by default)."""
+
+    def learn_prior(self, prior: Sequence[PriorTrial]) -> None:  # noqa: B027 - a no-op hook
+        """Learn from trials of an earlier search on another task, before the first ask.
+
+        They are not queries of this search and are never told as observations. No-op by
+        default: such a strategy gets only what the warm start proposes first."""
 
     def config(self) -> dict[str, Any]:
         """The keyword parameters this strategy was made with (excluding space and seed)."""

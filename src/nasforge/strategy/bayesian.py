@@ -32,7 +32,7 @@ the seed and the sequence of asks and tells.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -40,7 +40,13 @@ from nasforge.arch import Arch
 from nasforge.errors import StrategyError
 from nasforge.space.base import SearchSpace
 from nasforge.space.nb201 import NB201Space
-from nasforge.strategy.base import Observation, Proposal, SearchExhausted, Strategy
+from nasforge.strategy.base import (
+    Observation,
+    PriorTrial,
+    Proposal,
+    SearchExhausted,
+    Strategy,
+)
 
 ENCODINGS = ("onehot", "path")
 ACQUISITIONS = ("its", "ucb")
@@ -130,11 +136,13 @@ class BayesianOptimization(Strategy):
         self.seen_: set[Arch] = set()  # canonical archs proposed or told
         self.history_: list[tuple[Arch, float]] = []  # scored observations, in order
         self.pending_: dict[Arch, int] = {}  # proposed, not yet told: count, in ask order
+        self.prior_: list[PriorTrial] = []  # trials of another task (transfer), not queries
 
     # -- ask and tell ------------------------------------------------------------------
     def ask(self) -> Proposal:
         self.asked_ += 1
-        if self.asked_ <= self.initial_random or len(self.history_) < 2:
+        random_phase = self.asked_ <= self.initial_random and not self.prior_
+        if random_phase or len(self.history_) < 2:
             return self._propose(self._unseen_random())
         candidates = self._candidates()
         if not candidates:
@@ -155,6 +163,11 @@ class BayesianOptimization(Strategy):
             self.pending_[observation.arch] = left
         if observation.score is not None:
             self.history_.append((observation.arch, float(observation.score)))
+
+    def learn_prior(self, prior: Sequence[PriorTrial]) -> None:
+        """Train the predictor on `prior` too (see `training_data`), and skip the random
+        start: the prior is the predictor's first data."""
+        self.prior_ = list(prior)
 
     # -- helpers -----------------------------------------------------------------------
     def _propose(self, arch: Arch) -> Proposal:
@@ -200,7 +213,10 @@ class BayesianOptimization(Strategy):
 
     def training_data(self) -> tuple[np.ndarray, np.ndarray]:
         """The predictor's features and standardized targets: every scored observation, then
-        every pending proposal with the constant lie (the lowest clipped observed score)."""
+        every pending proposal with the constant lie (the lowest clipped observed score), then
+        every prior trial (transfer) whose arch was not observed here, with its score
+        clipped and standardized in the same way within the prior. The two tasks' scores
+        meet as standardized ranks; the prior weighs less as observations accumulate."""
         archs = [arch for arch, _ in self.history_]
         scores = np.array([score for _, score in self.history_])
         if self.clip_quantile > 0:
@@ -209,9 +225,20 @@ class BayesianOptimization(Strategy):
             lies = [arch for arch, count in self.pending_.items() for _ in range(count)]
             archs += lies
             scores = np.concatenate([scores, np.full(len(lies), scores.min())])
+        targets = (scores - scores.mean()) / (scores.std() + 1e-8)
+        observed = {self.space.canonical(arch) for arch, _ in self.history_}
+        prior = [t for t in self.prior_ if self.space.canonical(t.arch) not in observed]
+        if prior:
+            archs += [t.arch for t in prior]
+            targets = np.concatenate([targets, self._clipped_standardized(prior)])
         features = np.stack([self._encode(arch) for arch in archs]).astype(np.float32)
-        targets = ((scores - scores.mean()) / (scores.std() + 1e-8)).astype(np.float32)
-        return features, targets
+        return features, targets.astype(np.float32)
+
+    def _clipped_standardized(self, prior: list[PriorTrial]) -> np.ndarray:
+        z = np.array([t.z for t in prior])
+        if self.clip_quantile > 0:
+            z = np.maximum(z, np.quantile(z, self.clip_quantile))
+        return np.asarray((z - z.mean()) / (z.std() + 1e-8))
 
     def _fit_ensemble(self) -> _MLPEnsemble:
         features, targets = self.training_data()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ from nasforge.errors import StrategyError
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import (
     Observation,
+    PriorTrial,
     Proposal,
     SearchExhausted,
     Strategy,
@@ -172,6 +174,9 @@ class SuccessiveHalving(Strategy):
 
     def configure_objectives(self, count: int) -> None:
         self.sampler_.configure_objectives(count)
+
+    def learn_prior(self, prior: Sequence[PriorTrial]) -> None:
+        self.sampler_.learn_prior(prior)  # the prior informs the sampler's model
 
     # -- brackets ------------------------------------------------------------------
     def bracket_start(self, number: int) -> int:

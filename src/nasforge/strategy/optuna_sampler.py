@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from nasforge.arch import Arch
 from nasforge.errors import StrategyError
 from nasforge.space.base import SearchSpace
-from nasforge.strategy.base import Observation, Proposal, Strategy
+from nasforge.strategy.base import Observation, PriorTrial, Proposal, Strategy
 
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2", "gp", "qmc")
 
@@ -39,6 +42,11 @@ class OptunaStrategy(Strategy):
     a constraint is told as failed. An observation of an arch this strategy never proposed
     (a warm-start seed, a hand-fed trial) is added to the study as a finished trial, so the
     sampler learns from it too.
+
+    Prior trials of another task (transfer, `learn_prior`) join the study as finished trials
+    at the first ask that follows two observations here (a single objective only): each
+    with the value ``mean + z * sd`` of the scores observed here by then, so that they meet
+    this task's trials as standardized ranks; an arch already observed here is left out.
     """
 
     name = "optuna"
@@ -68,6 +76,8 @@ class OptunaStrategy(Strategy):
         self.objectives_ = 1
         self.study_ = self._study()
         self.pending_: dict[Arch, deque[Any]] = defaultdict(deque)
+        self.prior_: list[PriorTrial] = []
+        self.observed_: list[tuple[Arch, float]] = []  # scored here, for the prior's scale
 
     def configure_objectives(self, count: int) -> None:
         if count != self.objectives_:
@@ -84,13 +94,20 @@ class OptunaStrategy(Strategy):
             sampler=_make_sampler(optuna, self.sampler, self.seed),
         )
 
+    def learn_prior(self, prior: Sequence[PriorTrial]) -> None:
+        self.prior_ = list(prior)
+
     def ask(self) -> Proposal:
+        if self.prior_ and len(self.observed_) >= 2 and self.objectives_ == 1:
+            self._add_prior()
         trial = self.study_.ask()
         arch = self.space.sample_with(lambda d: trial.suggest_categorical(d.label, list(d.choices)))
         self.pending_[arch].append(trial)
         return Proposal(arch)
 
     def tell(self, observation: Observation) -> None:
+        if observation.score is not None and self.prior_:
+            self.observed_.append((observation.arch, observation.score))
         if observation.arch not in self.pending_:
             self._add_foreign(observation)
             return
@@ -114,12 +131,24 @@ class OptunaStrategy(Strategy):
             return None
         return list(scores) if self.objectives_ > 1 else [observation.score]
 
+    def _add_prior(self) -> None:
+        """Add the prior trials not observed here, on the scale of the scores seen here."""
+        scores = np.array([score for _, score in self.observed_])
+        observed = {self.space.canonical(arch) for arch, _ in self.observed_}
+        for trial in self.prior_:
+            if self.space.canonical(trial.arch) not in observed:
+                value = float(scores.mean() + trial.z * scores.std())
+                self._add_finished(trial.arch, [value])
+        self.prior_ = []
+
     def _add_foreign(self, observation: Observation) -> None:
         """Add an observation of an arch this strategy did not propose as a finished trial."""
+        self._add_finished(observation.arch, self._values(observation))
+
+    def _add_finished(self, arch: Arch, values: list[float] | None) -> None:
         optuna = _import_optuna()
-        values = self._values(observation)
         state = optuna.trial.TrialState
-        arch = self.space.validate(observation.arch)
+        arch = self.space.validate(arch)
         active = [d for d in self.space.decisions if d.label in arch]
         self.study_.add_trial(
             optuna.trial.create_trial(

@@ -18,6 +18,13 @@ in, and are promoted to higher budgets only if they earn it, like any other arch
 promotions of a bracket can come before its later seeds.) Screening seeds cheaply is what a
 scheduler is for; a seed scored at full budget outside the brackets would be no help to them.
 
+Transfer (`nasforge.run.transfer`, ``search --warm-start-from STORE:NAME``): the seeds are
+the best archs of an earlier search on another task, and its trials are the `prior`, given
+to the inner strategy through `Strategy.learn_prior` before its first ask: they inform its
+model without being queries here (the Bayesian predictor trains on them, TPE adds them to
+its study); evolution's population starts as the seeds, re-scored on this task. `source`
+records where they came from.
+
 The inner strategy gets the same seed, and this strategy draws no random numbers itself, so
 the state is still a function of the seed and the ask/tell sequence, and replay resumes it.
 `config()` holds the inner strategy's name and full config and the seeds as text, so a
@@ -33,7 +40,7 @@ from typing import Any
 from nasforge.arch import Arch
 from nasforge.errors import StrategyError
 from nasforge.space.base import SearchSpace
-from nasforge.strategy.base import Observation, Proposal, Strategy
+from nasforge.strategy.base import Observation, PriorTrial, Proposal, Strategy
 from nasforge.strategy.hyperband import SuccessiveHalving
 
 
@@ -50,6 +57,8 @@ class WarmStart(Strategy):
         inner: str = "evolution",
         inner_params: Mapping[str, Any] | None = None,
         seeds: Sequence[str | Arch] = (),
+        prior: Sequence[Sequence[Any]] = (),
+        source: str = "",
     ) -> None:
         from nasforge.strategy import make_strategy  # here: the registry imports this module
 
@@ -63,17 +72,25 @@ class WarmStart(Strategy):
         self.inner_ = make_strategy(inner, space, seed=seed, **dict(inner_params or {}))
         self.inner_params = self.inner_.config()
         self.seeds = [space.format(arch) for arch in archs]
+        self.prior: list[tuple[str, float]] = [(str(text), float(z)) for text, z in prior]
+        self.source = source
         self.multi_objective = self.inner_.multi_objective
         self.pending_: deque[Arch] = deque(archs)
         if isinstance(self.inner_, SuccessiveHalving):  # its sampler hands the seeds out
             self.inner_.sampler_ = _Seeded(self.inner_.sampler_, archs)
             self.pending_.clear()
+        if self.prior:
+            self.inner_.learn_prior(
+                [PriorTrial(space.validate(space.parse(text)), z) for text, z in self.prior]
+            )
 
     def config(self) -> dict[str, Any]:
         return {
             "inner": self.inner,
             "inner_params": dict(self.inner_params),
             "seeds": list(self.seeds),
+            "prior": [list(pair) for pair in self.prior],
+            "source": self.source,
         }
 
     def configure_objectives(self, count: int) -> None:
@@ -111,3 +128,6 @@ class _Seeded(Strategy):
 
     def tell(self, observation: Observation) -> None:
         self.sampler.tell(observation)
+
+    def learn_prior(self, prior: Sequence[PriorTrial]) -> None:
+        self.sampler.learn_prior(prior)
