@@ -92,6 +92,12 @@ def test_warm_search_evaluates_seeds_first_records_source_and_resumes(
         resumed = journal.trials(journal.experiment("im").id)
     assert [t.arch for t in resumed[:12]] == [t.arch for t in trials]
     assert sum(t.evaluated for t in resumed) == 16
+    report = store.parent / "im.html"
+    code, _, err = _run("report", "--store", str(store), "--name", "im", "--out", str(report))
+    assert code == 0, err
+    assert f"transfer from {source.source} ({len(source.prior)} prior archs)" in (
+        report.read_text()
+    )
 
 
 def _nb201_prior(table: NB201Table, space: NB201Space, count: int) -> list[PriorTrial]:

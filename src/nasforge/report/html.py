@@ -149,7 +149,7 @@ def _settings(content: ReportContent) -> str:
     counts = result.counts()
     facts: list[tuple[str, str]] = [
         ("space", _space_text(config)),
-        ("strategy", _named(config.get("strategy", config.get("method", "")))),
+        ("strategy", _strategy_text(config.get("strategy", config.get("method", "")))),
         ("evaluator", _named(config.get("evaluator", ""))),
         ("objectives", ", ".join(f"{o.metric} ({o.direction})" for o in result.objectives)),
         ("budget", _budget_text(budget)),
@@ -555,6 +555,20 @@ def _named(value: Any) -> str:
         options = ", ".join(f"{k}={_text(v)}" for k, v in params.items())
         return str(value["name"]) + (f" ({options})" if options else "")
     return _text(value)
+
+
+def _strategy_text(value: Any) -> str:
+    """The strategy; a warm start as its inner strategy, seed count and transfer source (its
+    seeds and prior are in the full configuration)."""
+    params = value.get("params") if isinstance(value, dict) else None
+    if not isinstance(params, dict) or "inner" not in params:
+        return _named(value)
+    inner = _named({"name": params["inner"], "params": params.get("inner_params")})
+    text = f"{value.get('name')} ({len(params.get('seeds') or [])} seeds first), then {inner}"
+    if params.get("source"):
+        prior = len(params.get("prior") or [])
+        text += f"; transfer from {params['source']} ({prior} prior archs)"
+    return text
 
 
 def _space_text(config: dict[str, Any]) -> str:
