@@ -133,7 +133,7 @@ def test_one_hot_supernet_equals_the_child_with_inherited_weights() -> None:
             "takes input 5",
         ),
         (str(PUBLISHED["ENAS"]), "has 10 entries; this darts space has 4 nodes"),
-        ("NASNet", "-s nodes=5 -s ops=nasnet -s concat=loose"),
+        ("NASNet -s nodes=4", "-s nodes=5 -s ops=nasnet -s concat=loose"),
         ("Genotype(normal=[", "malformed genotype"),
         ("Genotype(normal=[], reduce=[])", "missing normal_concat"),
         (
@@ -144,7 +144,9 @@ def test_one_hot_supernet_equals_the_child_with_inherited_weights() -> None:
     ],
 )
 def test_bad_cells_are_one_line_and_exit_2(text: str, message: str) -> None:
-    result = runner.invoke(app, ["describe", text, "--space", "darts", "--no-latency"])
+    arch, *options = text.split(" -s ")  # an option given explicitly is kept
+    options = [arg for option in options for arg in ("-s", option)]
+    result = runner.invoke(app, ["describe", arch, "--space", "darts", *options, "--no-latency"])
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -213,3 +215,11 @@ def test_one_shot_on_darts_returns_a_genotype_that_trains_and_predicts(
     )
     assert predicted.exit_code == 0, predicted.output
     assert json.loads(predicted.stdout)["count"] == 4
+
+
+def test_a_published_name_brings_the_options_it_needs() -> None:
+    result = runner.invoke(
+        app, ["describe", "NASNet", "--space", "darts", "--json", "--no-latency"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["params"] > 0

@@ -21,6 +21,7 @@ SMALL: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "mlp": ({"max_layers": 3, "widths": [8, 16]}, (20,)),
     "conv1d": ({"max_blocks": 3, "channels": [4, 8]}, (1, 40)),
     "darts": ({"channels": 4, "layers": 3, "nodes": 2}, (1, 8, 8)),
+    "mobilenet": ({"width_mult": 0.25, "resolution": 32}, (1, 8, 8)),
 }
 """Space name -> (small constructor options, a fitting input shape without batch axis)."""
 

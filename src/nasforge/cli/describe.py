@@ -47,12 +47,12 @@ def describe(
     multiply-adds, batch-1 CPU latency on this machine, and a picture of it."""
     from nasforge.measure.describe import describe_arch
     from nasforge.report.text_picture import render_text
-    from nasforge.space import make_space
+    from nasforge.space import make_space_for_arch
 
     if classes < 1:
         raise ConfigError(f"--classes must be >= 1, not {classes}")
     shape = parse_input_shape(input_shape) if input_shape is not None else None
-    chosen = make_space(space, **parse_options(space_option or [], "space option"))
+    chosen = make_space_for_arch(space, arch, **parse_options(space_option or [], "space option"))
     parsed = chosen.parse(arch)
     described = describe_arch(chosen, parsed, input_shape=shape, classes=classes, latency=latency)
     picture = render_text(described.pictures, parsed)

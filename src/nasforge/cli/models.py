@@ -59,11 +59,16 @@ def train(
         from nasforge.export.onnx import require_onnx
 
         require_onnx()  # before training, not after
+    from nasforge.space import with_named_options
+
+    space_params = parse_options(space_option or [], what="space option")
+    if space is not None:
+        space_params = with_named_options(space, arch, space_params)
     chosen_space, evaluator = training_evaluator(
         task,
         data,
         space,
-        parse_options(space_option or [], what="space option"),
+        space_params,
         {},
         label_column=label_column,
         epochs=epochs,

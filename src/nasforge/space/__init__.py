@@ -12,10 +12,11 @@ from nasforge.space.darts import DartsSpace
 from nasforge.space.hyperparams import HPChoices, WithHyperparameters, hyperparameters_of
 from nasforge.space.loading import is_spec, load_space, space_key
 from nasforge.space.mlp import MLPSpace
+from nasforge.space.mobilenet import MobileNetSpace
 from nasforge.space.nb201 import NB201Space
 
 SPACES: dict[str, type[SearchSpace]] = {
-    space.name: space for space in (NB201Space, MLPSpace, Conv1DSpace, DartsSpace)
+    space.name: space for space in (NB201Space, MLPSpace, Conv1DSpace, DartsSpace, MobileNetSpace)
 }
 
 
@@ -51,6 +52,25 @@ def make_space(
     return space
 
 
+def make_space_for_arch(
+    name: str, arch_text: str, hyperparameters: Mapping[str, HPChoices] | None = None, **params: Any
+) -> SearchSpace:
+    """`make_space`, with the options a published architecture named by `arch_text` needs
+    (`with_named_options`)."""
+    return make_space(name, hyperparameters, **with_named_options(name, arch_text, params))
+
+
+def with_named_options(name: str, arch_text: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params`, plus the options the published architecture `arch_text` of space `name`
+    needs (``efficientnet-b3`` on ``mobilenet``: its width, depth and resolution) where
+    `params` gives none; an option given is kept (the name then fails to parse with a
+    message naming the options it needs)."""
+    if is_spec(name) or name not in SPACES:
+        return dict(params)
+    needed = make_space(name, **params).named_space_options(arch_text.strip()) or {}
+    return {**{k: v for k, v in needed.items() if k not in params}, **params}
+
+
 def spaces_fitting(input_shape: tuple[int, ...]) -> list[str]:
     """Names of the registered spaces whose default configuration accepts `input_shape`."""
     fitting = []
@@ -68,6 +88,7 @@ __all__ = [
     "Conv1DSpace",
     "Decision",
     "MLPSpace",
+    "MobileNetSpace",
     "NB201Space",
     "SearchSpace",
     "WithHyperparameters",
@@ -75,6 +96,8 @@ __all__ = [
     "is_spec",
     "load_space",
     "make_space",
+    "make_space_for_arch",
     "space_key",
     "spaces_fitting",
+    "with_named_options",
 ]

@@ -131,6 +131,11 @@ class SearchSpace(ABC):
         every command that takes an arch accepts these names. None by default."""
         return {}
 
+    def named_space_options(self, name: str) -> Mapping[str, Any] | None:
+        """The space options a published architecture needs (EfficientNet-B3's scaling,
+        NASNet's five nodes), None if `name` needs none or is not one."""
+        return None
+
     def format(self, arch: Arch) -> str:
         """The text users know this space's archs by; the Arch text form by default."""
         return str(arch)

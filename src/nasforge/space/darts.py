@@ -120,6 +120,9 @@ class DartsSpace(SearchSpace):
                 named[name] = self.from_genotype(genotype)
         return named
 
+    def named_space_options(self, name: str) -> Mapping[str, Any] | None:
+        return dict(NAMED_OPTIONS[name]) if name in NAMED_OPTIONS else None
+
     def _fits(self, name: str) -> bool:
         needed = {"nodes": 4, "ops": "darts", "concat": "all", **NAMED_OPTIONS.get(name, {})}
         have = {"nodes": self.nodes, "ops": self.ops_name, "concat": self.concat}
