@@ -146,6 +146,10 @@ def test_se_and_expansion_change_the_block() -> None:
          "efficientnet-b3 is an arch of the mobilenet space with other options"),
         (["describe", "mobilenetv2", "--space", "mobilenet", "--input-shape", "3,16,16"],
          "at least 32x32"),
+        (["describe", "mobilenetv2", "--space", "mobilenet", "-s",
+          "widths=[[16],[24],[],[64],[96],[160],[320]]"], "an empty stage is not allowed"),
+        (["describe", "mobilenetv2", "--space", "mobilenet", "-s", "kernels=[3,"],
+         "is not a list"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_exit_2(args: list[str], message: str) -> None:
@@ -161,3 +165,13 @@ def test_an_empty_stage_is_refused() -> None:
         make_space("mobilenet", widths=widths)
     with pytest.raises(SpaceError, match="7 stages"):
         make_space("mobilenet", depths=[[1], [2]])
+
+
+def test_list_options_from_the_command_line() -> None:
+    result = runner.invoke(
+        app,
+        ["describe", "stage1_width=16", "--space", "mobilenet", "-s", "kernels=[3,5]",
+         "-s", "expansions=[6]", "--no-latency"],
+    )  # fmt: skip
+    assert result.exit_code == 2  # a partial arch: the options themselves were read
+    assert "kernels" not in result.stderr and "missing" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -211,12 +212,22 @@ def metric_text(name: str, value: float) -> str:
 
 
 def parse_options(pairs: list[str], what: str = "strategy option") -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; a VALUE in brackets is a JSON list (``kernels=[3,5]``)."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{what} {pair!r} must read KEY=VALUE")
-        options[key.strip()] = Arch.parse(f"x={value.strip()}")["x"]
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                options[key.strip()] = json.loads(text)
+            except ValueError:
+                raise ConfigError(
+                    f"{what} {pair!r}: {text!r} is not a list (write it as JSON: [3,5])"
+                ) from None
+            continue
+        options[key.strip()] = Arch.parse(f"x={text}")["x"]
     return options
 
 

@@ -1,7 +1,119 @@
-"""`nasforge scale` and `nasforge latency`: compound scaling and latency lookup tables."""
+"""`nasforge latency build|check|predict`: latency lookup tables for the mobilenet space."""
 
 from __future__ import annotations
 
-from nasforge.cli.app import app
+import json
+from pathlib import Path
+from typing import Annotated
 
-__all__ = ["app"]
+import typer
+
+from nasforge.cli.app import app
+from nasforge.cli.common import JsonOption, SpaceOptions, parse_options, user_errors
+from nasforge.cli.describe import parse_input_shape
+from nasforge.errors import ConfigError
+
+__all__ = ["app", "latency_app"]
+
+latency_app = typer.Typer(
+    help="Latency lookup tables: every block of the mobilenet space timed once on this "
+    "machine, summed (and calibrated) to predict a network's batch-1 latency.",
+    no_args_is_help=True,
+)
+app.add_typer(latency_app, name="latency")
+
+TableOption = Annotated[Path, typer.Option("--table", help="The latency table (JSON).")]
+
+
+@latency_app.command("build")
+@user_errors
+def build(
+    space: Annotated[str, typer.Option(help="The space (mobilenet).")] = "mobilenet",
+    space_option: SpaceOptions = None,
+    input_shape: Annotated[str, typer.Option(help="Input shape C,H,W.")] = "3,32,32",
+    classes: Annotated[int, typer.Option(help="Classes of the output layer.")] = 10,
+    threads: Annotated[int, typer.Option(help="Torch threads to time at.")] = 1,
+    repeats: Annotated[int, typer.Option(help="Runs of each block per round.")] = 10,
+    rounds: Annotated[int, typer.Option(help="Passes over all blocks; least time kept.")] = 3,
+    calibration: Annotated[
+        int, typer.Option(help="Whole networks timed to calibrate the sum (0: plain sum).")
+    ] = 10,
+    out: Annotated[Path, typer.Option(help="Where to write the table.")] = Path(
+        "latency_table.json"
+    ),
+) -> None:
+    """Time every block the space can hold at this input, and save the table."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from nasforge.measure.latency_table import build_latency_table
+    from nasforge.space import make_space
+
+    if classes < 1:
+        raise ConfigError(f"--classes must be >= 1, not {classes}")
+    chosen = make_space(space, **parse_options(space_option or [], "space option"))
+    shape = parse_input_shape(input_shape)
+    stderr = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]timing blocks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    ) as progress:
+        task = progress.add_task("timing", total=None)
+        table = build_latency_table(
+            chosen, shape, classes, threads=threads, repeats=repeats, rounds=rounds,
+            calibration_networks=calibration,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+    table.save(out)
+    typer.echo(
+        f"latency table of {len(table.entries)} blocks written to {out} in {table.seconds:.0f} s "
+        f"({threads} thread(s)); prediction = {table.offset:+.3f} ms + {table.scale:.3f} x sum"
+    )
+
+
+@latency_app.command("check")
+@user_errors
+def check(
+    table: TableOption = Path("latency_table.json"),
+    networks: Annotated[int, typer.Option(help="Random networks to measure.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the networks drawn.")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure random networks of the table's space and compare with its predictions."""
+    from nasforge.measure.latency_table import LatencyTable, check_table
+
+    loaded = LatencyTable.load(table)
+    if networks < 2:
+        raise ConfigError(f"--networks must be >= 2, not {networks}")
+    report = check_table(loaded, networks=networks, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+        return
+    typer.echo(
+        f"{networks} networks: Spearman {report.spearman:.3f}, mean absolute percentage error "
+        f"{report.mape:.1%} (plain sum of blocks: {report.sum_mape:.1%}); measured "
+        f"{min(report.measured_ms):.2f}-{max(report.measured_ms):.2f} ms at "
+        f"{loaded.machine['threads']} thread(s)"
+    )
+
+
+@latency_app.command("predict")
+@user_errors
+def predict(
+    arch: Annotated[str, typer.Argument(help="The architecture: text form or published name.")],
+    table: TableOption = Path("latency_table.json"),
+    space: Annotated[str, typer.Option(help="The space of ARCH.")] = "mobilenet",
+    space_option: SpaceOptions = None,
+) -> None:
+    """Predict ARCH's batch-1 latency from the table (no network is built)."""
+    from nasforge.measure.latency_table import LatencyTable
+    from nasforge.space import make_space
+
+    loaded = LatencyTable.load(table)
+    chosen = make_space(space, **parse_options(space_option or [], "space option"))
+    loaded.check_matches(chosen)
+    typer.echo(f"{loaded.predict(chosen, chosen.parse(arch)):.3f}")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasforge.space.mobilenet import BlockSpec
+from nasforge.space.mobilenet import BlockSpec, LatencyUnit, MobileNetSpace
 
 BN_EPS = 1e-3
 
@@ -105,3 +105,22 @@ class MobileNetNetwork(nn.Module):
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         logits: torch.Tensor = self.classifier(self.dropout(x))
         return logits
+
+
+def unit_module(unit: LatencyUnit, space: MobileNetSpace) -> nn.Module:
+    """The module a latency lookup table times for `unit` (input ``(in, size, size)``)."""
+    if unit.kind == "stem":
+        return conv_bn_act(unit.in_channels, unit.out_channels, 3, 2, unit.activation)
+    if unit.kind == "block":
+        spec = BlockSpec(
+            stage=0, in_channels=unit.in_channels, out_channels=unit.out_channels,
+            kernel=unit.kernel, expand=unit.expand, se=unit.se, stride=unit.stride,
+        )  # fmt: skip
+        return MBConv(spec, unit.activation)
+    return nn.Sequential(
+        conv_bn_act(unit.in_channels, space.head_channels, 1, 1, unit.activation),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(space.dropout),
+        nn.Linear(space.head_channels, unit.out_channels),
+    )

@@ -1,0 +1,124 @@
+"""Latency lookup tables of the mobilenet space: contents, prediction, refusals, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nasforge.cli import app
+from nasforge.errors import ConfigError
+from nasforge.measure.latency_table import LatencyTable, build_latency_table
+from nasforge.space import NB201Space, make_space
+from nasforge.space.mobilenet import all_latency_units, latency_units
+
+runner = CliRunner()
+SMALL = {"width_mult": 0.25, "kernels": [3, 5], "expansions": [3]}
+SHAPE = (3, 32, 32)
+
+
+@pytest.fixture(scope="module")
+def table_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    space = make_space("mobilenet", **SMALL)
+    table = build_latency_table(
+        space, SHAPE, 5, threads=1, repeats=2, rounds=1, calibration_networks=4
+    )
+    path = tmp_path_factory.mktemp("latency") / "table.json"
+    table.save(path)
+    return path
+
+
+def test_table_holds_every_unit_and_predicts_calibrated_sums(table_file: Path) -> None:
+    space = make_space("mobilenet", **SMALL)
+    table = LatencyTable.load(table_file)
+    table.check_matches(space)
+    assert set(table.entries) == {u.key for u in all_latency_units(space, SHAPE, 5)}
+    assert all(ms > 0 for ms in table.entries.values())
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        arch = space.sample(rng)
+        units = latency_units(space, arch, SHAPE, 5)
+        assert len(units) == 2 + len(space.blocks(arch))  # stem, blocks, head
+        plain = sum(table.entries[u.key] for u in units)
+        assert table.unit_sum(space, arch) == pytest.approx(plain)
+        assert table.predict(space, arch) == pytest.approx(table.offset + table.scale * plain)
+    assert len(table.calibration) == 4 and table.scale > 0
+
+
+def test_units_follow_the_strides() -> None:
+    space = make_space("mobilenet", **SMALL)
+    units = latency_units(space, space.sample(np.random.default_rng(0)), (3, 64, 64), 5)
+    assert units[0].kind == "stem" and units[0].size == 64
+    assert units[1].size == 32  # after the stem's stride 2
+    assert units[-1].kind == "head" and units[-1].size == 2  # 64 / 2**5
+
+
+def _edited(table_file: Path, tmp_path: Path, edit: dict[str, dict[str, object]]) -> Path:
+    data = json.loads(table_file.read_text())
+    for section, values in edit.items():
+        data[section].update(values)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"machine": {"cpu": "Some Other CPU"}}, "built on another machine (cpu Some Other CPU"),
+        ({"machine": {"torch": "1.0.0"}}, "built on another machine (torch 1.0.0"),
+        ({"space": {"version": 0}}, "version 0 of the mobilenet network"),
+        ({"space": {"params": {"width_mult": 1.0}}}, "other options of space 'mobilenet'"),
+    ],
+)
+def test_a_table_that_does_not_fit_is_refused(
+    table_file: Path, tmp_path: Path, edit: dict[str, dict[str, object]], message: str
+) -> None:
+    table = LatencyTable.load(_edited(table_file, tmp_path, edit))
+    with pytest.raises(ConfigError, match="latency table"):
+        table.check_matches(make_space("mobilenet", **SMALL))
+    result = runner.invoke(app, ["latency", "check", "--table", str(tmp_path / "edited.json")])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_predict_from_the_cli_and_bad_tables(table_file: Path, tmp_path: Path) -> None:
+    space = make_space("mobilenet", **SMALL)
+    arch = space.sample(np.random.default_rng(0))
+    options = [arg for key, value in SMALL.items() for arg in ("-s", f"{key}={json.dumps(value)}")]
+    result = runner.invoke(
+        app, ["latency", "predict", str(arch), "--table", str(table_file), *options]
+    )
+    assert result.exit_code == 0, result.output
+    assert float(result.stdout) == pytest.approx(
+        LatencyTable.load(table_file).predict(space, arch), rel=1e-3
+    )
+    other = runner.invoke(app, ["latency", "predict", "mobilenetv2", "--table", str(table_file)])
+    assert other.exit_code == 2 and "other options of space 'mobilenet'" in other.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    for path, message in ((broken, "is not a latency table"), (tmp_path / "no.json", "no latency")):
+        result = runner.invoke(app, ["latency", "check", "--table", str(path)])
+        assert result.exit_code == 2 and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_reports_agreement(table_file: Path) -> None:
+    result = runner.invoke(
+        app, ["latency", "check", "--table", str(table_file), "--networks", "4", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["networks"] == 4 and len(report["measured_ms"]) == 4
+    assert -1.0 <= report["spearman"] <= 1.0 and report["mape"] >= 0
+
+
+def test_only_the_mobilenet_space_has_tables() -> None:
+    with pytest.raises(ConfigError, match="space 'nb201' has no latency lookup table"):
+        build_latency_table(NB201Space(), SHAPE, 10)
+    result = runner.invoke(app, ["latency", "build", "--space", "nb201"])
+    assert result.exit_code == 2 and "no latency lookup table" in result.stderr
