@@ -86,7 +86,9 @@ def test_rounding_as_the_reference() -> None:
 
 def test_named_architectures_need_their_scaling() -> None:
     default = MobileNetSpace()
-    assert set(default.named_architectures()) == {"mobilenetv2"}
+    assert set(default.named_architectures()) == {"mobilenetv2", "efficientnet-b0"}
+    small = MobileNetSpace(width_mult=0.25, resolution=32)  # B0's structure, scaled down
+    assert small.blocks(small.parse("efficientnet-b0"))[-1].out_channels == 80
     with pytest.raises(ArchError, match=r"-s width_mult=1\.2 -s depth_mult=1\.4 -s resolution=300"):
         default.parse("efficientnet-b3")
     for name, (width, depth, resolution, _) in EFFICIENTNET_SCALING.items():

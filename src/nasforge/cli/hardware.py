@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import JsonOption, SpaceOptions, parse_options, user_errors
+from nasforge.cli.common import (
+    DataOption,
+    JsonOption,
+    SpaceOptions,
+    parse_options,
+    user_errors,
+)
 from nasforge.cli.describe import parse_input_shape
 from nasforge.errors import ConfigError
 
@@ -117,3 +123,103 @@ def predict(
     chosen = make_space(space, **parse_options(space_option or [], "space option"))
     loaded.check_matches(chosen)
     typer.echo(f"{loaded.predict(chosen, chosen.parse(arch)):.3f}")
+
+
+@app.command()
+@user_errors
+def scale(
+    arch: Annotated[
+        str, typer.Argument(help="Base architecture of the mobilenet space (text or name).")
+    ] = "efficientnet-b0",
+    task: Annotated[str, typer.Option(help="Task to train on.")] = "digits",
+    data: DataOption = None,
+    space_option: SpaceOptions = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs of every point.")] = 3,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.05,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
+    phi: Annotated[
+        list[int] | None, typer.Option(help="Compound coefficients to scale by (repeatable).")
+    ] = None,
+    coefficients: Annotated[
+        str | None,
+        typer.Option(
+            help="alpha,beta,gamma to scale with, skipping the grid search (the paper's: "
+            "1.2,1.1,1.15)."
+        ),
+    ] = None,
+    grid_points: Annotated[
+        int, typer.Option(help="Grid points (alpha, beta, gamma) to train, closest to 2 first.")
+    ] = 4,
+    tolerance: Annotated[
+        float, typer.Option(help="Grid points keep |alpha * beta^2 * gamma^2 - 2| <= this.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="Torch threads for training.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """EfficientNet's compound scaling on a task: a grid search over (alpha, beta, gamma)
+    at phi=1, then the base network scaled by each phi; accuracy, parameters, multiply-adds
+    and latency of every point."""
+    from nasforge.run.compound_scaling import coefficient_grid, compound_scaling
+    from nasforge.run.setup import training_evaluator_factory
+    from nasforge.space import with_named_options
+    from nasforge.space.mobilenet import MobileNetSpace
+
+    given = _coefficients(coefficients) if coefficients is not None else None
+    if grid_points < 1:
+        raise ConfigError(f"--grid-points must be >= 1, not {grid_points}")
+    params = with_named_options(
+        "mobilenet", arch, parse_options(space_option or [], "space option")
+    )
+    space = MobileNetSpace(**params)
+    base_arch = space.parse(arch)
+    loaded, make_evaluator = training_evaluator_factory(
+        task, data, epochs=epochs, lr=lr, batch_size=batch_size, threads=threads, seed=seed
+    )
+    space.check_input(loaded.input_shape)
+    base_resolution = space.resolution or loaded.input_shape[1]
+    grid = None if given else coefficient_grid(tolerance=tolerance, limit=grid_points)
+
+    def progress(point: Any) -> None:
+        if not as_json:
+            typer.echo(_point_line(point), err=True)
+
+    report = compound_scaling(
+        space, base_arch, make_evaluator, base_resolution=base_resolution, grid=grid,
+        coefficients=given, phis=phi or [1, 2, 3], on_point=progress,
+    )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+        return
+    a, b, g = report.coefficients
+    typer.echo(
+        f"scaled with alpha={a}, beta={b}, gamma={g} ({report.chosen_by}); base resolution "
+        f"{report.base_resolution}"
+    )
+    for point in report.points:
+        typer.echo(_point_line(point))
+
+
+def _point_line(point: Any) -> str:
+    metrics = point.metrics
+    accuracy = metrics.get("accuracy")
+    accuracy_text = f"{accuracy:.2f}" if accuracy is not None else point.status
+    return (
+        f"{point.step:<6} phi={point.phi} alpha={point.alpha} beta={point.beta} "
+        f"gamma={point.gamma} resolution={point.resolution}: accuracy {accuracy_text}, "
+        f"params {metrics.get('params', float('nan')):,.0f}, multiply-adds "
+        f"{metrics.get('flops', float('nan')):,.0f}, latency "
+        f"{metrics.get('latency_ms', float('nan')):.2f} ms"
+    )
+
+
+def _coefficients(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1.0:
+        raise ConfigError(
+            f"--coefficients takes alpha,beta,gamma, each >= 1 (e.g. 1.2,1.1,1.15), not {text!r}"
+        )
+    return values[0], values[1], values[2]

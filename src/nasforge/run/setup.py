@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasforge.errors import ConfigError, SpaceError
 from nasforge.evaluate.base import Evaluator
 from nasforge.space import SPACES, is_spec, make_space, spaces_fitting
 from nasforge.space.base import SearchSpace
+
+if TYPE_CHECKING:
+    from nasforge.data.task import Task
+    from nasforge.evaluate.training import TrainingEvaluator
 
 TRAIN_SPACE_DEFAULTS: dict[str, dict[str, Any]] = {"nb201": {"channels": 8, "cells_per_stage": 1}}
 """Space settings that fit a CPU when candidates are trained (NB201's own C=16, N=5 does not)."""
@@ -49,17 +54,18 @@ def training_evaluator(
     seed: int = 0,
 ) -> tuple[SearchSpace, Evaluator]:
     """The space and the training evaluator for a built-in task."""
-    from nasforge.data.loaders import DATA_ENV, load_task
-    from nasforge.evaluate.training import TrainingEvaluator
-    from nasforge.training.trainer import TrainConfig
-
-    config = TrainConfig(
-        epochs=epochs, lr=lr, batch_size=batch_size, augment=augment, threads=threads
+    task, make_evaluator = training_evaluator_factory(
+        task_name,
+        data,
+        label_column=label_column,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        augment=augment,
+        threads=threads,
+        time_limit=time_limit,
+        seed=seed,
     )
-    options = {"label_column": label_column} if label_column else {}
-    where = str(data) if data is not None else os.environ.get(DATA_ENV)
-    resolved = str(Path(where).expanduser().resolve()) if where else None
-    task = load_task(task_name, resolved, seed=0, **options)
     name = space_name or default_space_name(task.input_shape)
     space = build_space(
         name, {**TRAIN_SPACE_DEFAULTS.get(name, {}), **space_params}, hyperparameters
@@ -71,11 +77,43 @@ def training_evaluator(
             raise
         fitting = ", ".join(spaces_fitting(task.input_shape)) or "none"
         raise SpaceError(f"{exc}; spaces that fit task {task_name!r}: {fitting}") from None
-    spec = {"name": task_name, "data": resolved, "seed": 0, "options": options}
-    evaluator = TrainingEvaluator(
-        space, task, train_config=config, time_limit=time_limit, seed=seed, task_spec=spec
+    return space, make_evaluator(space)
+
+
+def training_evaluator_factory(
+    task_name: str,
+    data: Path | None,
+    *,
+    label_column: str | None = None,
+    epochs: int = 8,
+    lr: float = 0.05,
+    batch_size: int = 64,
+    augment: bool = False,
+    threads: int | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+) -> tuple[Task, Callable[[SearchSpace], TrainingEvaluator]]:
+    """A built-in task, loaded once, and a maker of its training evaluator for any space
+    (compound scaling trains one space per point)."""
+    from nasforge.data.loaders import DATA_ENV, load_task
+    from nasforge.evaluate.training import TrainingEvaluator
+    from nasforge.training.trainer import TrainConfig
+
+    config = TrainConfig(
+        epochs=epochs, lr=lr, batch_size=batch_size, augment=augment, threads=threads
     )
-    return space, evaluator
+    options = {"label_column": label_column} if label_column else {}
+    where = str(data) if data is not None else os.environ.get(DATA_ENV)
+    resolved = str(Path(where).expanduser().resolve()) if where else None
+    task = load_task(task_name, resolved, seed=0, **options)
+    spec = {"name": task_name, "data": resolved, "seed": 0, "options": options}
+
+    def make(space: SearchSpace) -> TrainingEvaluator:
+        return TrainingEvaluator(
+            space, task, train_config=config, time_limit=time_limit, seed=seed, task_spec=spec
+        )
+
+    return task, make
 
 
 def benchmark_evaluator(

@@ -23,9 +23,11 @@ the reference implementations do, `round_channels`) and every depth (rounded up,
 images to that size first (0: the input's own size); ``kernels``, ``expansions`` and
 ``widths`` (per stage) give the choices; ``dropout`` before the classifier.
 
-Named architectures: ``mobilenetv2`` and ``efficientnet-b0`` to ``efficientnet-b4``; B1-B4 need
-the scaling options of `NAMED_OPTIONS` (`named_space_options` gives them; ``nasforge
-describe`` and ``train`` apply them when the name is given without them).
+Named architectures: ``mobilenetv2`` and ``efficientnet-b0`` to ``efficientnet-b4``. The first
+two name their structure at the space's own scaling (the published networks at the options
+of `NAMED_OPTIONS`, e.g. B0 at 224 pixels); B1-B4 need their scaling options
+(`named_space_options` gives them; ``nasforge describe`` and ``train`` apply any option the
+user did not give).
 """
 
 from __future__ import annotations
@@ -237,10 +239,13 @@ class MobileNetSpace(SearchSpace):
         return arch.replace(**inactive)
 
     def named_architectures(self) -> Mapping[str, Arch]:
-        """MobileNetV2 and EfficientNet-B0..B4 where these options hold them."""
+        """MobileNetV2 and EfficientNet-B0 at this space's own scaling (the published nets at
+        width and depth 1; a smaller or larger copy of them otherwise), and EfficientNet-B1
+        to B4 where these options are theirs."""
         named = {}
         for name, options in NAMED_OPTIONS.items():
-            if all(abs(getattr(self, k) - v) < 1e-9 for k, v in options.items()):
+            base = name in ("mobilenetv2", "efficientnet-b0")
+            if base or all(abs(getattr(self, k) - v) < 1e-9 for k, v in options.items()):
                 stages = MOBILENET_V2 if name == "mobilenetv2" else EFFICIENTNET_B0
                 activation = "relu6" if name == "mobilenetv2" else "swish"
                 arch = self._from_stages(stages, activation, se=name != "mobilenetv2")
