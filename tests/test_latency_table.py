@@ -122,3 +122,75 @@ def test_only_the_mobilenet_space_has_tables() -> None:
         build_latency_table(NB201Space(), SHAPE, 10)
     result = runner.invoke(app, ["latency", "build", "--space", "nb201"])
     assert result.exit_code == 2 and "no latency lookup table" in result.stderr
+
+
+DIGITS_SPACE = {"width_mult": 0.25, "resolution": 32, "kernels": [3], "expansions": [3]}
+
+
+@pytest.fixture(scope="module")
+def digits_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    space = make_space("mobilenet", **DIGITS_SPACE)
+    table = build_latency_table(
+        space, (1, 8, 8), 10, threads=1, repeats=2, rounds=1, calibration_networks=3
+    )
+    path = tmp_path_factory.mktemp("digits-latency") / "table.json"
+    table.save(path)
+    return path
+
+
+def _space_args() -> list[str]:
+    return [arg for k, v in DIGITS_SPACE.items() for arg in ("-s", f"{k}={json.dumps(v)}")]
+
+
+def test_search_screens_candidates_by_predicted_latency(digits_table: Path, tmp_path: Path) -> None:
+    from nasforge.run.storage import Store
+
+    table = LatencyTable.load(digits_table)
+    space = make_space("mobilenet", **DIGITS_SPACE)
+    rng = np.random.default_rng(0)
+    predictions = sorted(table.predict(space, space.sample(rng)) for _ in range(40))
+    bound = predictions[len(predictions) // 2]  # about half the space breaks it
+    store = tmp_path / "s.sqlite"
+    result = runner.invoke(
+        app,
+        ["search", "--space", "mobilenet", *_space_args(), "--epochs", "1", "--budget", "8",
+         "--workers", "1", "--latency-table", str(digits_table), "--constraint",
+         f"latency_ms_predicted<={bound}", "--final-epochs", "0", "--store", str(store),
+         "--name", "lt", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with Store(store, read_only=True) as journal:
+        trials = [t for t in journal.trials(journal.experiment("lt").id) if t.evaluated]
+    assert len(trials) == 8
+    for trial in trials:
+        predicted = trial.metrics["latency_ms_predicted"]
+        if predicted > bound:  # screened: never trained
+            assert trial.status.value == "failed" and "accuracy" not in trial.metrics
+        else:
+            assert trial.status.value == "ok" and "accuracy" in trial.metrics
+            assert trial.metrics["latency_ms_predicted"] == pytest.approx(
+                table.predict(space, space.parse(trial.arch)), rel=1e-9
+            )
+    assert any(t.status.value == "failed" for t in trials)
+    assert any(t.status.value == "ok" for t in trials)
+
+
+def test_a_table_for_another_input_or_a_benchmark_search_is_refused(tmp_path: Path) -> None:
+    space = make_space("mobilenet", **DIGITS_SPACE)
+    other = build_latency_table(
+        space, (1, 8, 8), 5, threads=1, repeats=1, rounds=1, calibration_networks=0
+    )
+    path = tmp_path / "five-classes.json"
+    other.save(path)
+    for args, message in (
+        ([*_space_args(), "--latency-table", str(path)],
+         "built for input [1, 8, 8] and 5 classes, the task has [1, 8, 8] and 10"),
+        (["--benchmark", "x.csv", "--latency-table", str(path)],
+         "--latency-table is for searches that train"),
+        ([*_space_args(), "--constraint", "latency_ms_predicted<=3"],
+         "latency_ms_predicted"),
+    ):  # fmt: skip
+        result = runner.invoke(app, ["search", "--space", "mobilenet", "--budget", "2", *args])
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

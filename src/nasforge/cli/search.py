@@ -45,6 +45,8 @@ from nasforge.errors import ConfigError, StoreError
 from nasforge.run.storage import Store
 
 BUDGET_SCHEDULERS = ("sh", "hyperband", "bohb")
+BEFORE_TRAINING = ("params", "flops", "latency_ms_predicted")
+"""Metrics a training search knows before a candidate trains: a constraint on one skips it."""
 
 
 @app.command()
@@ -135,6 +137,13 @@ def search(
             "e.g. synflow (repeatable: ranked by the average rank).",
         ),
     ] = None,
+    latency_table: Annotated[
+        Path | None,
+        typer.Option(
+            help="A latency table (nasforge latency build) for this space and task: every "
+            "candidate gets latency_ms_predicted, which objectives and constraints may use.",
+        ),
+    ] = None,
     warm_start_from: Annotated[
         str | None,
         typer.Option(
@@ -175,6 +184,8 @@ def search(
     from nasforge.strategy import make_strategy
 
     use_benchmark = evaluator == "benchmark" or (evaluator == "auto" and benchmark is not None)
+    if latency_table is not None and use_benchmark:
+        raise ConfigError("--latency-table is for searches that train candidates, not a table")
     check_executor(executor, workers, ray_address)
     if evaluator not in ("auto", "train", "benchmark"):
         raise ConfigError(f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark")
@@ -213,6 +224,8 @@ def search(
             threads=threads,
             time_limit=time_limit,
             seed=seed,
+            screen=[c.to_dict() for c in limits_on_metrics if c.metric in BEFORE_TRAINING],
+            latency_table=str(latency_table.resolve()) if latency_table else None,
         )
         if final_epochs < 0:
             raise ConfigError(f"--final-epochs must be >= 0, not {final_epochs}")

@@ -26,6 +26,8 @@ def _training(
     latency_repeats: int = 20,
     seed: int = 0,
     continue_from_checkpoints: bool = True,
+    screen: list[dict[str, Any]] | None = None,
+    latency_table: str | None = None,
 ) -> Evaluator:
     from nasforge.data.loaders import load_task
     from nasforge.evaluate.training import TrainingEvaluator
@@ -43,6 +45,8 @@ def _training(
         seed=seed,
         task_spec=task,
         continue_from_checkpoints=continue_from_checkpoints,
+        screen=screen or [],
+        latency_table=latency_table,
     )
 
 

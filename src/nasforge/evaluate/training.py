@@ -28,7 +28,8 @@ import math
 import time
 import zlib
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -38,10 +39,16 @@ from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result, Status
 from nasforge.measure import count_flops, count_parameters, measure_latency_ms
+from nasforge.run.objective import Constraint
 from nasforge.space.base import SearchSpace
 from nasforge.space.hyperparams import hyperparameters_of
 from nasforge.training.trainer import TrainConfig, Trainer, TrainerHooks, TrainReport
 
+if TYPE_CHECKING:
+    from nasforge.measure.latency_table import LatencyTable
+
+PREDICTED_LATENCY = "latency_ms_predicted"
+"""Batch-1 latency predicted by a latency lookup table (`nasforge.measure.latency_table`)."""
 METRICS = frozenset(
     {
         "accuracy",
@@ -89,6 +96,8 @@ class TrainingEvaluator(Evaluator):
         seed: int = 0,
         task_spec: dict[str, Any] | None = None,
         continue_from_checkpoints: bool = True,
+        screen: Sequence[Mapping[str, Any]] = (),
+        latency_table: str | None = None,
     ) -> None:
         if time_limit is not None and time_limit <= 0:
             raise ConfigError(f"per-trial time limit must be > 0 seconds, not {time_limit}")
@@ -101,6 +110,29 @@ class TrainingEvaluator(Evaluator):
         self.seed = seed
         self.task_spec = task_spec or {"name": task.name}
         self.continue_from_checkpoints = continue_from_checkpoints
+        self.screen = [dict(limit) for limit in screen]
+        self.latency_table = latency_table
+        self.screen_: list[Constraint] = [Constraint(**limit) for limit in self.screen]
+        self.table_: LatencyTable | None = None
+        if latency_table is not None:
+            from nasforge.measure.latency_table import LatencyTable
+
+            self.table_ = LatencyTable.load(latency_table)
+            self.table_.check_matches(space)
+            if tuple(self.table_.input_shape) != tuple(task.input_shape) or (
+                self.table_.classes != task.num_classes
+            ):
+                raise ConfigError(
+                    f"latency table was built for input {list(self.table_.input_shape)} and "
+                    f"{self.table_.classes} classes, the task has {list(task.input_shape)} and "
+                    f"{task.num_classes}: build it with --input-shape and --classes to match"
+                )
+        unscreenable = [c.metric for c in self.screen_ if c.metric not in self.before_training()]
+        if unscreenable:
+            raise ConfigError(
+                f"cannot check {', '.join(unscreenable)} before training: screen params, flops"
+                + (" or latency_ms_predicted" if self.table_ else "")
+            )
         self.default_budget = float(self.train_config.epochs)
         self.checkpoints_: OrderedDict[Arch, Checkpoint] = OrderedDict()
 
@@ -112,10 +144,25 @@ class TrainingEvaluator(Evaluator):
             "latency_repeats": self.latency_repeats,
             "seed": self.seed,
             "continue_from_checkpoints": self.continue_from_checkpoints,
+            "screen": [dict(limit) for limit in self.screen],
+            "latency_table": self.latency_table,
         }
 
     def metric_names(self) -> frozenset[str]:
-        return METRICS
+        return METRICS | ({PREDICTED_LATENCY} if self.table_ is not None else set())
+
+    def before_training(self) -> frozenset[str]:
+        """Metrics known before a candidate trains (what `screen` may limit)."""
+        return frozenset({"params", "flops"} | ({PREDICTED_LATENCY} if self.table_ else set()))
+
+    def untrained_metrics(self, arch: Arch, model: torch.nn.Module) -> dict[str, float]:
+        metrics = {
+            "params": float(count_parameters(model)),
+            "flops": float(count_flops(model, self.task.input_shape)),
+        }
+        if self.table_ is not None:
+            metrics[PREDICTED_LATENCY] = self.table_.predict(self.space, arch)
+        return metrics
 
     def trial_seed(self, arch: Arch) -> int:
         """The same arch always trains from the same seed (within one evaluator seed)."""
@@ -148,6 +195,19 @@ class TrainingEvaluator(Evaluator):
         resume = self._checkpoint_before(arch, epochs)
         try:
             model = self.build(arch, config.seed)
+            untrained = self.untrained_metrics(arch, model)
+            broken = [c for c in self.screen_ if c.violation(untrained) > 0]
+            if broken:
+                limits = ", ".join(
+                    f"{c.metric} {untrained[c.metric]:.4g} not {c.operator} {c.bound:g}"
+                    for c in broken
+                )
+                return Result(
+                    metrics=untrained,
+                    cost=time.perf_counter() - started,
+                    status=Status.FAILED,
+                    error=f"not trained: {limits}",
+                )
             trainer = _CheckpointTrainer(config, resume, self._steps_per_epoch(config))
             if resume is not None:
                 model.load_state_dict(resume.model_state)
@@ -181,8 +241,7 @@ class TrainingEvaluator(Evaluator):
             "accuracy": 100.0 * report.last_valid_accuracy,
             "best_accuracy": max(info["valid_accuracy"]),
             "train_accuracy": 100.0 * report.curve[-1].train_accuracy,
-            "params": float(count_parameters(model)),
-            "flops": float(count_flops(model, self.task.input_shape)),
+            **untrained,
             "latency_ms": measure_latency_ms(
                 model, self.task.input_shape, repeats=self.latency_repeats
             ),

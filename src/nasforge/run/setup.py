@@ -52,8 +52,12 @@ def training_evaluator(
     threads: int | None = None,
     time_limit: float | None = None,
     seed: int = 0,
+    screen: list[dict[str, Any]] | None = None,
+    latency_table: str | None = None,
 ) -> tuple[SearchSpace, Evaluator]:
-    """The space and the training evaluator for a built-in task."""
+    """The space and the training evaluator for a built-in task; `screen` limits metrics
+    known before training (params, flops, latency_ms_predicted with `latency_table`), so a
+    candidate that breaks one is not trained."""
     task, make_evaluator = training_evaluator_factory(
         task_name,
         data,
@@ -65,6 +69,8 @@ def training_evaluator(
         threads=threads,
         time_limit=time_limit,
         seed=seed,
+        screen=screen,
+        latency_table=latency_table,
     )
     name = space_name or default_space_name(task.input_shape)
     space = build_space(
@@ -92,6 +98,8 @@ def training_evaluator_factory(
     threads: int | None = None,
     time_limit: float | None = None,
     seed: int = 0,
+    screen: list[dict[str, Any]] | None = None,
+    latency_table: str | None = None,
 ) -> tuple[Task, Callable[[SearchSpace], TrainingEvaluator]]:
     """A built-in task, loaded once, and a maker of its training evaluator for any space
     (compound scaling trains one space per point)."""
@@ -110,7 +118,14 @@ def training_evaluator_factory(
 
     def make(space: SearchSpace) -> TrainingEvaluator:
         return TrainingEvaluator(
-            space, task, train_config=config, time_limit=time_limit, seed=seed, task_spec=spec
+            space,
+            task,
+            train_config=config,
+            time_limit=time_limit,
+            seed=seed,
+            task_spec=spec,
+            screen=screen or [],
+            latency_table=latency_table,
         )
 
     return task, make
