@@ -7,12 +7,17 @@ same way; reported: Spearman between predicted and measured, the mean absolute p
 error of the calibrated prediction and of the plain sum of blocks (ProxylessNAS's), the
 range of measured latencies, and the build time.
 
-Parts b (latency-constrained search against random search) and c (compound scaling) of
-the issue are not in this script yet.
+Part b (``--part search``): a latency-constrained search on the CIFAR-10 subset, evolution
+against random search under the same constraint and budget (the training evaluator, a
+quarter-width space at 32x32; candidates over the bound by the table's prediction are not
+trained); each winner's accuracy and its latency measured again (least of 3 rounds).
+Part c (``--part scale``): compound scaling of quarter-width EfficientNet-B0 on the subset.
 
 Usage::
 
     python benchmarks/mobilenet_space.py --networks 100 --sizes 32 64
+    python benchmarks/mobilenet_space.py --part search --strategy evolution --budget 12
+    python benchmarks/mobilenet_space.py --part scale --epochs 3
 
 This script is not part of the package.
 """
@@ -22,23 +27,119 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 
 from nasforge.measure.latency_table import build_latency_table, measure_network_ms
+from nasforge.run.budget import Budget
+from nasforge.run.compound_scaling import coefficient_grid, compound_scaling
+from nasforge.run.experiment import Experiment
+from nasforge.run.objective import Constraint
+from nasforge.run.setup import training_evaluator_factory
 from nasforge.space import make_space
+from nasforge.space.mobilenet import MobileNetSpace
+from nasforge.strategy import make_strategy
+
+SMALL = {"width_mult": 0.25}
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def search_part(args: argparse.Namespace) -> list[str]:
+    """One constrained search (run each strategy in its own process, side by side)."""
+    space = MobileNetSpace(**SMALL)
+    shape = (3, 32, 32)
+    table = build_latency_table(space, shape, 10, threads=1)
+    rng = np.random.default_rng(12345)
+    predicted = sorted(table.predict(space, space.sample(rng)) for _ in range(200))
+    bound = round(float(np.quantile(predicted, args.quantile)), 2)
+    with_table = Path(tempfile.mkdtemp()) / "latency.json"
+    table.save(with_table)
+    _, make = training_evaluator_factory(
+        "cifar10", args.data, epochs=args.epochs, threads=1, seed=args.seed,
+        screen=[{"metric": "latency_ms_predicted", "operator": "<=", "bound": bound}],
+        latency_table=str(with_table),
+    )  # fmt: skip
+    started = time.perf_counter()
+    result = Experiment(
+        space,
+        make_strategy(args.strategy, space, seed=args.seed),
+        make(space),
+        budget=Budget(queries=args.budget),
+        constraints=[Constraint("latency_ms_predicted", "<=", bound)],
+    ).run()
+    seconds = time.perf_counter() - started
+    best = result.best
+    if best is None:
+        return [f"| {args.strategy} | {args.budget} | no feasible trained candidate |"]
+    torch.set_num_threads(1)
+    arch = space.parse(best.arch)
+    again = measure_network_ms(space, [arch], shape, 10)[0]
+    trained = sum(1 for t in result.trials if "accuracy" in t.metrics)
+    return [
+        f"| {args.strategy} | {args.budget} ({trained} trained) | {args.epochs} | {bound} "
+        f"| {best.metrics['accuracy']:.2f} | {best.metrics['latency_ms_predicted']:.2f} "
+        f"| {again:.2f} | {'yes' if again <= bound else 'no'} | {seconds:.0f} |"
+    ]
+
+
+def scale_part(args: argparse.Namespace) -> list[str]:
+    space = MobileNetSpace(**SMALL)
+    _, make = training_evaluator_factory(
+        "cifar10", args.data, epochs=args.epochs, threads=1, seed=args.seed
+    )
+    report = compound_scaling(
+        space, space.parse("efficientnet-b0"), make, base_resolution=32,
+        grid=coefficient_grid(limit=args.grid_points), phis=(1, 2, 3),
+        on_point=lambda p: print(p, file=sys.stderr, flush=True),
+    )  # fmt: skip
+    lines = [
+        f"Chosen: alpha, beta, gamma = {report.coefficients} ({report.chosen_by})",
+        "",
+        "| step | phi | alpha | beta | gamma | resolution | accuracy | params | multiply-adds "
+        "| latency ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in report.points:
+        m = p.metrics
+        lines.append(
+            f"| {p.step} | {p.phi} | {p.alpha} | {p.beta} | {p.gamma} | {p.resolution} "
+            f"| {m.get('accuracy', float('nan')):.2f} | {m.get('params', 0):,.0f} "
+            f"| {m.get('flops', 0):,.0f} | {m.get('latency_ms', float('nan')):.2f} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("lut", "search", "scale"), default="lut")
     parser.add_argument("--networks", type=int, default=100)
     parser.add_argument("--sizes", type=int, nargs="+", default=[32])
     parser.add_argument("--width-mult", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--strategy", default="evolution")
+    parser.add_argument("--budget", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--quantile", type=float, default=0.3, help="Bound: this quantile.")
+    parser.add_argument("--grid-points", type=int, default=3)
     args = parser.parse_args(argv)
+    command = "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`"
+    if args.part == "search":
+        header = [
+            "| strategy | budget | epochs | bound (latency_ms_predicted) | accuracy | predicted ms "
+            "| measured again ms | meets bound | seconds |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        print("\n".join([*header, *search_part(args), "", command]))
+        return
+    if args.part == "scale":
+        print("\n".join([*scale_part(args), "", command]))
+        return
     space = make_space("mobilenet", width_mult=args.width_mult)
     lines = [
         f"mobilenet space (width_mult={args.width_mult}), 10 classes, 1 thread, "
@@ -66,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
             f"| {table.offset:+.3f} ms + {table.scale:.3f} x sum |"
         )
         print(lines[-1], file=sys.stderr, flush=True)
-    lines += ["", "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`"]
+    lines += ["", command]
     print("\n".join(lines))
 
 

@@ -119,13 +119,25 @@ def test_bayesian_predictor_trains_on_the_prior(nb201_table: NB201Table) -> None
     strategy.tell(Observation(strategy.ask(), 60.0))
     features, targets = strategy.training_data()
     observed = {space.canonical(a) for a, _ in strategy.history_}
-    unobserved = [t for t in prior if space.canonical(t.arch) not in observed]
+    unobserved = [t for t in strategy.prior_ if space.canonical(t.arch) not in observed]
+    assert len(strategy.prior_) == len(prior)  # small: kept whole, best first
+    assert [t.z for t in strategy.prior_] == sorted((t.z for t in prior), reverse=True)
     assert len(features) == 2 + len(unobserved)
     prior_targets = targets[2:]
-    assert abs(float(prior_targets.mean())) < 1e-5  # standardized within the prior
     # the prior's ranking is kept (ties where clipping raised the worst to one floor)
-    order = np.argsort([-t.z for t in unobserved], kind="stable")
-    assert np.all(np.diff(prior_targets[order]) <= 1e-6)
+    assert np.all(np.diff(prior_targets) <= 1e-6)
+    assert abs(float(strategy.prior_targets_.mean())) < 1e-5  # standardized within the prior
+
+
+def test_a_large_prior_is_thinned(nb201_table: NB201Table) -> None:
+    space = NB201Space()
+    prior = _nb201_prior(nb201_table, space, 1000)
+    strategy = BayesianOptimization(space, seed=0)
+    strategy.learn_prior(prior)
+    best = sorted(prior, key=lambda t: -t.z)
+    assert len(strategy.prior_) == 400
+    assert strategy.prior_[:200] == best[:200]
+    assert strategy.prior_[-1].z < best[600].z  # the spread reaches the bottom ranks
 
 
 def test_bayesian_with_a_prior_skips_its_random_start(nb201_table: NB201Table) -> None:
@@ -245,3 +257,31 @@ def test_another_space_is_refused_before_any_training(store: Path) -> None:
 def test_same_space_with_other_options_is_refused(store: Path) -> None:
     with pytest.raises(ConfigError, match="other options: channels=16 there, 8 here"):
         load_transfer_source(f"{store}:c10", NB201Space(channels=8))
+
+
+@pytest.mark.slow
+def test_transfer_from_a_3000_query_search(nb201_csv_path: Path, tmp_path: Path) -> None:
+    """At the size users reach: a 3,000-query source; a warm Bayesian search stays fast
+    (its predictor thins the prior: docs/benchmarks.md) and evaluates the source's best
+    first."""
+    store = tmp_path / "big.sqlite"
+    code, _, err = _run(
+        "search", "--benchmark", str(nb201_csv_path), "--strategy", "random", "--budget",
+        "3000", "--store", str(store), "--name", "src", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    source = load_transfer_source(f"{store}:src", NB201Space(), top=10)
+    assert len(source.prior) > 2000
+    code, _, err = _run(
+        "search", "--benchmark", str(nb201_csv_path), "--dataset", "imagenet16", "--strategy",
+        "bayesian", "--budget", "30", "--store", str(store), "--name", "warm",
+        "--warm-start-from", f"{store}:src", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    with Store(store, read_only=True) as journal:
+        record = journal.experiment("warm")
+        trials = [t for t in journal.trials(record.id) if t.evaluated]
+    assert len(record.config["strategy"]["params"]["prior"]) == len(source.prior)
+    space = NB201Space()
+    assert [space.parse(t.arch) for t in trials[:10]] == [space.parse(s) for s in source.seeds]
+    assert len(trials) == 30

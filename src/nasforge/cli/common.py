@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -209,6 +210,25 @@ def print_best(payload: dict[str, Any]) -> None:
 
 def metric_text(name: str, value: float) -> str:
     return f"{value:,.0f}" if name in ("params", "flops") else f"{value:.2f}"
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar on stderr, hidden when stderr is not a terminal; yields the
+    ``on_progress(done, total)`` callback that library functions take."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    stderr = Console(stderr=True)
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    ) as progress:
+        task_id = progress.add_task(label, total=None)
+        yield lambda done, total: progress.update(task_id, completed=done, total=total)
 
 
 def parse_options(pairs: list[str], what: str = "strategy option") -> dict[str, Any]:

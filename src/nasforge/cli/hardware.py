@@ -14,6 +14,7 @@ from nasforge.cli.common import (
     JsonOption,
     SpaceOptions,
     parse_options,
+    progress_bar,
     user_errors,
 )
 from nasforge.cli.describe import parse_input_shape
@@ -49,9 +50,6 @@ def build(
     ),
 ) -> None:
     """Time every block the space can hold at this input, and save the table."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from nasforge.measure.latency_table import build_latency_table
     from nasforge.space import make_space
 
@@ -59,20 +57,10 @@ def build(
         raise ConfigError(f"--classes must be >= 1, not {classes}")
     chosen = make_space(space, **parse_options(space_option or [], "space option"))
     shape = parse_input_shape(input_shape)
-    stderr = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]timing blocks"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=stderr,
-        transient=True,
-        disable=not stderr.is_terminal,
-    ) as progress:
-        task = progress.add_task("timing", total=None)
+    with progress_bar("timing blocks") as on_progress:
         table = build_latency_table(
             chosen, shape, classes, threads=threads, repeats=repeats, rounds=rounds,
-            calibration_networks=calibration,
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            calibration_networks=calibration, on_progress=on_progress,
         )  # fmt: skip
     table.save(out)
     typer.echo(

@@ -38,6 +38,7 @@ from nasforge.cli.common import (
     parse_options,
     pick_name,
     print_best,
+    progress_bar,
     stdout_console,
     user_errors,
 )
@@ -325,8 +326,6 @@ def warm_started(
     by `proxies`, scored on the task's mini-batch, or without data on the benchmark."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from nasforge.evaluate.training import TrainingEvaluator
     from nasforge.proxies import ProxyBatch, ProxyError, get_proxy, proxy_names
     from nasforge.proxies.warm_start import warm_start_strategy, zero_cost_seeds
@@ -355,22 +354,13 @@ def warm_started(
                 f"the benchmark has no task to draw one from; use a data-free proxy: "
                 f"{', '.join(data_free)}"
             )
-    stderr = Console(stderr=True)
     scored = [0]
     started = time.perf_counter()
-    with Progress(
-        TextColumn("[bold]warm start"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=stderr,
-        transient=True,
-        disable=not stderr.is_terminal,
-    ) as progress:
-        task_id = progress.add_task("scoring", total=None)
+    with progress_bar("warm start") as show:
 
         def on_progress(done: int, total: int) -> None:
             scored[0] = total
-            progress.update(task_id, completed=done, total=total)
+            show(done, total)
 
         seeds = zero_cost_seeds(
             space,

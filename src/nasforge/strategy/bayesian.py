@@ -33,6 +33,7 @@ the seed and the sequence of asks and tells.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,9 @@ from nasforge.strategy.base import (
 
 ENCODINGS = ("onehot", "path")
 ACQUISITIONS = ("its", "ucb")
+PRIOR_TOP = 200
+PRIOR_SPREAD = 200
+"""A prior (transfer) trains the predictor on its best PRIOR_TOP and PRIOR_SPREAD more."""
 ENUMERATE_LIMIT = 100_000
 """Spaces up to this size are enumerated to find an unseen arch when sampling finds none."""
 _RANDOM_TRIES = 100
@@ -137,6 +141,9 @@ class BayesianOptimization(Strategy):
         self.history_: list[tuple[Arch, float]] = []  # scored observations, in order
         self.pending_: dict[Arch, int] = {}  # proposed, not yet told: count, in ask order
         self.prior_: list[PriorTrial] = []  # trials of another task (transfer), not queries
+        self.prior_keys_: list[Any] = []  # their canonical forms
+        self.prior_features_ = np.zeros((0, 0), dtype=np.float32)
+        self.prior_targets_ = np.zeros(0)
 
     # -- ask and tell ------------------------------------------------------------------
     def ask(self) -> Proposal:
@@ -166,8 +173,17 @@ class BayesianOptimization(Strategy):
 
     def learn_prior(self, prior: Sequence[PriorTrial]) -> None:
         """Train the predictor on `prior` too (see `training_data`), and skip the random
-        start: the prior is the predictor's first data."""
-        self.prior_ = list(prior)
+        start: the prior is the predictor's first data. A large prior is thinned to its best
+        `PRIOR_TOP` trials and `PRIOR_SPREAD` more evenly spaced by rank (a 3,000-trial
+        source would otherwise make every ask fit 3,000 rows)."""
+        ranked = sorted(prior, key=lambda t: -t.z)
+        rest = ranked[PRIOR_TOP:]
+        step = max(1, len(rest) // PRIOR_SPREAD) if rest else 1
+        self.prior_ = ranked[:PRIOR_TOP] + rest[::step][:PRIOR_SPREAD]
+        self.prior_keys_ = [self.space.canonical(t.arch) for t in self.prior_]
+        if self.prior_:
+            self.prior_features_ = np.stack([self._encode(t.arch) for t in self.prior_])
+            self.prior_targets_ = self._clipped_standardized(self.prior_)
 
     # -- helpers -----------------------------------------------------------------------
     def _propose(self, arch: Arch) -> Proposal:
@@ -226,12 +242,12 @@ class BayesianOptimization(Strategy):
             archs += lies
             scores = np.concatenate([scores, np.full(len(lies), scores.min())])
         targets = (scores - scores.mean()) / (scores.std() + 1e-8)
-        observed = {self.space.canonical(arch) for arch, _ in self.history_}
-        prior = [t for t in self.prior_ if self.space.canonical(t.arch) not in observed]
-        if prior:
-            archs += [t.arch for t in prior]
-            targets = np.concatenate([targets, self._clipped_standardized(prior)])
         features = np.stack([self._encode(arch) for arch in archs]).astype(np.float32)
+        if self.prior_:
+            observed = {self.space.canonical(arch) for arch, _ in self.history_}
+            keep = np.array([key not in observed for key in self.prior_keys_])
+            features = np.concatenate([features, self.prior_features_[keep].astype(np.float32)])
+            targets = np.concatenate([targets, self.prior_targets_[keep]])
         return features, targets.astype(np.float32)
 
     def _clipped_standardized(self, prior: list[PriorTrial]) -> np.ndarray:
