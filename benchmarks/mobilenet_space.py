@@ -16,7 +16,8 @@ Part c (``--part scale``): compound scaling of quarter-width EfficientNet-B0 on 
 Usage::
 
     python benchmarks/mobilenet_space.py --networks 100 --sizes 32 64
-    python benchmarks/mobilenet_space.py --part search --strategy evolution --budget 12
+    python benchmarks/mobilenet_space.py --part search --strategy evolution --budget 30 \
+        --table quarter.json   # then --strategy random with the same table
     python benchmarks/mobilenet_space.py --part scale --epochs 3
 
 This script is not part of the package.
@@ -35,7 +36,11 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from nasforge.measure.latency_table import build_latency_table, measure_network_ms
+from nasforge.measure.latency_table import (
+    LatencyTable,
+    build_latency_table,
+    measure_network_ms,
+)
 from nasforge.run.budget import Budget
 from nasforge.run.compound_scaling import coefficient_grid, compound_scaling
 from nasforge.run.experiment import Experiment
@@ -53,12 +58,15 @@ def search_part(args: argparse.Namespace) -> list[str]:
     """One constrained search (run each strategy in its own process, side by side)."""
     space = MobileNetSpace(**SMALL)
     shape = (3, 32, 32)
-    table = build_latency_table(space, shape, 10, threads=1)
+    with_table = args.table or Path(tempfile.mkdtemp()) / "latency.json"
+    if with_table.is_file():  # one table for every strategy compared
+        table = LatencyTable.load(with_table)
+    else:
+        table = build_latency_table(space, shape, 10, threads=1)
+        table.save(with_table)
     rng = np.random.default_rng(12345)
     predicted = sorted(table.predict(space, space.sample(rng)) for _ in range(200))
     bound = round(float(np.quantile(predicted, args.quantile)), 2)
-    with_table = Path(tempfile.mkdtemp()) / "latency.json"
-    table.save(with_table)
     _, make = training_evaluator_factory(
         "cifar10", args.data, epochs=args.epochs, threads=1, seed=args.seed,
         screen=[{"metric": "latency_ms_predicted", "operator": "<=", "bound": bound}],
@@ -79,7 +87,7 @@ def search_part(args: argparse.Namespace) -> list[str]:
     torch.set_num_threads(1)
     arch = space.parse(best.arch)
     again = measure_network_ms(space, [arch], shape, 10)[0]
-    trained = sum(1 for t in result.trials if "accuracy" in t.metrics)
+    trained = sum(1 for t in result.trials if t.evaluated and "accuracy" in t.metrics)
     return [
         f"| {args.strategy} | {args.budget} ({trained} trained) | {args.epochs} | {bound} "
         f"| {best.metrics['accuracy']:.2f} | {best.metrics['latency_ms_predicted']:.2f} "
@@ -127,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--quantile", type=float, default=0.3, help="Bound: this quantile.")
     parser.add_argument("--grid-points", type=int, default=3)
+    parser.add_argument("--table", type=Path, default=None, help="Latency table (built if new).")
     args = parser.parse_args(argv)
     command = "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`"
     if args.part == "search":
