@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,11 +14,13 @@ from typer.testing import CliRunner
 
 from nasforge.arch import Arch
 from nasforge.cli import app
+from nasforge.data.task import Task
 from nasforge.errors import ArchError
 from nasforge.measure.parameters import count_parameters
 from nasforge.space import make_space
 from nasforge.space.darts import NAMED_OPTIONS, DartsSpace
 from nasforge.space.darts_genotype import PUBLISHED, parse_genotype
+from nasforge.training.trainer import TrainConfig, Trainer, TrainerHooks
 
 runner = CliRunner()
 
@@ -223,3 +226,41 @@ def test_a_published_name_brings_the_options_it_needs() -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["params"] > 0
+
+
+def _random_task(count: int = 16) -> Task:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(count, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, size=count).astype(np.int64)
+    return Task("random", x, y, x, y, x, y, 10, np.zeros(3, np.float32), np.ones(3, np.float32))
+
+
+def _tiny_darts(**options: Any) -> torch.nn.Module:
+    space = DartsSpace(channels=4, layers=3, **options)
+    return space.build(space.parse("DARTS_V2"), (3, 32, 32), 10)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.4])
+def test_the_trainer_adds_the_auxiliary_loss(weight: float) -> None:
+    model = _tiny_darts(auxiliary=True)
+    head = model.auxiliary_head
+    assert head is not None
+    before = [p.detach().clone() for p in head.parameters()]
+    config = TrainConfig(epochs=1, batch_size=16, auxiliary_weight=weight, threads=1)
+    Trainer(config).fit(model, _random_task())
+    moved = any(not torch.equal(a, p) for a, p in zip(before, head.parameters(), strict=True))
+    assert moved == (weight > 0)  # the head learns only through its own loss
+
+
+def test_the_drop_path_rate_grows_over_the_epochs() -> None:
+    model = _tiny_darts(drop_path_prob=0.3)
+    seen: list[float] = []
+
+    class Record(TrainerHooks):
+        def on_epoch_start(self, epoch: int, model: torch.nn.Module) -> None:
+            seen.append(float(model.cells[0].drop_path_prob))
+
+    Trainer(TrainConfig(epochs=3, batch_size=16, threads=1), hooks=[Record()]).fit(
+        model, _random_task()
+    )
+    assert seen == pytest.approx([0.0, 0.1, 0.2])  # DARTS: drop_path_prob * epoch / epochs

@@ -186,6 +186,14 @@ class DartsNetwork(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
         self.auxiliary_logits: torch.Tensor | None = None
+        self.max_drop_path_prob = drop_path_prob
+
+    def schedule_drop_path(self, progress: float) -> None:
+        """Set every cell's drop-path rate to ``drop_path_prob * progress`` (the Trainer
+        calls it with epoch / epochs at each epoch's start, as DARTS's training script)."""
+        for cell in self.cells:
+            assert isinstance(cell, DartsCell)
+            cell.drop_path_prob = self.max_drop_path_prob * progress
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = s1 = self.stem(x)

@@ -68,6 +68,10 @@ class TrainConfig:
     max_seconds: float | None = None
     eval_batch_size: int = 1024
     device: str = "cpu"
+    auxiliary_weight: float = 0.4
+    """Weight of an auxiliary head's loss (DARTS's 0.4), for a model that sets
+    ``auxiliary_logits`` in its training forward pass (the darts network with
+    ``auxiliary=True``); other models have none."""
 
     def __post_init__(self) -> None:
         positive = {
@@ -94,6 +98,10 @@ class TrainConfig:
             raise ConfigError(f"train config: early_stopping_patience must be >= 1, not {patience}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"train config: threads must be >= 1, not {self.threads}")
+        if not (math.isfinite(self.auxiliary_weight) and self.auxiliary_weight >= 0):
+            raise ConfigError(
+                f"train config: auxiliary_weight must be >= 0, not {self.auxiliary_weight}"
+            )
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise ConfigError(f"train config: max_seconds must be > 0, not {self.max_seconds}")
 
@@ -246,6 +254,9 @@ class Trainer:
         status, reason, step = Status.OK, f"trained {cfg.epochs} epochs", 0
         best, stale = -1.0, 0
         for epoch in range(cfg.epochs):
+            schedule_drop_path = getattr(model, "schedule_drop_path", None)
+            if callable(schedule_drop_path):  # DARTS: the rate grows linearly from 0
+                schedule_drop_path(epoch / cfg.epochs)
             for hook in self.hooks:
                 hook.on_epoch_start(epoch, model)
             lr = float(optimizer.param_groups[0]["lr"])
@@ -327,6 +338,9 @@ class Trainer:
                 hook.before_forward(step, model, xb, yb)
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)
+            auxiliary = getattr(model, "auxiliary_logits", None)
+            if isinstance(auxiliary, torch.Tensor) and cfg.auxiliary_weight > 0:
+                loss = loss + cfg.auxiliary_weight * F.cross_entropy(auxiliary, yb)
             loss_value = float(loss.item())
             if not math.isfinite(loss_value):
                 run.diverged = loss_value
