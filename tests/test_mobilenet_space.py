@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -177,3 +178,42 @@ def test_list_options_from_the_command_line() -> None:
     )  # fmt: skip
     assert result.exit_code == 2  # a partial arch: the options themselves were read
     assert "kernels" not in result.stderr and "missing" in result.stderr
+
+
+def test_compact_text_round_trips() -> None:
+    space = MobileNetSpace()
+    b0 = space.parse("efficientnet-b0")
+    text = space.format(b0)
+    assert text.startswith("swish/16:k3e1se/24:k3e6se,k3e6se/40:k5e6se,k5e6se/")
+    assert space.parse(text) == b0
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        arch = space.sample(rng)
+        assert arch == space.canonical(arch)  # sampled archs are canonical
+        assert space.parse(space.format(arch)) == arch
+        child = space.mutate(arch, rng)
+        assert child == space.canonical(child) and child != arch
+    # an arch with choices on inactive blocks keeps its full text (and round-trips)
+    noisy = b0.replace(**{block_label(2, 3, "kernel"): 7})
+    assert space.format(noisy) == str(noisy) and space.parse(space.format(noisy)) == noisy
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("swish/16:k3e1", "expected ACTIVATION/ then 7 stages"),
+        ("tanh/16:k3e1/24:k3e6/40:k5e6/80:k3e6/112:k5e6/192:k5e6/320:k3e6", "expected ACTIVATION"),
+        ("swish/16:k3e1/24:k3x6/40:k5e6/80:k3e6/112:k5e6/192:k5e6/320:k3e6", "stage 2 '24:k3x6'"),
+        ("swish/16:k3e1/24:/40:k5e6/80:k3e6/112:k5e6/192:k5e6/320:k3e6", "stage 2 '24:'"),
+        (
+            "swish/16:k3e1/24:k9e6/40:k5e6/80:k3e6/112:k5e6/192:k5e6/320:k3e6",
+            "stage2_block0_kernel",
+        ),
+        ("swish/16:k3e1/25:k3e6/40:k5e6/80:k3e6/112:k5e6/192:k5e6/320:k3e6", "stage2_width"),
+    ],
+)
+def test_malformed_compact_text_is_one_line(text: str, message: str) -> None:
+    with pytest.raises(ArchError, match=re.escape(message)):
+        MobileNetSpace().parse(text)
+    result = runner.invoke(app, ["describe", text, "--space", "mobilenet", "--no-latency"])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1

@@ -33,9 +33,12 @@ user did not give).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
@@ -67,6 +70,7 @@ DEFAULT_DEPTHS: tuple[tuple[int, ...], ...] = (
     (1, 2, 3, 4),
     (1,),
 )
+_COMPACT_BLOCK = re.compile(r"k(\d+)e(\d+)(se)?")
 MIN_RESOLUTION = 32
 """Five stride-2 steps: below 32 pixels the last stages would see less than one pixel."""
 
@@ -265,7 +269,78 @@ class MobileNetSpace(SearchSpace):
                 f"{stripped} is an arch of the mobilenet space with other options: add "
                 f"{options} (and the default kernels, expansions, widths and depths)"
             )
+        if "/" in stripped and "=" not in stripped:  # the compact form, not label=choice
+            return self.from_compact(stripped)
         return super().parse(stripped)
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """A uniformly random arch in canonical form (inactive blocks at first choices)."""
+        return self.canonical(super().sample(rng))
+
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """A canonical arch one active decision away (a change of an inactive block's
+        decision would build the same network: it is drawn again, up to 20 times)."""
+        parent = self.canonical(arch)
+        child = parent
+        for _ in range(20):
+            child = self.canonical(super().mutate(parent, rng))
+            if child != parent:
+                break
+        return child
+
+    def crossover(self, first: Arch, second: Arch, rng: np.random.Generator) -> Arch:
+        return self.canonical(super().crossover(first, second, rng))
+
+    def format(self, arch: Arch) -> str:
+        """The compact form of a canonical arch: ``swish/16:k3e1se/24:k3e6se,k3e6se/...``,
+        per stage its width and its active blocks (kernel, expansion, ``se`` if
+        squeeze-and-excitation). An arch with choices on inactive blocks keeps the full
+        text, so that `parse` gives it back unchanged."""
+        arch = self.validate(arch)
+        if arch != self.canonical(arch):
+            return str(arch)
+        stages = []
+        for s in range(1, len(STRIDES) + 1):
+            blocks = ",".join(
+                f"k{arch[block_label(s, b, 'kernel')]}e{arch[block_label(s, b, 'expand')]}"
+                + ("se" if arch[block_label(s, b, "se")] else "")
+                for b in range(int(arch[depth_label(s)]))
+            )
+            stages.append(f"{arch[width_label(s)]}:{blocks}")
+        return "/".join([str(arch["activation"]), *stages])
+
+    def from_compact(self, text: str) -> Arch:
+        """Read `format`'s compact form; inactive blocks get the first choices."""
+        parts = text.strip().split("/")
+        if len(parts) != len(STRIDES) + 1 or parts[0] not in ACTIVATIONS:
+            raise ArchError(
+                f"malformed mobilenet arch {text[:60]!r}: expected ACTIVATION/ then "
+                f"{len(STRIDES)} stages WIDTH:kKeE[se],... separated by '/'"
+            )
+        values: dict[str, Choice] = {"activation": parts[0]}
+        for s, stage in enumerate(parts[1:], start=1):
+            width, colon, blocks = stage.partition(":")
+            specs = blocks.split(",") if blocks else []
+            match = [_COMPACT_BLOCK.fullmatch(spec) for spec in specs]
+            if not colon or not width.isdigit() or not specs or not all(match):
+                raise ArchError(
+                    f"malformed stage {s} {stage!r} of a mobilenet arch: expected "
+                    "WIDTH:kKeE[se],... (e.g. 24:k3e6se,k5e3)"
+                )
+            values[width_label(s)] = int(width)
+            values[depth_label(s)] = len(specs)
+            for b, found in enumerate(match):
+                assert found is not None
+                values[block_label(s, b, "kernel")] = int(found.group(1))
+                values[block_label(s, b, "expand")] = int(found.group(2))
+                values[block_label(s, b, "se")] = bool(found.group(3))
+        for decision in self._decisions:
+            values.setdefault(decision.label, decision.choices[0])
+        ordered = Arch({d.label: values[d.label] for d in self._decisions})
+        extra = sorted(set(values) - set(ordered))
+        if extra:
+            raise ArchError(f"mobilenet arch has blocks beyond the space's depths: {extra[0]}")
+        return self.canonical(ordered)
 
     def _from_stages(
         self, stages: Sequence[tuple[int, int, int, int]], activation: str, *, se: bool
