@@ -142,6 +142,7 @@ class BayesianOptimization(Strategy):
         self.pending_: dict[Arch, int] = {}  # proposed, not yet told: count, in ask order
         self.prior_: list[PriorTrial] = []  # trials of another task (transfer), not queries
         self.prior_keys_: list[Any] = []  # their canonical forms
+        self.scored_keys_: set[Any] = set()  # canonical forms of the scored observations
         self.prior_features_ = np.zeros((0, 0), dtype=np.float32)
         self.prior_targets_ = np.zeros(0)
 
@@ -164,12 +165,14 @@ class BayesianOptimization(Strategy):
         return self._propose(candidates[int(np.argmax(values))])
 
     def tell(self, observation: Observation) -> None:
-        self.seen_.add(self.space.canonical(observation.arch))
+        key = self.space.canonical(observation.arch)
+        self.seen_.add(key)
         left = self.pending_.pop(observation.arch, 0) - 1
         if left > 0:
             self.pending_[observation.arch] = left
         if observation.score is not None:
             self.history_.append((observation.arch, float(observation.score)))
+            self.scored_keys_.add(key)
 
     def learn_prior(self, prior: Sequence[PriorTrial]) -> None:
         """Train the predictor on `prior` too (see `training_data`), and skip the random
@@ -244,8 +247,7 @@ class BayesianOptimization(Strategy):
         targets = (scores - scores.mean()) / (scores.std() + 1e-8)
         features = np.stack([self._encode(arch) for arch in archs]).astype(np.float32)
         if self.prior_:
-            observed = {self.space.canonical(arch) for arch, _ in self.history_}
-            keep = np.array([key not in observed for key in self.prior_keys_])
+            keep = np.array([key not in self.scored_keys_ for key in self.prior_keys_])
             features = np.concatenate([features, self.prior_features_[keep].astype(np.float32)])
             targets = np.concatenate([targets, self.prior_targets_[keep]])
         return features, targets.astype(np.float32)
