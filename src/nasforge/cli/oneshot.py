@@ -139,6 +139,26 @@ def oneshot(
     store: Annotated[
         Path, typer.Option("--store", help="SQLite file that keeps the run (with --name).")
     ] = Path(DEFAULT_STORE),
+    latency_table: Annotated[
+        Path | None,
+        typer.Option(
+            help="Latency lookup table of the mobilenet space built here for this task "
+            "('nasforge latency build'); needs --latency-target.",
+            show_default=False,
+        ),
+    ] = None,
+    latency_target: Annotated[
+        float | None,
+        typer.Option(
+            help="Latency target in ms: darts-family methods add weight * E[latency] / "
+            "target to the architecture loss; spos trains and evolves only archs predicted "
+            "within it.",
+            show_default=False,
+        ),
+    ] = None,
+    latency_weight: Annotated[
+        float, typer.Option(help="Weight of the latency term (darts-family methods).")
+    ] = 0.5,
     as_json: JsonOption = False,
     onnx: OnnxOption = False,
 ) -> None:
@@ -188,7 +208,18 @@ def oneshot(
     options: dict[str, Any] = parse_options(method_option or [], "method option")
     if partial_channels != 1:
         options["partial_channels"] = partial_channels
-    searcher = make_method(method, chosen_space, **options)
+    latency: dict[str, Any] = {}
+    if (latency_table is None) != (latency_target is None):
+        raise ConfigError("--latency-table and --latency-target go together")
+    if latency_table is not None:
+        from nasforge.measure.latency_table import LatencyTable
+
+        latency = {
+            "latency_table": LatencyTable.load(latency_table),
+            "latency_target": latency_target,
+            "latency_weight": latency_weight,
+        }
+    searcher = make_method(method, chosen_space, **options, **latency)
 
     stderr = Console(stderr=True)
     if not stderr.is_terminal:  # logs: room for whole NB201 strings on one line
@@ -412,6 +443,7 @@ def _summary(
         "stopped": result.report.reason,
         "seconds": round(seconds, 3),
         "supernet_valid_accuracy": 100.0 * result.report.last_valid_accuracy,
+        "latency_ms_predicted": result.latency_ms,
         "memory": {
             "batch_size": memory.batch_size,
             "total_bytes": memory.total_bytes,
@@ -547,6 +579,10 @@ def _print(payload: dict[str, Any]) -> None:
             f"  not searched by {payload['method']} (left at their largest value): "
             f"{', '.join(payload['not_searched'])}; spos and enas search them",
             soft_wrap=True,
+        )
+    if payload["latency_ms_predicted"] is not None:
+        console.print(
+            f"  predicted latency {payload['latency_ms_predicted']:.3f} ms (lookup table)"
         )
     if d["final_skip_share"] is not None:
         unit = "generation" if d["unit"] == "generation" else "epoch"

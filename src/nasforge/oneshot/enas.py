@@ -60,6 +60,7 @@ class ENAS(OneShotMethod):
     name = "enas"
     default_track_running_stats = True
     uses_partial_channels = False  # one path per step is already small
+    supports_latency = False
     samples_every_op = True
 
     def __init__(

@@ -36,10 +36,12 @@ from torch import nn
 from nasforge.arch import Arch
 from nasforge.data.task import Task
 from nasforge.errors import SpaceError
+from nasforge.measure.latency_table import LatencyTable
 from nasforge.oneshot.bilevel import BatchStream, BilevelSplit, split_for_bilevel
 from nasforge.oneshot.calibration import calibration_batches, recalibrate_batchnorm
 from nasforge.oneshot.diagnostics import Diagnostics, DiagnosticsRecorder
 from nasforge.oneshot.errors import OneShotError
+from nasforge.oneshot.latency_loss import ExpectedLatency, LatencyPenalty, mobilenet_space
 from nasforge.oneshot.memory import (
     PROCESS_OVERHEAD,
     MemoryEstimate,
@@ -99,6 +101,10 @@ class OneShotResult:
     # decisions the method did not search, left at their largest value: the value choices
     # (widths, kernels, depths) for the gradient methods, whose weights cannot mix them
     not_searched: tuple[str, ...] = ()
+    # with a latency table: the found arch's predicted latency (ms), and for the gradient
+    # methods the expected latency of their mixture at each architecture step
+    latency_ms: float | None = None
+    expected_latency: tuple[float, ...] = ()
 
     @property
     def supernet_state(self) -> dict[str, torch.Tensor]:
@@ -152,6 +158,10 @@ class OneShotMethod(TrainerHooks, ABC):
     # paths sampled over every choice of every decision (value choices too): exclude_ops and
     # partial channels refused
     samples_every_op = False
+    # whether a latency table and target can steer the method (see the class docstring),
+    # and whether through the architecture loss (else the method uses them itself)
+    supports_latency = True
+    latency_in_loss = True
 
     def __init__(
         self,
@@ -171,6 +181,9 @@ class OneShotMethod(TrainerHooks, ABC):
         track_running_stats: bool | None = None,
         augment: bool = False,
         channels_last: bool = True,
+        latency_table: LatencyTable | None = None,
+        latency_target: float | None = None,
+        latency_weight: float = 0.5,
     ) -> None:
         self.space = space
         self.lr = lr
@@ -193,6 +206,25 @@ class OneShotMethod(TrainerHooks, ABC):
             raise OneShotError(f"partial_channels must be >= 1, not {partial_channels}")
         if self.samples_every_op:
             self._refuse_path_sampling_options()
+        self.latency_table = latency_table
+        self.latency_target = latency_target
+        self.latency_weight = latency_weight
+        if (latency_table is None) != (latency_target is None):
+            raise OneShotError("a latency term needs both a latency table and a latency target")
+        if latency_target is not None and not latency_target > 0:
+            raise OneShotError(f"latency target must be > 0 ms, not {latency_target}")
+        if not latency_weight >= 0:
+            raise OneShotError(f"latency weight must be >= 0, not {latency_weight}")
+        if latency_table is not None:
+            if not isinstance(latency_table, LatencyTable):
+                raise OneShotError(
+                    "latency_table must be a LatencyTable (the CLI's --latency-table FILE)"
+                )
+            mobilenet_space(space)
+            if not self.supports_latency:
+                raise OneShotError(
+                    f"{self.name} has no latency term; use spos or a DARTS-family method"
+                )
 
     @property
     def state_copies(self) -> int:
@@ -267,6 +299,10 @@ class OneShotMethod(TrainerHooks, ABC):
             not_searched=tuple(
                 label for label in supernet.labels if label not in self._arch_labels(supernet)
             ),
+            latency_ms=None
+            if self.latency_table is None
+            else self.latency_table.predict(self.space, arch),
+            expected_latency=tuple(self.expected_latency_),
         )
 
     def build_supernet(
@@ -356,6 +392,27 @@ class OneShotMethod(TrainerHooks, ABC):
         self.steps_per_epoch_ = math.ceil(len(split.weights_task.y_train) / batch_size)
         self.recorder_ = DiagnosticsRecorder(_choices_of(supernet, labels))
         self._arch_losses: list[float] = []
+        self.latency_penalty_: LatencyPenalty | None = None
+        self.expected_latency_: list[float] = []
+        if (
+            self.latency_in_loss
+            and self.latency_table is not None
+            and self.latency_target is not None
+        ):
+            expected = ExpectedLatency(
+                self.space, self.latency_table, supernet.input_shape, supernet.num_classes
+            )
+            self.latency_penalty_ = LatencyPenalty(
+                expected, self.latency_target, self.latency_weight
+            )
+            lowest = expected.lowest(supernet.current_values())
+            if lowest > self.latency_target:
+                raise OneShotError(
+                    f"{self.name} cannot reach latency_ms <= {self.latency_target:g}: it "
+                    "searches kernels, SE and activation at the largest widths, depths and "
+                    f"expansions, where the fastest choice is predicted {lowest:.3g} ms; "
+                    "raise the target or use spos, which searches them all"
+                )
 
     # -- hooks -------------------------------------------------------------------------
     def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
@@ -391,6 +448,13 @@ class OneShotMethod(TrainerHooks, ABC):
         x_arch = self._layout(x_arch)
         self.arch_optimizer_.zero_grad(set_to_none=True)
         gradient, loss = self._arch_gradient(x, y, x_arch, y_arch)
+        if self.latency_penalty_ is not None:
+            penalty, expected = self.latency_penalty_(
+                self._logits(), self.supernet_.current_values()
+            )
+            extra = gradients(penalty, self.alpha_)
+            gradient = {label: gradient[label] + extra[label] for label in gradient}
+            self.expected_latency_.append(expected)
         for label, tensor in self.alpha_.items():
             tensor.grad = gradient[label]
         self.arch_optimizer_.step()

@@ -11,6 +11,11 @@ Two stages that never mix:
    on a few training batches, as SPOS does, then its accuracy is measured on
    ``score_examples`` of the architecture half. The best arch evaluated is the found arch.
 
+With a latency table and target (the `mobilenet` space), SPOS's constrained search: the
+supernet trains only paths whose predicted latency is within the target (uniform sampling
+among them, by rejection), and the evolution evaluates only such archs (a proposal over the
+target is told a score of 0 without being evaluated, so it never becomes a parent).
+
 The evolution runs ``generations`` times ``population_size`` evaluations (the first
 generation is the random initial population); its diagnostics have one point per generation
 (``unit == "generation"``): the choice frequencies of the population, the best arch so far,
@@ -36,6 +41,7 @@ from nasforge.oneshot.bilevel import BilevelSplit
 from nasforge.oneshot.calibration import calibration_batches, recalibrate_batchnorm
 from nasforge.oneshot.diagnostics import DiagnosticsRecorder
 from nasforge.oneshot.errors import OneShotError
+from nasforge.oneshot.latency_loss import PathLatency
 from nasforge.oneshot.memory import Probe
 from nasforge.oneshot.method import OneShotMethod
 from nasforge.oneshot.sampling import single_path_probes, uniform_path
@@ -43,6 +49,9 @@ from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Observation
 from nasforge.strategy.evolution import RegularizedEvolution
+
+MAX_REJECTIONS = 1000
+"""Paths drawn for one within the latency target before SPOS gives up."""
 
 
 class SPOS(OneShotMethod):
@@ -52,6 +61,7 @@ class SPOS(OneShotMethod):
     default_track_running_stats = True
     uses_partial_channels = False  # one path per step is already small
     samples_every_op = True
+    latency_in_loss = False
 
     def __init__(
         self,
@@ -98,13 +108,35 @@ class SPOS(OneShotMethod):
             split.weights_task.x_train, batch_size, self.calibration_batches, seed + 1
         )
         self.calibration_ = [self._layout(b) for b in batches] if self.calibration_batches else []
+        self.path_latency_: PathLatency | None = None
+        if self.latency_table is not None and self.latency_target is not None:
+            self.path_latency_ = PathLatency(
+                self.space,
+                self.latency_table,
+                supernet.input_shape,
+                supernet.num_classes,
+                self.latency_target,
+            )
 
     # -- supernet training ---------------------------------------------------------------
     def _arch_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """None: SPOS decides nothing while the supernet trains."""
 
     def _use_weight_mode(self) -> None:
-        self.supernet_.use_path(uniform_path(self.supernet_, self.generator_))
+        self.supernet_.use_path(self._sample_path())
+
+    def _sample_path(self) -> dict[str, int]:
+        """A uniform path, within the latency target if there is one (by rejection)."""
+        fits = self.path_latency_
+        for _ in range(MAX_REJECTIONS):
+            path = uniform_path(self.supernet_, self.generator_)
+            if fits is None or fits.fits(self.supernet_.arch_of(path)):
+                return path
+        assert fits is not None
+        raise OneShotError(
+            f"none of {MAX_REJECTIONS} uniformly sampled paths is predicted within "
+            f"latency_ms <= {fits.target_ms:g}: raise the target or narrow the space"
+        )
 
     def _use_eval_mode(self) -> None:
         """A fresh random path, with its BatchNorm statistics recomputed."""
@@ -126,10 +158,22 @@ class SPOS(OneShotMethod):
             crossover_prob=self.crossover_prob,
         )
         best: tuple[float, float, Arch] | None = None
+        fits = self.path_latency_
         for generation in range(self.generations):
-            for _ in range(self.population_size):
+            evaluated, proposed = 0, 0
+            while evaluated < self.population_size:
                 proposal = evolution.ask()
                 arch = self.space.validate(proposal.arch)
+                proposed += 1
+                if fits is not None and not fits.fits(arch):
+                    if proposed > MAX_REJECTIONS * self.population_size:
+                        raise OneShotError(
+                            f"spos evolution found too few archs within latency_ms <= "
+                            f"{fits.target_ms:g}: raise the target"
+                        )
+                    evolution.tell(Observation(proposal, 0.0))
+                    continue
+                evaluated += 1
                 accuracy, loss = scorer(arch)
                 evolution.tell(Observation(proposal, accuracy))
                 if best is None or accuracy > best[0]:

@@ -138,13 +138,17 @@ class Choices:
     def choose_module(
         self,
         label: str,
-        candidates: Mapping[str, Callable[[], nn.Module]],
+        candidates: Mapping[str, Callable[[], nn.Module]]
+        | Mapping[int, Callable[[], nn.Module]]
+        | Mapping[bool, Callable[[], nn.Module]],
         *,
         partial: bool = False,
     ) -> nn.Module:
         """One of ``candidates`` (name -> factory of a module). A child gets the chosen
-        module itself; a supernet a `MixedModule` of all of them. Decisions asked inside a
-        factory exist only when that candidate is chosen. ``partial=True`` (PC-DARTS):
+        module itself; a supernet a `MixedModule` of all of them. Candidates are named by
+        strings, or by numbers or booleans (a kernel size, SE on or off) when the decision
+        is one a space lists with such choices. Decisions asked inside a factory exist only
+        when that candidate is chosen. ``partial=True`` (PC-DARTS):
         candidates map ``C`` channels (axis 1) to ``C`` and are built for
         ``choices.partial(C)`` of them; a supernet with partial channels runs only those
         through the candidates. A `Zero` candidate stands for "no connection"."""
@@ -154,16 +158,22 @@ class Choices:
                     f"choice {label!r}: candidate {name!r} must be a factory such as "
                     "lambda: nn.Conv2d(...), not a module"
                 )
-        decision = self._decision(label, "module", tuple(candidates))
+        factories: dict[Choice, Callable[[], nn.Module]] = dict(candidates.items())
+        if len({str(name) for name in factories}) < len(factories):
+            raise SpaceError(f"choice {label!r}: two candidates have the same name as text")
+        decision = self._decision(label, "module", tuple(factories))
         if self._mode == "supernet":
             assert self._super_mode is not None
-            built = {name: _module(label, name, factory()) for name, factory in candidates.items()}
+            built = {
+                str(name): _module(label, str(name), factory())
+                for name, factory in factories.items()
+            }
             mixed = MixedModule(decision.label, built, self._super_mode, partial=partial)
             self._occurred(label, mixed)
             return mixed
-        chosen = str(self._choose(decision))
-        module = _module(label, chosen, candidates[chosen]())
-        self.run_.chosen_modules[id(module)] = chosen
+        chosen = self._choose(decision)
+        module = _module(label, str(chosen), factories[chosen]())
+        self.run_.chosen_modules[id(module)] = str(chosen)
         self._occurred(label, module)
         return module
 

@@ -48,6 +48,9 @@ from nasforge.space.picture import ArchPicture, ChainBlock, ChainPicture
 if TYPE_CHECKING:
     from torch import nn
 
+    from nasforge.space.choice_supernet import ChoiceSuperNet
+    from nasforge.space.define_by_run import ChoiceSpace
+
 STRIDES: tuple[int, ...] = (1, 2, 2, 2, 1, 2, 1)
 STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
@@ -184,7 +187,7 @@ class MobileNetSpace(SearchSpace):
                 Decision(width_label(s), stage_widths),
                 Decision(depth_label(s), stage_depths),
             ]
-            expand = _distinct((1, *self.expansions)) if s == 1 else self.expansions
+            expand = self.block_expansions(s)
             for b in range(max(stage_depths)):
                 decisions += [
                     Decision(block_label(s, b, "kernel"), self.kernels),
@@ -192,6 +195,12 @@ class MobileNetSpace(SearchSpace):
                     Decision(block_label(s, b, "se"), (False, True)),
                 ]
         self._decisions = tuple(decisions)
+        self._choice_space: ChoiceSpace | None = None
+
+    def block_expansions(self, stage: int) -> tuple[int, ...]:
+        """The expansions of a block of `stage` (the first stage also has 1, as MobileNetV2
+        and EfficientNet-B0 expand their first block by 1)."""
+        return _distinct((1, *self.expansions)) if stage == 1 else self.expansions
 
     @property
     def decisions(self) -> Sequence[Decision]:
@@ -394,19 +403,61 @@ class MobileNetSpace(SearchSpace):
     def build(
         self, arch: Arch, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
     ) -> nn.Module:
-        from nasforge.space.mobilenet_net import MobileNetNetwork
+        from nasforge.space.mobilenet_net import MobileNetNetwork, fixed_choices
 
         self.check_input(input_shape)
-        return MobileNetNetwork(
-            self.blocks(arch),
-            activation=str(self.validate(arch)["activation"]),
-            in_channels=input_shape[0],
-            stem_channels=self.stem_channels,
-            head_channels=self.head_channels,
-            num_classes=num_classes,
-            resolution=self.resolution,
-            dropout=self.dropout,
+        answers = dict(self.validate(arch))
+        return MobileNetNetwork(fixed_choices(answers), input_shape, num_classes, **self.config())
+
+    # -- one-shot ----------------------------------------------------------------------
+    def op_decisions(self) -> tuple[Decision, ...]:
+        """Activation, kernels and SE: the module choices a DARTS-family method mixes
+        (widths, depths and expansions are value choices, shared by slicing)."""
+        return tuple(
+            d
+            for d in self._decisions
+            if d.label == "activation" or d.label.endswith(("_kernel", "_se"))
         )
+
+    def supernet(
+        self,
+        input_shape: tuple[int, ...] = (3, 32, 32),
+        num_classes: int = 10,
+        *,
+        affine: bool = False,
+        track_running_stats: bool = True,
+        partial_channels: int = 1,
+    ) -> ChoiceSuperNet:
+        """The supernet of the mobilenet network (`ChoiceSuperNet`): every kernel's
+        depthwise convolution, SE and both activations in every block of the widest,
+        deepest, most expanded network; smaller widths, depths and expansions share its
+        weights. Partial channels (PC-DARTS) do not apply: an MBConv block changes its
+        channels."""
+        if partial_channels != 1:
+            raise SpaceError(
+                "space 'mobilenet' has no partial channels (PC-DARTS): its candidate ops are "
+                "depthwise convolutions inside blocks that change the channels"
+            )
+        self.check_input(input_shape)
+        return self.choice_space().supernet(
+            input_shape,
+            num_classes,
+            affine=affine,
+            track_running_stats=track_running_stats,
+        )
+
+    def choice_space(self) -> ChoiceSpace:
+        """The mobilenet network as a `ChoiceSpace` (the same decisions; built once)."""
+        if self._choice_space is None:
+            from nasforge.space.define_by_run import ChoiceSpace
+            from nasforge.space.mobilenet_net import MobileNetNetwork
+
+            space = ChoiceSpace(MobileNetNetwork, **self.config())
+            asked = {d.label: d.choices for d in space.decisions}
+            if asked != {d.label: d.choices for d in self._decisions}:
+                raise SpaceError("the mobilenet network asks other decisions than its space lists")
+            self._choice_space = space
+        return self._choice_space
 
 
 @dataclass(frozen=True)
@@ -523,7 +574,7 @@ def all_latency_units(
     previous: tuple[int, ...] = (space.stem_channels,)
     for s, stride in enumerate(STRIDES, start=1):
         widths, depths = space.stage_widths[s - 1], space.stage_depths[s - 1]
-        expand = _distinct((1, *space.expansions)) if s == 1 else space.expansions
+        expand = space.block_expansions(s)
         for activation in ACTIVATIONS:
             for kernel in space.kernels:
                 for e in expand:
