@@ -11,6 +11,10 @@ Part b (``--part search``): a latency-constrained search on the CIFAR-10 subset,
 against random search under the same constraint and budget (the training evaluator, a
 quarter-width space at 32x32; candidates over the bound by the table's prediction are not
 trained); each winner's accuracy and its latency measured again (least of 3 rounds).
+Part b, one-shot (``--part spos``): SPOS with the latency target on the same space, task,
+table and bound: the supernet trained ``--spos-epochs`` on paths predicted within the bound,
+evolution over its paths (within the bound), then the winner trained from scratch by the
+same training evaluator as the searches' candidates, and measured again.
 Part c (``--part scale``): compound scaling of quarter-width EfficientNet-B0 on the subset.
 
 Usage::
@@ -18,6 +22,7 @@ Usage::
     python benchmarks/mobilenet_space.py --networks 100 --sizes 32 64
     python benchmarks/mobilenet_space.py --part search --strategy evolution --budget 30 \
         --table quarter.json   # then --strategy random with the same table
+    python benchmarks/mobilenet_space.py --part spos --spos-epochs 10 --table quarter.json
     python benchmarks/mobilenet_space.py --part scale --epochs 3
 
 This script is not part of the package.
@@ -41,6 +46,7 @@ from nasforge.measure.latency_table import (
     build_latency_table,
     measure_network_ms,
 )
+from nasforge.oneshot import make_method
 from nasforge.run.budget import Budget
 from nasforge.run.compound_scaling import coefficient_grid, compound_scaling
 from nasforge.run.experiment import Experiment
@@ -54,10 +60,11 @@ SMALL = {"width_mult": 0.25}
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def search_part(args: argparse.Namespace) -> list[str]:
-    """One constrained search (run each strategy in its own process, side by side)."""
-    space = MobileNetSpace(**SMALL)
-    shape = (3, 32, 32)
+def _table_and_bound(
+    args: argparse.Namespace, space: MobileNetSpace, shape: tuple[int, ...]
+) -> tuple[Path, LatencyTable, float]:
+    """The shared latency table (built if new) and the bound: a quantile of 200 random
+    archs' predictions."""
     with_table = args.table or Path(tempfile.mkdtemp()) / "latency.json"
     if with_table.is_file():  # one table for every strategy compared
         table = LatencyTable.load(with_table)
@@ -66,7 +73,14 @@ def search_part(args: argparse.Namespace) -> list[str]:
         table.save(with_table)
     rng = np.random.default_rng(12345)
     predicted = sorted(table.predict(space, space.sample(rng)) for _ in range(200))
-    bound = round(float(np.quantile(predicted, args.quantile)), 2)
+    return with_table, table, round(float(np.quantile(predicted, args.quantile)), 2)
+
+
+def search_part(args: argparse.Namespace) -> list[str]:
+    """One constrained search (run each strategy in its own process, side by side)."""
+    space = MobileNetSpace(**SMALL)
+    shape = (3, 32, 32)
+    with_table, _, bound = _table_and_bound(args, space, shape)
     _, make = training_evaluator_factory(
         "cifar10", args.data, epochs=args.epochs, threads=1, seed=args.seed,
         screen=[{"metric": "latency_ms_predicted", "operator": "<=", "bound": bound}],
@@ -92,6 +106,32 @@ def search_part(args: argparse.Namespace) -> list[str]:
         f"| {args.strategy} | {args.budget} ({trained} trained) | {args.epochs} | {bound} "
         f"| {best.metrics['accuracy']:.2f} | {best.metrics['latency_ms_predicted']:.2f} "
         f"| {again:.2f} | {'yes' if again <= bound else 'no'} | {seconds:.0f} |"
+    ]
+
+
+def spos_part(args: argparse.Namespace) -> list[str]:
+    """SPOS with the latency target, its winner retrained by the searches' evaluator."""
+    space = MobileNetSpace(**SMALL)
+    shape = (3, 32, 32)
+    with_table, table, bound = _table_and_bound(args, space, shape)
+    task, make = training_evaluator_factory(
+        "cifar10", args.data, epochs=args.epochs, threads=1, seed=args.seed,
+        latency_table=str(with_table),
+    )  # fmt: skip
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    searcher = make_method("spos", space, latency_table=table, latency_target=bound)
+    found = searcher.search(task, epochs=args.spos_epochs, batch_size=64, seed=args.seed)
+    search_seconds = time.perf_counter() - started
+    trained = make(space).evaluate(found.arch)
+    seconds = time.perf_counter() - started
+    again = measure_network_ms(space, [found.arch], shape, 10)[0]
+    accuracy = trained.metrics["accuracy"]
+    return [
+        f"| spos (latency target) | supernet {args.spos_epochs} epochs + "
+        f"{searcher.evaluated_} paths scored, winner trained | {args.epochs} | {bound} "
+        f"| {accuracy:.2f} | {found.latency_ms:.2f} | {again:.2f} "
+        f"| {'yes' if again <= bound else 'no'} | {seconds:.0f} ({search_seconds:.0f} search) |"
     ]
 
 
@@ -124,7 +164,8 @@ def scale_part(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("lut", "search", "scale"), default="lut")
+    parser.add_argument("--part", choices=("lut", "search", "spos", "scale"), default="lut")
+    parser.add_argument("--spos-epochs", type=int, default=10)
     parser.add_argument("--networks", type=int, default=100)
     parser.add_argument("--sizes", type=int, nargs="+", default=[32])
     parser.add_argument("--width-mult", type=float, default=1.0)
@@ -138,13 +179,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", type=Path, default=None, help="Latency table (built if new).")
     args = parser.parse_args(argv)
     command = "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`"
-    if args.part == "search":
+    if args.part in ("search", "spos"):
+        rows = search_part(args) if args.part == "search" else spos_part(args)
         header = [
             "| strategy | budget | epochs | bound (latency_ms_predicted) | accuracy | predicted ms "
             "| measured again ms | meets bound | seconds |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        print("\n".join([*header, *search_part(args), "", command]))
+        print("\n".join([*header, *rows, "", command]))
         return
     if args.part == "scale":
         print("\n".join([*scale_part(args), "", command]))
