@@ -100,6 +100,7 @@ def search_part(args: argparse.Namespace) -> list[str]:
         return [f"| {args.strategy} | {args.budget} | no feasible trained candidate |"]
     torch.set_num_threads(1)
     arch = space.parse(best.arch)
+    print(f"found: {space.format(arch)}", file=sys.stderr, flush=True)
     again = measure_network_ms(space, [arch], shape, 10)[0]
     trained = sum(1 for t in result.trials if t.evaluated and "accuracy" in t.metrics)
     return [
@@ -127,6 +128,7 @@ def spos_part(args: argparse.Namespace) -> list[str]:
     seconds = time.perf_counter() - started
     again = measure_network_ms(space, [found.arch], shape, 10)[0]
     accuracy = trained.metrics["accuracy"]
+    print(f"found: {space.format(found.arch)}", file=sys.stderr, flush=True)
     return [
         f"| spos (latency target) | supernet {args.spos_epochs} epochs + "
         f"{searcher.evaluated_} paths scored, winner trained | {args.epochs} | {bound} "
@@ -166,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("lut", "search", "spos", "scale"), default="lut")
     parser.add_argument("--spos-epochs", type=int, default=10)
+    parser.add_argument("--remeasure", nargs="+", default=None, help="Archs to time again.")
     parser.add_argument("--networks", type=int, default=100)
     parser.add_argument("--sizes", type=int, nargs="+", default=[32])
     parser.add_argument("--width-mult", type=float, default=1.0)
@@ -179,6 +182,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", type=Path, default=None, help="Latency table (built if new).")
     args = parser.parse_args(argv)
     command = "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`"
+    if args.remeasure:
+        space = MobileNetSpace(**SMALL)
+        torch.set_num_threads(1)
+        archs = [space.parse(text) for text in args.remeasure]
+        for text, ms in zip(args.remeasure, measure_network_ms(space, archs, (3, 32, 32), 10)):
+            print(f"| {text} | {ms:.2f} |")
+        return
     if args.part in ("search", "spos"):
         rows = search_part(args) if args.part == "search" else spos_part(args)
         header = [

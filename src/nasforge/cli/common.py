@@ -31,7 +31,7 @@ SHOWN_METRICS = (
     "params",
     "latency_ms",
 )
-TASKS = "digits, mnist1d, cifar10, mnist, fashion_mnist, csv"
+TASKS = "digits, mnist1d, cifar10, mnist, fashion_mnist, csv, text"
 F = TypeVar("F", bound=Callable[..., Any])
 
 StoreOption = Annotated[
@@ -309,3 +309,49 @@ def stdout_console() -> Console:
     """A console for stdout; piped output gets room for whole NB201 strings on one line."""
     console = Console()
     return console if console.is_terminal else Console(width=200)
+
+
+TestDataOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Text task: a file of test examples (else a stratified fifth of --data).",
+        show_default=False,
+    ),
+]
+TextColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Text task: the text column of a csv/tsv file (default text).", show_default=False
+    ),
+]
+FineOption = Annotated[
+    bool,
+    typer.Option("--fine", help="Text task in TREC lines: the 50 fine classes, not the 6 coarse."),
+]
+MaxLengthOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Text task: tokens kept per text (default: the longest, up to 256).",
+        show_default=False,
+    ),
+]
+
+
+def text_task_options(
+    task: str, test_data: Path | None, text_column: str | None, fine: bool, max_length: int | None
+) -> dict[str, Any]:
+    """The loader options of a text task from its CLI options (an error if they are given
+    for another task)."""
+    given = {
+        "test_path": str(test_data.expanduser().resolve()) if test_data is not None else None,
+        "text_column": text_column,
+        "fine": fine or None,
+        "max_length": max_length,
+    }
+    options = {key: value for key, value in given.items() if value is not None}
+    if options and task != "text":
+        flags = ", ".join(
+            "--" + key.replace("_", "-").replace("test-path", "test-data") for key in options
+        )
+        raise ConfigError(f"{flags} apply to --task text, not --task {task}")
+    return options

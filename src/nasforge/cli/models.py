@@ -107,7 +107,10 @@ def train(
 @user_errors
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="A folder saved by search or train.")],
-    data: Annotated[Path, typer.Option(help="Inputs: .npz (x or x_test), .npy or .csv.")],
+    data: Annotated[
+        Path,
+        typer.Option(help="Inputs: .npz (x or x_test), .npy or .csv; a text model: a text a line."),
+    ],
     label_column: Annotated[
         str | None, typer.Option(help="Column to drop from a .csv before predicting.")
     ] = None,
@@ -128,8 +131,12 @@ def predict(
     from nasforge.export import load_model, read_input_file
 
     loaded = load_model(model_dir, space=space)
-    inputs = read_input_file(data, label_column=label_column)
-    predictions = loaded.predict(inputs)
+    if loaded.takes_text:
+        from nasforge.data.text import read_text_lines
+
+        predictions = loaded.predict_texts(read_text_lines(data))
+    else:
+        predictions = loaded.predict(read_input_file(data, label_column=label_column))
     names = loaded.class_names
     labels = [names[int(p)] if names else int(p) for p in predictions]
     if as_json:

@@ -21,13 +21,17 @@ from nasforge.cli.common import (
     DataOption,
     ExecutorOption,
     FinalEpochsOption,
+    FineOption,
     HyperparameterOptions,
     JsonOption,
+    MaxLengthOption,
     NameOption,
     OnnxOption,
     RayAddressOption,
     SpaceOptions,
     StoreOption,
+    TestDataOption,
+    TextColumnOption,
     TopOption,
     WinnerFolderOption,
     WorkersOption,
@@ -40,6 +44,7 @@ from nasforge.cli.common import (
     print_best,
     progress_bar,
     stdout_console,
+    text_task_options,
     user_errors,
 )
 from nasforge.errors import ConfigError, StoreError
@@ -55,7 +60,13 @@ BEFORE_TRAINING = ("params", "flops", "latency_ms_predicted")
 def search(
     task: Annotated[str, typer.Option(help=f"Task to train on: {TASKS}.")] = "digits",
     data: DataOption = None,
-    label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="Label column of a csv task, or of a text task's table.")
+    ] = None,
+    test_data: TestDataOption = None,
+    text_column: TextColumnOption = None,
+    fine: FineOption = False,
+    max_length: MaxLengthOption = None,
     space: Annotated[
         str | None,
         typer.Option(
@@ -218,6 +229,7 @@ def search(
             space_params,
             hyperparameters,
             label_column=label_column,
+            task_options=text_task_options(task, test_data, text_column, fine, max_length),
             epochs=epochs,
             lr=lr,
             batch_size=batch_size,

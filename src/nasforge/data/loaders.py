@@ -40,7 +40,7 @@ _NPZ_TASKS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "mnist": (("mnist.npz",), (1, 28, 28)),
     "fashion_mnist": (("fashion_mnist.npz",), (1, 28, 28)),
 }
-TASK_NAMES: tuple[str, ...] = ("digits", "mnist1d", *_NPZ_TASKS, "csv")
+TASK_NAMES: tuple[str, ...] = ("digits", "mnist1d", *_NPZ_TASKS, "csv", "text")
 
 
 DIGITS_VALID_FRACTION = 0.3
@@ -247,8 +247,9 @@ def load_task(
     else the folder or file in ``$NASFORGE_DATA``. A folder without the ``.npz`` file may hold
     the official release instead: ``cifar-10-batches-py`` (or be it), or the four idx files of
     MNIST / Fashion-MNIST (``.gz`` or not), also in a ``mnist/``, ``fashion_mnist/``,
-    ``MNIST/raw/`` or ``FashionMNIST/raw/`` subfolder. ``csv`` needs ``data_path`` to be the file.
-    Other keyword options go to the loader (e.g. ``label_column`` for ``csv``).
+    ``MNIST/raw/`` or ``FashionMNIST/raw/`` subfolder. ``csv`` and ``text`` need ``data_path``
+    to be the file (the text formats: `nasforge.data.text`). Other keyword options go to the
+    loader (e.g. ``label_column`` for ``csv``, ``test_path`` and ``fine`` for ``text``).
     """
     if name == "digits":
         return load_digits_task(seed, **options)
@@ -258,6 +259,15 @@ def load_task(
         if data_path is None:
             raise DataError("the csv task needs data_path: the .csv file to read")
         return load_csv_task(data_path, seed=seed, **options)
+    if name == "text":
+        from nasforge.data.text import load_text_task
+
+        if data_path is None:
+            raise DataError(
+                "the text task needs a file of labelled texts (--data FILE): csv/tsv, "
+                "fastText or TREC lines"
+            )
+        return load_text_task(Path(data_path), seed=seed, **options)
     if name not in _NPZ_TASKS:
         raise DataError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)}")
     file_names, expected_shape = _NPZ_TASKS[name]

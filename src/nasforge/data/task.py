@@ -8,7 +8,8 @@ split only (per channel for images and sequences, per feature for tables).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -46,6 +47,9 @@ class Task:
     std: FloatArray
     metric: str = "accuracy"
     class_names: tuple[str, ...] | None = None
+    preprocessing: Mapping[str, Any] | None = None
+    """How raw inputs became ``x`` when that is more than normalization (JSON): a text
+    task's tokenizer (``{"kind": "text", "vocabulary": [...], ...}``); saved with a model."""
 
     def __post_init__(self) -> None:
         shape = self.input_shape
@@ -74,6 +78,16 @@ class Task:
     def input_shape(self) -> tuple[int, ...]:
         """The shape of one example, without the batch axis."""
         return tuple(int(n) for n in self.x_train.shape[1:])
+
+    @property
+    def vocabulary_size(self) -> int | None:
+        """The number of token ids of a text task (None for other inputs)."""
+        if self.preprocessing is None or self.preprocessing.get("kind") != "text":
+            return None
+        return len(self.preprocessing["vocabulary"])
+
+    def with_preprocessing(self, preprocessing: Mapping[str, Any]) -> Task:
+        return replace(self, preprocessing=dict(preprocessing))
 
     def normalize(self, x: npt.ArrayLike) -> FloatArray:
         """Raw inputs (same layout and scale as given to `make_task`) normalized like training."""

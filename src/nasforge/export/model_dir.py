@@ -26,7 +26,7 @@ import os
 import shutil
 import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -76,6 +76,24 @@ class LoadedModel:
     std: npt.NDArray[np.float32]
     train_config: dict[str, Any] | None = None
     hyperparameters: dict[str, Choice] = field(default_factory=dict)
+    preprocessing: dict[str, Any] | None = None
+    """A text model's tokenizer (`nasforge.data.text.Tokenizer.to_dict`), else None."""
+
+    @property
+    def takes_text(self) -> bool:
+        return self.preprocessing is not None and self.preprocessing.get("kind") == "text"
+
+    def encode_texts(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Texts as the token ids the network takes, with the tokenizer it was trained with."""
+        from nasforge.data.text import Tokenizer
+
+        if not self.takes_text or self.preprocessing is None:
+            raise ExportError("this model does not take text")
+        return Tokenizer.from_dict(self.preprocessing).encode(texts)
+
+    def predict_texts(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
+        """Class indices for raw texts (a text model)."""
+        return self.predict(self.encode_texts(texts))
 
     def prepare(self, x_raw: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Raw inputs as the normalized float32 ``(N, *input_shape)`` array the network takes.
@@ -227,6 +245,8 @@ def _arch_record(
             "train_config": dict(train_config) if train_config is not None else None,
         }
     )
+    if task.preprocessing is not None:
+        record["preprocessing"] = dict(task.preprocessing)
     try:
         json.dumps(record, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -336,6 +356,7 @@ def load_model(directory: str | os.PathLike[str], *, space: str | None = None) -
         std=fields["std"],
         train_config=fields["train_config"],
         hyperparameters=_hyperparameters(arch),
+        preprocessing=fields["preprocessing"],
     )
 
 
@@ -396,7 +417,13 @@ def _read_fields(record: dict[str, Any], path: Path) -> dict[str, Any]:
         raise bad('"train_config" must be null or an object')
     mean.flags.writeable = False
     std.flags.writeable = False
+    preprocessing = record.get("preprocessing")
+    if preprocessing is not None and not (
+        isinstance(preprocessing, dict) and isinstance(preprocessing.get("kind"), str)
+    ):
+        raise bad('"preprocessing" must be null or an object with a "kind"')
     return {
+        "preprocessing": preprocessing,
         "space_name": space["name"],
         "space_params": space.get("params", {}),
         "arch": record["arch"],

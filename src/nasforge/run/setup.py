@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -20,13 +21,26 @@ TRAIN_SPACE_DEFAULTS: dict[str, dict[str, Any]] = {"nb201": {"channels": 8, "cel
 """Space settings that fit a CPU when candidates are trained (NB201's own C=16, N=5 does not)."""
 
 
-def default_space_name(input_shape: tuple[int, ...]) -> str:
-    """nb201 for images, conv1d for sequences, mlp for everything else."""
+def default_space_name(input_shape: tuple[int, ...], task: Task | None = None) -> str:
+    """nb201 for images, conv1d for sequences, textconv for texts, mlp for tables."""
+    if task is not None and task.vocabulary_size is not None:
+        return "textconv"
     if len(input_shape) == 3:
         return "nb201"
     if len(input_shape) == 2:
         return "conv1d"
     return "mlp"
+
+
+def task_space_params(task: Task, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with what the task decides for a registered space: a text space's
+    ``vocab_size`` (its tokenizer's), unless given."""
+    vocabulary = task.vocabulary_size
+    if vocabulary is None or "vocab_size" in params or is_spec(name) or name not in SPACES:
+        return dict(params)
+    if "vocab_size" not in inspect.signature(SPACES[name]).parameters:
+        return dict(params)
+    return {**params, "vocab_size": vocabulary}
 
 
 def build_space(
@@ -45,6 +59,7 @@ def training_evaluator(
     hyperparameters: dict[str, list[Any]],
     *,
     label_column: str | None = None,
+    task_options: dict[str, Any] | None = None,
     epochs: int = 8,
     lr: float = 0.05,
     batch_size: int = 64,
@@ -62,6 +77,7 @@ def training_evaluator(
         task_name,
         data,
         label_column=label_column,
+        task_options=task_options,
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,
@@ -72,10 +88,9 @@ def training_evaluator(
         screen=screen,
         latency_table=latency_table,
     )
-    name = space_name or default_space_name(task.input_shape)
-    space = build_space(
-        name, {**TRAIN_SPACE_DEFAULTS.get(name, {}), **space_params}, hyperparameters
-    )
+    name = space_name or default_space_name(task.input_shape, task)
+    params = task_space_params(task, name, {**TRAIN_SPACE_DEFAULTS.get(name, {}), **space_params})
+    space = build_space(name, params, hyperparameters)
     try:
         space.check_input(task.input_shape)
     except SpaceError as exc:
@@ -91,6 +106,7 @@ def training_evaluator_factory(
     data: Path | None,
     *,
     label_column: str | None = None,
+    task_options: dict[str, Any] | None = None,
     epochs: int = 8,
     lr: float = 0.05,
     batch_size: int = 64,
@@ -111,6 +127,7 @@ def training_evaluator_factory(
         epochs=epochs, lr=lr, batch_size=batch_size, augment=augment, threads=threads
     )
     options = {"label_column": label_column} if label_column else {}
+    options.update(task_options or {})
     where = str(data) if data is not None else os.environ.get(DATA_ENV)
     resolved = str(Path(where).expanduser().resolve()) if where else None
     task = load_task(task_name, resolved, seed=0, **options)

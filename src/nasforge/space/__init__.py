@@ -14,9 +14,11 @@ from nasforge.space.loading import is_spec, load_space, space_key
 from nasforge.space.mlp import MLPSpace
 from nasforge.space.mobilenet import MobileNetSpace
 from nasforge.space.nb201 import NB201Space
+from nasforge.space.textconv import TextConvSpace
 
 SPACES: dict[str, type[SearchSpace]] = {
-    space.name: space for space in (NB201Space, MLPSpace, Conv1DSpace, DartsSpace, MobileNetSpace)
+    space.name: space
+    for space in (NB201Space, MLPSpace, Conv1DSpace, DartsSpace, MobileNetSpace, TextConvSpace)
 }
 
 
@@ -91,6 +93,7 @@ __all__ = [
     "MobileNetSpace",
     "NB201Space",
     "SearchSpace",
+    "TextConvSpace",
     "WithHyperparameters",
     "hyperparameters_of",
     "is_spec",
