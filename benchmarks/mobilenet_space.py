@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
         space = MobileNetSpace(**SMALL)
         torch.set_num_threads(1)
         archs = [space.parse(text) for text in args.remeasure]
-        for text, ms in zip(args.remeasure, measure_network_ms(space, archs, (3, 32, 32), 10)):
+        timed = measure_network_ms(space, archs, (3, 32, 32), 10)
+        for text, ms in zip(args.remeasure, timed, strict=True):
             print(f"| {text} | {ms:.2f} |")
         return
     if args.part in ("search", "spos"):
