@@ -31,11 +31,16 @@ from nasforge.cli.common import (
     OWN_SPACE_HELP,
     TASKS,
     DataOption,
+    FineOption,
     JsonOption,
+    MaxLengthOption,
     OnnxOption,
     SpaceOptions,
+    TestDataOption,
+    TextColumnOption,
     parse_options,
     stdout_console,
+    text_task_options,
     user_errors,
 )
 from nasforge.errors import ConfigError
@@ -91,6 +96,10 @@ def oneshot(
     task: Annotated[str, typer.Option(help=f"Task to search on: {TASKS}.")] = "digits",
     data: DataOption = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
+    test_data: TestDataOption = None,
+    text_column: TextColumnOption = None,
+    fine: FineOption = False,
+    max_length: MaxLengthOption = None,
     epochs: Annotated[int, typer.Option(help="Epochs of supernet training.")] = 10,
     batch_size: Annotated[int, typer.Option(help="Batch size (weights and architecture).")] = 64,
     seed: Annotated[int, typer.Option(help="Seed: the same seed finds the same arch.")] = 0,
@@ -192,9 +201,13 @@ def oneshot(
 
         require_onnx()
 
+    from nasforge.run.setup import task_space_params
     from nasforge.space import space_key
 
+    task_options = text_task_options(task, test_data, text_column, fine, max_length)
     params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
+    loaded = _load_task(task, data, label_column, task_options)
+    params = task_space_params(loaded, space, params)
     chosen_space = _make_space(space, params)
 
     from nasforge.evaluate.nb201_benchmark import NB201Table
@@ -203,7 +216,6 @@ def oneshot(
 
     require_op_choices(chosen_space)
     table = NB201Table.from_csv(benchmark) if benchmark is not None else None
-    loaded = _load_task(task, data, label_column)
     chosen_space.check_input(loaded.input_shape)
     options: dict[str, Any] = parse_options(method_option or [], "method option")
     if partial_channels != 1:
@@ -258,7 +270,9 @@ def oneshot(
         )
     if table is not None:
         payload["benchmark"] = _lookup(table, chosen_space, result.arch)
-    payload["retrain_command"] = _retrain_command(payload["arch"], task, data, space_name, params)
+    payload["retrain_command"] = _retrain_command(
+        payload["arch"], task, data, space_name, params, task_options
+    )
     if onnx and payload.get("model_dir"):
         from nasforge.export.onnx import export_beside
 
@@ -353,12 +367,15 @@ def _make_space(name: str, params: dict[str, Any]) -> SearchSpace:
     return make_space(name, **params)
 
 
-def _load_task(name: str, data: Path | None, label_column: str | None) -> Task:
+def _load_task(
+    name: str, data: Path | None, label_column: str | None, task_options: dict[str, Any]
+) -> Task:
     from nasforge.data.loaders import DATA_ENV, load_task
 
     where = str(data) if data is not None else os.environ.get(DATA_ENV)
     resolved = str(Path(where).expanduser().resolve()) if where else None
     options = {"label_column": label_column} if label_column else {}
+    options.update(task_options)
     return load_task(name, resolved, seed=0, **options)
 
 
@@ -552,11 +569,20 @@ def _lookup(table: NB201Table, space: SearchSpace, arch: Arch) -> dict[str, Any]
 
 
 def _retrain_command(
-    arch: str, task: str, data: Path | None, space: str, params: dict[str, Any]
+    arch: str,
+    task: str,
+    data: Path | None,
+    space: str,
+    params: dict[str, Any],
+    task_options: dict[str, Any],
 ) -> str:
     words = ["nasforge", "train", arch, "--task", task]
     if data is not None:
         words += ["--data", str(data)]
+    flags = {"test_path": "--test-data", "text_column": "--text-column"}
+    flags["max_length"] = "--max-length"
+    for key, value in task_options.items():
+        words += ["--fine"] if key == "fine" else [flags[key], str(value)]
     if space != "nb201":
         words += ["--space", space]
     for key, value in params.items():

@@ -2,10 +2,11 @@
 
 Token ids ``(batch, length)`` (floats, as every task's inputs) are embedded (id 0, padding,
 embeds to zeros; an id outside the vocabulary reads as unknown, 1), each branch convolves
-the embedded sequence with ``kernel - 1`` zeros on each side (Kim's wide convolution: every
-window of a short text counts), ReLU, then pools over time; the branches' pooled features
-are dropped out and classified by one linear layer (kept as one block per branch, so that a
-supernet shares each branch's block whichever branches are on).
+the embedded sequence padded to keep its length (``(k - 1) // 2`` zeros before, ``k // 2``
+after: every kernel's output has the text's length, so a supernet can mix kernels; Kim's
+wide convolution padded ``k - 1`` on each side), ReLU, then pools over time; the branches'
+pooled features are dropped out and classified by one linear layer (kept as one block per
+branch, so that a supernet shares each branch's block whichever branches are on).
 A branch of width 0 is off: its kernel is still asked (every arch holds every decision) on
 the meta device and left out.
 """
@@ -54,7 +55,9 @@ class Branch(nn.Module):
 
 
 def _conv_factory(embed_dim: int, width: int, kernel: int) -> Any:
-    return lambda: nn.Conv1d(embed_dim, width, kernel, padding=kernel - 1)
+    return lambda: nn.Sequential(
+        nn.ConstantPad1d(((kernel - 1) // 2, kernel // 2), 0.0), nn.Conv1d(embed_dim, width, kernel)
+    )
 
 
 class TextConvNetwork(nn.Module):
