@@ -31,7 +31,7 @@ SHOWN_METRICS = (
     "params",
     "latency_ms",
 )
-TASKS = "digits, mnist1d, cifar10, mnist, fashion_mnist, csv, text"
+TASKS = "digits, mnist1d, cifar10, mnist, fashion_mnist, csv, text, audio"
 F = TypeVar("F", bound=Callable[..., Any])
 
 StoreOption = Annotated[
@@ -338,20 +338,51 @@ MaxLengthOption = Annotated[
 
 
 def text_task_options(
-    task: str, test_data: Path | None, text_column: str | None, fine: bool, max_length: int | None
+    task: str,
+    test_data: Path | None,
+    text_column: str | None,
+    fine: bool,
+    max_length: int | None,
+    label_pattern: str | None = None,
+    test_pattern: str | None = None,
 ) -> dict[str, Any]:
-    """The loader options of a text task from its CLI options (an error if they are given
-    for another task)."""
-    given = {
+    """The loader options of a text or audio task from its CLI options (an error if they
+    are given for another task)."""
+    text = {
         "test_path": str(test_data.expanduser().resolve()) if test_data is not None else None,
         "text_column": text_column,
         "fine": fine or None,
         "max_length": max_length,
     }
-    options = {key: value for key, value in given.items() if value is not None}
-    if options and task != "text":
-        flags = ", ".join(
-            "--" + key.replace("_", "-").replace("test-path", "test-data") for key in options
-        )
-        raise ConfigError(f"{flags} apply to --task text, not --task {task}")
-    return options
+    audio = {"label_pattern": label_pattern, "test_pattern": test_pattern}
+    names = {
+        "test_path": "--test-data",
+        "text_column": "--text-column",
+        "fine": "--fine",
+        "max_length": "--max-length",
+        "label_pattern": "--label-pattern",
+        "test_pattern": "--test-pattern",
+    }
+    for kind, given in (("text", text), ("audio", audio)):
+        used = [names[key] for key, value in given.items() if value is not None]
+        if used and task != kind:
+            raise ConfigError(f"{', '.join(used)} apply to --task {kind}, not --task {task}")
+    return {key: value for key, value in {**text, **audio}.items() if value is not None}
+
+
+LabelPatternOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Audio task: a regular expression whose first group is the label in a file's "
+        "name (FSDD: '^(\\d)_').",
+        show_default=False,
+    ),
+]
+TestPatternOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Audio task: files whose name matches this regular expression are the test set "
+        "(FSDD's usual split: '_[0-4]\\.wav$').",
+        show_default=False,
+    ),
+]

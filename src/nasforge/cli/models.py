@@ -16,10 +16,12 @@ from nasforge.cli.common import (
     DataOption,
     FineOption,
     JsonOption,
+    LabelPatternOption,
     MaxLengthOption,
     OnnxOption,
     SpaceOptions,
     TestDataOption,
+    TestPatternOption,
     TextColumnOption,
     parse_options,
     stdout_console,
@@ -41,6 +43,8 @@ def train(
     text_column: TextColumnOption = None,
     fine: FineOption = False,
     max_length: MaxLengthOption = None,
+    label_pattern: LabelPatternOption = None,
+    test_pattern: TestPatternOption = None,
     space: Annotated[
         str | None,
         typer.Option(help=f"Search space of ARCH (default: by the task's input). {OWN_SPACE_HELP}"),
@@ -80,7 +84,9 @@ def train(
         space_params,
         {},
         label_column=label_column,
-        task_options=text_task_options(task, test_data, text_column, fine, max_length),
+        task_options=text_task_options(
+            task, test_data, text_column, fine, max_length, label_pattern, test_pattern
+        ),
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,
@@ -119,7 +125,10 @@ def predict(
     model_dir: Annotated[Path, typer.Argument(help="A folder saved by search or train.")],
     data: Annotated[
         Path,
-        typer.Option(help="Inputs: .npz (x or x_test), .npy or .csv; a text model: a text a line."),
+        typer.Option(
+            help="Inputs: .npz (x or x_test), .npy or .csv; a text model: a text a line; "
+            "an audio model: a .wav file or a folder of them."
+        ),
     ],
     label_column: Annotated[
         str | None, typer.Option(help="Column to drop from a .csv before predicting.")
@@ -145,6 +154,10 @@ def predict(
         from nasforge.data.text import read_text_lines
 
         predictions = loaded.predict_texts(read_text_lines(data))
+    elif loaded.takes_audio:
+        from nasforge.data.audio import wav_inputs
+
+        predictions = loaded.predict_audio(wav_inputs(data))
     else:
         predictions = loaded.predict(read_input_file(data, label_column=label_column))
     names = loaded.class_names

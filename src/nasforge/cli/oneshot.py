@@ -33,10 +33,12 @@ from nasforge.cli.common import (
     DataOption,
     FineOption,
     JsonOption,
+    LabelPatternOption,
     MaxLengthOption,
     OnnxOption,
     SpaceOptions,
     TestDataOption,
+    TestPatternOption,
     TextColumnOption,
     parse_options,
     stdout_console,
@@ -100,6 +102,8 @@ def oneshot(
     text_column: TextColumnOption = None,
     fine: FineOption = False,
     max_length: MaxLengthOption = None,
+    label_pattern: LabelPatternOption = None,
+    test_pattern: TestPatternOption = None,
     epochs: Annotated[int, typer.Option(help="Epochs of supernet training.")] = 10,
     batch_size: Annotated[int, typer.Option(help="Batch size (weights and architecture).")] = 64,
     seed: Annotated[int, typer.Option(help="Seed: the same seed finds the same arch.")] = 0,
@@ -204,7 +208,9 @@ def oneshot(
     from nasforge.run.setup import task_space_params
     from nasforge.space import space_key
 
-    task_options = text_task_options(task, test_data, text_column, fine, max_length)
+    task_options = text_task_options(
+        task, test_data, text_column, fine, max_length, label_pattern, test_pattern
+    )
     params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
     loaded = _load_task(task, data, label_column, task_options)
     params = task_space_params(loaded, space, params)
@@ -580,7 +586,9 @@ def _retrain_command(
     if data is not None:
         words += ["--data", str(data)]
     flags = {"test_path": "--test-data", "text_column": "--text-column"}
-    flags["max_length"] = "--max-length"
+    flags.update(
+        max_length="--max-length", label_pattern="--label-pattern", test_pattern="--test-pattern"
+    )
     for key, value in task_options.items():
         words += ["--fine"] if key == "fine" else [flags[key], str(value)]
     if space != "nb201":

@@ -24,6 +24,7 @@ from nasforge.cli.common import (
     FineOption,
     HyperparameterOptions,
     JsonOption,
+    LabelPatternOption,
     MaxLengthOption,
     NameOption,
     OnnxOption,
@@ -31,6 +32,7 @@ from nasforge.cli.common import (
     SpaceOptions,
     StoreOption,
     TestDataOption,
+    TestPatternOption,
     TextColumnOption,
     TopOption,
     WinnerFolderOption,
@@ -67,6 +69,8 @@ def search(
     text_column: TextColumnOption = None,
     fine: FineOption = False,
     max_length: MaxLengthOption = None,
+    label_pattern: LabelPatternOption = None,
+    test_pattern: TestPatternOption = None,
     space: Annotated[
         str | None,
         typer.Option(
@@ -229,7 +233,9 @@ def search(
             space_params,
             hyperparameters,
             label_column=label_column,
-            task_options=text_task_options(task, test_data, text_column, fine, max_length),
+            task_options=text_task_options(
+                task, test_data, text_column, fine, max_length, label_pattern, test_pattern
+            ),
             epochs=epochs,
             lr=lr,
             batch_size=batch_size,

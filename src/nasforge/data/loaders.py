@@ -40,7 +40,7 @@ _NPZ_TASKS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "mnist": (("mnist.npz",), (1, 28, 28)),
     "fashion_mnist": (("fashion_mnist.npz",), (1, 28, 28)),
 }
-TASK_NAMES: tuple[str, ...] = ("digits", "mnist1d", *_NPZ_TASKS, "csv", "text")
+TASK_NAMES: tuple[str, ...] = ("digits", "mnist1d", *_NPZ_TASKS, "csv", "text", "audio")
 
 
 DIGITS_VALID_FRACTION = 0.3
@@ -248,8 +248,9 @@ def load_task(
     the official release instead: ``cifar-10-batches-py`` (or be it), or the four idx files of
     MNIST / Fashion-MNIST (``.gz`` or not), also in a ``mnist/``, ``fashion_mnist/``,
     ``MNIST/raw/`` or ``FashionMNIST/raw/`` subfolder. ``csv`` and ``text`` need ``data_path``
-    to be the file (the text formats: `nasforge.data.text`). Other keyword options go to the
-    loader (e.g. ``label_column`` for ``csv``, ``test_path`` and ``fine`` for ``text``).
+    to be the file (the text formats: `nasforge.data.text`), ``audio`` a folder or manifest
+    (`nasforge.data.audio`). Other keyword options go to the loader (e.g. ``label_column``
+    for ``csv``, ``test_path`` and ``fine`` for ``text``, ``label_pattern`` for ``audio``).
     """
     if name == "digits":
         return load_digits_task(seed, **options)
@@ -268,6 +269,15 @@ def load_task(
                 "fastText or TREC lines"
             )
         return load_text_task(Path(data_path), seed=seed, **options)
+    if name == "audio":
+        from nasforge.data.audio import load_audio_task
+
+        if data_path is None:
+            raise DataError(
+                "the audio task needs --data: a folder of class subfolders, a folder of .wav "
+                "files with --label-pattern, or a manifest.csv (path,label[,split])"
+            )
+        return load_audio_task(Path(data_path), seed=seed, **options)
     if name not in _NPZ_TASKS:
         raise DataError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)}")
     file_names, expected_shape = _NPZ_TASKS[name]

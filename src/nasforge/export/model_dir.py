@@ -91,6 +91,20 @@ class LoadedModel:
             raise ExportError("this model does not take text")
         return Tokenizer.from_dict(self.preprocessing).encode(texts)
 
+    @property
+    def takes_audio(self) -> bool:
+        return self.preprocessing is not None and self.preprocessing.get("kind") == "audio"
+
+    def predict_audio(self, paths: Sequence[str | os.PathLike[str]]) -> npt.NDArray[np.int64]:
+        """Class indices for WAV files (an audio model): the log-mel features it was trained
+        on, normalized as in training."""
+        from nasforge.data.audio import LogMel
+
+        if not self.takes_audio or self.preprocessing is None:
+            raise ExportError("this model does not take audio")
+        features = LogMel.from_dict(self.preprocessing).features([Path(p) for p in paths])
+        return self.predict(features)
+
     def predict_texts(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
         """Class indices for raw texts (a text model)."""
         return self.predict(self.encode_texts(texts))
