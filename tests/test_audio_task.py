@@ -160,3 +160,23 @@ def test_bad_audio_input_is_one_line_and_writes_nothing(
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "nasforge.sqlite").exists()
+
+
+def test_spec_augment_masks_one_band_and_one_span() -> None:
+    import torch
+
+    from nasforge.training.trainer import spec_augment
+
+    x = torch.ones(64, 40, 101)
+    masked = spec_augment(x, torch.Generator().manual_seed(0))
+    assert masked.shape == x.shape and torch.equal(x, torch.ones(64, 40, 101))  # a copy
+    zero_bands = (masked == 0).all(dim=2).sum(dim=1)  # whole bands masked, per example
+    zero_frames = (masked == 0).all(dim=1).sum(dim=1)
+    assert int(zero_bands.max()) <= 8 and int(zero_frames.max()) <= 20
+    assert int(zero_bands.max()) > 0 and int(zero_frames.max()) > 0
+    for example in range(64):
+        rows = torch.nonzero((masked[example] == 0).all(dim=1)).flatten()
+        if len(rows):  # one contiguous band
+            assert int(rows[-1] - rows[0]) + 1 == len(rows)
+    untouched = ((masked == 0).sum(dim=(1, 2)) == 0).float().mean()
+    assert float(untouched) < 0.2

@@ -45,7 +45,9 @@ class TrainConfig:
 
     ``optimizer`` is ``"sgd"`` (Nesterov momentum 0.9) or ``"adamw"``; ``cosine`` anneals the
     learning rate per step to 0 over ``epochs``. ``augment`` randomly crops (zero padding of
-    1/8 of the size) and flips images at least 16 pixels high; other inputs are left as they
+    1/8 of the size) and flips images at least 16 pixels high, and masks one band of
+    frequencies and one span of time of an audio task's log-mel spectrograms (SpecAugment:
+    up to a fifth of each, at most 8 bands and 20 frames); other inputs are left as they
     are. ``threads`` sets torch's thread count during the fit (``None`` keeps it).
     ``channels_last`` trains 4-D (image) inputs in the channels_last memory format, which is
     faster on CPU for the NB201 networks at 8x8 and 32x32 (other inputs are left as they
@@ -207,6 +209,7 @@ class Trainer:
         self.hooks = tuple(hooks)
         self._generator = torch.Generator()
         self._augment = False
+        self._spec_augment = False
         self.optimizer: torch.optim.Optimizer | None = None
         """The weight optimizer of the fit under way (hooks may read its learning rate)."""
         self._params: list[nn.Parameter] = []
@@ -243,6 +246,8 @@ class Trainer:
             x_train = x_train.contiguous(memory_format=torch.channels_last)
         self._params = list(model.parameters())
         self._augment = cfg.augment and x_train.ndim == 4 and x_train.shape[2] >= 16
+        audio = task.preprocessing is not None and task.preprocessing.get("kind") == "audio"
+        self._spec_augment = cfg.augment and audio and x_train.ndim == 3
         self._generator = torch.Generator().manual_seed(cfg.seed)
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
         optimizer = self.optimizer = self._optimizer(model)
@@ -329,6 +334,8 @@ class Trainer:
             xb, yb = x[batch], y[batch]
             if self._augment:
                 xb = _crop_and_flip(xb, self._generator)
+            if self._spec_augment:
+                xb = spec_augment(xb, self._generator)
             if cfg.channels_last and xb.ndim == 4:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             xb, yb = xb.to(cfg.device), yb.to(cfg.device)
@@ -464,6 +471,22 @@ def _cosine(
         return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def spec_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """SpecAugment's masks on ``(n, bands, frames)`` spectrograms (normalized: 0 is the mean):
+    per example one band of ``[0, F]`` frequencies and one span of ``[0, T]`` frames set to
+    0, with F = min(8, bands // 5) and T = min(20, frames // 5)."""
+    n, bands, frames = x.shape
+    masked = x.clone()
+    for axis, size, limit in ((1, bands, min(8, bands // 5)), (2, frames, min(20, frames // 5))):
+        width = torch.randint(0, limit + 1, (n,), generator=generator)
+        start = (torch.rand(n, generator=generator) * (size - width + 1)).long()
+        positions = torch.arange(size)[None, :]
+        hit = (positions >= start[:, None]) & (positions < (start + width)[:, None])  # (n, size)
+        mask = hit[:, :, None] if axis == 1 else hit[:, None, :]
+        masked = masked.masked_fill(mask, 0.0)
+    return masked
 
 
 def _crop_and_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
