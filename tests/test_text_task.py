@@ -183,3 +183,43 @@ def test_text_options_need_the_text_task() -> None:
         from nasforge.data.loaders import load_task
 
         load_task("text")
+
+
+def test_a_one_hot_transformer_supernet_equals_its_child() -> None:
+    space = make_space("transformer", vocab_size=60)
+    torch.manual_seed(0)
+    supernet = space.supernet((10,), 6).eval()
+    x = torch.randint(0, 60, (4, 10)).float()
+    x[:, 7:] = 0  # padding
+    rng = np.random.default_rng(1)
+    for _ in range(5):  # single paths: smaller widths, heads and depths share the weights
+        arch = space.sample(rng)
+        supernet.use_path(arch)
+        torch.testing.assert_close(supernet(x), supernet.child(arch).eval()(x))
+    largest = {
+        d.label: max(d.choices) for d in space.decisions if not d.label.endswith("_activation")
+    }
+    arch = space.validate(space.sample(rng).replace(**largest))
+    weights = {}
+    for decision in space.op_decisions():
+        one_hot = torch.zeros(len(decision.choices))
+        one_hot[decision.index(arch[decision.label])] = 1.0
+        weights[decision.label] = one_hot
+    supernet.use_weights(weights)  # mixed mode, one-hot activations
+    torch.testing.assert_close(supernet(x), supernet.child(arch).eval()(x))
+
+
+def test_transformer_ignores_padding() -> None:
+    space = make_space("transformer", vocab_size=60)
+    arch = space.sample(np.random.default_rng(2))
+    net = space.build(arch, (12,), 3).eval()
+    padded = torch.zeros(1, 12)
+    padded[0, :5] = torch.tensor([5.0, 9.0, 13.0, 2.0, 7.0])
+    # the same text without its padding: masking makes the 7 padded positions count for nothing
+    torch.testing.assert_close(net(padded), net(padded[:, :5]))
+    assert not torch.allclose(net(padded), net(padded[:, :4]))
+    assert space.canonical(arch) == arch
+    assert all(
+        arch[f"layer{i}_heads"] == space.heads[0]
+        for i in range(int(arch["depth"]), max(space.depths))
+    )

@@ -15,10 +15,19 @@ from nasforge.space.mlp import MLPSpace
 from nasforge.space.mobilenet import MobileNetSpace
 from nasforge.space.nb201 import NB201Space
 from nasforge.space.textconv import TextConvSpace
+from nasforge.space.transformer import TransformerSpace
 
 SPACES: dict[str, type[SearchSpace]] = {
     space.name: space
-    for space in (NB201Space, MLPSpace, Conv1DSpace, DartsSpace, MobileNetSpace, TextConvSpace)
+    for space in (
+        NB201Space,
+        MLPSpace,
+        Conv1DSpace,
+        DartsSpace,
+        MobileNetSpace,
+        TextConvSpace,
+        TransformerSpace,
+    )
 }
 
 
@@ -94,6 +103,7 @@ __all__ = [
     "NB201Space",
     "SearchSpace",
     "TextConvSpace",
+    "TransformerSpace",
     "WithHyperparameters",
     "hyperparameters_of",
     "is_spec",
