@@ -22,6 +22,8 @@ SMALL: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "conv1d": ({"max_blocks": 3, "channels": [4, 8]}, (1, 40)),
     "darts": ({"channels": 4, "layers": 3, "nodes": 2}, (1, 8, 8)),
     "mobilenet": ({"width_mult": 0.25, "resolution": 32}, (1, 8, 8)),
+    "textconv": ({"vocab_size": 30, "embed_dims": [8, 16], "widths": [0, 4, 8]}, (12,)),
+    "transformer": ({"vocab_size": 30, "embed_dims": [8, 16], "head_dim": 4}, (12,)),
 }
 """Space name -> (small constructor options, a fitting input shape without batch axis)."""
 
