@@ -223,3 +223,24 @@ def test_transformer_ignores_padding() -> None:
         arch[f"layer{i}_heads"] == space.heads[0]
         for i in range(int(arch["depth"]), max(space.depths))
     )
+
+
+def test_spos_searches_transformers_within_a_parameter_limit(
+    trec_train: Path, tmp_path: Path
+) -> None:
+    from nasforge.oneshot import make_method
+    from nasforge.oneshot.path_limits import PathParams
+
+    task = load_text_task(_trec_slice(trec_train, tmp_path), max_length=16)
+    space = make_space("transformer", vocab_size=task.vocabulary_size or 0)
+    limit = PathParams(space, task.input_shape, task.num_classes, 10**9)
+    rng = np.random.default_rng(0)
+    counts = sorted(limit.count(space.sample(rng)) or 0 for _ in range(40))
+    cap = counts[len(counts) // 4]  # a quarter of random sub-networks fit
+    searcher = make_method(
+        "spos", space, max_params=cap, population_size=6, sample_size=3, generations=2
+    )
+    result = searcher.search(task, epochs=1, batch_size=32)
+    found = sum(p.numel() for p in result.child().parameters())
+    assert found <= cap
+    assert found == PathParams(space, task.input_shape, task.num_classes, cap).count(result.arch)

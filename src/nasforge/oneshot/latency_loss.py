@@ -166,6 +166,7 @@ class PathLatency:
         self.space = mobilenet_space(space)
         self.table = check_table(table, space, input_shape, num_classes)
         self.target_ms = float(target_ms)
+        self.text = f"latency_ms <= {target_ms:g}"
 
     def __call__(self, arch: Arch) -> float:
         return self.table.predict(self.space, arch)

@@ -11,10 +11,10 @@ Two stages that never mix:
    on a few training batches, as SPOS does, then its accuracy is measured on
    ``score_examples`` of the architecture half. The best arch evaluated is the found arch.
 
-With a latency table and target (the `mobilenet` space), SPOS's constrained search: the
-supernet trains only paths whose predicted latency is within the target (uniform sampling
-among them, by rejection), and the evolution evaluates only such archs (a proposal over the
-target is told a score of 0 without being evaluated, so it never becomes a parent).
+With a latency table and target (the `mobilenet` space), or ``max_params`` (any space),
+SPOS's constrained search: the supernet trains only paths within the limits (uniform
+sampling among them, by rejection), and the evolution evaluates only such archs (a proposal
+over a limit is told a score of 0 without being evaluated, so it never becomes a parent).
 
 The evolution runs ``generations`` times ``population_size`` evaluations (the first
 generation is the random initial population); its diagnostics have one point per generation
@@ -44,6 +44,7 @@ from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.latency_loss import PathLatency
 from nasforge.oneshot.memory import Probe
 from nasforge.oneshot.method import OneShotMethod
+from nasforge.oneshot.path_limits import PathLimit, PathParams
 from nasforge.oneshot.sampling import single_path_probes, uniform_path
 from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
@@ -73,9 +74,13 @@ class SPOS(OneShotMethod):
         crossover_prob: float = 0.5,
         score_examples: int = 1000,
         calibration_batches: int = 4,
+        max_params: int = 0,
         **options: Any,
     ) -> None:
         super().__init__(space, **options)
+        if max_params < 0:
+            raise OneShotError(f"spos max_params must be >= 0 (0: no limit), not {max_params}")
+        self.max_params = max_params
         if population_size < 2 or generations < 1:
             raise OneShotError(
                 f"spos needs population_size >= 2 and generations >= 1, "
@@ -108,14 +113,20 @@ class SPOS(OneShotMethod):
             split.weights_task.x_train, batch_size, self.calibration_batches, seed + 1
         )
         self.calibration_ = [self._layout(b) for b in batches] if self.calibration_batches else []
-        self.path_latency_: PathLatency | None = None
+        self.limits_: list[PathLimit] = []
         if self.latency_table is not None and self.latency_target is not None:
-            self.path_latency_ = PathLatency(
-                self.space,
-                self.latency_table,
-                supernet.input_shape,
-                supernet.num_classes,
-                self.latency_target,
+            self.limits_.append(
+                PathLatency(
+                    self.space,
+                    self.latency_table,
+                    supernet.input_shape,
+                    supernet.num_classes,
+                    self.latency_target,
+                )
+            )
+        if self.max_params:
+            self.limits_.append(
+                PathParams(self.space, supernet.input_shape, supernet.num_classes, self.max_params)
             )
 
     # -- supernet training ---------------------------------------------------------------
@@ -126,17 +137,21 @@ class SPOS(OneShotMethod):
         self.supernet_.use_path(self._sample_path())
 
     def _sample_path(self) -> dict[str, int]:
-        """A uniform path, within the latency target if there is one (by rejection)."""
-        fits = self.path_latency_
+        """A uniform path, within the limits if there are any (by rejection)."""
         for _ in range(MAX_REJECTIONS):
             path = uniform_path(self.supernet_, self.generator_)
-            if fits is None or fits.fits(self.supernet_.arch_of(path)):
+            if self._fits(self.supernet_.arch_of(path)):
                 return path
-        assert fits is not None
         raise OneShotError(
-            f"none of {MAX_REJECTIONS} uniformly sampled paths is predicted within "
-            f"latency_ms <= {fits.target_ms:g}: raise the target or narrow the space"
+            f"none of {MAX_REJECTIONS} uniformly sampled paths meets {self._limits_text()}: "
+            "raise the limit or narrow the space"
         )
+
+    def _fits(self, arch: Arch) -> bool:
+        return all(limit.fits(arch) for limit in self.limits_)
+
+    def _limits_text(self) -> str:
+        return " and ".join(limit.text for limit in self.limits_)
 
     def _use_eval_mode(self) -> None:
         """A fresh random path, with its BatchNorm statistics recomputed."""
@@ -158,18 +173,17 @@ class SPOS(OneShotMethod):
             crossover_prob=self.crossover_prob,
         )
         best: tuple[float, float, Arch] | None = None
-        fits = self.path_latency_
         for generation in range(self.generations):
             evaluated, proposed = 0, 0
             while evaluated < self.population_size:
                 proposal = evolution.ask()
                 arch = self.space.validate(proposal.arch)
                 proposed += 1
-                if fits is not None and not fits.fits(arch):
+                if not self._fits(arch):
                     if proposed > MAX_REJECTIONS * self.population_size:
                         raise OneShotError(
-                            f"spos evolution found too few archs within latency_ms <= "
-                            f"{fits.target_ms:g}: raise the target"
+                            f"spos evolution found too few archs within {self._limits_text()}: "
+                            "raise the limit"
                         )
                     evolution.tell(Observation(proposal, 0.0))
                     continue
