@@ -1,0 +1,297 @@
+"""Language and speech (issue 19): TREC question classification and FSDD spoken digits.
+
+Parts (``--part``), each printing a markdown table:
+
+- ``linear``: the linear baselines: tf-idf word 1-2-grams with a linear SVM on TREC;
+  log-mel spectrograms (flattened, standardized) with logistic regression on FSDD's usual
+  split and with one speaker (theo) held out of training.
+- ``search --dataset trec|fsdd``: evolution with the training evaluator (``--candidates``
+  candidates of ``--epochs`` epochs, or ``--minutes``), its winner retrained
+  ``--final-epochs``, against the hand-designed baseline trained the same way (Kim's
+  CNN-rand, ``kim2014`` of ``textconv``, for TREC; a small 2-D CNN on the log-mels for
+  FSDD); test accuracy and parameters of each, and the search time. On FSDD also the
+  winner and the baseline retrained with theo held out.
+- ``transformer``: the weight-sharing Transformer search on TREC (``spos`` on the
+  ``transformer`` supernet, ``--supernet-epochs``), and 10 random sub-networks: Spearman
+  between their inherited-weight validation accuracy and their accuracy retrained from
+  scratch, and the found sub-network retrained the same way against the best of the 10.
+
+Every training here uses one thread and AdamW (``--lr``), batch 50. Data: ``--data`` (the
+folder holding ``trec/`` and ``fsdd/``; default ``../shared/data``). Not part of the
+package.
+
+Usage::
+
+    python benchmarks/language_speech.py --part linear
+    python benchmarks/language_speech.py --part search --dataset trec --candidates 40 --minutes 10
+    python benchmarks/language_speech.py --part search --dataset fsdd --candidates 40 --minutes 10
+    python benchmarks/language_speech.py --part transformer --supernet-epochs 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from torch import nn
+
+from nasforge.arch import Arch
+from nasforge.data.audio import find_recordings, load_audio_task
+from nasforge.data.task import Task
+from nasforge.data.text import load_text_task, read_text_file
+from nasforge.evaluate.training import TrainingEvaluator
+from nasforge.oneshot import make_method
+from nasforge.run.budget import Budget
+from nasforge.run.experiment import Experiment
+from nasforge.space import make_space
+from nasforge.space.base import SearchSpace
+from nasforge.strategy import make_strategy
+from nasforge.training.trainer import TrainConfig, Trainer
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FSDD_PATTERN, FSDD_TEST = r"^(\d)_", r"_[0-4]\.wav$"
+HELD_OUT = "theo"
+
+
+def trec_task(data: Path) -> Task:
+    return load_text_task(
+        data / "trec" / "train_5500.label", test_path=data / "trec" / "TREC_10.label"
+    )
+
+
+def fsdd_task(data: Path, held_out: bool = False) -> Task:
+    recordings = data / "fsdd" / "recordings"
+    if not held_out:
+        return load_audio_task(recordings, label_pattern=FSDD_PATTERN, test_pattern=FSDD_TEST)
+    manifest = Path(tempfile.mkdtemp()) / "held_out.csv"
+    rows = [
+        f"{r.path},{r.label},{'test' if f'_{HELD_OUT}_' in r.path.name else 'train'}"
+        for r in find_recordings(recordings, label_pattern=FSDD_PATTERN)
+    ]
+    manifest.write_text("path,label,split\n" + "\n".join(rows) + "\n")
+    return load_audio_task(manifest, name="fsdd-held-out")
+
+
+def config(args: argparse.Namespace, epochs: int) -> TrainConfig:
+    return TrainConfig(
+        epochs=epochs, batch_size=50, optimizer="adamw", lr=args.lr, weight_decay=0.01,
+        threads=1, seed=args.seed,
+    )  # fmt: skip
+
+
+def train_and_test(model: nn.Module, task: Task, cfg: TrainConfig) -> float:
+    trainer = Trainer(cfg)
+    trainer.fit(model, task)
+    return 100.0 * trainer.evaluate(model, task.x_test, task.y_test)
+
+
+def params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+class SmallCNN2d(nn.Module):
+    """The FSDD baseline: three 3x3 convolutions on the (bands, frames) image, pooling."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 1
+        for width in (16, 32, 64):
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+            channels = width
+        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.body(x.unsqueeze(1)))
+        return out
+
+
+def linear_part(args: argparse.Namespace) -> list[str]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    train = read_text_file(args.data / "trec" / "train_5500.label")
+    test = read_text_file(args.data / "trec" / "TREC_10.label")
+    svm = make_pipeline(TfidfVectorizer(ngram_range=(1, 2)), LinearSVC())
+    svm.fit(train.texts, train.labels)
+    trec = 100.0 * float(np.mean(svm.predict(test.texts) == np.array(test.labels)))
+    rows = [f"| TREC | tf-idf word 1-2-grams, linear SVM | {trec:.1f} |"]
+    for held_out in (False, True):
+        task = fsdd_task(args.data, held_out)
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        x_train = np.concatenate([task.x_train, task.x_valid]).reshape(
+            len(task.y_train) + len(task.y_valid), -1
+        )
+        model.fit(x_train, np.concatenate([task.y_train, task.y_valid]))
+        accuracy = 100.0 * float(
+            np.mean(model.predict(task.x_test.reshape(len(task.y_test), -1)) == task.y_test)
+        )
+        split = f"{HELD_OUT} held out" if held_out else "usual split"
+        rows.append(f"| FSDD, {split} | log-mel, logistic regression | {accuracy:.1f} |")
+    return ["| data | model | test accuracy |", "|---|---|---|", *rows]
+
+
+def search_part(args: argparse.Namespace) -> list[str]:
+    text = args.dataset == "trec"
+    task = trec_task(args.data) if text else fsdd_task(args.data)
+    space: SearchSpace = (
+        make_space("textconv", vocab_size=task.vocabulary_size or 0)
+        if text
+        else make_space("conv1d")
+    )
+    evaluator = TrainingEvaluator(
+        space, task, train_config=config(args, args.epochs), seed=args.seed
+    )
+    started = time.perf_counter()
+    result = Experiment(
+        space,
+        make_strategy("evolution", space, seed=args.seed),
+        evaluator,
+        budget=Budget(queries=args.candidates, seconds=60.0 * args.minutes),
+    ).run()
+    search_seconds = time.perf_counter() - started
+    assert result.best is not None
+    winner = space.parse(result.best.arch)
+    trained = sum(1 for t in result.trials if t.evaluated)
+    print(f"winner: {space.format(winner)}", file=sys.stderr, flush=True)
+    final = config(args, args.final_epochs)
+    torch.manual_seed(args.seed)
+    model = space.build(winner, task.input_shape, task.num_classes)
+    found = train_and_test(model, task, final)
+    rows = [
+        f"| {args.dataset} | evolution, {trained} candidates x {args.epochs} epochs "
+        f"({search_seconds / 60:.1f} min) | {space.format(winner)} | {params(model):,} "
+        f"| {found:.1f} |"
+    ]
+    torch.manual_seed(args.seed)
+    baseline: nn.Module = (
+        space.build(space.parse("kim2014"), task.input_shape, task.num_classes)
+        if text
+        else SmallCNN2d(task.num_classes)
+    )
+    name = "Kim CNN-rand (kim2014)" if text else "small 2-D CNN on log-mels"
+    rows.append(
+        f"| {args.dataset} | baseline | {name} | {params(baseline):,} "
+        f"| {train_and_test(baseline, task, final):.1f} |"
+    )
+    if not text:
+        held = fsdd_task(args.data, held_out=True)
+        torch.manual_seed(args.seed)
+        again = train_and_test(space.build(winner, held.input_shape, held.num_classes), held, final)
+        torch.manual_seed(args.seed)
+        base = train_and_test(SmallCNN2d(held.num_classes), held, final)
+        rows.append(f"| fsdd, {HELD_OUT} held out | winner retrained | | | {again:.1f} |")
+        rows.append(f"| fsdd, {HELD_OUT} held out | baseline retrained | | | {base:.1f} |")
+    header = [
+        f"Retraining: {args.final_epochs} epochs, AdamW lr {args.lr}, batch 50, one thread.",
+        "",
+        "| data | search | architecture | params | test accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    return [*header, *rows]
+
+
+def transformer_part(args: argparse.Namespace) -> list[str]:
+    task = trec_task(args.data)
+    space = make_space("transformer", vocab_size=task.vocabulary_size or 0)
+    started = time.perf_counter()
+    searcher = make_method("spos", space, lr=args.supernet_lr, max_params=args.max_params)
+    found = searcher.search(task, epochs=args.supernet_epochs, batch_size=50, seed=args.seed)
+    search_seconds = time.perf_counter() - started
+    rng = np.random.default_rng(args.seed + 1)
+    randoms: list[Arch] = []
+    while len(randoms) < 10:
+        arch = space.sample(rng)
+        if arch not in randoms and (
+            not args.max_params or _count(space, arch, task) <= args.max_params
+        ):
+            randoms.append(arch)
+    final = config(args, args.final_epochs)
+    inherited, retrained = [], []
+    for arch in [found.arch, *randoms]:
+        child = found.supernet.child(arch)
+        inherited.append(100.0 * Trainer(final).evaluate(child, task.x_valid, task.y_valid))
+        torch.manual_seed(args.seed)
+        retrained.append(
+            train_and_test(space.build(arch, task.input_shape, task.num_classes), task, final)
+        )
+        print(f"{space.format(arch)}: {inherited[-1]:.1f} {retrained[-1]:.1f}", file=sys.stderr)
+    rho = float(spearmanr(inherited[1:], retrained[1:])[0])
+    best_random = max(retrained[1:])
+    lines = [
+        f"spos on the transformer supernet: {args.supernet_epochs} epochs, evolution of "
+        f"{searcher.evaluated_} sub-networks, {search_seconds / 60:.1f} min"
+        + (f", max_params {args.max_params:,}" if args.max_params else "")
+        + f"; every network retrained {args.final_epochs} epochs (AdamW lr {args.lr}).",
+        "",
+        "| sub-network | params | inherited valid accuracy | retrained test accuracy |",
+        "|---|---|---|---|",
+    ]
+    for label, arch, a, b in zip(
+        ["found", *[f"random {i + 1}" for i in range(10)]],
+        [found.arch, *randoms],
+        inherited,
+        retrained,
+        strict=True,
+    ):
+        lines.append(f"| {label} | {_count(space, arch, task):,} | {a:.1f} | {b:.1f} |")
+    lines += [
+        "",
+        f"Spearman (inherited vs retrained, 10 random): {rho:.2f}; found {retrained[0]:.1f} "
+        f"vs best random {best_random:.1f} ({retrained[0] - best_random:+.1f} points).",
+    ]
+    return lines
+
+
+def _count(space: SearchSpace, arch: Arch, task: Task) -> int:
+    with torch.device("meta"):
+        return params(space.build(arch, task.input_shape, task.num_classes))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--part", choices=("linear", "search", "transformer"), default="linear")
+    parser.add_argument("--dataset", choices=("trec", "fsdd"), default="trec")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--candidates", type=int, default=40)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--final-epochs", type=int, default=15)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--supernet-epochs", type=int, default=10)
+    parser.add_argument("--supernet-lr", type=float, default=0.05)
+    parser.add_argument("--max-params", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    parts: dict[str, Any] = {
+        "linear": linear_part,
+        "search": search_part,
+        "transformer": transformer_part,
+    }
+    lines = parts[args.part](args)
+    command = "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`"
+    print("\n".join([*lines, "", command]))
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    main()
+    print(f"({time.perf_counter() - started:.0f} s)")
