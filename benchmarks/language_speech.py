@@ -164,7 +164,7 @@ def search_part(args: argparse.Namespace) -> list[str]:
         space,
         make_strategy("evolution", space, seed=args.seed),
         evaluator,
-        budget=Budget(queries=args.candidates, seconds=60.0 * args.minutes),
+        budget=Budget(queries=args.candidates, wall_seconds=60.0 * args.minutes),
     ).run()
     search_seconds = time.perf_counter() - started
     assert result.best is not None
