@@ -83,6 +83,10 @@ class TransformerNetwork(nn.Module):
         depth = choices.choose_value("depth", list(space.depths))
         self.embedding = nn.Embedding(max(space.vocab_size, 3), embed_dim, padding_idx=0)
         self.position = nn.Embedding(int(input_shape[0]), embed_dim)
+        with torch.no_grad():  # small embeddings, as BERT and AutoFormer start them
+            nn.init.trunc_normal_(self.embedding.weight, std=0.02)
+            nn.init.trunc_normal_(self.position.weight, std=0.02)
+            self.embedding.weight[0].zero_()
         self.dropout = nn.Dropout(space.dropout)
         layers: list[nn.Module] = []
         for layer in range(max(space.depths)):
