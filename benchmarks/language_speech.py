@@ -12,7 +12,7 @@ Parts (``--part``), each printing a markdown table:
   FSDD); test accuracy and parameters of each, and the search time. On FSDD also the
   winner and the baseline retrained with theo held out.
 - ``transformer``: the weight-sharing Transformer search on TREC (``spos`` on the
-  ``transformer`` supernet, ``--supernet-epochs``), and 10 random sub-networks: Spearman
+  ``transformer`` supernet, ``--supernet-epochs`` with AdamW), and 10 random sub-networks: Spearman
   between their inherited-weight validation accuracy and their accuracy retrained from
   scratch, and the found sub-network retrained the same way against the best of the 10.
 
@@ -212,7 +212,14 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
     task = trec_task(args.data)
     space = make_space("transformer", vocab_size=task.vocabulary_size or 0)
     started = time.perf_counter()
-    searcher = make_method("spos", space, lr=args.supernet_lr, max_params=args.max_params)
+    searcher = make_method(
+        "spos",
+        space,
+        optimizer="adamw",
+        lr=args.supernet_lr,
+        weight_decay=0.01,
+        max_params=args.max_params,
+    )
     found = searcher.search(task, epochs=args.supernet_epochs, batch_size=50, seed=args.seed)
     search_seconds = time.perf_counter() - started
     rng = np.random.default_rng(args.seed + 1)
@@ -276,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--final-epochs", type=int, default=15)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--supernet-epochs", type=int, default=10)
-    parser.add_argument("--supernet-lr", type=float, default=0.05)
+    parser.add_argument("--supernet-lr", type=float, default=1e-3)
     parser.add_argument("--max-params", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

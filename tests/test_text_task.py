@@ -244,3 +244,13 @@ def test_spos_searches_transformers_within_a_parameter_limit(
     found = sum(p.numel() for p in result.child().parameters())
     assert found <= cap
     assert found == PathParams(space, task.input_shape, task.num_classes, cap).count(result.arch)
+
+
+def test_one_shot_weights_can_train_with_adamw() -> None:
+    from nasforge.oneshot import make_method
+    from nasforge.oneshot.errors import OneShotError
+
+    space = make_space("transformer", vocab_size=30)
+    assert make_method("spos", space, optimizer="adamw").optimizer == "adamw"
+    with pytest.raises(OneShotError, match="'sgd' or 'adamw'"):
+        make_method("spos", space, optimizer="adam")

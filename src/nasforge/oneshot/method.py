@@ -137,8 +137,9 @@ class OneShotResult:
 class OneShotMethod(TrainerHooks, ABC):
     """Base class of one-shot methods; see the module docstring for the hook order.
 
-    Weight training: SGD (momentum 0.9, Nesterov, as in NAS-Bench-201's search configs),
-    ``lr`` cosine-annealed, ``weight_decay``, gradient norm clipped at ``grad_clip``.
+    Weight training: SGD (momentum 0.9, Nesterov, as in NAS-Bench-201's search configs), or
+    AdamW with ``optimizer="adamw"`` (as AutoFormer trains Transformer supernets), ``lr``
+    cosine-annealed, ``weight_decay``, gradient norm clipped at ``grad_clip``.
     Architecture: Adam(``arch_lr``, betas ``arch_betas``, ``arch_weight_decay``) on alpha,
     one vector per decision (`Alpha`), initialized as ``alpha_init`` times standard normal
     noise. For the first
@@ -184,8 +185,12 @@ class OneShotMethod(TrainerHooks, ABC):
         latency_table: LatencyTable | None = None,
         latency_target: float | None = None,
         latency_weight: float = 0.5,
+        optimizer: str = "sgd",
     ) -> None:
         self.space = space
+        if optimizer not in ("sgd", "adamw"):
+            raise OneShotError(f"optimizer must be 'sgd' or 'adamw', not {optimizer!r}")
+        self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
         self.grad_clip = grad_clip
@@ -274,7 +279,7 @@ class OneShotMethod(TrainerHooks, ABC):
         config = TrainConfig(
             epochs=epochs,
             batch_size=batch_size,
-            optimizer="sgd",
+            optimizer=self.optimizer,
             lr=self.lr,
             weight_decay=self.weight_decay,
             cosine=True,
