@@ -180,3 +180,21 @@ def test_spec_augment_masks_one_band_and_one_span() -> None:
             assert int(rows[-1] - rows[0]) + 1 == len(rows)
     untouched = ((masked == 0).sum(dim=(1, 2)) == 0).float().mean()
     assert float(untouched) < 0.2
+
+
+def test_spectrograms_as_images_for_the_mobilenet_space(fsdd: Path, tmp_path: Path) -> None:
+    flat = _slice(fsdd, tmp_path / "flat", digits="01", indices=range(6))
+    args = ["search", "--task", "audio", "--data", str(flat), "--label-pattern", FSDD_PATTERN,
+            "--spectrogram-image", "--space", "mobilenet", "-s", "width_mult=0.25",
+            "-s", "depths=[[1],[1],[1],[1],[1],[1],[1]]", "--budget", "1", "--epochs", "1",
+            "--final-epochs", "1", "--out", "best", "--threads", "1"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "best" / "arch.json").read_text())
+    assert record["input_shape"] == [1, 40, 101]
+    assert record["preprocessing"]["as_image"] is True
+    predicted = runner.invoke(app, ["predict", "best", "--data", str(flat), "--json"])
+    assert predicted.exit_code == 0, predicted.output
+    assert len(json.loads(predicted.stdout)["predictions"]) == 24
+    wrong = runner.invoke(app, ["search", "--task", "digits", "--spectrogram-image"])
+    assert wrong.exit_code == 2 and "--spectrogram-image apply to --task audio" in wrong.output

@@ -345,6 +345,7 @@ def text_task_options(
     max_length: int | None,
     label_pattern: str | None = None,
     test_pattern: str | None = None,
+    as_image: bool = False,
 ) -> dict[str, Any]:
     """The loader options of a text or audio task from its CLI options (an error if they
     are given for another task)."""
@@ -354,7 +355,11 @@ def text_task_options(
         "fine": fine or None,
         "max_length": max_length,
     }
-    audio = {"label_pattern": label_pattern, "test_pattern": test_pattern}
+    audio = {
+        "label_pattern": label_pattern,
+        "test_pattern": test_pattern,
+        "as_image": as_image or None,
+    }
     names = {
         "test_path": "--test-data",
         "text_column": "--text-column",
@@ -362,6 +367,7 @@ def text_task_options(
         "max_length": "--max-length",
         "label_pattern": "--label-pattern",
         "test_pattern": "--test-pattern",
+        "as_image": "--spectrogram-image",
     }
     for kind, given in (("text", text), ("audio", audio)):
         used = [names[key] for key, value in given.items() if value is not None]
@@ -384,5 +390,13 @@ TestPatternOption = Annotated[
         help="Audio task: files whose name matches this regular expression are the test set "
         "(FSDD's usual split: '_[0-4]\\.wav$').",
         show_default=False,
+    ),
+]
+SpectrogramImageOption = Annotated[
+    bool,
+    typer.Option(
+        "--spectrogram-image",
+        help="Audio task: one-channel images (1, bands, frames) for image spaces (mobilenet, "
+        "nb201) instead of sequences for conv1d.",
     ),
 ]

@@ -20,6 +20,7 @@ from nasforge.cli.common import (
     MaxLengthOption,
     OnnxOption,
     SpaceOptions,
+    SpectrogramImageOption,
     TestDataOption,
     TestPatternOption,
     TextColumnOption,
@@ -45,6 +46,7 @@ def train(
     max_length: MaxLengthOption = None,
     label_pattern: LabelPatternOption = None,
     test_pattern: TestPatternOption = None,
+    spectrogram_image: SpectrogramImageOption = False,
     space: Annotated[
         str | None,
         typer.Option(help=f"Search space of ARCH (default: by the task's input). {OWN_SPACE_HELP}"),
@@ -85,7 +87,14 @@ def train(
         {},
         label_column=label_column,
         task_options=text_task_options(
-            task, test_data, text_column, fine, max_length, label_pattern, test_pattern
+            task,
+            test_data,
+            text_column,
+            fine,
+            max_length,
+            label_pattern,
+            test_pattern,
+            spectrogram_image,
         ),
         epochs=epochs,
         lr=lr,

@@ -37,6 +37,7 @@ from nasforge.cli.common import (
     MaxLengthOption,
     OnnxOption,
     SpaceOptions,
+    SpectrogramImageOption,
     TestDataOption,
     TestPatternOption,
     TextColumnOption,
@@ -104,6 +105,7 @@ def oneshot(
     max_length: MaxLengthOption = None,
     label_pattern: LabelPatternOption = None,
     test_pattern: TestPatternOption = None,
+    spectrogram_image: SpectrogramImageOption = False,
     epochs: Annotated[int, typer.Option(help="Epochs of supernet training.")] = 10,
     batch_size: Annotated[int, typer.Option(help="Batch size (weights and architecture).")] = 64,
     seed: Annotated[int, typer.Option(help="Seed: the same seed finds the same arch.")] = 0,
@@ -209,7 +211,14 @@ def oneshot(
     from nasforge.space import space_key
 
     task_options = text_task_options(
-        task, test_data, text_column, fine, max_length, label_pattern, test_pattern
+        task,
+        test_data,
+        text_column,
+        fine,
+        max_length,
+        label_pattern,
+        test_pattern,
+        spectrogram_image,
     )
     params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
     loaded = _load_task(task, data, label_column, task_options)
@@ -590,7 +599,10 @@ def _retrain_command(
         max_length="--max-length", label_pattern="--label-pattern", test_pattern="--test-pattern"
     )
     for key, value in task_options.items():
-        words += ["--fine"] if key == "fine" else [flags[key], str(value)]
+        if key in ("fine", "as_image"):
+            words.append("--fine" if key == "fine" else "--spectrogram-image")
+        else:
+            words += [flags[key], str(value)]
     if space != "nb201":
         words += ["--space", space]
     for key, value in params.items():

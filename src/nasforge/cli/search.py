@@ -30,6 +30,7 @@ from nasforge.cli.common import (
     OnnxOption,
     RayAddressOption,
     SpaceOptions,
+    SpectrogramImageOption,
     StoreOption,
     TestDataOption,
     TestPatternOption,
@@ -71,6 +72,7 @@ def search(
     max_length: MaxLengthOption = None,
     label_pattern: LabelPatternOption = None,
     test_pattern: TestPatternOption = None,
+    spectrogram_image: SpectrogramImageOption = False,
     space: Annotated[
         str | None,
         typer.Option(
@@ -234,7 +236,14 @@ def search(
             hyperparameters,
             label_column=label_column,
             task_options=text_task_options(
-                task, test_data, text_column, fine, max_length, label_pattern, test_pattern
+                task,
+                test_data,
+                text_column,
+                fine,
+                max_length,
+                label_pattern,
+                test_pattern,
+                spectrogram_image,
             ),
             epochs=epochs,
             lr=lr,

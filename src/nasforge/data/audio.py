@@ -175,6 +175,11 @@ class LogMel:
             "n_mels": self.n_mels,
         }
 
+    def model_inputs(self, paths: Sequence[Path], as_image: bool) -> FloatArray:
+        """`features` in the layout a task made with ``as_image`` trains on."""
+        x = self.features(paths)
+        return x[:, None] if as_image else x
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LogMel:
         try:
@@ -298,13 +303,16 @@ def load_audio_task(
     sample_rate: int | None = None,
     seconds: float = 1.0,
     n_mels: int = 40,
+    as_image: bool = False,
     test_fraction: float = 0.2,
     valid_fraction: float = 0.1,
     seed: int = 0,
     name: str | None = None,
 ) -> Task:
     """An audio classification task (see the module docstring); the features' settings
-    are the task's ``preprocessing``, class ids follow the sorted label names."""
+    are the task's ``preprocessing``, class ids follow the sorted label names.
+    ``as_image=True`` gives one-channel images ``(1, n_mels, frames)`` (normalized as one
+    channel) for the image spaces (`mobilenet`, `nb201`) instead of sequences."""
     if not seconds > 0 or n_mels < 1:
         raise DataError(f"audio needs seconds > 0 and n_mels >= 1, not {seconds} and {n_mels}")
     recordings = find_recordings(data, label_pattern=label_pattern, test_pattern=test_pattern)
@@ -334,6 +342,8 @@ def load_audio_task(
     index = {label: i for i, label in enumerate(class_names)}
     paths = [r.path for r in recordings]
     x = features.features(paths)
+    if as_image:
+        x = x[:, None]
     y = np.array([index[label] for label in labels], dtype=np.int64)
     task = make_task(
         name or Path(data).name,
@@ -346,4 +356,4 @@ def load_audio_task(
         num_classes=len(class_names),
         class_names=class_names,
     )
-    return task.with_preprocessing(features.to_dict())
+    return task.with_preprocessing({**features.to_dict(), "as_image": as_image})

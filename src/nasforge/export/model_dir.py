@@ -102,7 +102,9 @@ class LoadedModel:
 
         if not self.takes_audio or self.preprocessing is None:
             raise ExportError("this model does not take audio")
-        features = LogMel.from_dict(self.preprocessing).features([Path(p) for p in paths])
+        features = LogMel.from_dict(self.preprocessing).model_inputs(
+            [Path(p) for p in paths], bool(self.preprocessing.get("as_image", False))
+        )
         return self.predict(features)
 
     def predict_texts(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
