@@ -118,6 +118,7 @@ def test_search_and_predict_wav_files(fsdd: Path, tmp_path: Path) -> None:
         "sample_rate": 8000,
         "samples": 8000,
         "n_mels": 40,
+        "as_image": False,
     }
     one = runner.invoke(app, ["predict", "best", "--data", str(flat / "2_theo_3.wav"), "--json"])
     assert one.exit_code == 0, one.output

@@ -292,6 +292,11 @@ class Choices:
         return chosen
 
 
+def fixed_choices(answers: Mapping[str, Choice]) -> Choices:
+    """A child's choices answered from ``answers`` (label -> choice)."""
+    return Choices("child", policy=lambda decision: answers[decision.label])
+
+
 def largest(decision: Decision) -> Choice:
     """The choice a supernet holds weights for: the largest number (the first choice for
     module and input choices, whose candidates are all built)."""

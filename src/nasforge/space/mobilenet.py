@@ -42,13 +42,13 @@ import numpy as np
 
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
-from nasforge.space.base import Decision, SearchSpace
+from nasforge.space.base import Decision
+from nasforge.space.choice_network import ChoiceNetworkSpace
 from nasforge.space.picture import ArchPicture, ChainBlock, ChainPicture
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from nasforge.space.choice_supernet import ChoiceSuperNet
     from nasforge.space.define_by_run import ChoiceSpace
 
 STRIDES: tuple[int, ...] = (1, 2, 2, 2, 1, 2, 1)
@@ -126,10 +126,11 @@ def block_label(stage: int, block: int, what: str) -> str:
     return f"stage{stage}_block{block}_{what}"
 
 
-class MobileNetSpace(SearchSpace):
+class MobileNetSpace(ChoiceNetworkSpace):
     """Per stage width and depth, per block kernel, expansion and squeeze-and-excitation."""
 
     name = "mobilenet"
+    trace_input_shape = (3, 32, 32)
 
     def __init__(
         self,
@@ -400,16 +401,11 @@ class MobileNetSpace(SearchSpace):
                 f"{input_shape[2]}; resize them with -s resolution={MIN_RESOLUTION}"
             )
 
-    def build(
-        self, arch: Arch, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
-    ) -> nn.Module:
-        from nasforge.space.mobilenet_net import MobileNetNetwork, fixed_choices
+    def network_class(self) -> type[nn.Module]:
+        from nasforge.space.mobilenet_net import MobileNetNetwork
 
-        self.check_input(input_shape)
-        answers = dict(self.validate(arch))
-        return MobileNetNetwork(fixed_choices(answers), input_shape, num_classes, **self.config())
+        return MobileNetNetwork
 
-    # -- one-shot ----------------------------------------------------------------------
     def op_decisions(self) -> tuple[Decision, ...]:
         """Activation, kernels and SE: the module choices a DARTS-family method mixes
         (widths, depths and expansions are value choices, shared by slicing)."""
@@ -418,46 +414,6 @@ class MobileNetSpace(SearchSpace):
             for d in self._decisions
             if d.label == "activation" or d.label.endswith(("_kernel", "_se"))
         )
-
-    def supernet(
-        self,
-        input_shape: tuple[int, ...] = (3, 32, 32),
-        num_classes: int = 10,
-        *,
-        affine: bool = False,
-        track_running_stats: bool = True,
-        partial_channels: int = 1,
-    ) -> ChoiceSuperNet:
-        """The supernet of the mobilenet network (`ChoiceSuperNet`): every kernel's
-        depthwise convolution, SE and both activations in every block of the widest,
-        deepest, most expanded network; smaller widths, depths and expansions share its
-        weights. Partial channels (PC-DARTS) do not apply: an MBConv block changes its
-        channels."""
-        if partial_channels != 1:
-            raise SpaceError(
-                "space 'mobilenet' has no partial channels (PC-DARTS): its candidate ops are "
-                "depthwise convolutions inside blocks that change the channels"
-            )
-        self.check_input(input_shape)
-        return self.choice_space().supernet(
-            input_shape,
-            num_classes,
-            affine=affine,
-            track_running_stats=track_running_stats,
-        )
-
-    def choice_space(self) -> ChoiceSpace:
-        """The mobilenet network as a `ChoiceSpace` (the same decisions; built once)."""
-        if self._choice_space is None:
-            from nasforge.space.define_by_run import ChoiceSpace
-            from nasforge.space.mobilenet_net import MobileNetNetwork
-
-            space = ChoiceSpace(MobileNetNetwork, **self.config())
-            asked = {d.label: d.choices for d in space.decisions}
-            if asked != {d.label: d.choices for d in self._decisions}:
-                raise SpaceError("the mobilenet network asks other decisions than its space lists")
-            self._choice_space = space
-        return self._choice_space
 
 
 @dataclass(frozen=True)

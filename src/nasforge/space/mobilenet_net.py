@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasforge.space.choices import Choices
+from nasforge.arch import Choice
+from nasforge.space.choices import Choices, fixed_choices
 from nasforge.space.mobilenet import (
     ACTIVATIONS,
     STRIDES,
@@ -193,18 +194,13 @@ class MobileNetNetwork(nn.Module):
         return logits
 
 
-def fixed_choices(answers: dict[str, Any]) -> Choices:
-    """A child's choices answered from ``answers`` (label -> choice)."""
-    return Choices("child", policy=lambda decision: answers[decision.label])
-
-
 def unit_module(unit: LatencyUnit, space: MobileNetSpace) -> nn.Module:
     """The module a latency lookup table times for `unit` (input ``(in, size, size)``)."""
     activation = activation_module(unit.activation)
     if unit.kind == "stem":
         return nn.Sequential(*conv_bn(unit.in_channels, unit.out_channels, 3, 2), activation)
     if unit.kind == "block":
-        answers = {
+        answers: dict[str, Choice] = {
             "activation": unit.activation,
             block_label(1, 0, "kernel"): unit.kernel,
             block_label(1, 0, "expand"): unit.expand,

@@ -25,12 +25,12 @@ import numpy as np
 
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
-from nasforge.space.base import Decision, SearchSpace
+from nasforge.space.base import Decision
+from nasforge.space.choice_network import ChoiceNetworkSpace
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from nasforge.space.choice_supernet import ChoiceSuperNet
     from nasforge.space.define_by_run import ChoiceSpace
 
 POOLINGS: tuple[str, ...] = ("max", "mean")
@@ -44,10 +44,11 @@ def width_label(branch: int) -> str:
     return f"branch{branch}_width"
 
 
-class TextConvSpace(SearchSpace):
+class TextConvSpace(ChoiceNetworkSpace):
     """Embedding, parallel 1-D convolutions, pooling over time, dropout, linear."""
 
     name = "textconv"
+    trace_input_shape = (16,)
 
     def __init__(
         self,
@@ -163,48 +164,15 @@ class TextConvSpace(SearchSpace):
                 "space 'textconv' needs vocab_size (a text task sets it; or -s vocab_size=N)"
             )
 
-    def build(
-        self, arch: Arch, input_shape: tuple[int, ...] = (64,), num_classes: int = 2
-    ) -> nn.Module:
-        from nasforge.space.mobilenet_net import fixed_choices
+    def network_class(self) -> type[nn.Module]:
         from nasforge.space.textconv_net import TextConvNetwork
 
-        self.check_input(input_shape)
-        answers = dict(self.validate(arch))
-        return TextConvNetwork(fixed_choices(answers), input_shape, num_classes, **self.config())
+        return TextConvNetwork
 
     def op_decisions(self) -> tuple[Decision, ...]:
         return tuple(
             d for d in self._decisions if d.label.endswith("_kernel") or d.label == "pooling"
         )
-
-    def supernet(
-        self,
-        input_shape: tuple[int, ...] = (64,),
-        num_classes: int = 2,
-        *,
-        affine: bool = False,
-        track_running_stats: bool = True,
-        partial_channels: int = 1,
-    ) -> ChoiceSuperNet:
-        if partial_channels != 1:
-            raise SpaceError("space 'textconv' has no partial channels (PC-DARTS)")
-        self.check_input(input_shape)
-        return self.choice_space().supernet(
-            input_shape, num_classes, affine=affine, track_running_stats=track_running_stats
-        )
-
-    def choice_space(self) -> ChoiceSpace:
-        if self._choice_space is None:
-            from nasforge.space.define_by_run import ChoiceSpace
-            from nasforge.space.textconv_net import TextConvNetwork
-
-            space = ChoiceSpace(TextConvNetwork, input_shape=(16,), **self.config())
-            asked = {d.label: d.choices for d in space.decisions}
-            if asked != {d.label: d.choices for d in self._decisions}:
-                raise SpaceError("the textconv network asks other decisions than its space lists")
-            self._choice_space = space
-        return self._choice_space
 
 
 def _positive_int(value: object) -> bool:

@@ -26,12 +26,12 @@ import numpy as np
 
 from nasforge.arch import Arch, Choice
 from nasforge.errors import SpaceError
-from nasforge.space.base import Decision, SearchSpace
+from nasforge.space.base import Decision
+from nasforge.space.choice_network import ChoiceNetworkSpace
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from nasforge.space.choice_supernet import ChoiceSuperNet
     from nasforge.space.define_by_run import ChoiceSpace
 
 ACTIVATIONS: tuple[str, ...] = ("gelu", "relu")
@@ -41,10 +41,11 @@ def layer_label(layer: int, what: str) -> str:
     return f"layer{layer}_{what}"
 
 
-class TransformerSpace(SearchSpace):
+class TransformerSpace(ChoiceNetworkSpace):
     """Embedding, positions, pre-norm encoder layers, masked mean pooling, linear."""
 
     name = "transformer"
+    trace_input_shape = (8,)
 
     def __init__(
         self,
@@ -141,50 +142,13 @@ class TransformerSpace(SearchSpace):
                 "space 'transformer' needs vocab_size (a text task sets it; or -s vocab_size=N)"
             )
 
-    def build(
-        self, arch: Arch, input_shape: tuple[int, ...] = (64,), num_classes: int = 2
-    ) -> nn.Module:
-        from nasforge.space.mobilenet_net import fixed_choices
+    def network_class(self) -> type[nn.Module]:
         from nasforge.space.transformer_net import TransformerNetwork
 
-        self.check_input(input_shape)
-        answers = dict(self.validate(arch))
-        return TransformerNetwork(fixed_choices(answers), input_shape, num_classes, **self.config())
+        return TransformerNetwork
 
     def op_decisions(self) -> tuple[Decision, ...]:
         return tuple(d for d in self._decisions if d.label.endswith("_activation"))
-
-    def supernet(
-        self,
-        input_shape: tuple[int, ...] = (64,),
-        num_classes: int = 2,
-        *,
-        affine: bool = False,
-        track_running_stats: bool = True,
-        partial_channels: int = 1,
-    ) -> ChoiceSuperNet:
-        """The supernet (`ChoiceSuperNet`): the largest encoder, whose leading weights every
-        smaller embedding, head count, feed-forward width and depth uses."""
-        if partial_channels != 1:
-            raise SpaceError("space 'transformer' has no partial channels (PC-DARTS)")
-        self.check_input(input_shape)
-        return self.choice_space().supernet(
-            input_shape, num_classes, affine=affine, track_running_stats=track_running_stats
-        )
-
-    def choice_space(self) -> ChoiceSpace:
-        if self._choice_space is None:
-            from nasforge.space.define_by_run import ChoiceSpace
-            from nasforge.space.transformer_net import TransformerNetwork
-
-            space = ChoiceSpace(TransformerNetwork, input_shape=(8,), **self.config())
-            asked = {d.label: d.choices for d in space.decisions}
-            if asked != {d.label: d.choices for d in self._decisions}:
-                raise SpaceError(
-                    "the transformer network asks other decisions than its space lists"
-                )
-            self._choice_space = space
-        return self._choice_space
 
 
 def _positive_int(value: object) -> bool:
