@@ -153,3 +153,24 @@ def test_a_trained_search_resumes_from_the_cli(tmp_path: Path) -> None:
     _finish(_nasforge("search", "--budget", "2", "--epochs", "1", "--workers", "1", *common))
     resumed = _finish(_nasforge("resume", "--budget", "3", "--workers", "1", *common))
     assert resumed["trials"] == 3
+
+
+def test_a_store_made_by_another_process_meanwhile_is_joined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes open one new file: both see no tables, one creates the schema first;
+    the other then joins it instead of failing on "table meta already exists"."""
+    path = tmp_path / "joint.sqlite"
+    with Store(path) as first:
+        first.create_experiment("made-first", {"space": "nb201"})
+    real_tables = Store._tables
+    calls: list[int] = []
+
+    def late(self: Store) -> set[str]:
+        calls.append(1)
+        return set() if len(calls) == 1 else real_tables(self)  # looked before it existed
+
+    monkeypatch.setattr(Store, "_tables", late)
+    with Store(path) as second:
+        assert second.get_experiment("made-first") is not None
+    assert len(calls) == 2

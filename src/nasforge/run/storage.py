@@ -188,24 +188,38 @@ class Store:
             self._db.close()
             raise
 
+    def _tables(self) -> set[str]:
+        rows = self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        return {row[0] for row in rows}
+
     def _open(self) -> None:
-        tables = {
-            row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
+        tables = self._tables()
         if self.read_only:
             self._check_meta(tables)
             return
         if not tables:
-            self._db.executescript(
-                f"BEGIN; {_SCHEMA} INSERT INTO meta VALUES ('format', '{FORMAT}'), "
-                f"('version', '{VERSION}'); COMMIT;"
-            )
+            self._create_or_join()
         else:
             self._check_meta(tables)
         if self.path != ":memory:":
             # Durable against a killed process; one fsync per checkpoint, not per write.
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+
+    def _create_or_join(self) -> None:
+        """Create the schema in a new file; if another process created it since this one
+        looked (two searches starting on one new store), open what that one made."""
+        try:
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} INSERT INTO meta VALUES ('format', '{FORMAT}'), "
+                f"('version', '{VERSION}'); COMMIT;"
+            )
+        except sqlite3.OperationalError as exc:
+            if "already exists" not in str(exc):
+                raise
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._check_meta(self._tables())
 
     def _check_meta(self, tables: set[str]) -> None:
         if "meta" not in tables:
