@@ -27,6 +27,7 @@ from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision
 from nasforge.space.choice_network import ChoiceNetworkSpace
+from nasforge.space.text_inputs import check_token_input
 
 if TYPE_CHECKING:
     from torch import nn
@@ -154,15 +155,7 @@ class TextConvSpace(ChoiceNetworkSpace):
 
     # -- networks --------------------------------------------------------------------------
     def check_input(self, input_shape: tuple[int, ...]) -> None:
-        if len(input_shape) != 1 or input_shape[0] < 1:
-            raise SpaceError(
-                f"space 'textconv' needs token ids (length,), from a text task, not input "
-                f"shape {tuple(input_shape)}"
-            )
-        if self.vocab_size < 3:
-            raise SpaceError(
-                "space 'textconv' needs vocab_size (a text task sets it; or -s vocab_size=N)"
-            )
+        check_token_input(self.name, input_shape, self.vocab_size)
 
     def network_class(self) -> type[nn.Module]:
         from nasforge.space.textconv_net import TextConvNetwork

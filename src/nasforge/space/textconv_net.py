@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from nasforge.space.choices import Choices
+from nasforge.space.text_inputs import known_ids
 from nasforge.space.textconv import POOLINGS, TextConvSpace, kernel_label, width_label
 
 
@@ -100,9 +101,7 @@ class TextConvNetwork(nn.Module):
         self.bias = nn.Parameter(torch.zeros(num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids = x.long()
-        # an id the vocabulary does not hold (a random timing input) reads as unknown (1)
-        ids = torch.where((ids >= 0) & (ids < self.embedding.num_embeddings), ids, 1)
+        ids = known_ids(x, self.embedding.num_embeddings)
         embedded = self.embedding(ids).transpose(1, 2)  # (batch, embed, length)
         logits = self.bias.expand(embedded.shape[0], -1)
         for key, branch in self.branches.items():

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasforge.space.choices import Choices
+from nasforge.space.text_inputs import known_ids
 from nasforge.space.transformer import ACTIVATIONS, TransformerSpace, layer_label
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
@@ -100,9 +101,7 @@ class TransformerNetwork(nn.Module):
         self.classifier = nn.Linear(embed_dim, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids = x.long()
-        # an id outside the vocabulary (a random timing input) reads as unknown (1)
-        ids = torch.where((ids >= 0) & (ids < self.embedding.num_embeddings), ids, 1)
+        ids = known_ids(x, self.embedding.num_embeddings)
         keep = ids != 0
         keep[:, 0] = True
         positions = torch.arange(ids.shape[1], device=ids.device)
