@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from typer.testing import CliRunner
 
 from nasforge.arch import Arch
@@ -125,6 +126,37 @@ def test_one_hot_supernet_equals_the_child_with_inherited_weights() -> None:
     x = torch.randn(3, 1, 8, 8)
     with torch.no_grad():
         assert torch.allclose(supernet.net(x), child(x), atol=1e-5)
+
+
+def test_a_nodes_two_slots_share_one_op_per_edge_in_the_supernet() -> None:
+    space = DartsSpace(**TINY)  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    supernet = space.supernet((1, 8, 8), 10)
+    cell = supernet.net.cells[0]
+    first, second = cell.slot_ops[0], cell.slot_ops[1]
+    for i in range(2):  # node 0's two slots, on each of its two inputs
+        for name in first[i].names:
+            assert second[i].candidates[name] is first[i].candidates[name]
+    calls = []
+    conv = next(
+        m for m in first[0].candidates["sep_conv_3x3"].modules() if isinstance(m, nn.Conv2d)
+    )
+    conv.register_forward_hook(lambda *_: calls.append(1))
+    supernet.use_weights({label: torch.ones(n) / n for label, n in supernet.num_choices.items()})
+    supernet(torch.randn(2, 1, 8, 8))
+    assert len(calls) == 1  # computed once for both slots
+    # both slots of a node on input 0, other ops: the one-hot supernet is still the child
+    arch = space.parse(
+        "Genotype(normal=[('sep_conv_3x3', 0), ('dil_conv_5x5', 0), ('skip_connect', 1), "
+        "('sep_conv_3x3', 0)], normal_concat=[2, 3], reduce=[('max_pool_3x3', 0), "
+        "('sep_conv_5x5', 0), ('sep_conv_3x3', 2), ('sep_conv_3x3', 2)], reduce_concat=[2, 3])"
+    )
+    supernet.use_path(arch)
+    supernet.net.eval()
+    child = supernet.child(arch).eval()
+    x = torch.randn(3, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(supernet(x), child(x), atol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -208,11 +208,11 @@ class ChoiceSuperNet(nn.Module):
         return values
 
     def forward(self, *args: object, **kwargs: object) -> torch.Tensor:
-        self.mode.shared = {}
+        self.mode.shared, self.mode.outputs = {}, {}
         try:
             return self._forward(args, kwargs)
         finally:
-            self.mode.shared = None
+            self.mode.shared = self.mode.outputs = None
 
     def _forward(self, args: tuple[object, ...], kwargs: dict[str, object]) -> torch.Tensor:
         values = self.current_values()
@@ -223,7 +223,7 @@ class ChoiceSuperNet(nn.Module):
         if structure.training != self.training:
             structure.train(self.training)
         _follow_batchnorm(structure, self.net)
-        store = dict(_tensors(self.net))
+        store = _every_name(self.net)
         tensors = {
             name: _shared(store, name, t.shape, self.space.name) for name, t in _tensors(structure)
         }
@@ -272,7 +272,7 @@ class ChoiceSuperNet(nn.Module):
                         f"{occurrence[0]!r} number {occurrence[1] + 1} for the child's {path}"
                     )
                 renamed[path] = f"{mixed}.candidates.{run.chosen_modules[id(module)]}"
-        store = dict(_tensors(self.net))
+        store = _every_name(self.net)
         batchnorms = {
             path
             for path, module in child.named_modules()
@@ -332,6 +332,15 @@ def _shared(
 
 def _tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
     return [*module.named_parameters(), *module.named_buffers()]
+
+
+def _every_name(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Every tensor of ``module`` under each of its names (module choices that share their
+    candidates hold one tensor under two names)."""
+    return {
+        **dict(module.named_parameters(remove_duplicate=False)),
+        **dict(module.named_buffers(remove_duplicate=False)),
+    }
 
 
 def _follow_batchnorm(structure: nn.Module, net: nn.Module) -> None:

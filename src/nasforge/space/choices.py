@@ -80,6 +80,9 @@ class SuperMode:
     partial_channels: int = 1
     # during a forward pass: id(input) -> (input, its ReLU), shared by the candidates
     shared: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None
+    # during a forward pass: (id(candidate), id(input)) -> (input, output), for candidates
+    # that two module choices share (`Choices.choose_module(..., share=...)`)
+    outputs: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 @dataclass
@@ -143,6 +146,7 @@ class Choices:
         | Mapping[bool, Callable[[], nn.Module]],
         *,
         partial: bool = False,
+        share: nn.Module | None = None,
     ) -> nn.Module:
         """One of ``candidates`` (name -> factory of a module). A child gets the chosen
         module itself; a supernet a `MixedModule` of all of them. Candidates are named by
@@ -151,7 +155,13 @@ class Choices:
         when that candidate is chosen. ``partial=True`` (PC-DARTS):
         candidates map ``C`` channels (axis 1) to ``C`` and are built for
         ``choices.partial(C)`` of them; a supernet with partial channels runs only those
-        through the candidates. A `Zero` candidate stands for "no connection"."""
+        through the candidates. A `Zero` candidate stands for "no connection".
+
+        ``share``: an earlier module choice of this network on the same input, with the same
+        candidate names, whose candidates this one reuses in a supernet (a child still gets
+        its own module). Both choices keep their own decision and weights; a forward pass
+        runs each shared candidate once per input. The darts space shares the ops of a
+        node's two slots on one input this way, so its supernet holds one op per edge."""
         for name, factory in candidates.items():
             if isinstance(factory, nn.Module) or not callable(factory):
                 raise SpaceError(
@@ -164,11 +174,19 @@ class Choices:
         decision = self._decision(label, "module", tuple(factories))
         if self._mode == "supernet":
             assert self._super_mode is not None
-            built = {
-                str(name): _module(label, str(name), factory())
-                for name, factory in factories.items()
-            }
-            mixed = MixedModule(decision.label, built, self._super_mode, partial=partial)
+            built = (
+                _shared_candidates(label, share, factories)
+                if share is not None
+                else {
+                    str(name): _module(label, str(name), factory())
+                    for name, factory in factories.items()
+                }
+            )
+            mixed = MixedModule(
+                decision.label, built, self._super_mode, partial=partial, cached=share is not None
+            )
+            if isinstance(share, MixedModule):
+                share.cached = True
             self._occurred(label, mixed)
             return mixed
         chosen = self._choose(decision)
@@ -338,6 +356,7 @@ class MixedModule(nn.Module):
         mode: SuperMode,
         *,
         partial: bool = False,
+        cached: bool = False,
     ) -> None:
         super().__init__()
         self.label = label
@@ -348,15 +367,32 @@ class MixedModule(nn.Module):
         self.candidates = nn.ModuleDict(candidates)
         self.mode = mode
         self.partial = partial and mode.partial_channels > 1
+        self.cached = cached  # candidates shared with another choice: keep their outputs
         self._runners = [_runner(module) for module in candidates.values()]
 
     def _run(
         self, index: int, x: torch.Tensor, source: torch.Tensor, args: tuple[Any, ...], kw: Any
     ) -> torch.Tensor | None:
         """Candidate ``index`` on ``x`` (the part of ``source`` it sees); None for zeros."""
-        kind, tail = self._runners[index]
+        kind = self._runners[index][0]
         if kind == "zero":
             return None
+        outputs = self.mode.outputs
+        if not self.cached or outputs is None or args or kw:
+            return self._compute(index, x, source, args, kw)
+        key = (id(self.candidates[self.names[index]]), id(source))
+        hit = outputs.get(key)
+        if hit is not None and hit[0] is source:
+            return hit[1]
+        out = self._compute(index, x, source, args, kw)
+        if out is not None:
+            outputs[key] = (source, out)
+        return out
+
+    def _compute(
+        self, index: int, x: torch.Tensor, source: torch.Tensor, args: tuple[Any, ...], kw: Any
+    ) -> torch.Tensor | None:
+        kind, tail = self._runners[index]
         if kind == "relu" and not args and not kw:
             return _sequence(tail, self._relu(source, x))
         if kind == "box" and not args and not kw:
@@ -530,6 +566,20 @@ def _reduce(tensors: list[torch.Tensor], reduction: Reduction) -> torch.Tensor:
     for tensor in tensors[1:]:
         total = total + tensor
     return total / len(tensors) if reduction == "mean" else total
+
+
+def _shared_candidates(
+    label: str, share: nn.Module, factories: Mapping[Choice, Callable[[], nn.Module]]
+) -> dict[str, nn.Module]:
+    """The candidates of ``share`` (a supernet's module choice), checked to be the ones
+    ``factories`` names."""
+    names = [str(name) for name in factories]
+    if not isinstance(share, MixedModule) or list(share.names) != names:
+        raise SpaceError(
+            f"choice {label!r}: share= must be a module choice of this supernet with the "
+            f"candidates {names}"
+        )
+    return {name: share.candidates[name] for name in names}
 
 
 def _module(label: str, name: str, module: object) -> nn.Module:

@@ -67,10 +67,19 @@ class DartsCell(nn.Module):
                 label = op_label(cell, node, slot)
                 if not self.supernet:  # the supernet's op for input i is its i-th of label
                     choices.skip_occurrences(label, sources[0])
+                first = self.slot_ops[-1] if slot == 1 and self.supernet else None
+                assert first is None or isinstance(first, nn.ModuleList)
                 self.slot_ops.append(
                     nn.ModuleList(
-                        _slot_op(choices, label, ops, channels, stride)
-                        for stride in (2 if reduction and source < 2 else 1 for source in sources)
+                        _slot_op(
+                            choices,
+                            label,
+                            ops,
+                            channels,
+                            2 if reduction and source < 2 else 1,
+                            share=None if first is None else first[source],
+                        )
+                        for source in sources
                     )
                 )
                 if not self.supernet:
@@ -91,7 +100,7 @@ class DartsCell(nn.Module):
                 ops = self.slot_ops[slot]
                 assert isinstance(ops, nn.ModuleList)
                 if self.supernet:
-                    term = selector([ops[i](states[i]) for i in range(len(ops))])
+                    term = selector(_SlotTerms(ops, states))
                 else:
                     (source,) = _chosen(selector)
                     term = ops[0](states[source])
@@ -211,16 +220,37 @@ def _chosen(selector: nn.Module) -> tuple[int, ...]:
     return selector.indices
 
 
+class _SlotTerms(Sequence[torch.Tensor]):
+    """A supernet slot's op on each candidate input, computed when the input choice asks
+    for it: a single path (SPOS, GDAS, ENAS) runs the chosen input's op only."""
+
+    def __init__(self, ops: nn.ModuleList, states: list[torch.Tensor]) -> None:
+        self.ops, self.states = ops, states
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __getitem__(self, index: int) -> torch.Tensor:  # type: ignore[override]
+        out: torch.Tensor = self.ops[index](self.states[index])
+        return out
+
+
 def _slot_op(
-    choices: Choices, label: str, ops: Sequence[str], channels: int, stride: int
+    choices: Choices,
+    label: str,
+    ops: Sequence[str],
+    channels: int,
+    stride: int,
+    share: nn.Module | None,
 ) -> nn.Module:
     """One op choice; PC-DARTS's partial channels apply to the ops that keep the resolution
-    (a reducing op's bypass would need resizing)."""
+    (a reducing op's bypass would need resizing). A supernet's second slot of a node shares
+    the first slot's ops on each input (`share`): one op per edge, as in DARTS."""
     if stride == 1:
         return choices.choose_module(
-            label, _candidates(ops, choices.partial(channels), 1), partial=True
+            label, _candidates(ops, choices.partial(channels), 1), partial=True, share=share
         )
-    return choices.choose_module(label, _candidates(ops, channels, stride))
+    return choices.choose_module(label, _candidates(ops, channels, stride), share=share)
 
 
 def _candidates(
