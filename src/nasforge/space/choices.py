@@ -80,9 +80,10 @@ class SuperMode:
     partial_channels: int = 1
     # during a forward pass: id(input) -> (input, its ReLU), shared by the candidates
     shared: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None
-    # during a forward pass: (id(candidate), id(input)) -> (input, output), for candidates
-    # that two module choices share (`Choices.choose_module(..., share=...)`)
-    outputs: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] | None = None
+    # during a forward pass: (id(candidate), id(input)) -> [input, output, uses left], for
+    # candidates that module choices share (`Choices.choose_module(..., share=...)`); an
+    # entry goes once every sharer has used it, so no-grad passes free outputs early
+    outputs: dict[tuple[int, int], list[Any]] | None = None
 
 
 @dataclass
@@ -182,11 +183,10 @@ class Choices:
                     for name, factory in factories.items()
                 }
             )
-            mixed = MixedModule(
-                decision.label, built, self._super_mode, partial=partial, cached=share is not None
-            )
+            mixed = MixedModule(decision.label, built, self._super_mode, partial=partial)
             if isinstance(share, MixedModule):
-                share.cached = True
+                mixed.sharers = share.sharers
+                mixed.sharers[0] += 1
             self._occurred(label, mixed)
             return mixed
         chosen = self._choose(decision)
@@ -356,7 +356,6 @@ class MixedModule(nn.Module):
         mode: SuperMode,
         *,
         partial: bool = False,
-        cached: bool = False,
     ) -> None:
         super().__init__()
         self.label = label
@@ -367,7 +366,7 @@ class MixedModule(nn.Module):
         self.candidates = nn.ModuleDict(candidates)
         self.mode = mode
         self.partial = partial and mode.partial_channels > 1
-        self.cached = cached  # candidates shared with another choice: keep their outputs
+        self.sharers = [1]  # how many module choices hold these candidates (one list for all)
         self._runners = [_runner(module) for module in candidates.values()]
 
     def _run(
@@ -378,16 +377,20 @@ class MixedModule(nn.Module):
         if kind == "zero":
             return None
         outputs = self.mode.outputs
-        if not self.cached or outputs is None or args or kw:
+        if self.sharers[0] == 1 or outputs is None or args or kw:
             return self._compute(index, x, source, args, kw)
         key = (id(self.candidates[self.names[index]]), id(source))
         hit = outputs.get(key)
         if hit is not None and hit[0] is source:
-            return hit[1]
-        out = self._compute(index, x, source, args, kw)
-        if out is not None:
-            outputs[key] = (source, out)
-        return out
+            hit[2] -= 1
+            if hit[2] == 0:
+                del outputs[key]
+            out: torch.Tensor = hit[1]
+            return out
+        computed = self._compute(index, x, source, args, kw)
+        if computed is not None:
+            outputs[key] = [source, computed, self.sharers[0] - 1]
+        return computed
 
     def _compute(
         self, index: int, x: torch.Tensor, source: torch.Tensor, args: tuple[Any, ...], kw: Any
