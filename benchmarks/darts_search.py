@@ -39,6 +39,7 @@ import argparse
 import dataclasses
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -146,6 +147,12 @@ def search(args: argparse.Namespace) -> None:
         "skip_share": skip,
         "parameter_free_share": parameter_free,
         "supernet_valid_acc": 100.0 * result.report.last_valid_accuracy,
+        "weights": {
+            label: [round(float(p), 4) for p in torch.as_tensor(a).softmax(0)]
+            for label, a in result.alpha.items()
+        },
+        "estimated_mb": result.memory.total_bytes / 2**20,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "load_average": os.getloadavg()[0],
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -8,8 +8,8 @@ channels_last memory format (as `Trainer` runs image models; PyTorch's depthwise
 convolutions are about 9x faster so on this CPU): the median over `--steps` steps after one
 warm-up, at `--threads` threads.
 
-Not here yet: the evaluation of found, random and published cells trained the same way
-(issue 17, item 5).
+The searches at this scale and the evaluation of found, random and published cells trained
+the same way are in `benchmarks/darts_search.py`.
 
 Usage::
 
@@ -61,7 +61,7 @@ def step_seconds(partial: int, channels: int, layers: int, batch: int, steps: in
             supernet.use_weights(
                 {k: (v.detach() if detach else v).softmax(0) for k, v in alpha.items()}
             )
-            F.cross_entropy(supernet.net(x), y).backward()
+            F.cross_entropy(supernet(x), y).backward()  # as the methods run it
             optimizer.step()
         if step:
             timings.append(time.perf_counter() - started)

@@ -128,6 +128,31 @@ def test_one_hot_supernet_equals_the_child_with_inherited_weights() -> None:
         assert torch.allclose(supernet.net(x), child(x), atol=1e-5)
 
 
+def test_derive_keeps_each_nodes_two_strongest_edges() -> None:
+    space = DartsSpace(**TINY)  # type: ignore[arg-type]
+    ops = space.ops
+    weights: dict[str, list[float]] = {}
+    for decision in space.decisions:  # every slot alike: what a symmetric supernet learns
+        n = len(decision.choices)
+        weights[decision.label] = [1.0 / n] * n
+    weights["normal_node1_in0"] = weights["normal_node1_in1"] = [0.1, 0.5, 0.4]
+    sep5 = [0.9 if op == "sep_conv_5x5" else 0.1 / (len(ops) - 1) for op in ops]
+    weights["normal_node1_op0"] = weights["normal_node1_op1"] = sep5
+    arch = space.derive(weights)
+    assert arch is not None
+    # two different inputs (1, then 2), both with the op the slots prefer
+    assert (arch["normal_node1_in0"], arch["normal_node1_in1"]) == (1, 2)
+    assert arch["normal_node1_op0"] == arch["normal_node1_op1"] == "sep_conv_5x5"
+    # slots that differ give each edge its own op: W[i, o] sums both slots' products
+    weights["normal_node1_in1"] = [0.0, 0.05, 0.95]
+    weights["normal_node1_op1"] = [0.9 if op == "max_pool_3x3" else 0.1 / 6 for op in ops]
+    arch = space.derive(weights)
+    assert arch is not None
+    assert (arch["normal_node1_in0"], arch["normal_node1_op0"]) == (2, "max_pool_3x3")
+    assert (arch["normal_node1_in1"], arch["normal_node1_op1"]) == (1, "sep_conv_5x5")
+    assert arch["normal_node0_in0"] != arch["normal_node0_in1"]
+
+
 def test_a_nodes_two_slots_share_one_op_per_edge_in_the_supernet() -> None:
     space = DartsSpace(**TINY)  # type: ignore[arg-type]
     torch.manual_seed(0)

@@ -498,7 +498,16 @@ class OneShotMethod(TrainerHooks, ABC):
         return {label: a + self.exclude_mask_[label] for label, a in self.alpha_.items()}
 
     def _argmax_arch(self) -> Arch:
-        """The strongest candidate of every decision, without those in ``exclude_ops``."""
+        """The strongest candidate of every decision, without those in ``exclude_ops``, or
+        what the space's own rule derives from the weights (`SearchSpace.derive`)."""
+        if set(self.alpha_) == {d.label for d in self.space.decisions}:
+            weights = {
+                label: logits.detach().softmax(0).tolist()
+                for label, logits in self._logits().items()
+            }
+            derived = self.space.derive(weights)
+            if derived is not None:
+                return derived
         return self.supernet_.argmax_arch(self.alpha_, exclude=self.exclude_ops)
 
     def _select_arch(self) -> Arch:

@@ -136,6 +136,12 @@ class SearchSpace(ABC):
         NASNet's five nodes), None if `name` needs none or is not one."""
         return None
 
+    def derive(self, weights: Mapping[str, Sequence[float]]) -> Arch | None:
+        """The arch a gradient method reads off its architecture weights (label -> one
+        probability per choice) when the space has a rule of its own (the darts space:
+        DARTS's two strongest edges per node); None by default: each decision's argmax."""
+        return None
+
     def format(self, arch: Arch) -> str:
         """The text users know this space's archs by; the Arch text form by default."""
         return str(arch)

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from nasforge.arch import Arch
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace
@@ -232,6 +234,28 @@ class DartsSpace(SearchSpace):
             edges += [CellEdge(names[state], "out", "concat") for state in concat]
             pictures.append(CellPicture(f"{cell} cell", tuple(names), tuple(edges)))
         return tuple(pictures)
+
+    def derive(self, weights: Mapping[str, Sequence[float]]) -> Arch | None:
+        """DARTS's derivation on this space's weights: a node's edge from input ``i`` has
+        the op weights ``W[i, o] = sum over slots s of P(in_s = i) P(op_s = o)`` (its two
+        slots share the edge's ops in the supernet); the node keeps its two strongest edges
+        (strength: the largest ``W[i, o]``; two different inputs), each with its strongest
+        op. Slot 0 takes the stronger edge. Without it, two slots trained alike would pick
+        the same input and op."""
+        choices: dict[str, Any] = {}
+        for cell in CELL_TYPES:
+            for node in range(self.nodes):
+                edge = np.zeros((node + 2, len(self.ops)))
+                for slot in range(2):
+                    inputs = np.asarray(weights[input_label(cell, node, slot)], dtype=float)
+                    ops = np.asarray(weights[op_label(cell, node, slot)], dtype=float)
+                    edge += np.outer(inputs, ops)
+                strength = edge.max(axis=1)
+                kept = sorted(range(node + 2), key=lambda i: (-strength[i], i))[:2]
+                for slot, source in enumerate(kept):
+                    choices[input_label(cell, node, slot)] = source
+                    choices[op_label(cell, node, slot)] = self.ops[int(edge[source].argmax())]
+        return self.validate(Arch(choices))
 
     def skip_and_parameter_free_share(self, arch: Arch) -> tuple[float, float]:
         """Shares of the slots (both cells) that are ``skip_connect``, and that have no
