@@ -18,6 +18,7 @@ from nasforge.data.task import Task
 from nasforge.oneshot import METHODS, OneShotError, make_method
 from nasforge.space.choices import Choices, MixedModule, SuperMode, Zero
 from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.training import TrainerHooks
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "small_cnn.py"
 QUICK = {
@@ -182,3 +183,54 @@ def test_pc_darts_refuses_a_space_without_partial_channel_choices(
     than running as plain DARTS."""
     with pytest.raises(OneShotError, match="does not support partial channels"):
         make_method("pc-darts", space).search(task, epochs=1, batch_size=32, seed=0, threads=1)
+
+
+class _ValuesPerStep(TrainerHooks):
+    """The value choices of every forward pass of a supernet during the weight steps."""
+
+    def __init__(self) -> None:
+        self.steps: list[list[dict[str, object]]] = []
+        self.in_step = False
+
+    def on_batch_start(self, step: int, model: nn.Module) -> None:
+        self.steps.append([])
+        self.in_step = True
+
+    def on_batch_end(self, step: int, model: nn.Module, loss: float) -> None:
+        self.in_step = False
+
+    def hook(self, supernet: nn.Module, args: object) -> None:
+        if self.in_step:
+            self.steps[-1].append(dict(supernet.current_values()))  # type: ignore[operator]
+
+
+def test_sandwich_trains_the_largest_the_smallest_and_random_paths_each_step(
+    space: ChoiceSpace, task: Task
+) -> None:
+    method = make_method("spos", space, sampling="sandwich", sandwich_random=1, **QUICK["spos"])
+    values = _ValuesPerStep()
+    original = method.build_supernet
+
+    def build(*args: object, **kwargs: object) -> nn.Module:
+        supernet = original(*args, **kwargs)  # type: ignore[arg-type]
+        supernet.register_forward_pre_hook(values.hook)
+        return supernet
+
+    method.build_supernet = build  # type: ignore[method-assign]
+    result = method.search(task, epochs=1, batch_size=32, seed=0, threads=1, hooks=[values])
+    assert space.validate(result.arch) == result.arch
+    decisions = {d.label: d.choices for d in space.decisions if d.kind in ("value", "repeat")}
+    largest = {label: max(c) for label, c in decisions.items()}  # type: ignore[type-var]
+    smallest = {label: min(c) for label, c in decisions.items()}  # type: ignore[type-var]
+    assert len(values.steps) == result.report.steps >= 3
+    for passes in values.steps:
+        # largest, smallest, one uniform path (after the epoch's last step, the method
+        # recalibrates BatchNorm for validation before this hook hears the step end)
+        assert len(passes) == 3 or passes is values.steps[-1]
+        assert {k: passes[0][k] for k in largest} == largest
+        assert {k: passes[1][k] for k in smallest} == smallest
+
+
+def test_an_unknown_sampling_rule_is_refused(space: ChoiceSpace) -> None:
+    with pytest.raises(OneShotError, match="sampling must be one of uniform, sandwich"):
+        make_method("spos", space, sampling="sometimes")

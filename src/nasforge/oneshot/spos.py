@@ -11,6 +11,15 @@ Two stages that never mix:
    on a few training batches, as SPOS does, then its accuracy is measured on
    ``score_examples`` of the architecture half. The best arch evaluated is the found arch.
 
+``sampling="sandwich"`` (BigNAS, Yu et al. 2020; also HAT's and once-for-all's supernet
+training) trains, on every batch, the largest path (every value choice at its largest),
+the smallest (every value choice at its smallest) and ``sandwich_random`` uniform paths,
+summing their gradients before one weight step; module and input choices, which have no
+size, are drawn uniformly in the largest and smallest paths too. It costs ``2 +
+sandwich_random`` forward and backward passes a step, and gives the small sub-networks of
+an entangled supernet (the `transformer` and `mobilenet` spaces) as much training as the
+large ones. With path limits, only the uniform paths are drawn within them.
+
 With a latency table and target (the `mobilenet` space), or ``max_params`` (any space),
 SPOS's constrained search: the supernet trains only paths within the limits (uniform
 sampling among them, by rejection), and the evolution evaluates only such archs (a proposal
@@ -35,6 +44,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from nasforge.arch import Arch
 from nasforge.oneshot.bilevel import BilevelSplit
@@ -51,6 +62,7 @@ from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Observation
 from nasforge.strategy.evolution import RegularizedEvolution
 
+SAMPLING_RULES = ("uniform", "sandwich")
 MAX_REJECTIONS = 1000
 """Paths drawn for one within the latency target before SPOS gives up."""
 
@@ -75,9 +87,18 @@ class SPOS(OneShotMethod):
         score_examples: int = 1000,
         calibration_batches: int = 4,
         max_params: int = 0,
+        sampling: str = "uniform",
+        sandwich_random: int = 2,
         **options: Any,
     ) -> None:
         super().__init__(space, **options)
+        if sampling not in SAMPLING_RULES:
+            raise OneShotError(
+                f"spos sampling must be one of {', '.join(SAMPLING_RULES)}, not {sampling!r}"
+            )
+        if sandwich_random < 0:
+            raise OneShotError(f"spos sandwich_random must be >= 0, not {sandwich_random}")
+        self.sampling, self.sandwich_random = sampling, sandwich_random
         if max_params < 0:
             raise OneShotError(f"spos max_params must be >= 0 (0: no limit), not {max_params}")
         self.max_params = max_params
@@ -135,6 +156,36 @@ class SPOS(OneShotMethod):
 
     def _use_weight_mode(self) -> None:
         self.supernet_.use_path(self._sample_path())
+
+    def before_forward(self, step: int, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+        super().before_forward(step, model, x, y)
+        if self.sampling == "sandwich":  # the trainer's own pass trains the largest path
+            self.sandwich_batch_: tuple[torch.Tensor, torch.Tensor] | None = (x, y)
+            self.supernet_.use_path(self._extreme_path(largest=True))
+
+    def after_backward(self, step: int, model: nn.Module) -> None:
+        """Sandwich: add the gradients of the smallest and the uniform paths on the batch."""
+        batch = getattr(self, "sandwich_batch_", None)
+        if batch is None:
+            return
+        x, y = batch
+        paths = [self._extreme_path(largest=False)]
+        paths += [self._sample_path() for _ in range(self.sandwich_random)]
+        for path in paths:
+            self.supernet_.use_path(path)
+            F.cross_entropy(self.supernet_(x), y).backward()  # type: ignore[no-untyped-call]
+        self.sandwich_batch_ = None
+
+    def _extreme_path(self, *, largest: bool) -> dict[str, int]:
+        """Every value choice at its largest (or smallest) value, the other decisions drawn
+        uniformly."""
+        path = uniform_path(self.supernet_, self.generator_)
+        for decision in self.supernet_.decisions:
+            if decision.label in self.supernet_.value_labels:
+                values = [float(v) for v in decision.choices]  # numbers (supernet-checked)
+                pick = max if largest else min
+                path[decision.label] = values.index(pick(values))
+        return path
 
     def _sample_path(self) -> dict[str, int]:
         """A uniform path, within the limits if there are any (by rejection)."""
