@@ -12,7 +12,8 @@ Parts (``--part``), each printing a markdown table:
   FSDD); test accuracy and parameters of each, and the search time. On FSDD also the
   winner and the baseline retrained with theo held out.
 - ``transformer``: the weight-sharing Transformer search on TREC (``spos`` on the
-  ``transformer`` supernet, ``--supernet-epochs`` with AdamW), and 10 random sub-networks: Spearman
+  ``transformer`` supernet, ``--supernet-epochs`` with AdamW, ``--sampling`` uniform or
+  sandwich), and 10 random sub-networks: Spearman
   between their inherited-weight validation accuracy and their accuracy retrained from
   scratch, and the found sub-network retrained the same way against the best of the 10.
 
@@ -219,6 +220,7 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
         lr=args.supernet_lr,
         weight_decay=0.01,
         max_params=args.max_params,
+        sampling=args.sampling,
     )
     found = searcher.search(task, epochs=args.supernet_epochs, batch_size=50, seed=args.seed)
     search_seconds = time.perf_counter() - started
@@ -243,7 +245,8 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
     rho = float(spearmanr(inherited[1:], retrained[1:])[0])
     best_random = max(retrained[1:])
     lines = [
-        f"spos on the transformer supernet: {args.supernet_epochs} epochs, evolution of "
+        f"spos ({args.sampling} sampling) on the transformer supernet: "
+        f"{args.supernet_epochs} epochs, evolution of "
         f"{searcher.evaluated_} sub-networks, {search_seconds / 60:.1f} min"
         + (f", max_params {args.max_params:,}" if args.max_params else "")
         + f"; every network retrained {args.final_epochs} epochs (AdamW lr {args.lr}).",
@@ -285,6 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--supernet-epochs", type=int, default=10)
     parser.add_argument("--supernet-lr", type=float, default=1e-3)
     parser.add_argument("--max-params", type=int, default=0)
+    parser.add_argument("--sampling", choices=("uniform", "sandwich"), default="uniform")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
