@@ -38,7 +38,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import resource
@@ -51,39 +50,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from nasforge.data.loaders import load_npz_task
-from nasforge.data.task import Task
 from nasforge.measure.parameters import count_parameters
 from nasforge.oneshot import make_method
 from nasforge.oneshot.method import SearchMonitor
 from nasforge.space.darts import NAMED_OPTIONS, DartsSpace
 from nasforge.training.trainer import TrainConfig, Trainer
+from oneshot_nb201 import cifar10_task, data_path  # the same task as the NB201 searches
 
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH_RESULTS = ROOT / "docs" / "data" / "darts_search.jsonl"
 EVAL_RESULTS = ROOT / "docs" / "data" / "darts_eval.jsonl"
 PUBLISHED_CELLS = ("DARTS_V2", "ENAS", "NASNet")
 METHOD_OPTIONS: dict[str, dict[str, Any]] = {"pc-darts": {}}
-
-
-def data_path(given: Path | None) -> Path:
-    if given is not None:
-        return given
-    folder = Path(os.environ.get("NASFORGE_DATA", ROOT.parent / "shared" / "data"))
-    return folder / "cifar10_small.npz"
-
-
-def cifar10_task(path: Path) -> Task:
-    """All 10,000 training images for training; the test images as the (monitoring-only)
-    validation set."""
-    task = load_npz_task("cifar10", path)
-    return dataclasses.replace(
-        task,
-        x_train=np.concatenate([task.x_train, task.x_valid]),
-        y_train=np.concatenate([task.y_train, task.y_valid]),
-        x_valid=task.x_test,
-        y_valid=task.y_test,
-    )
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
