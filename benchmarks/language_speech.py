@@ -17,14 +17,18 @@ Parts (``--part``), each printing a markdown table:
   between their inherited-weight validation accuracy and their accuracy retrained from
   scratch, and the found sub-network retrained the same way against the best of the 10.
 
-Every training here uses one thread and AdamW (``--lr``), batch 50. Data: ``--data`` (the
+Every training here uses one thread and AdamW (``--lr``), batch 50. The final networks
+(winners, baselines, sub-networks) train ``--retrain-seeds`` times (mean ± sd reported),
+on the training split or, with ``--full-train``, on the training and validation examples
+together (as the linear baselines train). Data: ``--data`` (the
 folder holding ``trec/`` and ``fsdd/``; default ``../shared/data``). Not part of the
 package.
 
 Usage::
 
     python benchmarks/language_speech.py --part linear
-    python benchmarks/language_speech.py --part search --dataset trec --candidates 40 --minutes 10
+    python benchmarks/language_speech.py --part search --dataset trec --candidates 40 --minutes 10 \
+        --final-epochs 20 --retrain-seeds 5 --full-train
     python benchmarks/language_speech.py --part search --dataset fsdd --candidates 40 --minutes 10
     python benchmarks/language_speech.py --part transformer --supernet-epochs 10
 """
@@ -32,10 +36,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import shlex
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +55,7 @@ from torch import nn
 from nasforge.arch import Arch
 from nasforge.data.audio import find_recordings, load_audio_task
 from nasforge.data.task import Task
-from nasforge.data.text import load_text_task, read_text_file
+from nasforge.data.text import PAD, UNKNOWN, Tokenizer, load_text_task, read_text_file
 from nasforge.evaluate.training import TrainingEvaluator
 from nasforge.oneshot import make_method
 from nasforge.run.budget import Budget
@@ -60,6 +68,8 @@ from nasforge.training.trainer import TrainConfig, Trainer
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FSDD_PATTERN, FSDD_TEST = r"^(\d)_", r"_[0-4]\.wav$"
 HELD_OUT = "theo"
+WORDS = Tokenizer((PAD, UNKNOWN))
+"""Only for its `tokens` (lowercased words and punctuation)."""
 
 
 def trec_task(data: Path) -> Task:
@@ -81,10 +91,10 @@ def fsdd_task(data: Path, held_out: bool = False) -> Task:
     return load_audio_task(manifest, name="fsdd-held-out")
 
 
-def config(args: argparse.Namespace, epochs: int) -> TrainConfig:
+def config(args: argparse.Namespace, epochs: int, seed: int | None = None) -> TrainConfig:
     return TrainConfig(
         epochs=epochs, batch_size=50, optimizer="adamw", lr=args.lr, weight_decay=0.01,
-        threads=1, seed=args.seed,
+        threads=1, seed=args.seed if seed is None else seed,
     )  # fmt: skip
 
 
@@ -92,6 +102,37 @@ def train_and_test(model: nn.Module, task: Task, cfg: TrainConfig) -> float:
     trainer = Trainer(cfg)
     trainer.fit(model, task)
     return 100.0 * trainer.evaluate(model, task.x_test, task.y_test)
+
+
+def final_task(task: Task, args: argparse.Namespace) -> Task:
+    """The task a final network trains on: with ``--full-train`` the validation examples
+    join the training ones (as the linear baselines train), else the task as searched."""
+    if not args.full_train:
+        return task
+    return replace(
+        task,
+        x_train=np.concatenate([task.x_train, task.x_valid]),
+        y_train=np.concatenate([task.y_train, task.y_valid]),
+    )
+
+
+def retrained(build: Callable[[], nn.Module], task: Task, args: argparse.Namespace) -> list[float]:
+    """Test accuracy of ``build()`` trained ``--final-epochs`` from scratch, once per seed of
+    ``--retrain-seeds`` (seeds ``--seed``, ``--seed + 1``, ...)."""
+    accuracies = []
+    for seed in range(args.seed, args.seed + args.retrain_seeds):
+        torch.manual_seed(seed)
+        model = build()
+        accuracies.append(train_and_test(model, task, config(args, args.final_epochs, seed)))
+    return accuracies
+
+
+def show(accuracies: Sequence[float]) -> str:
+    """Mean, and ± the standard deviation over seeds when there are several."""
+    mean = float(np.mean(accuracies))
+    if len(accuracies) == 1:
+        return f"{mean:.1f}"
+    return f"{mean:.1f} ± {float(np.std(accuracies, ddof=1)):.1f}"
 
 
 def params(model: nn.Module) -> int:
@@ -130,10 +171,17 @@ def linear_part(args: argparse.Namespace) -> list[str]:
 
     train = read_text_file(args.data / "trec" / "train_5500.label")
     test = read_text_file(args.data / "trec" / "TREC_10.label")
-    svm = make_pipeline(TfidfVectorizer(ngram_range=(1, 2)), LinearSVC())
-    svm.fit(train.texts, train.labels)
-    trec = 100.0 * float(np.mean(svm.predict(test.texts) == np.array(test.labels)))
-    rows = [f"| TREC | tf-idf word 1-2-grams, linear SVM | {trec:.1f} |"]
+    rows = []
+    # scikit-learn's own tokens drop one-character words and punctuation ("?", "'s");
+    # nasforge's word tokenizer (the one every text network here reads) keeps them
+    for tokens, vectorizer in (
+        ("scikit-learn's tokens", TfidfVectorizer(ngram_range=(1, 2))),
+        ("nasforge's word tokens", TfidfVectorizer(analyzer=_word_pairs)),
+    ):
+        svm = make_pipeline(vectorizer, LinearSVC())
+        svm.fit(train.texts, train.labels)
+        trec = 100.0 * float(np.mean(svm.predict(test.texts) == np.array(test.labels)))
+        rows.append(f"| TREC | tf-idf word 1-2-grams ({tokens}), linear SVM | {trec:.1f} |")
     for held_out in (False, True):
         task = fsdd_task(args.data, held_out)
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
@@ -147,6 +195,12 @@ def linear_part(args: argparse.Namespace) -> list[str]:
         split = f"{HELD_OUT} held out" if held_out else "usual split"
         rows.append(f"| FSDD, {split} | log-mel, logistic regression | {accuracy:.1f} |")
     return ["| data | model | test accuracy |", "|---|---|---|", *rows]
+
+
+def _word_pairs(text: str) -> list[str]:
+    """nasforge's word tokens of ``text`` and their bigrams (a scikit-learn analyzer)."""
+    words = WORDS.tokens(text)
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
 def search_part(args: argparse.Namespace) -> list[str]:
@@ -172,36 +226,36 @@ def search_part(args: argparse.Namespace) -> list[str]:
     winner = space.parse(result.best.arch)
     trained = sum(1 for t in result.trials if t.evaluated)
     print(f"winner: {space.format(winner)}", file=sys.stderr, flush=True)
-    final = config(args, args.final_epochs)
-    torch.manual_seed(args.seed)
-    model = space.build(winner, task.input_shape, task.num_classes)
-    found = train_and_test(model, task, final)
+    final = final_task(task, args)
+    found = retrained(lambda: space.build(winner, task.input_shape, task.num_classes), final, args)
+    size = _count(space, winner, task)
     rows = [
         f"| {args.dataset} | evolution, {trained} candidates x {args.epochs} epochs "
-        f"({search_seconds / 60:.1f} min) | {space.format(winner)} | {params(model):,} "
-        f"| {found:.1f} |"
+        f"({search_seconds / 60:.1f} min) | {space.format(winner)} | {size:,} "
+        f"| {show(found)} |"
     ]
-    torch.manual_seed(args.seed)
-    baseline: nn.Module = (
-        space.build(space.parse("kim2014"), task.input_shape, task.num_classes)
-        if text
-        else SmallCNN2d(task.num_classes)
-    )
+
+    def baseline() -> nn.Module:
+        if text:
+            return space.build(space.parse("kim2014"), task.input_shape, task.num_classes)
+        return SmallCNN2d(task.num_classes)
+
     name = "Kim CNN-rand (kim2014)" if text else "small 2-D CNN on log-mels"
     rows.append(
-        f"| {args.dataset} | baseline | {name} | {params(baseline):,} "
-        f"| {train_and_test(baseline, task, final):.1f} |"
+        f"| {args.dataset} | baseline | {name} | {params(baseline()):,} "
+        f"| {show(retrained(baseline, final, args))} |"
     )
     if not text:
-        held = fsdd_task(args.data, held_out=True)
-        torch.manual_seed(args.seed)
-        again = train_and_test(space.build(winner, held.input_shape, held.num_classes), held, final)
-        torch.manual_seed(args.seed)
-        base = train_and_test(SmallCNN2d(held.num_classes), held, final)
-        rows.append(f"| fsdd, {HELD_OUT} held out | winner retrained | | | {again:.1f} |")
-        rows.append(f"| fsdd, {HELD_OUT} held out | baseline retrained | | | {base:.1f} |")
+        held = final_task(fsdd_task(args.data, held_out=True), args)
+        again = retrained(
+            lambda: space.build(winner, held.input_shape, held.num_classes), held, args
+        )
+        base = retrained(lambda: SmallCNN2d(held.num_classes), held, args)
+        rows.append(f"| fsdd, {HELD_OUT} held out | winner retrained | | | {show(again)} |")
+        rows.append(f"| fsdd, {HELD_OUT} held out | baseline retrained | | | {show(base)} |")
     header = [
-        f"Retraining: {args.final_epochs} epochs, AdamW lr {args.lr}, batch 50, one thread.",
+        f"Retraining: {args.final_epochs} epochs, AdamW lr {args.lr}, batch 50, one thread, "
+        f"{retraining(args)}.",
         "",
         "| data | search | architecture | params | test accuracy |",
         "|---|---|---|---|---|",
@@ -232,24 +286,26 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
             not args.max_params or _count(space, arch, task) <= args.max_params
         ):
             randoms.append(arch)
-    final = config(args, args.final_epochs)
-    inherited, retrained = [], []
+    final = final_task(task, args)
+    scoring = config(args, args.final_epochs)
+    inherited: list[float] = []
+    scores: list[float] = []
     for arch in [found.arch, *randoms]:
         child = found.supernet.child(arch)
-        inherited.append(100.0 * Trainer(final).evaluate(child, task.x_valid, task.y_valid))
-        torch.manual_seed(args.seed)
-        retrained.append(
-            train_and_test(space.build(arch, task.input_shape, task.num_classes), task, final)
-        )
-        print(f"{space.format(arch)}: {inherited[-1]:.1f} {retrained[-1]:.1f}", file=sys.stderr)
-    rho = float(spearmanr(inherited[1:], retrained[1:])[0])
-    best_random = max(retrained[1:])
+        inherited.append(100.0 * Trainer(scoring).evaluate(child, task.x_valid, task.y_valid))
+        build = partial(space.build, arch, task.input_shape, task.num_classes)
+        accuracies = retrained(build, final, args)
+        scores.append(float(np.mean(accuracies)))
+        print(f"{space.format(arch)}: {inherited[-1]:.1f} {show(accuracies)}", file=sys.stderr)
+    rho = float(spearmanr(inherited[1:], scores[1:])[0])
+    best_random = max(scores[1:])
     lines = [
         f"spos ({args.sampling} sampling) on the transformer supernet: "
         f"{args.supernet_epochs} epochs, evolution of "
         f"{searcher.evaluated_} sub-networks, {search_seconds / 60:.1f} min"
         + (f", max_params {args.max_params:,}" if args.max_params else "")
-        + f"; every network retrained {args.final_epochs} epochs (AdamW lr {args.lr}).",
+        + f"; every network retrained {args.final_epochs} epochs (AdamW lr {args.lr}, "
+        f"{retraining(args)}).",
         "",
         "| sub-network | params | inherited valid accuracy | retrained test accuracy |",
         "|---|---|---|---|",
@@ -258,16 +314,23 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
         ["found", *[f"random {i + 1}" for i in range(10)]],
         [found.arch, *randoms],
         inherited,
-        retrained,
+        scores,
         strict=True,
     ):
         lines.append(f"| {label} | {_count(space, arch, task):,} | {a:.1f} | {b:.1f} |")
     lines += [
         "",
-        f"Spearman (inherited vs retrained, 10 random): {rho:.2f}; found {retrained[0]:.1f} "
-        f"vs best random {best_random:.1f} ({retrained[0] - best_random:+.1f} points).",
+        f"Spearman (inherited vs retrained, 10 random): {rho:.2f}; found {scores[0]:.1f} "
+        f"vs best random {best_random:.1f} ({scores[0] - best_random:+.1f} points).",
     ]
     return lines
+
+
+def retraining(args: argparse.Namespace) -> str:
+    """How the final networks were trained, for a table's caption."""
+    split = "training and validation split" if args.full_train else "training split"
+    seeds = f"mean ± sd of {args.retrain_seeds} seeds" if args.retrain_seeds > 1 else "one seed"
+    return f"{split}, {seeds}"
 
 
 def _count(space: SearchSpace, arch: Arch, task: Task) -> int:
@@ -290,6 +353,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-params", type=int, default=0)
     parser.add_argument("--sampling", choices=("uniform", "sandwich"), default="uniform")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--retrain-seeds", type=int, default=1)
+    parser.add_argument(
+        "--full-train", action="store_true", help="retrain on the training and validation split"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     parts: dict[str, Any] = {
