@@ -251,6 +251,23 @@ def test_memory_limit_below_any_batch_says_so(digits: Task) -> None:
         GDAS(SPACE).search(digits, epochs=1, batch_size=64, memory_limit=1000)
 
 
+def test_validation_passes_run_at_the_training_batch_size(small: Task) -> None:
+    """A mixed validation pass at the trainer's default batch (1024) held more than the step
+    the memory check estimates; at the training batch it holds less."""
+    seen: list[tuple[bool, int]] = []
+
+    class Record(TrainerHooks):
+        def on_fit_start(self, model: nn.Module, task: Task) -> None:
+            model.register_forward_pre_hook(
+                lambda module, inputs: seen.append((module.training, len(inputs[0])))
+            )
+
+    DARTS(SPACE).search(small, epochs=1, batch_size=32, hooks=[Record()])
+    validation = [size for training, size in seen if not training]
+    assert len(small.y_valid) > 32 and validation
+    assert max(validation) == 32
+
+
 # -- bad input --------------------------------------------------------------------------------
 
 

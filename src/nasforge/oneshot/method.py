@@ -291,9 +291,9 @@ class OneShotMethod(TrainerHooks, ABC):
             # The validation passes run the supernet as it trains (all candidates mixed, for
             # the gradient methods): at the trainer's default batch of 1024 such a pass took
             # 1.8 GB more than the training step (darts, C=8, 5 cells, batch 64: resident 4.8
-            # GB where the step took 3.0), and the memory check did not count it. A pass
-            # without gradients at the training batch holds less than the step, and was faster
-            # here (15.5 s against 41.8 s for 1,024 images: benchmarks/oneshot_memory.py).
+            # GB where the steps took 3.0), and the memory check does not count it. A pass
+            # without gradients at the training batch holds less than the step, and was
+            # faster (15.4 s against 46.6 s for 1,024 images: benchmarks/oneshot_memory.py).
             eval_batch_size=batch_size,
         )
         self.trainer_ = Trainer(config, hooks=[self, *hooks])
