@@ -388,13 +388,12 @@ class MixedModule(nn.Module):
             out: torch.Tensor = hit[1]
             return out
         computed = self._compute(index, x, source, args, kw)
-        if computed is not None:
-            outputs[key] = [source, computed, self.sharers[0] - 1]
+        outputs[key] = [source, computed, self.sharers[0] - 1]
         return computed
 
     def _compute(
         self, index: int, x: torch.Tensor, source: torch.Tensor, args: tuple[Any, ...], kw: Any
-    ) -> torch.Tensor | None:
+    ) -> torch.Tensor:
         kind, tail = self._runners[index]
         if kind == "relu" and not args and not kw:
             return _sequence(tail, self._relu(source, x))
