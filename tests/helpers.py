@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
 import sys
 import zlib
 from collections.abc import Callable
@@ -57,3 +58,16 @@ def load_small_cnn() -> type[nn.Module]:
     spec.loader.exec_module(module)
     cls: type[nn.Module] = module.SmallCNN
     return cls
+
+
+def finished_trials(store_path: Path) -> int:
+    """Finished, non-duplicate trials in a store that another process may be writing (0
+    while the file or its tables do not exist yet)."""
+    if not store_path.exists():
+        return 0
+    try:
+        with sqlite3.connect(store_path) as connection:
+            query = "SELECT COUNT(*) FROM trials WHERE status != 'running' AND duplicate_of IS NULL"
+            return int(connection.execute(query).fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0

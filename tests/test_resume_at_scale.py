@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import journal
+from helpers import finished_trials, journal
 from nasforge.evaluate import NB201Benchmark, NB201Table
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
@@ -41,17 +40,6 @@ def _stored(store_path: Path) -> list[TrialRecord]:
 def _start(args: list[str]) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     return subprocess.Popen([sys.executable, str(SCRIPT), *args], env=env)
-
-
-def _evaluated(store_path: Path) -> int:
-    if not store_path.exists():
-        return 0
-    try:
-        with sqlite3.connect(store_path) as connection:
-            query = "SELECT COUNT(*) FROM trials WHERE status != 'running' AND duplicate_of IS NULL"
-            return int(connection.execute(query).fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
@@ -94,7 +82,7 @@ def test_a_search_of_thousands_of_queries_resumes_after_kills_at_random_moments(
     ]
     process = _start([str(nb201_csv_path), str(store_path), str(QUERIES)])
     threshold = rng.randint(200, 1000)  # a moment the test does not choose: wherever it is
-    while _evaluated(store_path) < threshold:
+    while finished_trials(store_path) < threshold:
         assert process.poll() is None, "the search ended before it was killed"
         time.sleep(0.005)
     _kill(process)

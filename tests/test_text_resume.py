@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_file
+from helpers import finished_trials
 from nasforge.run.storage import Store, TrialRecord
 
 BUDGET = 12
@@ -39,17 +39,6 @@ def _search_args(data: Path, store: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _finished(store: Path) -> int:
-    if not store.exists():
-        return 0
-    try:
-        with sqlite3.connect(store) as connection:
-            query = "SELECT COUNT(*) FROM trials WHERE status != 'running'"
-            return int(connection.execute(query).fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-
-
 def _trials(store: Path) -> list[TrialRecord]:
     with Store(store) as journal:
         record = journal.get_experiment("trec")
@@ -71,7 +60,7 @@ def test_a_killed_text_search_resumes_as_if_never_killed(trec_train: Path, tmp_p
 
     process = subprocess.Popen(_nasforge(*_search_args(data, killed)), cwd=tmp_path)
     deadline = time.monotonic() + 300
-    while _finished(killed) < 3:
+    while finished_trials(killed) < 3:
         assert process.poll() is None, "the search ended before it was killed"
         assert time.monotonic() < deadline, "no 3 finished trials within 300 s"
         time.sleep(0.05)
