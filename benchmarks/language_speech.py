@@ -104,16 +104,19 @@ def train_and_test(model: nn.Module, task: Task, cfg: TrainConfig) -> float:
     return 100.0 * trainer.evaluate(model, task.x_test, task.y_test)
 
 
-def final_task(task: Task, args: argparse.Namespace) -> Task:
-    """The task a final network trains on: with ``--full-train`` the validation examples
-    join the training ones (as the linear baselines train), else the task as searched."""
-    if not args.full_train:
-        return task
+def whole_training_split(task: Task) -> Task:
+    """``task`` with its validation examples joined to the training ones."""
     return replace(
         task,
         x_train=np.concatenate([task.x_train, task.x_valid]),
         y_train=np.concatenate([task.y_train, task.y_valid]),
     )
+
+
+def final_task(task: Task, args: argparse.Namespace) -> Task:
+    """The task a final network trains on: with ``--full-train`` the whole training split
+    (as the linear baselines train), else the task as searched."""
+    return whole_training_split(task) if args.full_train else task
 
 
 def retrained(build: Callable[[], nn.Module], task: Task, args: argparse.Namespace) -> list[float]:

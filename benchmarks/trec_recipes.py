@@ -28,7 +28,6 @@ import argparse
 import shlex
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +35,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from language_speech import DEFAULT_DATA, trec_task  # this script's folder is on the path
+from language_speech import (  # this script's folder is on the path
+    DEFAULT_DATA,
+    train_and_test,
+    trec_task,
+    whole_training_split,
+)
 from nasforge.data.task import Task
 from nasforge.space import make_space
-from nasforge.training.trainer import TrainConfig, Trainer
+from nasforge.training.trainer import TrainConfig
 
 CELLS = {
     "kim2014": "kim2014",
@@ -70,14 +74,6 @@ class WordDropout(nn.Module):
         return out
 
 
-def whole_training_split(task: Task) -> Task:
-    return replace(
-        task,
-        x_train=np.concatenate([task.x_train, task.x_valid]),
-        y_train=np.concatenate([task.y_train, task.y_valid]),
-    )
-
-
 def build(task: Task, cell: str, seed: int) -> nn.Module:
     space = make_space("textconv", vocab_size=task.vocabulary_size or 0)
     torch.manual_seed(seed)
@@ -90,9 +86,7 @@ def with_trainer(task: Task, model: nn.Module, seed: int, **overrides: float) ->
         epochs=int(settings["epochs"]), batch_size=50, optimizer="adamw", lr=settings["lr"],
         weight_decay=settings["weight_decay"], threads=1, seed=seed,
     )  # fmt: skip
-    trainer = Trainer(config)
-    trainer.fit(model, task)
-    return 100.0 * trainer.evaluate(model, task.x_test, task.y_test)
+    return train_and_test(model, task, config)
 
 
 def kims_recipe(task: Task, model: nn.Module, seed: int, max_norm: float | None) -> float:
