@@ -15,9 +15,15 @@ for seeds 0 .. ``--seeds - 1``, one thread each. Recipes:
 - ``cell-123`` / ``cell-234``: ``adamw`` on other cells of the space (kernels 1, 2, 3 or 2,
   3, 4 with 150 filters each; the others use Kim's ``kim2014``).
 
+With ``--errors``: where do the errors fall? Kim's cell (``adamw``) per seed and the linear
+SVM of `language_speech.py` (tf-idf word 1-2-grams), each scored on the test questions with
+a word outside the training vocabulary and on the others, and how many of the network's
+errors the SVM makes too.
+
 Usage::
 
     python benchmarks/trec_recipes.py --recipes adamw kim --seeds 3
+    python benchmarks/trec_recipes.py --errors --seeds 3
 
 This script is not part of the package.
 """
@@ -38,6 +44,7 @@ from torch import nn
 from language_speech import (  # this script's folder is on the path
     DEFAULT_DATA,
     train_and_test,
+    trec_svm,
     trec_task,
     whole_training_split,
 )
@@ -133,14 +140,51 @@ def run(recipe: str, task: Task, seed: int) -> float:
     return kims_recipe(task, model, seed, None if recipe == "kim-no-max-norm" else 3.0)
 
 
+def error_rows(task: Task, data: Path, seeds: int) -> list[str]:
+    """Accuracy on questions with and without an unknown word, network and SVM."""
+    svm_right = trec_svm(data) == task.y_test
+    unknown = np.any(task.x_test == UNKNOWN_ID, axis=1)
+
+    def row(name: str, right: np.ndarray, shared: str) -> str:
+        return (
+            f"| {name} | {100 * right.mean():.1f} | {100 * right[unknown].mean():.1f} "
+            f"| {100 * right[~unknown].mean():.1f} | {int((~right).sum())} | {shared} |"
+        )
+
+    rows = [
+        f"{int(unknown.sum())} of {len(unknown)} test questions hold a word outside the "
+        "training vocabulary.",
+        "",
+        "| model | test accuracy | with an unknown word | without | errors "
+        "| also wrong in the SVM |",
+        "|---|---|---|---|---|---|",
+        row("linear SVM, word 1-2-grams", svm_right, ""),
+    ]
+    for seed in range(seeds):
+        model = build(task, "kim2014", seed)
+        with_trainer(task, model, seed)
+        model.eval()
+        with torch.no_grad():
+            predicted = model(torch.from_numpy(task.x_test.copy())).argmax(1).numpy()
+        right = predicted == task.y_test
+        both = int(np.sum(~right & ~svm_right))
+        rows.append(row(f"`kim2014`, `adamw`, seed {seed}", right, str(both)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=list(RECIPES))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--errors", action="store_true", help="where the errors fall")
     args = parser.parse_args()
     torch.set_num_threads(1)
     task = whole_training_split(trec_task(args.data))
+    if args.errors:
+        print("\n".join(error_rows(task, args.data, args.seeds)))
+        print("\nCommand: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`")
+        return
     print("| recipe | test accuracy per seed | mean ± sd | seconds |")
     print("|---|---|---|---|")
     for recipe in args.recipes:

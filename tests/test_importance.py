@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from nasforge.analysis import TooFewTrials, decision_importance, explain
+from nasforge.analysis.surrogate import LinearPart
 from nasforge.arch import Arch
 from nasforge.space.base import Decision, SearchSpace
 from nasforge.space.choices import Choices
@@ -163,3 +164,15 @@ def test_a_conditional_space_gives_inactive_decisions_no_contribution() -> None:
     contributions = {c.label: c for c in explanation.contributions}
     assert contributions["pool_k"].choice is None and contributions["pool_k"].contribution == 0
     assert contributions["act"].contribution > 0
+
+
+def test_the_linear_part_fits_a_plane_and_ignores_a_constant_summary() -> None:
+    rng = np.random.default_rng(0)
+    summaries = np.column_stack([rng.integers(0, 4, 50), np.ones(50), rng.integers(0, 2, 50)])
+    values = 5.0 + 2.0 * summaries[:, 0] - 3.0 * summaries[:, 2]
+    part = LinearPart.fit(summaries.astype(float), values)
+    assert np.allclose(part.slopes, [2.0, 0.0, -3.0], atol=1e-3)
+    assert part.covariance[1].tolist() == [0.0, 0.0, 0.0]  # nothing known of a constant
+    drawn = part.draw(np.random.default_rng(1))
+    assert drawn.slopes[1] == 0.0
+    assert np.allclose(drawn.predict(summaries.astype(float)), values, atol=1e-2)

@@ -12,17 +12,31 @@ The forest is the surrogate whose variance `decision_importance` splits into mai
 and interactions, fANOVA-style (Hutter et al., ICML 2014), and from which `explain` reads
 contributions. Each tree is fit on a bootstrap sample, so the spread of a
 quantity over trees is its uncertainty.
+
+Before its trees, the forest fits one linear model on every trial: the value against the
+space's `structure_summaries` (for a cell: connected or not, how many live paths, how deep
+the deepest). Each tree adds a draw of that model's slopes from their uncertainty and fits
+what the draw leaves. Why: a 100-query search sees one or two broken cells, and a tree
+whose bootstrap sample misses them (a third of the trees for each) learns nothing of them,
+while the linear part carries them to every tree. On NAS-Bench-201 it takes the share of
+random-search seeds whose most important edge is the true one from 71% to 82% (100 seeds,
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from nasforge.arch import Arch
 from nasforge.space.base import SearchSpace
+
+RIDGE = 1e-3
+"""The linear part's ridge penalty: small, it only keeps the solve stable (a summary that
+varies over the trials is a count of order 1; one that does not is left out)."""
 
 
 class DecisionForest:
@@ -40,6 +54,8 @@ class DecisionForest:
         self._resolved: dict[tuple[int, ...], Arch] = {}
         self._structure: dict[tuple[int, ...], np.ndarray] = {}
         self.structure_names: tuple[str, ...] = ()
+        self.summary_names: tuple[str, ...] = ()
+        self._summary_columns: list[int] = []
 
     # -- rows: archs as choice indices ---------------------------------------------------
     def rows(self, archs: Sequence[Arch]) -> np.ndarray:
@@ -123,37 +139,109 @@ class DecisionForest:
 
     # -- the forest --------------------------------------------------------------------
     def fit(self, rows: np.ndarray, values: np.ndarray) -> DecisionForest:
-        from sklearn.ensemble import RandomForestRegressor
+        """A linear model of the value on the space's `structure_summaries` (none: a
+        constant), fit on every trial; then per tree a draw of its slopes from their
+        uncertainty, and a regression tree fit on a bootstrap sample of what that draw
+        leaves. A tree predicts its draw and its tree added."""
+        from sklearn.tree import DecisionTreeRegressor
 
         values = np.asarray(values, dtype=np.float64)
         self.structure_names = tuple(
             sorted({name for row in rows for name in self.space.structure_features(self.arch(row))})
         )
-
-        self.forest_ = RandomForestRegressor(
-            n_estimators=self.trees,
-            min_samples_leaf=self.min_leaf,
-            max_features=0.33,
-            oob_score=len(rows) >= 5,
-            random_state=self.seed,
-            n_jobs=1,
-        ).fit(self.encode(rows), values)
+        self.summary_names = tuple(
+            n for n in self.space.structure_summaries() if n in self.structure_names
+        )
+        self._summary_columns = [self.structure_names.index(n) for n in self.summary_names]
+        encoded, summaries = self.encode(rows), self.summaries(rows)
+        rng = np.random.default_rng(self.seed)
+        count = len(rows)
+        self.linear_: list[LinearPart] = []
+        self.trees_: list[Any] = []
+        oob_sum, oob_count = np.zeros(count), np.zeros(count)
+        fitted = LinearPart.fit(summaries, values)
+        for _ in range(self.trees):
+            sample = rng.integers(count, size=count)
+            linear = fitted.draw(rng)
+            tree = DecisionTreeRegressor(
+                min_samples_leaf=self.min_leaf,
+                max_features=0.33,
+                random_state=int(rng.integers(2**31 - 1)),
+            ).fit(encoded[sample], values[sample] - linear.predict(summaries[sample]))
+            self.linear_.append(linear)
+            self.trees_.append(tree)
+            out = np.ones(count, dtype=bool)
+            out[sample] = False
+            if out.any():
+                oob_sum[out] += linear.predict(summaries[out]) + tree.predict(encoded[out])
+                oob_count[out] += 1
         self.oob_r2_: float | None = None
         self.oob_rank_: float | None = None
-        if len(rows) >= 5:
+        seen = oob_count > 0
+        if count >= 5 and seen.sum() >= 3:
             from scipy.stats import spearmanr
 
-            self.oob_r2_ = float(self.forest_.oob_score_)
-            predicted = self.forest_.oob_prediction_
-            finite = np.isfinite(predicted)
-            if finite.sum() >= 3 and np.ptp(predicted[finite]) > 0:
-                self.oob_rank_ = float(spearmanr(predicted[finite], values[finite])[0])
+            predicted, measured = oob_sum[seen] / oob_count[seen], values[seen]
+            spread = float(np.sum((measured - measured.mean()) ** 2))
+            if spread > 0:
+                self.oob_r2_ = 1.0 - float(np.sum((measured - predicted) ** 2)) / spread
+            if np.ptp(predicted) > 0 and np.ptp(measured) > 0:
+                self.oob_rank_ = float(spearmanr(predicted, measured)[0])
         return self
+
+    def summaries(self, rows: np.ndarray) -> np.ndarray:
+        """The `structure_summaries` of every row, shape (len(rows), summaries)."""
+        return self.structure(rows)[:, self._summary_columns]
 
     def tree_predictions(self, rows: np.ndarray) -> np.ndarray:
         """Shape (trees, len(rows)): every tree's prediction of every row."""
-        encoded = self.encode(rows)
-        return np.stack([tree.predict(encoded) for tree in self.forest_.estimators_])
+        encoded, summaries = self.encode(rows), self.summaries(rows)
+        return np.stack(
+            [
+                linear.predict(summaries) + tree.predict(encoded)
+                for linear, tree in zip(self.linear_, self.trees_, strict=True)
+            ]
+        )
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.tree_predictions(rows).mean(axis=0))
+
+
+@dataclass(frozen=True)
+class LinearPart:
+    """A least-squares plane of a value over a few summaries, with the covariance of its
+    slopes (Bayesian linear regression, the residual variance plugged in). A summary
+    constant over the trials, such as ``connected`` when no trial is broken, gets slope 0
+    and no uncertainty: the trials say nothing about it."""
+
+    mean_value: float
+    center: np.ndarray
+    slopes: np.ndarray
+    covariance: np.ndarray
+
+    @classmethod
+    def fit(cls, summaries: np.ndarray, values: np.ndarray) -> LinearPart:
+        features = summaries.shape[1]
+        center = summaries.mean(axis=0)
+        if features == 0:
+            return cls(float(values.mean()), center, np.zeros(0), np.zeros((0, 0)))
+        x, y = summaries - center, values - values.mean()
+        varies = np.ptp(x, axis=0) > 0  # a summary constant over the trials says nothing
+        inverse = np.zeros((features, features))
+        inverse[np.ix_(varies, varies)] = np.linalg.inv(
+            x[:, varies].T @ x[:, varies] + RIDGE * np.eye(int(varies.sum()))
+        )
+        slopes = inverse @ x.T @ y
+        residual = y - x @ slopes
+        variance = float(residual @ residual) / max(len(y) - int(varies.sum()) - 1, 1)
+        return cls(float(values.mean()), center, slopes, variance * inverse)
+
+    def draw(self, rng: np.random.Generator) -> LinearPart:
+        """The plane with slopes drawn from their uncertainty (the same plane if none)."""
+        if len(self.slopes) == 0:
+            return self
+        slopes = rng.multivariate_normal(self.slopes, self.covariance, method="eigh")
+        return LinearPart(self.mean_value, self.center, slopes, self.covariance)
+
+    def predict(self, summaries: np.ndarray) -> np.ndarray:
+        return np.asarray(self.mean_value + (summaries - self.center) @ self.slopes)

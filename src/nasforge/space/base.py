@@ -126,6 +126,12 @@ class SearchSpace(ABC):
         `nasforge.analysis` fit beside the choices. None by default."""
         return {}
 
+    def structure_summaries(self) -> tuple[str, ...]:
+        """The names of the few `structure_features` that sum up an arch as a whole (for a
+        cell: whether any path is live, how many, how deep the deepest), which
+        `nasforge.analysis` fits linearly before its trees see the rest. None by default."""
+        return ()
+
     def named_architectures(self) -> Mapping[str, Arch]:
         """Published architectures of this space by name (``DARTS_V2``, ``efficientnet-b0``):
         every command that takes an arch accepts these names. None by default."""

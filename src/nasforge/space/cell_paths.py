@@ -32,6 +32,12 @@ def input_output_paths(edges: Sequence[tuple[int, int]], output: int) -> list[tu
     return paths
 
 
+def path_summaries(strongest: str) -> tuple[str, ...]:
+    """The `path_features` that sum up a cell as a whole: whether any path is live, how many
+    are, and how many parametric and `strongest` ops the deepest live path has."""
+    return ("connected", "live_paths", "deepest_parametric", f"deepest_{strongest}")
+
+
 def path_features(
     ops: Sequence[str],
     edges: Sequence[tuple[int, int]],

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from nasforge.arch import Arch
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace
-from nasforge.space.cell_paths import path_features
+from nasforge.space.cell_paths import path_features, path_summaries
 from nasforge.space.picture import ArchPicture, CellEdge, CellPicture
 
 if TYPE_CHECKING:
@@ -103,6 +103,9 @@ class NB201Space(SearchSpace):
             parametric=("nor_conv_1x1", "nor_conv_3x3"),
             strongest="nor_conv_3x3",
         )
+
+    def structure_summaries(self) -> tuple[str, ...]:
+        return path_summaries("nor_conv_3x3")
 
     def canonical(self, arch: Arch) -> Arch:
         """The first arch (in grid order over OPS) that computes the same cell function."""
