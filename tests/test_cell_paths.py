@@ -91,3 +91,14 @@ def test_one_broken_cell_among_the_trials_reaches_every_tree() -> None:
     assert top.label == "node3_in0"
     effect = next(e.effect for e in top.effects if str(e.choice) == "none")
     assert abs(effect - true_effect) < 0.25 * abs(true_effect)  # without it: 43% off
+    assert not any("connected" in note for note in result.notes)
+
+
+def test_trials_without_a_broken_cell_say_so() -> None:
+    space = NB201Space()
+    rng = np.random.default_rng(0)
+    sampled = (space.sample(rng) for _ in range(200))
+    connected = [a for a in sampled if space.structure_features(a)["connected"]][:60]
+    measured = [_broken_or_not(space, a) for a in connected]
+    result = decision_importance(space, connected, measured, metric="acc", seed=0)
+    assert [note.split(",")[0] for note in result.notes] == ["every trial has connected = 1"]

@@ -96,6 +96,8 @@ class Importance:
     mean: float
     """The forest's average prediction over the space."""
     warning: str | None = None
+    notes: tuple[str, ...] = ()
+    """What the trials cannot tell (`unseen_notes`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +111,17 @@ def unreliable_fit(fit_rank: float | None) -> str | None:
     return (
         f"the model's out-of-bag predictions rank the trials with Spearman {rank} only: "
         "these results are not reliable; run more trials"
+    )
+
+
+def unseen_notes(model: DecisionForest, rows: np.ndarray, reference: np.ndarray) -> tuple[str, ...]:
+    """One line per structure summary that every trial shares though the space does not
+    (on NAS-Bench-201, typically: no trial is a cell without a live path)."""
+    return tuple(
+        f"every trial has {name} = {value:g}, though the space holds architectures with "
+        "other values: what those score is extrapolated from the trials, not measured, and "
+        "the effects of the choices that lead to them may be far off"
+        for name, value in model.unseen_summaries(rows, reference).items()
     )
 
 
@@ -183,6 +196,7 @@ def decision_importance(
         fit_rank=model.oob_rank_,
         mean=decomposition.mean,
         warning=warning,
+        notes=unseen_notes(model, rows, decomposition.reference),
     )
 
 
@@ -226,6 +240,8 @@ class Decomposition:
     pairs: dict[tuple[int, int], np.ndarray]
     """Per pair of decisions, centered E[f | d1=c1, d2=c2], shape (1 + trees, c1, c2)."""
     mean: float
+    reference: np.ndarray
+    """The rows drawn uniformly from the space that the decomposition averages over."""
 
 
 def _with_mean(predictions: np.ndarray) -> np.ndarray:
@@ -266,6 +282,7 @@ def _decompose(model: DecisionForest, rng: np.random.Generator) -> Decomposition
         main=main,
         pairs=pairs,
         mean=float(predictions[0].mean()),
+        reference=reference,
     )
 
 

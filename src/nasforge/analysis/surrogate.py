@@ -189,6 +189,17 @@ class DecisionForest:
                 self.oob_rank_ = float(spearmanr(predicted, measured)[0])
         return self
 
+    def unseen_summaries(self, rows: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+        """The summaries constant over the trials (`rows`: name -> their one value) that
+        take other values in `reference` (rows drawn from the space): what archs with those
+        other values score, the trials cannot tell; the model extrapolates it."""
+        seen, everywhere = self.summaries(rows), self.summaries(reference)
+        return {
+            name: float(seen[0, i])
+            for i, name in enumerate(self.summary_names)
+            if len(seen) and np.ptp(seen[:, i]) == 0 and np.any(everywhere[:, i] != seen[0, i])
+        }
+
     def summaries(self, rows: np.ndarray) -> np.ndarray:
         """The `structure_summaries` of every row, shape (len(rows), summaries)."""
         return self.structure(rows)[:, self._summary_columns]

@@ -146,6 +146,8 @@ def _print_importance(payload: dict[str, Any]) -> None:
         )
     if payload["warning"]:
         console.print(f"[yellow]warning:[/] {payload['warning']}")
+    for note in payload["notes"]:
+        console.print(f"note: {note}")
 
 
 def _print_explanation(payload: dict[str, Any]) -> None:

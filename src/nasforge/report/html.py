@@ -357,6 +357,8 @@ def _importance(content: ReportContent) -> str:
     )
     if importance.warning:
         body += f'<p class="warn">{escape(importance.warning)}</p>'
+    for note in importance.notes:
+        body += f'<p class="note">{escape(note)}</p>'
     body += bars + _table(
         ["decision", "importance", "best choice", "marginal effect of each choice"], rows
     )
