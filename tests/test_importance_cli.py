@@ -172,3 +172,26 @@ def test_any_space_and_a_minimized_objective(tmp_path: Path) -> None:
     assert "activation=tanh" in winner["arch"]
     assert winner["contributions"][0]["label"] == "activation"
     assert winner["contributions"][0]["contribution"] < 0  # lowers the loss
+
+
+@pytest.mark.slow
+def test_importance_of_a_3000_query_search(nb201_csv_path: Path, tmp_path: Path) -> None:
+    """At a size users reach: 3,000 queries of a random search on NB201. With that many
+    trials the importance matches the full table's truth (node3_in0 first, then
+    node1_in0; interaction share 71%) and no note says a region was never seen."""
+    path = tmp_path / "big.sqlite"
+    code, _, err = _run(
+        "search", "--space", "nb201", "--benchmark", str(nb201_csv_path), "--strategy",
+        "random", "--budget", "3000", "--store", str(path), "--name", "big", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = _run("importance", "--store", str(path), "--name", "big", "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["trials"] == 3000
+    assert [d["label"] for d in payload["decisions"][:2]] == ["node3_in0", "node1_in0"]
+    assert abs(payload["interaction_share"] - 0.71) < 0.1
+    assert payload["notes"] == []
+    code, out, err = _run("explain", "--store", str(path), "--name", "big", "--json")
+    assert code == 0, err
+    assert json.loads(out)["neighbours"]
