@@ -13,7 +13,6 @@ its row names the earlier trial in ``duplicate_of`` and holds no metrics of its 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -22,142 +21,26 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nasforge.errors import StoreError
 from nasforge.evaluate.result import Result, Status
+from nasforge.run.store_records import (
+    ExperimentRecord,
+    RunRecord,
+    TrialRecord,
+    experiment_from_row,
+    trial_from_row,
+    with_reused_result,
+)
+from nasforge.run.store_schema import FORMAT, SCHEMA, SQLITE_MAGIC, UPGRADES, VERSION
 
-FORMAT = "nasforge-store"
-VERSION = 2
-_UPGRADES = {
-    "1": """
-ALTER TABLE experiments ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE trials ADD COLUMN run_id INTEGER;
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY,
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    pid INTEGER NOT NULL,
-    host TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    heartbeat_at REAL NOT NULL,
-    ended_at REAL
-);
-CREATE INDEX trials_created ON trials (experiment_id, created_seq);
-CREATE INDEX trials_finished ON trials (experiment_id, finished_seq);
-"""
-}
-"""SQL that brings a store of an older version (the key) to this one."""
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE experiments (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    config TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    wall_seconds REAL NOT NULL DEFAULT 0,
-    shared INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE trials (
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    number INTEGER NOT NULL,
-    arch TEXT NOT NULL,
-    budget REAL,
-    status TEXT NOT NULL,
-    metrics TEXT,
-    score REAL,
-    scores TEXT,
-    violation REAL,
-    cost REAL,
-    error TEXT,
-    info TEXT,
-    duplicate_of INTEGER,
-    created_seq INTEGER NOT NULL,
-    finished_seq INTEGER,
-    created_at REAL NOT NULL,
-    finished_at REAL,
-    run_id INTEGER,
-    PRIMARY KEY (experiment_id, number)
-);
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY,
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    pid INTEGER NOT NULL,
-    host TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    heartbeat_at REAL NOT NULL,
-    ended_at REAL
-);
-CREATE INDEX trials_created ON trials (experiment_id, created_seq);
-CREATE INDEX trials_finished ON trials (experiment_id, finished_seq);
-"""
+__all__ = ["ExperimentExists", "ExperimentRecord", "RunRecord", "Store", "TrialRecord"]
 
 
 class ExperimentExists(StoreError):
     """An experiment of that name is in the store already."""
-
-
-@dataclass(frozen=True)
-class ExperimentRecord:
-    id: int
-    name: str
-    config: dict[str, Any]
-    created_at: float
-    wall_seconds: float
-    shared: bool = False
-    """True once two processes ran the experiment at once (resume then cannot replay asks)."""
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A process that runs (or ran) an experiment."""
-
-    id: int
-    pid: int
-    host: str
-    heartbeat_at: float
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as stored: its proposal, and (once finished) its result and score."""
-
-    number: int
-    arch: str
-    budget: float | None
-    status: Status
-    created_seq: int
-    metrics: dict[str, float] = field(default_factory=dict)
-    score: float | None = None
-    cost: float = 0.0
-    error: str | None = None
-    duplicate_of: int | None = None
-    finished_seq: int | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    scores: tuple[float, ...] | None = None
-    violation: float = 0.0
-    run_id: int | None = None
-    """The run (process) that created the trial."""
-    created_at: float | None = None
-    finished_at: float | None = None
-    """Unix times of the proposal and of the result (None while running)."""
-
-    @property
-    def finished(self) -> bool:
-        return self.status.finished
-
-    @property
-    def evaluated(self) -> bool:
-        """Finished and charged to the budget (not a reused result of an earlier trial)."""
-        return self.finished and self.duplicate_of is None
-
-    def result(self) -> Result:
-        return Result(
-            metrics=dict(self.metrics), cost=self.cost, status=self.status, error=self.error
-        )
 
 
 class Store:
@@ -211,7 +94,7 @@ class Store:
         looked (two searches starting on one new store), open what that one made."""
         try:
             self._db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} INSERT INTO meta VALUES ('format', '{FORMAT}'), "
+                f"BEGIN IMMEDIATE; {SCHEMA} INSERT INTO meta VALUES ('format', '{FORMAT}'), "
                 f"('version', '{VERSION}'); COMMIT;"
             )
         except sqlite3.OperationalError as exc:
@@ -231,9 +114,9 @@ class Store:
             raise StoreError(
                 f"{self.path} is not a nasforge store (an SQLite file of something else)"
             )
-        if meta.get("version") in _UPGRADES and not self.read_only:
+        if meta.get("version") in UPGRADES and not self.read_only:
             self._db.executescript(
-                f"BEGIN; {_UPGRADES[meta['version']]} "
+                f"BEGIN; {UPGRADES[meta['version']]} "
                 f"UPDATE meta SET value = '{VERSION}' WHERE key = 'version'; COMMIT;"
             )
             meta["version"] = str(VERSION)
@@ -273,7 +156,7 @@ class Store:
             "WHERE name = ?",
             (name,),
         ).fetchone()
-        return None if row is None else _experiment(row)
+        return None if row is None else experiment_from_row(row)
 
     def experiment(self, name: str) -> ExperimentRecord:
         record = self.get_experiment(name)
@@ -286,7 +169,7 @@ class Store:
         rows = self._db.execute(
             "SELECT id, name, config, created_at, wall_seconds, shared FROM experiments ORDER BY id"
         ).fetchall()
-        return [_experiment(row) for row in rows]
+        return [experiment_from_row(row) for row in rows]
 
     def update_config(self, experiment_id: int, config: dict[str, Any]) -> None:
         self._write(
@@ -424,7 +307,7 @@ class Store:
             "AND finished_seq >= ? ORDER BY number",
             (experiment_id, seq, experiment_id, seq),
         ).fetchall()
-        return [_trial(row) for row in rows]
+        return [trial_from_row(row) for row in rows]
 
     def finish_trial_numbered_here(
         self,
@@ -512,8 +395,8 @@ class Store:
             f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE experiment_id = ? ORDER BY number",
             (experiment_id,),
         ).fetchall()
-        trials = [_trial(row) for row in rows]
-        return [_with_reused_result(trial, trials) for trial in trials]
+        trials = [trial_from_row(row) for row in rows]
+        return [with_reused_result(trial, trials) for trial in trials]
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         if self._in_batch:
@@ -536,28 +419,6 @@ REMOTE_RUN_TIMEOUT = 300.0
 """Seconds without a heartbeat after which a run on another host counts as dead."""
 
 
-def _trial(row: tuple[Any, ...]) -> TrialRecord:
-    return TrialRecord(
-        number=row[0],
-        arch=row[1],
-        budget=row[2],
-        status=Status(row[3]),
-        metrics=json.loads(row[4]) if row[4] else {},
-        score=row[5],
-        cost=row[6] or 0.0,
-        error=row[7],
-        duplicate_of=row[8],
-        created_seq=row[9],
-        finished_seq=row[10],
-        info=json.loads(row[11]) if row[11] else {},
-        scores=tuple(json.loads(row[12])) if row[12] else None,
-        violation=math.inf if row[13] is None else row[13],
-        run_id=row[14],
-        created_at=row[15],
-        finished_at=row[16],
-    )
-
-
 def _alive(run: RunRecord) -> bool:
     if run.host != socket.gethostname():
         return time.time() - run.heartbeat_at < REMOTE_RUN_TIMEOUT
@@ -574,37 +435,6 @@ def _alive(run: RunRecord) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def _with_reused_result(trial: TrialRecord, trials: list[TrialRecord]) -> TrialRecord:
-    """A compactly stored duplicate with the result of the trial it reuses filled in."""
-    if trial.duplicate_of is None or trial.metrics or trial.error or not trial.finished:
-        return trial
-    earlier = trials[trial.duplicate_of] if trial.duplicate_of < len(trials) else None
-    if earlier is None or earlier.number != trial.duplicate_of:
-        return trial
-    return dataclasses.replace(
-        trial,
-        status=earlier.status,
-        metrics=dict(earlier.metrics),
-        score=earlier.score,
-        cost=earlier.cost,
-        error=earlier.error,
-        info=dict(earlier.info),
-        scores=earlier.scores,
-        violation=earlier.violation,
-    )
-
-
-def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
-    return ExperimentRecord(
-        id=row[0],
-        name=row[1],
-        config=json.loads(row[2]),
-        created_at=row[3],
-        wall_seconds=row[4],
-        shared=bool(row[5]),
-    )
-
-
 def _check_is_store_or_new(path: Path) -> None:
     """Refuse, before SQLite touches it, a file that is not an SQLite database."""
     if path.is_dir():
@@ -615,8 +445,8 @@ def _check_is_store_or_new(path: Path) -> None:
         return
     try:
         with path.open("rb") as handle:
-            header = handle.read(len(_SQLITE_MAGIC))
+            header = handle.read(len(SQLITE_MAGIC))
     except OSError as exc:
         raise StoreError(f"cannot read store {path}: {exc.strerror}") from None
-    if header and header != _SQLITE_MAGIC:
+    if header and header != SQLITE_MAGIC:
         raise StoreError(f"{path} is not a nasforge store (not an SQLite file)")
