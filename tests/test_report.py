@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from nasforge.cli import app
 from nasforge.run.storage import Store
+from nasforge.space import NB201Space
 from report_checks import external_requests, section_ids
 
 runner = CliRunner()
@@ -55,6 +56,25 @@ def table_store(tmp_path_factory: pytest.TempPathFactory, nb201_csv_path: Path) 
     return store
 
 
+def test_the_report_says_when_the_trials_never_saw_a_broken_cell(
+    nb201_csv_path: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "s.sqlite"
+    _ok(
+        [
+            "search", "--space", "nb201", "--benchmark", str(nb201_csv_path), "--store",
+            str(store), "--budget", "100", "--strategy", "evolution", "--seed", "1",
+            "--name", "evo",
+        ]
+    )  # fmt: skip
+    with Store(store, read_only=True) as journal:
+        trials = journal.trials(journal.experiment("evo").id)
+    space = NB201Space()
+    assert all(space.structure_features(space.parse(t.arch))["connected"] for t in trials)
+    html = _report(store, "evo", tmp_path / "evo.html")
+    assert '<p class="note">every trial has connected = 1, though the space' in html
+
+
 def test_a_table_search_report_has_every_section_with_its_content(
     table_store: Path, tmp_path: Path
 ) -> None:
@@ -77,6 +97,10 @@ def test_a_table_search_report_has_every_section_with_its_content(
     assert f"and {len(trials) - len(kept)} duplicates" in html
     assert 'class="sortable"' in html
     assert "node3_in0" in html and "Left to interactions" in html  # importance
+    space = NB201Space()
+    any_broken = any(not space.structure_features(space.parse(t.arch))["connected"] for t in trials)
+    note = '<p class="note">every trial has connected = 1'
+    assert (note in html) is not any_broken  # the importance's note on unseen cells
     assert "Why " in html and "evaluated neighbours" in html.lower()  # the explanation
     assert "evolution (" in html and "queries 60" in html  # settings and budget
 
