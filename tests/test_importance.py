@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from nasforge.analysis import TooFewTrials, decision_importance, explain
-from nasforge.analysis.surrogate import LinearPart
+from nasforge.analysis.surrogate import RIDGE, LinearPart, leave_one_out
 from nasforge.arch import Arch
 from nasforge.space.base import Decision, SearchSpace
 from nasforge.space.choices import Choices
@@ -176,3 +176,16 @@ def test_the_linear_part_fits_a_plane_and_ignores_a_constant_summary() -> None:
     drawn = part.draw(np.random.default_rng(1))
     assert drawn.slopes[1] == 0.0
     assert np.allclose(drawn.predict(summaries.astype(float)), values, atol=1e-2)
+
+
+def test_leave_one_out_equals_refitting_without_each_trial() -> None:
+    rng = np.random.default_rng(0)
+    summaries = np.column_stack([rng.integers(0, 4, 30), rng.integers(0, 2, 30)]).astype(float)
+    values = 3.0 * summaries[:, 0] - summaries[:, 1] + rng.standard_normal(30)
+    refit = []
+    for i in range(30):
+        others = np.arange(30) != i
+        design = np.column_stack([np.ones(29), summaries[others]])
+        coef = np.linalg.solve(design.T @ design + RIDGE * np.eye(3), design.T @ values[others])
+        refit.append(coef[0] + summaries[i] @ coef[1:])
+    assert np.allclose(leave_one_out(summaries, values), refit)

@@ -142,7 +142,8 @@ class DecisionForest:
         """A linear model of the value on the space's `structure_summaries` (none: a
         constant), fit on every trial; then per tree a draw of its slopes from their
         uncertainty, and a regression tree fit on a bootstrap sample of what that draw
-        leaves. A tree predicts its draw and its tree added."""
+        leaves. A tree predicts its draw and its tree added. Out of bag, a trial is
+        predicted by the plane fit without it and the trees whose samples missed it."""
         from sklearn.tree import DecisionTreeRegressor
 
         values = np.asarray(values, dtype=np.float64)
@@ -172,8 +173,9 @@ class DecisionForest:
             self.trees_.append(tree)
             out = np.ones(count, dtype=bool)
             out[sample] = False
-            if out.any():
-                oob_sum[out] += linear.predict(summaries[out]) + tree.predict(encoded[out])
+            if out.any():  # the tree and the draw's departure from the fitted plane
+                departure = linear.predict(summaries[out]) - fitted.predict(summaries[out])
+                oob_sum[out] += departure + tree.predict(encoded[out])
                 oob_count[out] += 1
         self.oob_r2_: float | None = None
         self.oob_rank_: float | None = None
@@ -181,7 +183,10 @@ class DecisionForest:
         if count >= 5 and seen.sum() >= 3:
             from scipy.stats import spearmanr
 
-            predicted, measured = oob_sum[seen] / oob_count[seen], values[seen]
+            # out of bag for the plane too: each trial predicted by the plane fit without it
+            plane = leave_one_out(summaries, values)
+            predicted = plane[seen] + oob_sum[seen] / oob_count[seen]
+            measured = values[seen]
             spread = float(np.sum((measured - measured.mean()) ** 2))
             if spread > 0:
                 self.oob_r2_ = 1.0 - float(np.sum((measured - predicted) ** 2)) / spread
@@ -256,3 +261,13 @@ class LinearPart:
 
     def predict(self, summaries: np.ndarray) -> np.ndarray:
         return np.asarray(self.mean_value + (summaries - self.center) @ self.slopes)
+
+
+def leave_one_out(summaries: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value as predicted by a ridge plane over `summaries` fit on the others (the
+    exact leave-one-out of ridge regression, from the hat matrix: no refit)."""
+    design = np.column_stack([np.ones(len(values)), summaries])
+    inverse = np.linalg.inv(design.T @ design + RIDGE * np.eye(design.shape[1]))
+    fitted = design @ (inverse @ design.T @ values)
+    leverage = np.einsum("ij,jk,ik->i", design, inverse, design)
+    return np.asarray((fitted - leverage * values) / np.maximum(1.0 - leverage, 1e-12))
