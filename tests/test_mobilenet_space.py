@@ -217,3 +217,10 @@ def test_malformed_compact_text_is_one_line(text: str, message: str) -> None:
         MobileNetSpace().parse(text)
     result = runner.invoke(app, ["describe", text, "--space", "mobilenet", "--no-latency"])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_input_resolution_is_the_resize_target_or_the_image_height() -> None:
+    assert MobileNetSpace(resolution=64).input_resolution((1, 8, 8)) == 64
+    assert MobileNetSpace().input_resolution((3, 40, 40)) == 40
+    with pytest.raises(SpaceError, match="at least"):
+        MobileNetSpace().input_resolution((1, 8, 8))

@@ -164,8 +164,7 @@ def scale(
     loaded, make_evaluator = training_evaluator_factory(
         task, data, epochs=epochs, lr=lr, batch_size=batch_size, threads=threads, seed=seed
     )
-    space.check_input(loaded.input_shape)
-    base_resolution = space.resolution or loaded.input_shape[1]
+    base_resolution = space.input_resolution(loaded.input_shape)
     grid = None if given else coefficient_grid(tolerance=tolerance, limit=grid_points)
 
     def progress(point: Any) -> None:

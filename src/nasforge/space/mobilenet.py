@@ -388,6 +388,12 @@ class MobileNetSpace(ChoiceNetworkSpace):
         return (ChainPicture(f"MBConv chain ({arch['activation']})", blocks),)
 
     # -- networks ----------------------------------------------------------------------
+    def input_resolution(self, input_shape: tuple[int, ...]) -> int:
+        """The side of the images the network sees: ``resolution`` when set (inputs are
+        resized to it), else the inputs' height."""
+        self.check_input(input_shape)
+        return self.resolution or int(input_shape[1])
+
     def check_input(self, input_shape: tuple[int, ...]) -> None:
         if len(input_shape) != 3 or min(input_shape) < 1:
             raise SpaceError(
