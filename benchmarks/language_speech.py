@@ -210,14 +210,13 @@ def _svm_labels(data: Path, vectorizer: Any) -> np.ndarray:
     return np.asarray(svm.predict(test.texts))
 
 
-def trec_svm(data: Path) -> np.ndarray:
+def trec_svm(data: Path, class_names: Sequence[str]) -> np.ndarray:
     """The linear SVM's (tf-idf word 1-2-grams, nasforge's tokens) test predictions on
-    TREC, as class ids in sorted label order (the text task's)."""
+    TREC, as ids of `class_names` (the text task's)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     labels = _svm_labels(data, TfidfVectorizer(analyzer=_word_pairs))
-    names = sorted(set(read_text_file(data / "trec" / "train_5500.label").labels))
-    return np.array([names.index(str(label)) for label in labels])
+    return np.array([list(class_names).index(str(label)) for label in labels])
 
 
 def _word_pairs(text: str) -> list[str]:

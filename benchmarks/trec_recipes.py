@@ -142,7 +142,7 @@ def run(recipe: str, task: Task, seed: int) -> float:
 
 def error_rows(task: Task, data: Path, seeds: int) -> list[str]:
     """Accuracy on questions with and without an unknown word, network and SVM."""
-    svm_right = trec_svm(data) == task.y_test
+    svm_right = trec_svm(data, task.class_names or ()) == task.y_test
     unknown = np.any(task.x_test == UNKNOWN_ID, axis=1)
 
     def row(name: str, right: np.ndarray, shared: str) -> str:

@@ -133,9 +133,13 @@ class DecisionForest:
 
     def encode(self, rows: np.ndarray) -> np.ndarray:
         """What the forest sees of `rows`: the one-hot choices and the structure features."""
-        if not self.structure_names:
-            return self.one_hot(rows)
-        return np.hstack([self.one_hot(rows), self.structure(rows)])
+        return self._features(rows)[0]
+
+    def _features(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`encode(rows)` and `summaries(rows)`, the structure features computed once."""
+        structure, one_hot = self.structure(rows), self.one_hot(rows)
+        encoded = np.hstack([one_hot, structure]) if self.structure_names else one_hot
+        return encoded, structure[:, self._summary_columns]
 
     # -- the forest --------------------------------------------------------------------
     def fit(self, rows: np.ndarray, values: np.ndarray) -> DecisionForest:
@@ -154,7 +158,7 @@ class DecisionForest:
             n for n in self.space.structure_summaries() if n in self.structure_names
         )
         self._summary_columns = [self.structure_names.index(n) for n in self.summary_names]
-        encoded, summaries = self.encode(rows), self.summaries(rows)
+        encoded, summaries = self._features(rows)
         rng = np.random.default_rng(self.seed)
         count = len(rows)
         self.linear_: list[LinearPart] = []
@@ -211,7 +215,7 @@ class DecisionForest:
 
     def tree_predictions(self, rows: np.ndarray) -> np.ndarray:
         """Shape (trees, len(rows)): every tree's prediction of every row."""
-        encoded, summaries = self.encode(rows), self.summaries(rows)
+        encoded, summaries = self._features(rows)
         return np.stack(
             [
                 linear.predict(summaries) + tree.predict(encoded)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 FORMAT = "nasforge-store"
 VERSION = 2
-UPGRADES = {
-    "1": """
-ALTER TABLE experiments ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE trials ADD COLUMN run_id INTEGER;
+_RUNS = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     experiment_id INTEGER NOT NULL REFERENCES experiments(id),
@@ -21,11 +18,19 @@ CREATE TABLE runs (
 CREATE INDEX trials_created ON trials (experiment_id, created_seq);
 CREATE INDEX trials_finished ON trials (experiment_id, finished_seq);
 """
+"""The runs table and the trial indexes, which version 2 added."""
+UPGRADES = {
+    "1": """
+ALTER TABLE experiments ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN run_id INTEGER;
+"""
+    + _RUNS
 }
 """SQL that brings a store of an older version (the key) to this one."""
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE experiments (
     id INTEGER PRIMARY KEY,
@@ -56,15 +61,6 @@ CREATE TABLE trials (
     run_id INTEGER,
     PRIMARY KEY (experiment_id, number)
 );
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY,
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    pid INTEGER NOT NULL,
-    host TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    heartbeat_at REAL NOT NULL,
-    ended_at REAL
-);
-CREATE INDEX trials_created ON trials (experiment_id, created_seq);
-CREATE INDEX trials_finished ON trials (experiment_id, finished_seq);
 """
+    + _RUNS
+)
