@@ -288,14 +288,14 @@ def test_a_model_whose_space_file_moved_names_the_path_and_the_way_out(tmp_path:
     assert record["space"] == {"name": f"{tmp_path / 'mine.py'}:SmallCNN", "params": {}}
     raw = np.random.default_rng(0).random((5, 8, 8)).astype(np.float32)
     np.save(tmp_path / "x.npy", raw)
-    code, before, stderr = _run("predict", str(model_dir), "--data", "x.npy")
+    code, before, stderr = _run("predict", str(model_dir), "--data", "x.npy", "--trust-space-code")
     assert code == 0, stderr
 
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "mine.py").rename(tmp_path / "elsewhere" / "mine.py")
-    line = _user_error("predict", str(model_dir), "--data", "x.npy")
-    assert f"its space is defined in {tmp_path / 'mine.py'}, which does not exist" in line
-    assert "--space NEW/PATH.py:SmallCNN" in line
+    line = _user_error("predict", str(model_dir), "--data", "x.npy", "--trust-space-code")
+    assert f"{tmp_path / 'mine.py'}, does not exist" in line
+    assert "--space PATH.py:CLASS" in line
     code, after, stderr = _run(
         "predict", str(model_dir), "--data", "x.npy", "--space", "elsewhere/mine.py:SmallCNN"
     )
@@ -356,14 +356,16 @@ def test_the_example_searched_with_evolution_predicts_after_save_and_load(
     model_dir = Path(payload["final"]["model_dir"])
     assert json.loads((model_dir / "arch.json").read_text())["space"]["name"] == SPEC
 
-    code, stdout, stderr = _run("predict", str(model_dir), "--data", "raw.npy", "--json")
+    code, stdout, stderr = _run(
+        "predict", str(model_dir), "--data", "raw.npy", "--json", "--trust-space-code"
+    )
     assert code == 0, stderr
     assert json.loads(stdout)["predictions"] == captured["predictions"]
-    assert load_model(model_dir).space.name == "SmallCNN"
+    assert load_model(model_dir, trust_space_code=True).space.name == "SmallCNN"
 
-    code, stdout, stderr = _run(
-        "resume", "--store", "s.sqlite", "--budget", "4", "--final-epochs", "0", "--json"
-    )
+    resume = ["resume", "--store", "s.sqlite", "--budget", "4", "--final-epochs", "0", "--json"]
+    assert "--trust-space-code" in _user_error(*resume)
+    code, stdout, stderr = _run(*resume, "--trust-space-code")
     assert code == 0, stderr
     assert json.loads(stdout)["trials"] == 4
 
@@ -401,7 +403,7 @@ def test_the_example_searched_one_shot(tmp_path: Path, method: str) -> None:
     assert payload["space"]["name"] == SPEC
     assert f"--space {SPEC}" in payload["retrain_command"]
     make_space(SPEC).parse(payload["arch_text"])
-    assert load_model(tmp_path / "found").space.name == "SmallCNN"
+    assert load_model(tmp_path / "found", trust_space_code=True).space.name == "SmallCNN"
     searched_values = method == "spos"
     assert ("width" in payload["not_searched"]) is not searched_values
 

@@ -13,8 +13,8 @@ from nasforge.evaluate.result import Status
 from nasforge.run.objective import Objective
 from nasforge.run.spec import objectives_of
 from nasforge.run.storage import Store, TrialRecord
-from nasforge.space import make_space
 from nasforge.space.base import SearchSpace
+from nasforge.space.stored import read_space
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,7 @@ def trials_of(store: Store, name: str, metric: str | None = None) -> ScoredTrial
     once; when trials ran at several budgets, only those at the largest count."""
     record = store.experiment(name)
     try:
-        space_config = record.config["space"]
-        space = make_space(space_config["name"], **space_config.get("params", {}))
+        space = read_space(record.config["space"])
         objectives = objectives_of(record.config)
     except (KeyError, TypeError) as exc:
         raise StoreError(

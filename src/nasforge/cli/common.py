@@ -59,6 +59,24 @@ OWN_SPACE_HELP = (
     "Your own space: path/to/file.py:ClassName or package.module:ClassName (imports that code; "
     "see docs/spaces.md)."
 )
+TrustSpaceCodeOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust-space-code",
+        help="Import the space code (your own space's .py file or module) that the store or "
+        "model folder records: needed to rebuild networks of a user space; nothing is "
+        "imported without it.",
+    ),
+]
+MovedSpaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--space",
+        help="Your own space's code, path/to/file.py:ClassName or package.module:ClassName, "
+        "imported in place of the one the store or folder records (also where it has moved).",
+        show_default=False,
+    ),
+]
 SpaceOptions = Annotated[
     list[str] | None,
     typer.Option("--space-option", "-s", help="Space setting KEY=VALUE, e.g. channels=8."),
@@ -297,10 +315,11 @@ def pick_name(journal: Store, name: str | None) -> str:
 
 
 def space_of(config: dict[str, Any]) -> Any:
-    from nasforge.space import make_space
+    """The space of a stored experiment, for reading: imports no code (`read_space`)."""
+    from nasforge.space.stored import read_space
 
     try:
-        return make_space(config["space"]["name"], **config["space"].get("params", {}))
+        return read_space(config["space"])
     except KeyError as exc:
         raise StoreError(f"experiment config lacks {exc}") from None
 

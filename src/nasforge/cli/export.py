@@ -9,7 +9,12 @@ from typing import Annotated, Any
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import JsonOption, user_errors
+from nasforge.cli.common import (
+    JsonOption,
+    MovedSpaceOption,
+    TrustSpaceCodeOption,
+    user_errors,
+)
 from nasforge.errors import ConfigError
 
 __all__ = ["app", "onnx_line"]
@@ -34,6 +39,8 @@ def export(
             show_default=False,
         ),
     ] = None,
+    space: MovedSpaceOption = None,
+    trust_space_code: TrustSpaceCodeOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Write a saved model as ONNX: the graph takes predict's raw inputs (the saved
@@ -44,7 +51,7 @@ def export(
     from nasforge.export import load_model, read_input_file
     from nasforge.export.onnx import export_onnx
 
-    loaded = load_model(model_dir)
+    loaded = load_model(model_dir, space=space, trust_space_code=trust_space_code)
     inputs = read_input_file(data) if data is not None else None
     result = export_onnx(
         loaded, out if out is not None else model_dir / "model.onnx", inputs=inputs

@@ -18,12 +18,14 @@ from nasforge.cli.common import (
     JsonOption,
     LabelPatternOption,
     MaxLengthOption,
+    MovedSpaceOption,
     OnnxOption,
     SpaceOptions,
     SpectrogramImageOption,
     TestDataOption,
     TestPatternOption,
     TextColumnOption,
+    TrustSpaceCodeOption,
     parse_options,
     stdout_console,
     text_task_options,
@@ -113,7 +115,7 @@ def train(
     if onnx:
         from nasforge.export.onnx import export_beside
 
-        payload["onnx"] = export_beside(payload["model_dir"]).to_dict()
+        payload["onnx"] = export_beside(payload["model_dir"], trust_space_code=True).to_dict()
     if as_json:
         typer.echo(json.dumps(payload))
         return
@@ -142,23 +144,18 @@ def predict(
     label_column: Annotated[
         str | None, typer.Option(help="Column to drop from a .csv before predicting.")
     ] = None,
-    space: Annotated[
-        str | None,
-        typer.Option(
-            help="Where the model's own space is defined now, path/to/file.py:ClassName or "
-            "package.module:ClassName, if it has moved since the model was saved.",
-            show_default=False,
-        ),
-    ] = None,
+    space: MovedSpaceOption = None,
+    trust_space_code: TrustSpaceCodeOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Predict classes for the inputs in a file with a saved model.
 
-    A model of your own space imports the file (or module) it was searched from, as recorded
-    in its arch.json; nothing else in the folder runs code."""
+    A model of your own space needs its space's code: --trust-space-code imports the file
+    (or module) its arch.json records, --space one you name; without either nothing is
+    imported and the folder is refused. Nothing in the folder itself runs code."""
     from nasforge.export import load_model, read_input_file
 
-    loaded = load_model(model_dir, space=space)
+    loaded = load_model(model_dir, space=space, trust_space_code=trust_space_code)
     if loaded.takes_text:
         from nasforge.data.text import read_text_lines
 

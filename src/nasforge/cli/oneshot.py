@@ -291,9 +291,9 @@ def oneshot(
     if onnx and payload.get("model_dir"):
         from nasforge.export.onnx import export_beside
 
-        payload["onnx"] = export_beside(payload["model_dir"]).to_dict()
+        payload["onnx"] = export_beside(payload["model_dir"], trust_space_code=True).to_dict()
     if name is not None:
-        _record(store, name, result, payload, options, seed)
+        _record(store, name, result, payload, options, seed, chosen_space)
         payload["store"] = {"path": str(store), "name": name}
     if as_json:
         typer.echo(json.dumps(payload))
@@ -323,10 +323,12 @@ def _record(
     payload: dict[str, Any],
     options: dict[str, Any],
     seed: int,
+    space: SearchSpace,
 ) -> None:
     """Keep the run in the store: its diagnostics, and the found arch as its one trial."""
     from nasforge.run.oneshot_record import OBJECTIVE, record_oneshot
     from nasforge.run.storage import Store
+    from nasforge.space.stored import space_config
 
     metrics: dict[str, float] = {OBJECTIVE: payload["supernet_valid_accuracy"]}
     if payload.get("child"):
@@ -342,7 +344,7 @@ def _record(
             journal,
             name,
             arch=result.arch,
-            space_config=payload["space"],
+            space_config={**space_config(space), **payload["space"]},
             method=payload["method"],
             method_options=options,
             task=payload["task"],

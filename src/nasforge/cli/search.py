@@ -26,6 +26,7 @@ from nasforge.cli.common import (
     JsonOption,
     LabelPatternOption,
     MaxLengthOption,
+    MovedSpaceOption,
     NameOption,
     OnnxOption,
     RayAddressOption,
@@ -36,6 +37,7 @@ from nasforge.cli.common import (
     TestPatternOption,
     TextColumnOption,
     TopOption,
+    TrustSpaceCodeOption,
     WinnerFolderOption,
     WorkersOption,
     benchmark_path,
@@ -427,12 +429,18 @@ def resume(
     workers: WorkersOption = None,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
+    space: MovedSpaceOption = None,
+    trust_space_code: TrustSpaceCodeOption = False,
 ) -> None:
-    """Continue a stopped or killed experiment from its stored trials."""
+    """Continue a stopped or killed experiment from its stored trials.
+
+    An experiment of your own space imports that space's code only with --trust-space-code
+    (the recorded file) or --space (a file you name)."""
     from nasforge.run.budget import Budget
     from nasforge.run.executor import check_executor, make_executor
     from nasforge.run.setup import default_workers
     from nasforge.run.spec import experiment_from_config
+    from nasforge.space.stored import SpaceConsent
 
     check_executor(executor, workers, ray_address)
     with open_existing(store) as journal:
@@ -447,6 +455,7 @@ def resume(
             name=record.name,
             budget=new_budget,
             evaluator_overrides=overrides,
+            consent=SpaceConsent(space, trust_space_code),
         )
         if journal.live_runs(record.id):
             typer.echo(
@@ -541,7 +550,9 @@ def run_and_report(
             from nasforge.cli.export import onnx_line
             from nasforge.export.onnx import export_beside
 
-            payload["onnx"] = export_beside(payload["final"]["model_dir"]).to_dict()
+            payload["onnx"] = export_beside(
+                payload["final"]["model_dir"], trust_space_code=True
+            ).to_dict()
             if not as_json:
                 typer.echo(onnx_line(payload["onnx"]))
     if as_json:

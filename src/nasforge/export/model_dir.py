@@ -13,9 +13,12 @@ loaders read) and applies the stored normalization exactly as `Task.normalize` d
 
 The space's name is a registered name (``nb201``) or, for a space the user wrote, its spec:
 ``/absolute/path/file.py:Class`` or ``package.module:Class`` (`nasforge.space.loading`).
-Loading such a folder imports that file or module, the user's own code named when the space
-was searched; nothing in the folder itself runs (no pickle). ``load_model(folder,
-space="new/place.py:Class")`` points at the file if it has moved.
+A folder is made to be shared, so loading one imports no code it names unless the caller
+says so: ``load_model(folder, trust_space_code=True)`` imports the recorded file (a relative
+path resolved against the folder) and says so on stderr; ``load_model(folder,
+space="my/space.py:Class")`` imports the file the caller names instead. Without either, a
+folder of a user's space is refused with a `SpaceConsentError` that says how to allow it.
+Nothing in the folder itself runs code (the weights are safetensors, no pickle).
 """
 
 from __future__ import annotations
@@ -42,9 +45,9 @@ from nasforge.arch import Arch, Choice
 from nasforge.data.loaders import to_model_layout
 from nasforge.data.task import DataError, Task, apply_normalization
 from nasforge.errors import ConfigError, NasforgeError
-from nasforge.space import make_space
 from nasforge.space.base import SearchSpace
-from nasforge.space.loading import is_spec, moved_file_hint, space_key
+from nasforge.space.loading import is_spec, space_key
+from nasforge.space.stored import SpaceConsent, rebuild_space
 
 FORMAT = "nasforge-model"
 VERSION = 1
@@ -322,12 +325,18 @@ def _weights_metadata(aliases: dict[str, str]) -> dict[str, str]:
 # -- loading -----------------------------------------------------------------------------
 
 
-def load_model(directory: str | os.PathLike[str], *, space: str | None = None) -> LoadedModel:
+def load_model(
+    directory: str | os.PathLike[str],
+    *,
+    space: str | None = None,
+    trust_space_code: bool = False,
+) -> LoadedModel:
     """Rebuild the network saved in ``directory`` with its weights, in eval mode on the CPU.
 
-    ``space``: where the space of a user's class is now (``path/file.py:Class`` or
-    ``package.module:Class``), if not where it was when the model was saved; its recorded
-    options are kept."""
+    A folder of a user's space imports that space's code only with consent:
+    ``trust_space_code=True`` imports the file (or module) the folder records; ``space``
+    (``path/file.py:Class`` or ``package.module:Class``) imports the one the caller names
+    instead, with the recorded options. Built-in spaces need neither."""
     folder = Path(directory).expanduser()
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
@@ -349,14 +358,12 @@ def load_model(directory: str | os.PathLike[str], *, space: str | None = None) -
             f"versions up to {VERSION}: upgrade nasforge"
         )
     fields = _read_fields(record, folder / ARCH_FILE)
-    if space is not None:
-        if not is_spec(space):
-            raise ExportError(
-                f"space={space!r} must name a file or module and a class: "
-                "path/to/file.py:ClassName or package.module:ClassName"
-            )
-        fields["space_name"] = space
-    rebuilt, arch = _rebuild_space(fields, folder)
+    if space is not None and not is_spec(space):
+        raise ExportError(
+            f"space={space!r} must name a file or module and a class: "
+            "path/to/file.py:ClassName or package.module:ClassName"
+        )
+    rebuilt, arch = _rebuild_space(fields, folder, SpaceConsent(space, trust_space_code))
     model = _build(rebuilt, arch, fields["input_shape"], fields["num_classes"], folder)
     _load_weights(model, folder / WEIGHTS_FILE, rebuilt, arch, fields)
     model.eval()
@@ -456,13 +463,15 @@ def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def _rebuild_space(fields: dict[str, Any], folder: Path) -> tuple[SearchSpace, Arch]:
-    name = fields["space_name"]
-    hint = moved_file_hint(name) if is_spec(name) else None
-    if hint is not None:
-        raise ExportError(f"cannot rebuild the network saved in {folder}: {hint}")
+def _rebuild_space(
+    fields: dict[str, Any], folder: Path, consent: SpaceConsent
+) -> tuple[SearchSpace, Arch]:
+    name = consent.space or fields["space_name"]
+    config = {"name": fields["space_name"], "params": fields["space_params"]}
     try:
-        space = make_space(name, **fields["space_params"])
+        space = rebuild_space(config, consent, artifact=folder)
+    except ConfigError:
+        raise
     except NasforgeError as exc:
         raise ExportError(f"cannot rebuild the search space of {folder}: {exc}") from None
     try:

@@ -124,11 +124,14 @@ def export_onnx(
     return result
 
 
-def export_beside(model_dir: str | Path) -> OnnxExport:
-    """A saved-model folder's network as ``model.onnx`` in that folder, checked."""
+def export_beside(model_dir: str | Path, *, trust_space_code: bool = False) -> OnnxExport:
+    """A saved-model folder's network as ``model.onnx`` in that folder, checked.
+    ``trust_space_code``: as `load_model`'s (a command that has just saved the folder from
+    the space it built passes True: that code is imported already)."""
     from nasforge.export.model_dir import load_model
 
-    return export_onnx(load_model(model_dir), Path(model_dir) / "model.onnx")
+    loaded = load_model(model_dir, trust_space_code=trust_space_code)
+    return export_onnx(loaded, Path(model_dir) / "model.onnx")
 
 
 def _samples(loaded: LoadedModel, inputs: npt.ArrayLike | None, seed: int) -> np.ndarray:

@@ -17,8 +17,8 @@ from nasforge.evaluate.result import Status
 from nasforge.run.results import SearchResult
 from nasforge.run.spec import objectives_of
 from nasforge.run.storage import ExperimentRecord, Store, TrialRecord
-from nasforge.space import make_space
 from nasforge.space.base import SearchSpace
+from nasforge.space.stored import read_space
 
 IMPORTANCE_SEED = 0
 
@@ -95,8 +95,7 @@ def report_content(store: Store, name: str, *, analyse: bool = True) -> ReportCo
     space: SearchSpace | None = None
     space_error = None
     try:
-        space_config = record.config["space"]
-        space = make_space(space_config["name"], **space_config.get("params", {}))
+        space = read_space(record.config["space"])
     except (KeyError, TypeError, NasforgeError) as exc:
         space_error = f"cannot rebuild the space of this experiment: {exc}"
     importance = explanation = None

@@ -25,7 +25,7 @@ from nasforge.run.objective import Constraint, Objective
 from nasforge.run.results import SearchResult
 from nasforge.run.storage import ExperimentExists, Store
 from nasforge.space.base import SearchSpace
-from nasforge.space.loading import space_key
+from nasforge.space.stored import space_config, space_identity
 from nasforge.strategy.base import Strategy
 
 __all__ = ["MAX_CONSECUTIVE_DUPLICATES", "Experiment", "TrialCallback", "check_objectives"]
@@ -63,11 +63,12 @@ class Experiment:
         self.name = name
         self.deduplicate = _dedup_mode(deduplicate)
         self.executor = executor or InlineExecutor()
+        self._space_record: dict[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this experiment by name (stored with it)."""
         return {
-            "space": {"name": space_key(self.space), "params": self.space.config()},
+            "space": self._space_config(),
             "strategy": {
                 "name": self.strategy.name,
                 "seed": self.strategy.seed,
@@ -79,6 +80,13 @@ class Experiment:
             "budget": self.budget.to_dict(),
             "deduplicate": self.deduplicate,
         }
+
+    def _space_config(self) -> dict[str, Any]:
+        """The space's name and options; for a user's space also its description, so that
+        reading the store never imports the space's code (`nasforge.space.stored`)."""
+        if self._space_record is None:
+            self._space_record = space_config(self.space)
+        return self._space_record
 
     # -- the loop ------------------------------------------------------------------
     def run(self, on_trial: TrialCallback | None = None) -> SearchResult:
@@ -212,9 +220,12 @@ def multi_objective_strategies() -> list[str]:
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a config that must not change between runs of one experiment."""
+    """The parts of a config that must not change between runs of one experiment: a user's
+    space counts by its class, options and decisions, not by where its file is (a resumed
+    run may name the file where it is now)."""
     evaluator = dict(config.get("evaluator", {}))
     params = {k: v for k, v in dict(evaluator.get("params", {})).items() if k != "path"}
-    identity = {k: v for k, v in config.items() if k not in ("budget", "evaluator")}
+    identity = {k: v for k, v in config.items() if k not in ("budget", "evaluator", "space")}
     identity["evaluator"] = {"name": evaluator.get("name"), "params": params}
+    identity["space"] = space_identity(dict(config.get("space", {})))
     return identity

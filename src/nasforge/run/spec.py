@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from nasforge.errors import StoreError
@@ -10,7 +11,7 @@ from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
 from nasforge.run.objective import Constraint, Objective
 from nasforge.run.storage import Store
-from nasforge.space import make_space
+from nasforge.space.stored import SpaceConsent, rebuild_space
 from nasforge.strategy import make_strategy
 
 
@@ -21,12 +22,15 @@ def experiment_from_config(
     name: str,
     budget: Budget | None = None,
     evaluator_overrides: dict[str, Any] | None = None,
+    consent: SpaceConsent | None = None,
 ) -> Experiment:
-    """The experiment described by `config`, optionally with a new budget or evaluator settings."""
+    """The experiment described by `config`, optionally with a new budget or evaluator
+    settings. An experiment of a user's space imports that space's code only with
+    `consent` (`nasforge.space.stored.rebuild_space`; else `SpaceConsentError`)."""
     try:
         space_config, strategy_config = config["space"], config["strategy"]
         evaluator_config = config["evaluator"]
-        space = make_space(space_config["name"], **space_config.get("params", {}))
+        space = rebuild_space(space_config, consent or SpaceConsent(), artifact=Path(store.path))
         strategy = make_strategy(
             strategy_config["name"],
             space,

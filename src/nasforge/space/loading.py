@@ -131,16 +131,14 @@ def space_key(space: SearchSpace) -> str:
     return space.name
 
 
-def moved_file_hint(spec: str) -> str | None:
-    """For a spec whose file does not exist: the sentence that says so and how to point at it."""
-    file = spec_file(spec)
-    if file is None or file.is_file():
-        return None
-    _, class_name = _split(spec)
-    return (
-        f"its space is defined in {file}, which does not exist (moved?); pass the file with "
-        f"--space NEW/PATH.py:{class_name} (Python: load_model(folder, space=...))"
-    )
+def is_imported(spec: str) -> bool:
+    """Whether the file or module ``spec`` names is imported in this process already (loading
+    it again runs no code)."""
+    target, _ = _split(spec)
+    if not _is_file(target):
+        return target in sys.modules
+    file = Path(target).expanduser().resolve()
+    return _module_name(file) in sys.modules
 
 
 # -- internals ------------------------------------------------------------------------------
@@ -157,8 +155,12 @@ def _split(spec: str) -> tuple[str, str]:
     return target.strip(), class_name.strip()
 
 
-def _is_file(target: str) -> bool:
+def is_file_target(target: str) -> bool:
+    """Whether the part of a spec before the class names a file (else a module)."""
     return target.endswith(".py") or "/" in target or "\\" in target
+
+
+_is_file = is_file_target
 
 
 def _import_file(path: Path, spec: str) -> ModuleType:
@@ -166,8 +168,7 @@ def _import_file(path: Path, spec: str) -> ModuleType:
     if not file.is_file():
         what = "is a folder" if file.is_dir() else "does not exist"
         raise SpaceError(f"space {spec!r}: the file {file} {what}")
-    digest = hashlib.sha1(str(file).encode()).hexdigest()[:12]
-    name = f"{_MODULE_PREFIX}{_identifier(file.stem)}_{digest}"
+    name = _module_name(file)
     if name in sys.modules:
         return sys.modules[name]
     module_spec = importlib.util.spec_from_file_location(name, file)
@@ -189,6 +190,11 @@ def _import_file(path: Path, spec: str) -> ModuleType:
             raise
         raise SpaceError(f"space {spec!r}: importing {file} failed: {_one_line(exc)}") from exc
     return module
+
+
+def _module_name(file: Path) -> str:
+    digest = hashlib.sha1(str(file).encode()).hexdigest()[:12]
+    return f"{_MODULE_PREFIX}{_identifier(file.stem)}_{digest}"
 
 
 def _import_module(target: str, spec: str) -> ModuleType:
