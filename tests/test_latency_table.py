@@ -107,6 +107,21 @@ def test_predict_from_the_cli_and_bad_tables(table_file: Path, tmp_path: Path) -
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_table_naming_code_is_refused_without_importing_it(
+    table_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table is shared like a store: `latency check` never imports a space it names."""
+    marker = tmp_path / "imported"
+    (tmp_path / "planted.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    monkeypatch.chdir(tmp_path)
+    edited = _edited(table_file, tmp_path, {"space": {"name": "planted.py:Net"}})
+    result = runner.invoke(app, ["latency", "check", "--table", str(edited)])
+    assert result.exit_code == 2, result.output
+    assert "'planted.py:Net', which is code to import" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not marker.exists()
+
+
 def test_check_reports_agreement(table_file: Path) -> None:
     result = runner.invoke(
         app, ["latency", "check", "--table", str(table_file), "--networks", "4", "--json"]

@@ -341,8 +341,15 @@ def check_table(
     """Build `networks` random archs of the table's space, time them (`measure_network_ms`
     at the table's thread count) and compare with the table's predictions."""
     from nasforge.space import make_space
+    from nasforge.space.loading import is_spec
 
-    space = make_space(str(table.space.get("name")), **dict(table.space.get("params") or {}))
+    name = str(table.space.get("name"))
+    if is_spec(name):  # a table is shared like a store: it never makes nasforge import code
+        raise ConfigError(
+            f"latency table names the space {name!r}, which is code to import; tables are "
+            "checked for built-in spaces only"
+        )
+    space = make_space(name, **dict(table.space.get("params") or {}))
     table.check_matches(space)
     rng = np.random.default_rng(seed)
     archs = [space.sample(rng) for _ in range(networks)]
