@@ -436,3 +436,31 @@ def test_the_report_shows_what_it_showed_when_it_imported_the_space(
     assert marker.read_text() == str(made["absolute"].store_code)  # that imported the file
     assert 'id="importance"' in after and "act_1" in after
     assert re.sub(TIMESTAMP, "", before) == re.sub(TIMESTAMP, "", after)
+
+
+def test_a_store_from_before_descriptions_is_read_without_importing_and_upgraded_on_resume(
+    made: dict[str, Artifacts], marker: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "old" / "s.sqlite"
+    store.parent.mkdir()
+    shutil.copy(made["absolute"].store, store)
+    with sqlite3.connect(store) as db:
+        (config_text,) = db.execute("SELECT config FROM experiments").fetchone()
+        config = json.loads(config_text)
+        del config["space"]["recorded"]
+        db.execute("UPDATE experiments SET config = ?", (json.dumps(config),))
+    report = tmp_path / "r.html"
+    code, _, stderr = _run("report", "--store", str(store), "--out", str(report))
+    assert code == 0, stderr
+    assert "older nasforge" in report.read_text()
+    code, _, stderr = _run("best", "--store", str(store))
+    assert code == 2 and "older nasforge" in stderr and len(stderr.strip().splitlines()) == 1
+    _nothing_imported(marker)
+    args = ["resume", "--store", str(store), "--final-epochs", "0", "--trust-space-code"]
+    code, _, stderr = _run(*args)
+    assert code == 0, stderr
+    _forget_planted()
+    marker.unlink()
+    code, stdout, stderr = _run("best", "--store", str(store), "--json")
+    assert code == 0 and "width=" in json.loads(stdout)["best"]["arch"], stderr
+    _nothing_imported(marker)
