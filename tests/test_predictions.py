@@ -170,3 +170,11 @@ def test_predictions_top_checks_k(models: dict[str, Path]) -> None:
     assert predictions.names == ("[0]", "[1]") and len(predictions.top(10)[0]) == 10
     with pytest.raises(ExportError, match="top 11: choose from 1 to 10"):
         predictions.top(11)
+
+
+def test_export_help_says_what_the_graph_takes() -> None:
+    result = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for words in ("float32 (N, *input_shape)", "Text: token ids", "Audio: log-mel", "onnx_inputs"):
+        assert words in text

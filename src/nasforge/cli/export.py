@@ -39,13 +39,14 @@ def export(
 ) -> None:
     """Write a saved model as ONNX, checked in onnxruntime beside PyTorch at once.
 
-    The graph takes x, float32 (N, *input_shape) in the model's layout before normalization
-    (the saved normalization is in the graph), and returns logits and probabilities. For
-    arrays that is predict's input with its channel axis ((N, 1, 8, 8) for digits); for a
-    text model the token ids, for an audio model the log-mel features. OUT.preprocess.json
-    is written beside it: nasforge.export.onnx_inputs(OUT, raw) turns raw inputs (texts,
-    .wav files, (N, 8, 8) digits) into x, as in:
-    session.run(None, {"x": onnx_inputs("model.onnx", ["Who wrote Hamlet ?"])})."""
+    The graph's input x is float32 (N, *input_shape) in the model's layout,
+    before normalization (the saved normalization is in the graph); it returns
+    logits and probabilities. Arrays: predict's input with its channel axis,
+    (N, 1, 8, 8) for digits. Text: token ids (N, max_length). Audio: log-mel
+    features (N, n_mels, frames). OUT.preprocess.json is written beside the
+    graph, and nasforge.export.onnx_inputs(OUT, raw) turns what predict takes
+    (texts, .wav files, (N, 8, 8) digits) into x; in Python:
+    session.run(None, {"x": onnx_inputs("model.onnx", ["Who wrote Hamlet ?"])})"""
     if format not in FORMATS:
         raise ConfigError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
     from nasforge.export import load_model

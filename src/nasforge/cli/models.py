@@ -165,12 +165,15 @@ def predict(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Predict classes for the inputs in a file or folder with a saved model: one row per
-    input, named by file (a .wav file, FILE[i] for the rows of an array file) or by line
-    (a text file), then its class; --proba and --top K add probabilities.
+    """Predict classes for the inputs in a file or folder with a saved model.
 
-    A model of your own space imports the file (or module) it was searched from, as recorded
-    in its arch.json; nothing else in the folder runs code."""
+    One row per input: its name (the .wav file, FILE[0], FILE[1], ... for the
+    rows of an array file, "line N" for a text file) and its class; --top K
+    adds the K most likely classes, --proba every class's probability
+    (tab-separated; with --json under "rows").
+
+    A model of your own space imports the file (or module) it was searched
+    from, as recorded in its arch.json; nothing else in the folder runs code."""
     from nasforge.export import load_model
     from nasforge.export.predictions import check_top
 
