@@ -34,8 +34,9 @@ def export(
     data: Annotated[
         Path | None,
         typer.Option(
-            help="Check the export on these inputs (.npz, .npy or .csv, as predict takes) "
-            "instead of samples drawn around the saved mean.",
+            help="Check the export on these inputs, as predict takes them (.npz, .npy or "
+            ".csv; a text model: a text file; an audio model: .wav files or a folder) instead "
+            "of samples drawn around the saved mean.",
             show_default=False,
         ),
     ] = None,
@@ -43,16 +44,23 @@ def export(
     trust_space_code: TrustSpaceCodeOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Write a saved model as ONNX: the graph takes predict's raw inputs (the saved
-    normalization is part of it) and returns logits and probabilities; it is run in
-    onnxruntime beside PyTorch at once and the difference is reported."""
+    """Write a saved model as ONNX, checked in onnxruntime beside PyTorch at once.
+
+    The graph's input x is float32 (N, *input_shape) in the model's layout,
+    before normalization (the saved normalization is in the graph); it returns
+    logits and probabilities. Arrays: predict's input with its channel axis,
+    (N, 1, 8, 8) for digits. Text: token ids (N, max_length). Audio: log-mel
+    features (N, n_mels, frames). OUT.preprocess.json is written beside the
+    graph, and nasforge.export.onnx_inputs(OUT, raw) turns what predict takes
+    (texts, .wav files, (N, 8, 8) digits) into x; in Python:
+    session.run(None, {"x": onnx_inputs("model.onnx", ["Who wrote Hamlet ?"])})"""
     if format not in FORMATS:
         raise ConfigError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
-    from nasforge.export import load_model, read_input_file
+    from nasforge.export import load_model
     from nasforge.export.onnx import export_onnx
 
     loaded = load_model(model_dir, space=space, trust_space_code=trust_space_code)
-    inputs = read_input_file(data) if data is not None else None
+    inputs = loaded.input_spec.inputs(data).x if data is not None else None
     result = export_onnx(
         loaded, out if out is not None else model_dir / "model.onnx", inputs=inputs
     )
@@ -68,5 +76,6 @@ def onnx_line(payload: dict[str, Any]) -> str:
         f"ONNX written to {payload['onnx']} (opset {payload['opset']}); checked in onnxruntime "
         f"on {payload['checked_samples']} inputs: probabilities within "
         f"{payload['max_probability_difference']:.2g} of PyTorch's (tolerance "
-        f"{payload['tolerance']:g}), same class for {100 * payload['same_predictions']:.0f}%"
+        f"{payload['tolerance']:g}), same class for {100 * payload['same_predictions']:.0f}%; "
+        f"its inputs from raw ones: nasforge.export.onnx_inputs with {payload['preprocess']}"
     )

@@ -137,41 +137,69 @@ def predict(
     data: Annotated[
         Path,
         typer.Option(
-            help="Inputs: .npz (x or x_test), .npy or .csv; a text model: a text a line; "
-            "an audio model: a .wav file or a folder of them."
+            help="Inputs: .npz (x or x_test), .npy or .csv; a text model: a UTF-8 text file, "
+            "one text a line (every line, a blank one is an empty text); an audio model: a "
+            ".wav file or a folder of them."
         ),
     ],
     label_column: Annotated[
         str | None, typer.Option(help="Column to drop from a .csv before predicting.")
     ] = None,
+    proba: Annotated[
+        bool, typer.Option("--proba", help="Also give every class's probability.")
+    ] = False,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top",
+            help="Also give the K most likely classes with their probabilities.",
+            metavar="K",
+            show_default=False,
+        ),
+    ] = None,
     space: MovedSpaceOption = None,
     trust_space_code: TrustSpaceCodeOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Predict classes for the inputs in a file with a saved model.
+    """Predict classes for the inputs in a file or folder with a saved model.
 
-    A model of your own space needs its space's code: --trust-space-code imports the file
-    (or module) its arch.json records, --space one you name; without either nothing is
-    imported and the folder is refused. Nothing in the folder itself runs code."""
-    from nasforge.export import load_model, read_input_file
+    One row per input: its name (the .wav file, FILE[0], FILE[1], ... for the
+    rows of an array file, "line N" for a text file) and its class; --top K
+    adds the K most likely classes, --proba every class's probability
+    (tab-separated; with --json under "rows").
+
+    A model of your own space needs its space's code: --trust-space-code
+    imports the file (or module) its arch.json records, --space one you name;
+    without either nothing is imported and the folder is refused. Nothing in
+    the folder itself runs code."""
+    from nasforge.export import load_model
+    from nasforge.export.predictions import check_top
 
     loaded = load_model(model_dir, space=space, trust_space_code=trust_space_code)
-    if loaded.takes_text:
-        from nasforge.data.text import read_text_lines
-
-        predictions = loaded.predict_texts(read_text_lines(data))
-    elif loaded.takes_audio:
-        from nasforge.data.audio import wav_inputs
-
-        predictions = loaded.predict_audio(wav_inputs(data))
-    else:
-        predictions = loaded.predict(read_input_file(data, label_column=label_column))
-    names = loaded.class_names
-    labels = [names[int(p)] if names else int(p) for p in predictions]
+    if top is not None:
+        check_top(top, loaded.num_classes)
+    predictions = loaded.predictions(data, label_column=label_column)
+    rows = predictions.rows(proba=proba, top=top)
     if as_json:
-        typer.echo(
-            json.dumps({"model": str(model_dir), "count": len(labels), "predictions": labels})
-        )
+        payload = {
+            "model": str(model_dir),
+            "count": len(rows),
+            "predictions": predictions.labels,
+            "rows": rows,
+        }
+        typer.echo(json.dumps(payload))
         return
-    for label in labels:
-        typer.echo(str(label))
+    for row in rows:
+        typer.echo(prediction_line(row))
+
+
+def prediction_line(row: dict[str, object]) -> str:
+    """NAME, LABEL, then the top classes and every class's probability, tab-separated."""
+    fields = [str(row["input"]), str(row["label"])]
+    top = row.get("top")
+    if isinstance(top, list):
+        fields.append(" ".join(f"{t['label']}={t['probability']:.4f}" for t in top))
+    probabilities = row.get("probabilities")
+    if isinstance(probabilities, dict):
+        fields.append(" ".join(f"{c}={p:.4f}" for c, p in probabilities.items()))
+    return "\t".join(fields)

@@ -95,11 +95,28 @@ def read_text_file(
 
 
 def read_text_lines(path: str | Path) -> list[str]:
-    """The texts of a file with one text a line (empty lines skipped), to predict."""
+    """The texts of a file with one text a line, to predict: every line, in order, so that
+    output row N is line N; a blank line is an empty text (predicted like any other).
+
+    The file must be UTF-8 text: bytes that are not UTF-8, or a NUL byte (a .npz, a
+    .safetensors, any binary file), are a `DataError` naming the file."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"no such text file: {file}")
-    texts = [line.strip() for line in _lines(file) if line.strip()]
+    data = file.read_bytes()
+    where = data.find(b"\0")
+    if where >= 0:
+        raise DataError(
+            f"{file} is not a text file (a NUL byte at byte {where}); a text model predicts "
+            "a UTF-8 text file, one text a line"
+        )
+    try:
+        texts = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{file} is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x}); a text "
+            "model predicts a UTF-8 text file, one text a line"
+        ) from None
     if not texts:
         raise DataError(f"{file} holds no text")
     return texts

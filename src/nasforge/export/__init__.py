@@ -1,13 +1,27 @@
-"""The best architecture as a runnable artifact: a saved-model folder with arch and weights."""
+"""The best architecture as a runnable artifact: a saved-model folder with arch and weights,
+its predictions, and the inputs of its ONNX graph."""
 
 from __future__ import annotations
 
+from nasforge.export.errors import ExportError
+from nasforge.export.inputs import InputSpec, NamedInputs
 from nasforge.export.model_dir import (
-    ExportError,
     LoadedModel,
     load_model,
     read_input_file,
     save_model,
 )
+from nasforge.export.predictions import Predictions
+from nasforge.export.preprocess import onnx_inputs
 
-__all__ = ["ExportError", "LoadedModel", "load_model", "read_input_file", "save_model"]
+__all__ = [
+    "ExportError",
+    "InputSpec",
+    "LoadedModel",
+    "NamedInputs",
+    "Predictions",
+    "load_model",
+    "onnx_inputs",
+    "read_input_file",
+    "save_model",
+]

@@ -9,7 +9,9 @@ A folder written by `save_model` holds three files and no pickle::
 `load_model` rebuilds the network with ``make_space(name, **params).build(arch, input_shape,
 num_classes)``, loads the weights strictly and returns a `LoadedModel` whose `predict` takes
 raw inputs (the layout and scale of the arrays given to `make_task`, or the raw files the
-loaders read) and applies the stored normalization exactly as `Task.normalize` does.
+loaders read) and applies the stored normalization exactly as `Task.normalize` does;
+`LoadedModel.predictions` takes a file, a folder or in-memory inputs (`nasforge.export.inputs`)
+and gives each input's name, class probabilities, label and top classes.
 
 The space's name is a registered name (``nb201``) or, for a space the user wrote, its spec:
 ``/absolute/path/file.py:Class`` or ``package.module:Class`` (`nasforge.space.loading`).
@@ -42,9 +44,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from nasforge.arch import Arch, Choice
-from nasforge.data.loaders import to_model_layout
 from nasforge.data.task import DataError, Task, apply_normalization
 from nasforge.errors import ConfigError, NasforgeError
+from nasforge.export.errors import ExportError
+from nasforge.export.inputs import InputSpec, RawInputs
+from nasforge.export.predictions import Predictions
 from nasforge.space.base import SearchSpace
 from nasforge.space.loading import is_spec, space_key
 from nasforge.space.stored import SpaceConsent, rebuild_space
@@ -58,10 +62,6 @@ HP_PREFIX = "hp."
 """Decisions whose label starts with this are hyperparameters (listed apart in arch.json)."""
 
 _ALIASES_KEY = "nasforge.aliases"  # safetensors metadata: {alias: stored name} for tied tensors
-
-
-class ExportError(NasforgeError):
-    """A saved-model folder is missing, malformed, or does not match its network or inputs."""
 
 
 @dataclass(eq=False)
@@ -114,26 +114,29 @@ class LoadedModel:
         """Class indices for raw texts (a text model)."""
         return self.predict(self.encode_texts(texts))
 
+    @property
+    def input_spec(self) -> InputSpec:
+        """What the network takes and how raw inputs become it (`nasforge.export.inputs`)."""
+        return InputSpec(self.input_shape, self.preprocessing)
+
     def prepare(self, x_raw: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Raw inputs as the normalized float32 ``(N, *input_shape)`` array the network takes.
 
         Accepted: ``(N, *input_shape)``; ``(N, H, W)`` or ``(N, L)`` when there is one channel;
         ``(N, H, W, C)`` images. uint8 values are scaled by 1/255 as the loaders do.
         """
-        x = np.asarray(x_raw)
-        if x.dtype.kind not in "biuf":
-            raise ExportError(f"inputs must be numeric, got dtype {x.dtype}")
-        layout = _layout(x.shape, self.input_shape)
-        if layout == "nl":  # one-channel sequences without the channel axis
-            x, layout = x[:, None], "ncl"
-        try:
-            model_x = to_model_layout(x, layout, "x")
-        except DataError as exc:
-            raise ExportError(str(exc)) from None
-        if not np.isfinite(model_x).all():
-            bad = int((~np.isfinite(model_x)).reshape(len(model_x), -1).any(axis=1).sum())
-            raise ExportError(f"inputs have NaN or infinite values in {bad} rows")
+        model_x = self.input_spec.model_layout(x_raw)
         return apply_normalization(model_x, self.mean, self.std)
+
+    def predictions(
+        self, source: RawInputs, *, label_column: str | None = None, batch_size: int = 256
+    ) -> Predictions:
+        """Named class probabilities for a file or folder (a ``str`` or path: a text file for a
+        text model, a .wav file or folder for an audio model, else .npz/.npy/.csv) or for
+        in-memory inputs (texts as a list of strings, WAV paths, or an array); one row per
+        input, in order. ``.labels``, ``.top(k)`` and ``.rows()`` give the rest."""
+        named = self.input_spec.inputs(source, label_column=label_column)
+        return Predictions(named.names, self.predict_proba(named.x, batch_size), self.class_names)
 
     def predict_proba(self, x_raw: npt.ArrayLike, batch_size: int = 256) -> npt.NDArray[np.float32]:
         """Class probabilities ``(N, num_classes)`` for raw inputs (see `prepare`)."""
@@ -585,26 +588,6 @@ def _read_metrics(path: Path) -> dict[str, float]:
 
 
 # -- inputs ------------------------------------------------------------------------------
-
-
-def _layout(shape: tuple[int, ...], input_shape: tuple[int, ...]) -> str:
-    """The loaders' name for how an input array of ``shape`` holds examples of ``input_shape``."""
-    expected = f"(N, {', '.join(str(n) for n in input_shape)})"
-    if len(shape) == 0:
-        raise ExportError(f"inputs must have shape {expected}, got a scalar")
-    example = tuple(shape[1:])
-    if example == input_shape:
-        return {1: "nf", 2: "ncl", 3: "nchw"}.get(len(input_shape), "nchw")
-    if len(input_shape) in (2, 3) and input_shape[0] == 1 and example == input_shape[1:]:
-        return "nhw" if len(input_shape) == 3 else "nl"
-    if len(input_shape) == 3 and example == (*input_shape[1:], input_shape[0]):
-        return "nhwc"
-    accepted = expected
-    if len(input_shape) in (2, 3) and input_shape[0] == 1:
-        accepted += f" or (N, {', '.join(str(n) for n in input_shape[1:])})"
-    if len(input_shape) == 3:
-        accepted += f" or (N, {input_shape[1]}, {input_shape[2]}, {input_shape[0]})"
-    raise ExportError(f"inputs must have shape {accepted}, got {shape}")
 
 
 def read_input_file(

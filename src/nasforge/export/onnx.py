@@ -1,10 +1,14 @@
 """`export_onnx`: a saved model as an ONNX graph that other runtimes load, checked on the spot.
 
-The graph takes the same raw inputs as `nasforge predict` (float32 in the model's layout,
-``(N, *input_shape)``, before normalization): the saved normalization is its first step,
-so a user of the ONNX file needs nothing from nasforge. It returns the logits and the class
-probabilities. After export the graph is run in onnxruntime on sample inputs beside the
-PyTorch model, and the largest difference is reported (and refused above `tolerance`).
+The graph takes float32 ``(N, *input_shape)`` in the model's layout, before normalization
+(the saved normalization is its first step) and returns the logits and the class
+probabilities. For a model of arrays that is `nasforge predict`'s array with its channel
+axis; for a text model the token ids, for an audio model the log-mel features: the
+tokenizer and the WAV reading are not in the graph. ``<graph>.preprocess.json``, written
+beside it, and `nasforge.export.onnx_inputs` turn raw inputs (texts, WAV files, digits'
+``(N, 8, 8)``) into what the graph takes (`nasforge.export.preprocess`). After export the
+graph is run in onnxruntime on sample inputs beside the PyTorch model, and the largest
+difference is reported (and refused above `tolerance`).
 
 Exported with PyTorch's torch.export-based exporter (``dynamo=True``, the default since
 PyTorch 2.9; it needs the ``onnxscript`` package). Needs the extra ``nasforge[onnx]``.
@@ -24,7 +28,9 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from nasforge.export.model_dir import ExportError, LoadedModel
+from nasforge.export.errors import ExportError
+from nasforge.export.model_dir import LoadedModel
+from nasforge.export.preprocess import preprocess_path, write_preprocess
 
 TOLERANCE = 1e-4
 """Largest accepted difference between onnxruntime's and PyTorch's class probabilities."""
@@ -35,6 +41,8 @@ OPSET = 18
 @dataclass(frozen=True)
 class OnnxExport:
     path: Path
+    preprocess: Path
+    """The pre-processor file beside the graph (`nasforge.export.preprocess`)."""
     samples: int
     """Inputs both runtimes were compared on."""
     max_probability_difference: float
@@ -48,6 +56,7 @@ class OnnxExport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "onnx": str(self.path),
+            "preprocess": str(self.preprocess),
             "opset": self.opset,
             "checked_samples": self.samples,
             "max_probability_difference": self.max_probability_difference,
@@ -82,8 +91,10 @@ def export_onnx(
     tolerance: float = TOLERANCE,
     seed: int = 0,
 ) -> OnnxExport:
-    """Write `loaded` to `out` as ONNX and check it in onnxruntime on `inputs` (raw inputs
-    as `nasforge predict` takes them; default: `SAMPLES` drawn around the saved mean)."""
+    """Write `loaded` to `out` as ONNX with ``<out>.preprocess.json`` beside it, and check it
+    in onnxruntime on `inputs` (an array as `LoadedModel.prepare` takes it, such as
+    ``loaded.input_spec.inputs(path).x``; default: `SAMPLES` drawn around the saved mean, or
+    random token ids for a text model)."""
     onnxruntime = require_onnx()
     path = Path(out)
     if path.is_dir():
@@ -105,6 +116,7 @@ def export_onnx(
     probability_difference = float(np.abs(onnx_probabilities - torch_probabilities).max())
     result = OnnxExport(
         path=path,
+        preprocess=preprocess_path(path),
         samples=len(samples),
         max_probability_difference=probability_difference,
         max_logit_difference=float(np.abs(onnx_logits - torch_logits).max()),
@@ -117,10 +129,12 @@ def export_onnx(
     )
     if not probability_difference <= tolerance:
         path.unlink(missing_ok=True)
+        preprocess_path(path).unlink(missing_ok=True)  # an earlier export's, now stale
         raise ExportError(
             f"the ONNX graph's probabilities differ from PyTorch's by {probability_difference:.3g}"
             f" (tolerance {tolerance:g}); not written"
         )
+    write_preprocess(loaded, path)
     return result
 
 
@@ -141,6 +155,10 @@ def _samples(loaded: LoadedModel, inputs: npt.ArrayLike | None, seed: int) -> np
         raw = prepared * loaded.std.reshape(shape) + loaded.mean.reshape(shape)
         return np.ascontiguousarray(raw[:SAMPLES], dtype=np.float32)
     rng = np.random.default_rng(seed)
+    if loaded.takes_text and loaded.preprocessing is not None:
+        vocabulary = len(loaded.preprocessing.get("vocabulary", ())) or 2
+        ids = rng.integers(0, vocabulary, (SAMPLES, *loaded.input_shape))
+        return np.ascontiguousarray(ids, dtype=np.float32)
     shape = (1, -1) + (1,) * (len(loaded.input_shape) - 1)
     noise = rng.standard_normal((SAMPLES, *loaded.input_shape)).astype(np.float32)
     raw = noise * loaded.std.reshape(shape) + loaded.mean.reshape(shape)
