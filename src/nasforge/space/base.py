@@ -182,7 +182,11 @@ class SearchSpace(ABC):
         )
 
     def neighbors(self, arch: Arch) -> list[Arch]:
-        """Every arch that differs from `arch` in exactly one decision, in decision order."""
+        """Every arch that differs from `arch` in exactly one decision, in decision order; in
+        a conditional space, one active decision changed (`resolve` gives the decisions the
+        change activates their first choice and drops those it deactivates)."""
+        if self.conditional:
+            return self._conditional_neighbors(self.validate(arch))
         result = []
         for decision in self.decisions:
             for choice in decision.choices:
@@ -190,12 +194,31 @@ class SearchSpace(ABC):
                     result.append(arch.replace(**{decision.label: choice}))
         return result
 
+    def _conditional_neighbors(self, arch: Arch) -> list[Arch]:
+        result: list[Arch] = []
+        seen = {arch}
+        for decision in self.decisions:
+            if decision.label not in arch:
+                continue
+            for choice in decision.choices:
+                if choice == arch[decision.label]:
+                    continue
+                neighbor = self.resolve({**arch, decision.label: choice})
+                if neighbor not in seen:
+                    seen.add(neighbor)
+                    result.append(neighbor)
+        return result
+
     def encode(self, arch: Arch) -> np.ndarray:
-        """One-hot encoding: the concatenated one-hot vectors of every decision."""
+        """One-hot encoding: the concatenated one-hot vectors of every decision (all zeros
+        for a decision a conditional space leaves inactive)."""
+        if self.conditional:
+            arch = self.validate(arch)
         parts = []
         for decision in self.decisions:
             one_hot = np.zeros(len(decision.choices), dtype=np.float32)
-            one_hot[decision.index(arch[decision.label])] = 1.0
+            if decision.label in arch:
+                one_hot[decision.index(arch[decision.label])] = 1.0
             parts.append(one_hot)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 

@@ -320,37 +320,6 @@ class ChoiceSpace(SearchSpace):
 
         return self._resolve(policy)
 
-    def neighbors(self, arch: Arch) -> list[Arch]:
-        """Every arch that changes one active decision of ``arch``; decisions that change
-        activates take their first choice."""
-        if not self.conditional:
-            return super().neighbors(arch)
-        arch = self.validate(arch)
-        result: list[Arch] = []
-        seen = {arch}
-        for decision in self._decisions:
-            if decision.label not in arch:
-                continue
-            for choice in decision.choices:
-                if choice == arch[decision.label]:
-                    continue
-                neighbor = self._resolve(_given({**arch, decision.label: choice}, _first))
-                if neighbor not in seen:
-                    seen.add(neighbor)
-                    result.append(neighbor)
-        return result
-
-    def encode(self, arch: Arch) -> np.ndarray:
-        """One-hot block per decision; all zeros for an inactive decision."""
-        arch = self.validate(arch)
-        parts = []
-        for decision in self._decisions:
-            one_hot = np.zeros(len(decision.choices), dtype=np.float32)
-            if decision.label in arch:
-                one_hot[decision.index(arch[decision.label])] = 1.0
-            parts.append(one_hot)
-        return np.concatenate(parts)
-
     def enumerate(self) -> Iterator[Arch]:
         """Every arch, depth first over the decisions in the order they are asked (one
         constructor run per arch)."""

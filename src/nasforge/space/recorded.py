@@ -318,37 +318,6 @@ class RecordedSpace(SearchSpace):
                 assignment[decision.label] = parent[decision.label]
         return self.resolve(assignment)
 
-    def neighbors(self, arch: Arch) -> list[Arch]:
-        if not self.conditional:
-            return super().neighbors(arch)
-        arch = self.validate(arch)
-        result: list[Arch] = []
-        seen = {arch}
-        for decision in self._decisions:
-            if decision.label not in arch:
-                continue
-            for choice in decision.choices:
-                if choice == arch[decision.label]:
-                    continue
-                neighbor = self._active({**arch, decision.label: choice})
-                if neighbor not in seen:
-                    seen.add(neighbor)
-                    result.append(neighbor)
-        return result
-
-    def encode(self, arch: Arch) -> np.ndarray:
-        """One-hot block per decision; all zeros for an inactive decision."""
-        if not self.conditional:
-            return super().encode(arch)
-        arch = self.validate(arch)
-        parts = []
-        for decision in self._decisions:
-            one_hot = np.zeros(len(decision.choices), dtype=np.float32)
-            if decision.label in arch:
-                one_hot[decision.index(arch[decision.label])] = 1.0
-            parts.append(one_hot)
-        return np.concatenate(parts)
-
     def enumerate(self) -> Iterator[Arch]:
         if not self.conditional:
             yield from super().enumerate()
