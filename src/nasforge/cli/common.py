@@ -14,7 +14,11 @@ import typer
 from rich.console import Console
 
 from nasforge.arch import Arch
+from nasforge.data.loaders import TASK_NAMES
 from nasforge.errors import ConfigError, NasforgeError, StoreError
+from nasforge.evaluate.nb201_benchmark import DATASETS
+from nasforge.space import SPACES
+from nasforge.strategy import STRATEGIES
 
 if TYPE_CHECKING:
     from nasforge.run.storage import Store
@@ -31,7 +35,14 @@ SHOWN_METRICS = (
     "params",
     "latency_ms",
 )
-TASKS = "digits, mnist1d, cifar10, mnist, fashion_mnist, csv, text, audio"
+TASKS = ", ".join(TASK_NAMES)
+"""The built-in tasks, for --help."""
+SPACE_NAMES = ", ".join(SPACES)
+"""The registered spaces, for --help."""
+STRATEGY_NAMES = ", ".join(STRATEGIES)
+"""The registered strategies, for --help."""
+BENCHMARK_DATASETS = ", ".join(DATASETS)
+"""The datasets of the NAS-Bench-201 table, for --help."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 StoreOption = Annotated[
@@ -42,7 +53,7 @@ OnnxOption = Annotated[
     typer.Option(
         "--onnx",
         help="Also write the saved model as MODEL_DIR/model.onnx, checked in onnxruntime "
-        "(needs nasforge[onnx]).",
+        "(needs nasforge\\[onnx]).",
     ),
 ]
 NameOption = Annotated[

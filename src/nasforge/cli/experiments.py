@@ -10,6 +10,7 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    BENCHMARK_DATASETS,
     DEFAULT_STORE,
     BenchmarkOption,
     JsonOption,
@@ -114,16 +115,23 @@ def best(
 def query(
     arch: Annotated[str, typer.Argument(help="NB201 string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|.")],
     benchmark: BenchmarkOption = None,
-    dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or imagenet16.")] = "cifar10",
+    dataset: Annotated[str, typer.Option(help=f"Dataset: {BENCHMARK_DATASETS}.")] = "cifar10",
     fidelity: Annotated[int, typer.Option(help="Training epochs: 12 or 200.")] = 200,
     as_json: JsonOption = False,
 ) -> None:
     """Look up one architecture in the NAS-Bench-201 table."""
     from nasforge.evaluate import NB201Benchmark
     from nasforge.space import NB201Space
+    from nasforge.space.guess import parse_or_hint
 
     space = NB201Space()
-    parsed = space.parse(arch)
+    parsed = parse_or_hint(
+        space,
+        space.name,
+        arch,
+        advice=f"the NAS-Bench-201 table holds nb201 archs only (nasforge describe '{arch}' "
+        "{flags} describes it)",
+    )
     evaluator = NB201Benchmark.from_csv(
         benchmark_path(benchmark), dataset=dataset, fidelity=fidelity
     )

@@ -165,7 +165,7 @@ def oneshot(
     latency_target: Annotated[
         float | None,
         typer.Option(
-            help="Latency target in ms: darts-family methods add weight * E[latency] / "
+            help="Latency target in ms: darts-family methods add weight * E\\[latency] / "
             "target to the architecture loss; spos trains and evolves only archs predicted "
             "within it.",
             show_default=False,
