@@ -209,8 +209,17 @@ def print_best(payload: dict[str, Any]) -> None:
         console.print(
             f"  retrained {final['epochs']} epochs: "
             f"[bold]test accuracy {final['test_accuracy']:.2f}%[/] "
-            f"(valid {final['valid_accuracy']:.2f}%), saved to {final['model_dir']}"
+            f"(valid {final['valid_accuracy']:.2f}%), saved to {final['model_dir']}",
+            highlight=False,
         )
+        baseline = final.get("baseline")
+        if baseline:
+            console.print(
+                f"  baseline {baseline.get('arch', '')}: "
+                f"test accuracy {baseline['test_accuracy']:.2f}%",
+                markup=False,
+                highlight=False,
+            )
     console.print(
         f"  {payload['trials']} evaluated ({payload['proposals']} proposals), "
         f"evaluation cost {usage['simulated_seconds']:.0f} s, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -34,35 +34,14 @@ def status(
     name: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the experiments in a store: progress against budget and best score."""
+    """List the experiments in a store: task, progress against budget, best score and the
+    retrained winner's test accuracy."""
     from nasforge.report.console import status_table
-    from nasforge.run.results import SearchResult
+    from nasforge.run.status import experiment_status
 
-    rows: list[dict[str, Any]] = []
     with open_existing(store) as journal:
         records = [journal.experiment(name)] if name else journal.experiments()
-        for record in records:
-            trials = journal.trials(record.id)
-            result = SearchResult.from_trials(
-                record.name, trials, record.wall_seconds, objectives_of(record.config)
-            )
-            planned = record.config.get("budget", {}).get("queries")
-            best = result.best
-            running = sum(1 for t in trials if not t.finished)
-            done = planned is not None and result.usage.queries >= planned
-            live = bool(journal.live_runs(record.id))
-            rows.append(
-                {
-                    "name": record.name,
-                    "space": record.config["space"]["name"],
-                    "strategy": record.config["strategy"]["name"],
-                    "seed": record.config["strategy"].get("seed"),
-                    "evaluated": result.usage.queries,
-                    "budget": planned,
-                    "best_score": None if best is None else best.score,
-                    "state": _state(done=done, live=live, running=running > 0),
-                }
-            )
+        rows = [experiment_status(journal, record) for record in records]
     if as_json:
         typer.echo(json.dumps({"store": str(store), "experiments": rows}))
         return
@@ -75,6 +54,7 @@ def status(
     ]
     for row in shown:
         row["best"] = row.pop("best_score")
+        row["test acc"] = row.pop("final_test_accuracy")
     stdout_console().print(status_table(shown))
 
 
@@ -98,6 +78,8 @@ def best(
             objectives_of(record.config),
         )
     payload = {"store": str(store), **result.to_dict(space)}
+    if record.config.get("final"):  # the winner's retraining, recorded when it finished
+        payload["final"] = record.config["final"]
     if result.best is not None and not result.multi_objective:
         from nasforge.arch import Arch
         from nasforge.report.text_picture import render_text
@@ -151,12 +133,3 @@ def query(
     console.print(f"same function as {payload['canonical']}")
     for key in ("valid_acc", "test_acc"):
         console.print(f"  {key:>10}: {result.metrics[key]:.2f}  ({fidelity} epochs, {dataset})")
-
-
-def _state(*, done: bool, live: bool, running: bool) -> str:
-    """running (a process is at it now), finished, interrupted (killed mid-trial), stopped."""
-    if live:
-        return "running"
-    if done:
-        return "finished"
-    return "interrupted" if running else "stopped"
