@@ -119,3 +119,12 @@ def test_describe_states_the_resolution_it_counted_at() -> None:
     assert payload["resolution"] == 224 and payload["input_shape"] == [3, 32, 32]
     plain = runner.invoke(app, ["describe", NB201_ARCH, "--no-latency", "--json"]).stdout
     assert json.loads(plain)["resolution"] == 32
+
+
+def test_the_method_and_hyperparameter_lists_are_the_registered_ones() -> None:
+    from nasforge.cli.oneshot import METHOD_NAMES
+    from nasforge.space.hyperparams import HYPERPARAMETERS
+
+    shown = _help("oneshot")
+    assert all(_flat(name) in shown for name in METHOD_NAMES)
+    assert _flat(", ".join(HYPERPARAMETERS)) in _help("search")

@@ -18,6 +18,7 @@ from nasforge.data.loaders import TASK_NAMES
 from nasforge.errors import ConfigError, NasforgeError, StoreError
 from nasforge.evaluate.nb201_benchmark import DATASETS
 from nasforge.space import SPACES
+from nasforge.space.hyperparams import HYPERPARAMETERS
 from nasforge.strategy import STRATEGIES
 
 if TYPE_CHECKING:
@@ -77,7 +78,8 @@ SpaceOptions = Annotated[
 HyperparameterOptions = Annotated[
     list[str] | None,
     typer.Option(
-        "--hp", help="Search a hyperparameter too: lr=0.01,0.1 (lr, weight_decay, batch_size)."
+        "--hp",
+        help=f"Search a hyperparameter too: lr=0.01,0.1 ({', '.join(HYPERPARAMETERS)}).",
     ),
 ]
 FinalEpochsOption = Annotated[
