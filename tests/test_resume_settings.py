@@ -189,3 +189,29 @@ def test_a_recorded_oneshot_run_is_finished(tmp_path: Path) -> None:
     assert code == 0, err
     (row,) = _ok("status", "--store", str(store))["experiments"]
     assert (row["name"], row["task"], row["state"]) == ("os", "digits", "finished")
+
+
+def test_a_recorded_final_stays_through_a_resume_and_shows_its_baseline(
+    nb201_csv_path: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "s.sqlite"
+    common = ["--store", str(store), "--name", "b"]
+    _ok("search", "--benchmark", str(nb201_csv_path), "--budget", "5", *common)
+    final = {
+        "arch": "the winner",
+        "epochs": 2,
+        "test_accuracy": 91.5,
+        "valid_accuracy": 90.25,
+        "model_dir": "models/b",
+        "baseline": {"arch": "resnet-like", "test_accuracy": 88.75},
+    }
+    with Store(store) as journal:
+        journal.record_final(journal.experiment("b").id, final)
+    _ok("resume", "--budget", "6", *common)  # a table search: nothing retrained
+    assert _ok("best", *common)["final"] == final
+    code, out, _ = _run("best", *common)
+    assert code == 0 and "test accuracy 91.50%" in out
+    assert "baseline resnet-like: test accuracy 88.75%" in out
+    page = tmp_path / "r.html"
+    assert _run("report", *common, "--out", str(page))[0] == 0
+    assert "resnet-like: test accuracy 88.75%" in page.read_text()
