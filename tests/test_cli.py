@@ -76,7 +76,11 @@ def test_search_prints_a_leaderboard_for_people(nb201_csv_path: Path, tmp_path: 
         "3",
     )
     assert code == 0
-    assert "Leaderboard" in out and "valid_acc" in out and "Best of nb201-evolution-seed0" in out
+    assert (
+        "Leaderboard" in out
+        and "valid_acc" in out
+        and "Best of cifar10-table-nb201-evolution-seed0" in out
+    )
 
 
 def test_fidelity_12_searches_on_12_epoch_validation(nb201_csv_path: Path, tmp_path: Path) -> None:
@@ -149,7 +153,7 @@ def test_same_seed_gives_same_trials_in_a_separate_process(
 def test_default_names_do_not_collide(nb201_csv_path: Path, tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"
     names = [_search(nb201_csv_path, store, "--budget", "5")["name"] for _ in range(2)]
-    assert names == ["nb201-evolution-seed0", "nb201-evolution-seed0-2"]
+    assert names == ["cifar10-table-nb201-evolution-seed0", "cifar10-table-nb201-evolution-seed0-2"]
 
 
 def test_query_looks_up_one_arch(nb201_csv_path: Path) -> None:

@@ -267,7 +267,10 @@ def test_make_space_builds_and_config_round_trips() -> None:
 
 
 def test_make_space_unknown_option() -> None:
-    with pytest.raises(SpaceError, match=r"bad options for space 'nb201'.*width"):
+    with pytest.raises(
+        SpaceError,
+        match=r"space 'nb201' has no option width; its options: cells_per_stage, channels",
+    ):
         make_space("nb201", width=3)
 
 

@@ -352,7 +352,7 @@ def test_the_example_searched_with_evolution_predicts_after_save_and_load(
     )
     assert code == 0, stderr
     payload = json.loads(stdout)
-    assert payload["trials"] == 3 and payload["name"] == "SmallCNN-evolution-seed0"
+    assert payload["trials"] == 3 and payload["name"] == "digits-SmallCNN-evolution-seed0"
     model_dir = Path(payload["final"]["model_dir"])
     assert json.loads((model_dir / "arch.json").read_text())["space"]["name"] == SPEC
 

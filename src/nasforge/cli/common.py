@@ -14,7 +14,12 @@ import typer
 from rich.console import Console
 
 from nasforge.arch import Arch
+from nasforge.data.loaders import TASK_NAMES
 from nasforge.errors import ConfigError, NasforgeError, StoreError
+from nasforge.evaluate.nb201_benchmark import DATASETS
+from nasforge.space import SPACES
+from nasforge.space.hyperparams import HYPERPARAMETERS
+from nasforge.strategy import STRATEGIES
 
 if TYPE_CHECKING:
     from nasforge.run.storage import Store
@@ -31,7 +36,14 @@ SHOWN_METRICS = (
     "params",
     "latency_ms",
 )
-TASKS = "digits, mnist1d, cifar10, mnist, fashion_mnist, csv, text, audio"
+TASKS = ", ".join(TASK_NAMES)
+"""The built-in tasks, for --help."""
+SPACE_NAMES = ", ".join(SPACES)
+"""The registered spaces, for --help."""
+STRATEGY_NAMES = ", ".join(STRATEGIES)
+"""The registered strategies, for --help."""
+BENCHMARK_DATASETS = ", ".join(DATASETS)
+"""The datasets of the NAS-Bench-201 table, for --help."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 StoreOption = Annotated[
@@ -42,7 +54,7 @@ OnnxOption = Annotated[
     typer.Option(
         "--onnx",
         help="Also write the saved model as MODEL_DIR/model.onnx, checked in onnxruntime "
-        "(needs nasforge[onnx]).",
+        "(needs nasforge\\[onnx]).",
     ),
 ]
 NameOption = Annotated[
@@ -84,7 +96,8 @@ SpaceOptions = Annotated[
 HyperparameterOptions = Annotated[
     list[str] | None,
     typer.Option(
-        "--hp", help="Search a hyperparameter too: lr=0.01,0.1 (lr, weight_decay, batch_size)."
+        "--hp",
+        help=f"Search a hyperparameter too: lr=0.01,0.1 ({', '.join(HYPERPARAMETERS)}).",
     ),
 ]
 FinalEpochsOption = Annotated[
@@ -216,8 +229,17 @@ def print_best(payload: dict[str, Any]) -> None:
         console.print(
             f"  retrained {final['epochs']} epochs: "
             f"[bold]test accuracy {final['test_accuracy']:.2f}%[/] "
-            f"(valid {final['valid_accuracy']:.2f}%), saved to {final['model_dir']}"
+            f"(valid {final['valid_accuracy']:.2f}%), saved to {final['model_dir']}",
+            highlight=False,
         )
+        baseline = final.get("baseline")
+        if baseline:
+            console.print(
+                f"  baseline {baseline.get('arch', '')}: "
+                f"test accuracy {baseline['test_accuracy']:.2f}%",
+                markup=False,
+                highlight=False,
+            )
     console.print(
         f"  {payload['trials']} evaluated ({payload['proposals']} proposals), "
         f"evaluation cost {usage['simulated_seconds']:.0f} s, "

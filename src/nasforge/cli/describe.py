@@ -10,6 +10,7 @@ import typer
 from nasforge.cli.app import app
 from nasforge.cli.common import (
     OWN_SPACE_HELP,
+    SPACE_NAMES,
     JsonOption,
     SpaceOptions,
     parse_options,
@@ -27,7 +28,9 @@ def describe(
     arch: Annotated[
         str, typer.Argument(help="The architecture: its text form or a published name.")
     ],
-    space: Annotated[str, typer.Option(help=f"Space of ARCH. {OWN_SPACE_HELP}")] = "nb201",
+    space: Annotated[
+        str, typer.Option(help=f"Space of ARCH: {SPACE_NAMES}. {OWN_SPACE_HELP}")
+    ] = "nb201",
     space_option: SpaceOptions = None,
     input_shape: Annotated[
         str | None,
@@ -48,12 +51,13 @@ def describe(
     from nasforge.measure.describe import describe_arch
     from nasforge.report.text_picture import render_text
     from nasforge.space import make_space_for_arch
+    from nasforge.space.guess import parse_or_hint
 
     if classes < 1:
         raise ConfigError(f"--classes must be >= 1, not {classes}")
     shape = parse_input_shape(input_shape) if input_shape is not None else None
     chosen = make_space_for_arch(space, arch, **parse_options(space_option or [], "space option"))
-    parsed = chosen.parse(arch)
+    parsed = parse_or_hint(chosen, space, arch)
     described = describe_arch(chosen, parsed, input_shape=shape, classes=classes, latency=latency)
     picture = render_text(described.pictures, parsed)
     if as_json:
@@ -73,8 +77,11 @@ def describe(
         if described.latency_ms is not None
         else ""
     )
+    shape = described.input_shape
+    resized = described.resolution is not None and described.resolution != shape[1]
+    counted_at = f" resized to {described.resolution}x{described.resolution}" if resized else ""
     console.print(
-        f"  input {','.join(map(str, described.input_shape))}, {described.classes} classes: "
+        f"  input {','.join(map(str, shape))}{counted_at}, {described.classes} classes: "
         f"{described.params:,} parameters{auxiliary}, {described.flops:,} multiply-adds"
         f"{latency_text}",
         highlight=False,

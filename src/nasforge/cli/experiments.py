@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    BENCHMARK_DATASETS,
     DEFAULT_STORE,
     BenchmarkOption,
     JsonOption,
@@ -33,35 +34,14 @@ def status(
     name: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the experiments in a store: progress against budget and best score."""
+    """List the experiments in a store: task, progress against budget, best score and the
+    retrained winner's test accuracy."""
     from nasforge.report.console import status_table
-    from nasforge.run.results import SearchResult
+    from nasforge.run.status import experiment_status
 
-    rows: list[dict[str, Any]] = []
     with open_existing(store) as journal:
         records = [journal.experiment(name)] if name else journal.experiments()
-        for record in records:
-            trials = journal.trials(record.id)
-            result = SearchResult.from_trials(
-                record.name, trials, record.wall_seconds, objectives_of(record.config)
-            )
-            planned = record.config.get("budget", {}).get("queries")
-            best = result.best
-            running = sum(1 for t in trials if not t.finished)
-            done = planned is not None and result.usage.queries >= planned
-            live = bool(journal.live_runs(record.id))
-            rows.append(
-                {
-                    "name": record.name,
-                    "space": record.config["space"]["name"],
-                    "strategy": record.config["strategy"]["name"],
-                    "seed": record.config["strategy"].get("seed"),
-                    "evaluated": result.usage.queries,
-                    "budget": planned,
-                    "best_score": None if best is None else best.score,
-                    "state": _state(done=done, live=live, running=running > 0),
-                }
-            )
+        rows = [experiment_status(journal, record) for record in records]
     if as_json:
         typer.echo(json.dumps({"store": str(store), "experiments": rows}))
         return
@@ -74,6 +54,7 @@ def status(
     ]
     for row in shown:
         row["best"] = row.pop("best_score")
+        row["test acc"] = row.pop("final_test_accuracy")
     stdout_console().print(status_table(shown))
 
 
@@ -97,6 +78,8 @@ def best(
             objectives_of(record.config),
         )
     payload = {"store": str(store), **result.to_dict(space)}
+    if record.config.get("final"):  # the winner's retraining, recorded when it finished
+        payload["final"] = record.config["final"]
     if result.best is not None and not result.multi_objective:
         from nasforge.arch import Arch
         from nasforge.report.text_picture import render_text
@@ -114,16 +97,23 @@ def best(
 def query(
     arch: Annotated[str, typer.Argument(help="NB201 string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|.")],
     benchmark: BenchmarkOption = None,
-    dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or imagenet16.")] = "cifar10",
+    dataset: Annotated[str, typer.Option(help=f"Dataset: {BENCHMARK_DATASETS}.")] = "cifar10",
     fidelity: Annotated[int, typer.Option(help="Training epochs: 12 or 200.")] = 200,
     as_json: JsonOption = False,
 ) -> None:
     """Look up one architecture in the NAS-Bench-201 table."""
     from nasforge.evaluate import NB201Benchmark
     from nasforge.space import NB201Space
+    from nasforge.space.guess import parse_or_hint
 
     space = NB201Space()
-    parsed = space.parse(arch)
+    parsed = parse_or_hint(
+        space,
+        space.name,
+        arch,
+        advice=f"the NAS-Bench-201 table holds nb201 archs only (nasforge describe '{arch}' "
+        "{flags} describes it)",
+    )
     evaluator = NB201Benchmark.from_csv(
         benchmark_path(benchmark), dataset=dataset, fidelity=fidelity
     )
@@ -143,12 +133,3 @@ def query(
     console.print(f"same function as {payload['canonical']}")
     for key in ("valid_acc", "test_acc"):
         console.print(f"  {key:>10}: {result.metrics[key]:.2f}  ({fidelity} epochs, {dataset})")
-
-
-def _state(*, done: bool, live: bool, running: bool) -> str:
-    """running (a process is at it now), finished, interrupted (killed mid-trial), stopped."""
-    if live:
-        return "running"
-    if done:
-        return "finished"
-    return "interrupted" if running else "stopped"

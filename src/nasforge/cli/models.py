@@ -12,6 +12,7 @@ from rich.console import Console
 from nasforge.cli.app import app
 from nasforge.cli.common import (
     OWN_SPACE_HELP,
+    SPACE_NAMES,
     TASKS,
     DataOption,
     FineOption,
@@ -51,7 +52,10 @@ def train(
     spectrogram_image: SpectrogramImageOption = False,
     space: Annotated[
         str | None,
-        typer.Option(help=f"Search space of ARCH (default: by the task's input). {OWN_SPACE_HELP}"),
+        typer.Option(
+            help=f"Search space of ARCH: {SPACE_NAMES} (default: by the task's input). "
+            + OWN_SPACE_HELP
+        ),
     ] = None,
     space_option: SpaceOptions = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,

@@ -58,6 +58,11 @@ if TYPE_CHECKING:
 
 METHOD_NAMES = ("darts", "darts2", "gdas", "enas", "spos", "beta-darts", "pc-darts")
 """For --help and early checks (the registry, `nasforge.oneshot.METHODS`, imports torch)."""
+METHOD_NOTES = {
+    "darts": "first order",
+    "darts2": "second order",
+    "pc-darts": "partial channels, K=4",
+}
 SPACE_DEFAULTS: dict[str, dict[str, Any]] = {"nb201": {"channels": 8, "cells_per_stage": 1}}
 """Supernet settings that fit a CPU (NB201's own C=16, N=5 takes ~4 GB and 2.4 s a step)."""
 CALIBRATION_EXAMPLES = 2048
@@ -75,8 +80,11 @@ def oneshot(
     method: Annotated[
         str,
         typer.Option(
-            help="darts (first order), darts2 (second order), gdas, enas, spos, beta-darts or "
-            "pc-darts (partial channels, K=4)."
+            help=", ".join(
+                f"{name} ({METHOD_NOTES[name]})" if name in METHOD_NOTES else name
+                for name in METHOD_NAMES
+            )
+            + "."
         ),
     ] = "darts",
     space: Annotated[
@@ -165,7 +173,7 @@ def oneshot(
     latency_target: Annotated[
         float | None,
         typer.Option(
-            help="Latency target in ms: darts-family methods add weight * E[latency] / "
+            help="Latency target in ms: darts-family methods add weight * E\\[latency] / "
             "target to the architecture loss; spos trains and evolves only archs predicted "
             "within it.",
             show_default=False,

@@ -12,10 +12,13 @@ from rich.console import Console
 from nasforge.arch import Arch
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    BENCHMARK_DATASETS,
     DEFAULT_BENCHMARK_BUDGET,
     DEFAULT_STORE,
     DEFAULT_TRAIN_BUDGET,
     OWN_SPACE_HELP,
+    SPACE_NAMES,
+    STRATEGY_NAMES,
     TASKS,
     BenchmarkOption,
     DataOption,
@@ -78,14 +81,14 @@ def search(
     space: Annotated[
         str | None,
         typer.Option(
-            help="Search space (default: nb201 for images, conv1d, mlp for tables). "
-            + OWN_SPACE_HELP
+            help=f"Search space: {SPACE_NAMES} (default: nb201 for images, conv1d for "
+            "sequences, textconv for texts, mlp for tables). " + OWN_SPACE_HELP
         ),
     ] = None,
     space_option: SpaceOptions = None,
     hp: HyperparameterOptions = None,
     strategy: Annotated[
-        str, typer.Option(help="random, evolution, local, tpe, optuna.")
+        str, typer.Option(help=f"Search strategy: {STRATEGY_NAMES}.")
     ] = "evolution",
     option: Annotated[
         list[str] | None,
@@ -113,7 +116,7 @@ def search(
         str, typer.Option(help="train, benchmark, or auto (benchmark if --benchmark is given).")
     ] = "auto",
     dataset: Annotated[
-        str, typer.Option(help="Benchmark dataset: cifar10, cifar100, imagenet16.")
+        str, typer.Option(help=f"Benchmark dataset: {BENCHMARK_DATASETS}.")
     ] = "cifar10",
     fidelity: Annotated[int, typer.Option(help="Benchmark training epochs: 12 or 200.")] = 200,
     simulated_seconds: Annotated[
@@ -200,6 +203,7 @@ def search(
         default_workers,
         training_evaluator,
     )
+    from nasforge.run.spec import default_name
     from nasforge.run.storage import Store
     from nasforge.strategy import make_strategy
 
@@ -288,7 +292,13 @@ def search(
             seed=seed,
         )
     with Store(store) as journal:
-        base_name = f"{search_space.name}-{strategy}-seed{seed}"
+        base_name = default_name(
+            {
+                "space": {"name": search_space.name},
+                "strategy": {"name": strategy, "seed": seed},
+                "evaluator": {"name": chosen_evaluator.name, "params": chosen_evaluator.config()},
+            }
+        )
         experiment_name = name or fresh_name(journal, base_name)
         existing = journal.get_experiment(name) if name is not None else None
         if existing is not None and not journal.live_runs(existing.id):
@@ -298,6 +308,17 @@ def search(
             )
         if existing is not None:
             typer.echo(f"joining experiment {name!r}, which another process is running", err=True)
+        winner_folder = out or Path("models") / experiment_name
+        settings = {
+            "final_epochs": final_epochs,
+            "out": str(winner_folder),
+            "workers": workers,
+            "executor": executor,
+            "ray_address": ray_address,
+            "threads": threads,
+            "onnx": onnx,
+            "top": top,
+        }
         if workers is None and executor == "local":
             workers = default_workers(chosen_evaluator)
         experiment = Experiment(
@@ -312,6 +333,7 @@ def search(
             executor=make_executor(
                 executor, workers=workers, threads_per_worker=threads, ray_address=ray_address
             ),
+            settings=settings,
         )
         run_and_report(
             experiment,
@@ -320,7 +342,7 @@ def search(
             as_json=as_json,
             onnx=onnx,
             final_epochs=final_epochs,
-            out=out or Path("models") / experiment_name,
+            out=winner_folder,
         )
 
 
@@ -421,30 +443,84 @@ def resume(
     benchmark: Annotated[
         Path | None, typer.Option(help="Use this benchmark table instead of the stored path.")
     ] = None,
-    final_epochs: FinalEpochsOption = 30,
-    out: WinnerFolderOption = None,
-    top: TopOption = 10,
+    final_epochs: Annotated[
+        int | None,
+        typer.Option(
+            help="Epochs to retrain the winner (0: do not retrain; default: as the search).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the retrained winner (default: as the search; it must be empty).",
+            show_default=False,
+        ),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(help="Rows in the leaderboard (default: as the search).", show_default=False),
+    ] = None,
     as_json: JsonOption = False,
-    onnx: OnnxOption = False,
-    workers: WorkersOption = None,
-    executor: ExecutorOption = "local",
-    ray_address: RayAddressOption = None,
+    onnx: Annotated[
+        bool | None,
+        typer.Option(
+            "--onnx/--no-onnx",
+            help="Also write the saved model as MODEL_DIR/model.onnx, checked in onnxruntime "
+            "(needs nasforge\\[onnx]; default: as the search).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Evaluations at once (default: as the search).", show_default=False),
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Where trials run: local or ray (default: as the search).", show_default=False
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to join, HOST:PORT (default: as the search).", show_default=False
+        ),
+    ] = None,
     space: MovedSpaceOption = None,
     trust_space_code: TrustSpaceCodeOption = False,
 ) -> None:
-    """Continue a stopped or killed experiment from its stored trials.
+    """Continue a stopped or killed experiment from its stored trials, with the settings
+    its search stored (final epochs, output folder, workers...) unless given again.
 
     An experiment of your own space imports that space's code only with --trust-space-code
     (the recorded file) or --space (a file you name)."""
     from nasforge.run.budget import Budget
     from nasforge.run.executor import check_executor, make_executor
+    from nasforge.run.settings import resumed_settings
     from nasforge.run.setup import default_workers
     from nasforge.run.spec import experiment_from_config
     from nasforge.space.stored import SpaceConsent
 
-    check_executor(executor, workers, ray_address)
     with open_existing(store) as journal:
         record = journal.experiment(pick_name(journal, name))
+        settings = resumed_settings(
+            record.config.get("settings"),
+            {
+                "final_epochs": final_epochs,
+                "out": None if out is None else str(out),
+                "top": top,
+                "onnx": onnx,
+                "workers": workers,
+                "executor": executor,
+                "ray_address": ray_address,
+            },
+        )
+        if settings["out"] is None:
+            settings["out"] = str(Path("models") / record.name)
+        if settings["final_epochs"] < 0:
+            raise ConfigError(f"--final-epochs must be >= 0, not {settings['final_epochs']}")
+        check_executor(settings["executor"], settings["workers"], settings["ray_address"])
         new_budget = None
         if budget is not None:
             new_budget = Budget(**{**record.config["budget"], "queries": budget})
@@ -457,22 +533,28 @@ def resume(
             evaluator_overrides=overrides,
             consent=SpaceConsent(space, trust_space_code),
         )
+        experiment.settings = settings
         if journal.live_runs(record.id):
             typer.echo(
                 f"joining experiment {record.name!r}, which another process is running", err=True
             )
-        if workers is None and executor == "local":
-            workers = default_workers(experiment.evaluator)
-        experiment.executor = make_executor(executor, workers=workers, ray_address=ray_address)
+        workers_now = settings["workers"]
+        if workers_now is None and settings["executor"] == "local":
+            workers_now = default_workers(experiment.evaluator)
+        experiment.executor = make_executor(
+            settings["executor"],
+            workers=workers_now,
+            threads_per_worker=settings["threads"],
+            ray_address=settings["ray_address"],
+        )
         run_and_report(
             experiment,
             journal,
-            top=top,
+            top=settings["top"],
             as_json=as_json,
-            onnx=onnx,
-            final_epochs=final_epochs,
-            out=out or Path("models") / record.name,
-            overwrite=True,
+            onnx=settings["onnx"],
+            final_epochs=settings["final_epochs"],
+            out=Path(settings["out"]),
         )
 
 
@@ -484,7 +566,6 @@ def run_and_report(
     as_json: bool,
     final_epochs: int = 0,
     out: Path | None = None,
-    overwrite: bool = False,
     onnx: bool = False,
 ) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -503,10 +584,11 @@ def run_and_report(
         from nasforge.export.onnx import require_onnx
 
         require_onnx()
-    if retrains and not overwrite and out is not None and out.exists() and any(out.iterdir()):
+    if retrains and out is not None and out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
     stderr = Console(stderr=True)
-    best_score: list[float] = []
+    so_far = experiment.best_score()  # of the experiment, not only of this run
+    best_score: list[float] = [] if so_far is None else [so_far]
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -516,7 +598,12 @@ def run_and_report(
         transient=as_json,
         disable=not stderr.is_terminal and as_json,
     ) as progress:
-        task = progress.add_task(experiment.name, total=1.0, done=0, best="-")
+        task = progress.add_task(
+            experiment.name,
+            total=1.0,
+            done=0,
+            best=f"{best_score[0]:.2f}" if best_score else "-",
+        )
 
         def on_trial(trial: Any, usage: Any) -> None:
             if trial.score is not None and (not best_score or trial.score > best_score[0]):
@@ -546,6 +633,8 @@ def run_and_report(
         payload["final"] = retrain_and_save(
             experiment, Arch.parse(result.best.arch), final_epochs, out, quiet=as_json
         )
+        if payload["final"]:
+            experiment.record_final({**payload["final"], "trial": result.best.number})
         if onnx and payload["final"]:
             from nasforge.cli.export import onnx_line
             from nasforge.export.onnx import export_beside

@@ -28,6 +28,9 @@ class ArchDescription:
     arch: str
     canonical: str
     input_shape: tuple[int, ...]
+    resolution: int | None
+    """The side of the images the network sees (and `flops` counts): the input's height,
+    or the size the space resizes inputs to; None for inputs that are not images."""
     classes: int
     params: int
     """Parameters of the network, without an auxiliary head."""
@@ -45,6 +48,7 @@ class ArchDescription:
             "arch": self.arch,
             "canonical": self.canonical,
             "input_shape": list(self.input_shape),
+            "resolution": self.resolution,
             "classes": self.classes,
             "params": self.params,
             "auxiliary_params": self.auxiliary_params,
@@ -83,6 +87,7 @@ def describe_arch(
         arch=space.format(arch),
         canonical=space.format(space.canonical(arch)),
         input_shape=tuple(shape),
+        resolution=space.input_resolution(tuple(shape)),
         classes=classes,
         params=count_parameters(model) - auxiliary,
         auxiliary_params=auxiliary,

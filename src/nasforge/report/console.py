@@ -66,26 +66,27 @@ def pareto_table(result: SearchResult, space: SearchSpace) -> Table:
     return table
 
 
+STATUS_COLUMNS = (
+    "name",
+    "task",
+    "space",
+    "strategy",
+    "seed",
+    "evaluated",
+    "budget",
+    "best",
+    "test acc",
+    "state",
+)
+"""The columns of `status_table`; "test acc" is the retrained winner's."""
+
+
 def status_table(rows: list[dict[str, str]]) -> Table:
     table = Table(title="Experiments")
-    for column in ("name", "space", "strategy", "seed", "evaluated", "budget", "best", "state"):
+    for column in STATUS_COLUMNS:
         table.add_column(column, justify="right" if column in ("seed", "evaluated") else "left")
     for row in rows:
-        table.add_row(
-            *(
-                row[column]
-                for column in (
-                    "name",
-                    "space",
-                    "strategy",
-                    "seed",
-                    "evaluated",
-                    "budget",
-                    "best",
-                    "state",
-                )
-            )
-        )
+        table.add_row(*(row.get(column, "-") for column in STATUS_COLUMNS))
     return table
 
 

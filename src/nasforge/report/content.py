@@ -65,6 +65,13 @@ class ReportContent:
         return recorded if isinstance(recorded, dict) else None
 
     @property
+    def final(self) -> dict[str, Any] | None:
+        """The retrained winner (test accuracy, epochs, folder; a baseline's test accuracy
+        when there is one), recorded when the final retraining finished; None before."""
+        recorded = self.config.get("final")
+        return recorded if isinstance(recorded, dict) else None
+
+    @property
     def finished_trials(self) -> int:
         return sum(1 for t in self.result.trials if t.finished)
 

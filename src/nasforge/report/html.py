@@ -20,6 +20,7 @@ from nasforge.errors import ConfigError, NasforgeError
 from nasforge.evaluate.result import Status
 from nasforge.report.content import ReportContent, report_content
 from nasforge.report.svg import Chart, Series, bars_svg, cell_svg, chain_svg, chart_svg
+from nasforge.run.spec import task_of
 from nasforge.run.storage import Store, TrialRecord
 from nasforge.space.picture import CellPicture
 
@@ -125,6 +126,7 @@ def render_sections(content: ReportContent) -> str:
     else:
         sections = [
             _settings(content),
+            _final(content),
             _progress(content),
             _leaderboard(content),
             _architecture(content),
@@ -164,6 +166,9 @@ def _settings(content: ReportContent) -> str:
     constraints = config.get("constraints")
     if constraints:
         facts.append(("constraints", _text(constraints)))
+    task = task_of(config)
+    if task and "task" not in config:  # a search's task is in its evaluator's settings
+        facts.append(("task", task))
     for key in ("task", "seed", "source"):
         if key in config:
             facts.append((key, _text(config[key])))
@@ -176,6 +181,38 @@ def _settings(content: ReportContent) -> str:
         f"{escape(json.dumps(config, indent=2, sort_keys=True))}</pre></details>"
     )
     return _section("settings", "Settings and budget", body)
+
+
+def _final(content: ReportContent) -> str:
+    """The number that matters after a training search: the retrained winner's test
+    accuracy (and a baseline's beside it, when one was trained)."""
+    final = content.final
+    if not final or final.get("test_accuracy") is None:
+        return ""
+    facts = [
+        ("architecture", str(final.get("arch", ""))),
+        ("test accuracy", f"{float(final['test_accuracy']):.2f}%"),
+        ("validation accuracy", _percent(final.get("valid_accuracy"))),
+        ("epochs", _text(final.get("epochs", ""))),
+        ("saved to", _text(final.get("model_dir", ""))),
+    ]
+    if final.get("trial") is not None:
+        facts.insert(0, ("trial", _text(final["trial"])))
+    baseline = final.get("baseline")
+    if isinstance(baseline, dict) and baseline.get("test_accuracy") is not None:
+        facts.append(
+            (
+                "baseline",
+                f"{baseline.get('arch', '')}: test accuracy "
+                f"{float(baseline['test_accuracy']):.2f}%",
+            )
+        )
+    body = "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts if v)
+    return _section("final", "The retrained winner", body + "</dl>")
+
+
+def _percent(value: Any) -> str:
+    return "" if value is None else f"{float(value):.2f}%"
 
 
 def _progress(content: ReportContent) -> str:

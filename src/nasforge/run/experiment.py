@@ -47,7 +47,11 @@ class Experiment:
         name: str = "experiment",
         deduplicate: bool | str = True,
         executor: Executor | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> None:
+        """`settings`: how the caller (the CLI's search) handles the experiment besides
+        running it (final retraining epochs, output folder, workers...): stored in the config
+        under "settings" so that a resume does the same; they may change between runs."""
         if not name.strip():
             raise ConfigError("experiment name is empty")
         objectives = check_objectives(strategy, evaluator, objective, constraints)
@@ -64,6 +68,7 @@ class Experiment:
         self.deduplicate = _dedup_mode(deduplicate)
         self.executor = executor or InlineExecutor()
         self._space_record: dict[str, Any] | None = None
+        self.settings = dict(settings or {})
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this experiment by name (stored with it)."""
@@ -79,6 +84,7 @@ class Experiment:
             "constraints": [constraint.to_dict() for constraint in self.constraints],
             "budget": self.budget.to_dict(),
             "deduplicate": self.deduplicate,
+            **({"settings": dict(self.settings)} if self.settings else {}),
         }
 
     def _space_config(self) -> dict[str, Any]:
@@ -133,6 +139,18 @@ class Experiment:
                 return others
             time.sleep(POLL_SECONDS)
 
+    def best_score(self) -> float | None:
+        """The best score of the experiment's stored trials (of every run), None before any."""
+        record = self.store.get_experiment(self.name)
+        if record is None:
+            return None
+        scores = [t.score for t in self.store.trials(record.id) if t.score is not None]
+        return max(scores) if scores else None
+
+    def record_final(self, final: dict[str, Any]) -> None:
+        """Store what retraining the winner measured (see `Store.record_final`)."""
+        self.store.record_final(self.store.experiment(self.name).id, final)
+
     def result(self) -> SearchResult:
         record = self.store.experiment(self.name)
         return SearchResult.from_trials(
@@ -164,6 +182,9 @@ class Experiment:
                 f"experiment {self.name!r} in {self.store.path} was made with other settings; "
                 "resume it as it was or choose another name"
             )
+        # The retrained winner, and the settings when this run gives none, stay as stored.
+        kept = {k: v for k, v in record.config.items() if k in (*RECORDED_AFTER_RUN, "settings")}
+        config = {**kept, **config}
         if record.config != config:
             self.store.update_config(record.id, config)
         return record
@@ -200,6 +221,10 @@ def check_objectives(
 
 
 DEDUP_MODES = ("canonical", "exact", "none")
+RECORDED_AFTER_RUN = ("final",)
+"""Config entries written after a search (the retrained winner): a later run keeps them."""
+CHANGEABLE = ("budget", "evaluator", "settings", *RECORDED_AFTER_RUN)
+"""Config entries a later run may change (the evaluator only in its table's path)."""
 
 
 def _dedup_mode(value: bool | str) -> str:
@@ -221,11 +246,11 @@ def multi_objective_strategies() -> list[str]:
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
     """The parts of a config that must not change between runs of one experiment: a user's
-    space counts by its class, options and decisions, not by where its file is (a resumed
-    run may name the file where it is now)."""
+    space counts by its class and options, not by where its file is (a resumed run may name
+    the file where it is now)."""
     evaluator = dict(config.get("evaluator", {}))
     params = {k: v for k, v in dict(evaluator.get("params", {})).items() if k != "path"}
-    identity = {k: v for k, v in config.items() if k not in ("budget", "evaluator", "space")}
+    identity = {k: v for k, v in config.items() if k not in (*CHANGEABLE, "space")}
     identity["evaluator"] = {"name": evaluator.get("name"), "params": params}
     identity["space"] = space_identity(dict(config.get("space", {})))
     return identity

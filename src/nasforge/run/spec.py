@@ -56,6 +56,7 @@ def experiment_from_config(
         store=store,
         name=name,
         deduplicate=config.get("deduplicate", True),
+        settings=config.get("settings"),
     )
 
 
@@ -68,3 +69,28 @@ def objectives_config(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 def objectives_of(config: dict[str, Any]) -> list[Objective]:
     return [Objective(**o) for o in objectives_config(config)]
+
+
+def task_of(config: dict[str, Any]) -> str | None:
+    """The task an experiment searched on, from its stored config: a trained or scored
+    task's name (``digits``), a benchmark table's dataset (``cifar10-table``), a one-shot
+    run's task; None when the config does not say (a config of the Python API's own)."""
+    if isinstance(config.get("task"), str):
+        return str(config["task"])
+    evaluator = config.get("evaluator", {})
+    params = evaluator.get("params", {}) if isinstance(evaluator, dict) else {}
+    task = params.get("task") if isinstance(params, dict) else None
+    if isinstance(task, dict) and task.get("name"):
+        return str(task["name"])
+    if isinstance(params, dict) and params.get("dataset"):
+        return f"{params['dataset']}-table"
+    return None
+
+
+def default_name(config: dict[str, Any]) -> str:
+    """TASK-SPACE-STRATEGY-seedN, e.g. ``digits-nb201-evolution-seed0`` (SPACE-STRATEGY-seedN
+    when the config names no task)."""
+    task = task_of(config)
+    strategy = config["strategy"]
+    parts = [task, config["space"]["name"], strategy["name"], f"seed{strategy.get('seed', 0)}"]
+    return "-".join(str(part) for part in parts if part)

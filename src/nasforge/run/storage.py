@@ -177,6 +177,17 @@ class Store:
             (json.dumps(config, sort_keys=True), experiment_id),
         )
 
+    def record_final(self, experiment_id: int, final: dict[str, Any]) -> None:
+        """Keep what retraining the winner measured (its test accuracy, and a baseline's when
+        there is one) as the config entry ``"final"``, which later runs keep."""
+        with self.batch():
+            row = self._db.execute(
+                "SELECT config FROM experiments WHERE id = ?", (experiment_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no experiment with id {experiment_id} in {self.path}")
+            self.update_config(experiment_id, {**json.loads(row[0]), "final": final})
+
     def add_wall_seconds(self, experiment_id: int, seconds: float) -> None:
         self._write(
             "UPDATE experiments SET wall_seconds = wall_seconds + ? WHERE id = ?",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,7 @@ def make_space(
             f"unknown search space {name!r}; choose from {', '.join(SPACES)}, or name your "
             "own: path/to/file.py:ClassName or package.module:ClassName"
         ) from None
+    check_space_options(name, cls, params)
     try:
         space = cls(**params)
     except TypeError as exc:
@@ -61,6 +63,26 @@ def make_space(
     if hyperparameters:
         return WithHyperparameters.from_config(space, hyperparameters)
     return space
+
+
+def check_space_options(name: str, cls: type[SearchSpace], params: Mapping[str, Any]) -> None:
+    """Raise SpaceError naming the options of space `name` when `params` has others."""
+    signature = inspect.signature(cls.__init__)
+    kinds = {spec.kind for spec in signature.parameters.values()}
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return
+    accepted = {
+        p
+        for p, spec in signature.parameters.items()
+        if p not in ("self", "hyperparameters")
+        and spec.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    }
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        options = ", ".join(sorted(accepted)) or "none"
+        raise SpaceError(
+            f"space {name!r} has no option {', '.join(unknown)}; its options: {options}"
+        )
 
 
 def make_space_for_arch(

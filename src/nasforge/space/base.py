@@ -276,6 +276,11 @@ class SearchSpace(ABC):
     def check_input(self, input_shape: tuple[int, ...]) -> None:  # noqa: B027 - optional hook
         """Raise SpaceError if this space cannot build networks for `input_shape`."""
 
+    def input_resolution(self, input_shape: tuple[int, ...]) -> int | None:
+        """The side of the images its networks see for inputs of `input_shape` (a space
+        that resizes its inputs overrides this); None for inputs that are not images."""
+        return int(input_shape[1]) if len(input_shape) == 3 else None
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this space with `make_space(name, **config)`."""
         return {}
