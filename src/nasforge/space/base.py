@@ -45,6 +45,17 @@ class Decision:
         raise ArchError(f"{choice!r} is not a choice of {self.label!r}; expected one of {options}")
 
 
+def active_misfit(space: str, missing: Sequence[str], inactive: Sequence[str]) -> ArchError:
+    """The error of an arch of a conditional space that lacks decisions it activates
+    (`missing`) or holds decisions it leaves inactive (`inactive`)."""
+    problems = []
+    if missing:
+        problems.append("missing active " + ", ".join(missing))
+    if inactive:
+        problems.append("inactive " + ", ".join(inactive))
+    return ArchError(f"arch does not fit space {space!r}: {'; '.join(problems)}")
+
+
 class SearchSpace(ABC):
     """A search space: decisions, generic operations on them, and a network builder.
 

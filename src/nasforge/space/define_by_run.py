@@ -34,7 +34,7 @@ from torch import nn
 
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
-from nasforge.space.base import Decision, SearchSpace
+from nasforge.space.base import Decision, SearchSpace, active_misfit
 from nasforge.space.choices import ChoiceDecision, Choices, _Run
 
 if TYPE_CHECKING:
@@ -268,12 +268,7 @@ class ChoiceSpace(SearchSpace):
         result = self._resolve(policy)
         inactive = [label for label in arch if label not in result]
         if missing or inactive:
-            problems = []
-            if missing:
-                problems.append("missing active " + ", ".join(missing))
-            if inactive:
-                problems.append("inactive " + ", ".join(inactive))
-            raise ArchError(f"arch does not fit space {self.name!r}: {'; '.join(problems)}")
+            raise active_misfit(self.name, missing, inactive)
         if len(self._validated) >= _CACHE_SIZE:
             self._validated.clear()
         self._validated[arch] = result

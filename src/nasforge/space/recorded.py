@@ -27,7 +27,7 @@ import numpy as np
 
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
-from nasforge.space.base import Decision, SearchSpace
+from nasforge.space.base import Decision, SearchSpace, active_misfit
 
 if TYPE_CHECKING:
     from torch import nn
@@ -253,12 +253,7 @@ class RecordedSpace(SearchSpace):
         missing = [label for label in result if label not in arch]
         inactive = [label for label in arch if label not in result]
         if missing or inactive:
-            problems = []
-            if missing:
-                problems.append("missing active " + ", ".join(missing))
-            if inactive:
-                problems.append("inactive " + ", ".join(inactive))
-            raise ArchError(f"arch does not fit space {self.name!r}: {'; '.join(problems)}")
+            raise active_misfit(self.name, missing, inactive)
         return result
 
     def resolve(self, assignment: Mapping[str, Choice]) -> Arch:
