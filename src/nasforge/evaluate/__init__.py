@@ -9,6 +9,7 @@ from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.nb201_benchmark import NB201Benchmark, NB201Table
 from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.table_lookup import TableEvaluator, table_evaluator
 from nasforge.space.base import SearchSpace
 
 
@@ -86,6 +87,7 @@ EVALUATORS: dict[str, Callable[..., Evaluator]] = {
     NB201Benchmark.name: _nb201_benchmark,
     "train": _training,
     "proxy": _proxy,
+    TableEvaluator.name: table_evaluator,
 }
 
 
@@ -107,5 +109,6 @@ __all__ = [
     "NB201Table",
     "Result",
     "Status",
+    "TableEvaluator",
     "make_evaluator",
 ]
