@@ -110,12 +110,19 @@ def search(
     out: WinnerFolderOption = None,
     benchmark: BenchmarkOption = None,
     evaluator: Annotated[
-        str, typer.Option(help="train, benchmark, or auto (benchmark if --benchmark is given).")
+        str,
+        typer.Option(
+            help="train, benchmark, auto (benchmark if --benchmark is given), or nb301 "
+            "(--space darts on the NAS-Bench-301 surrogate in folder --benchmark)."
+        ),
     ] = "auto",
     dataset: Annotated[
         str, typer.Option(help="Benchmark dataset: cifar10, cifar100, imagenet16.")
     ] = "cifar10",
-    fidelity: Annotated[int, typer.Option(help="Benchmark training epochs: 12 or 200.")] = 200,
+    fidelity: Annotated[
+        int | None,
+        typer.Option(help="Benchmark training epochs: 12 or 200 (default), 1-98 for nb301 (98)."),
+    ] = None,
     simulated_seconds: Annotated[
         float | None, typer.Option(help="Also stop after this much simulated training time.")
     ] = None,
@@ -238,8 +245,11 @@ def search(
     if latency_table is not None and use_benchmark:
         raise ConfigError("--latency-table is for searches that train candidates, not a table")
     check_executor(executor, workers, ray_address)
-    if evaluator not in ("auto", "train", "benchmark"):
-        raise ConfigError(f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark")
+    if evaluator not in ("auto", "train", "benchmark", "nb301"):
+        raise ConfigError(
+            f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark, nb301"
+        )
+    use_benchmark = use_benchmark or evaluator == "nb301"
     default_budget = DEFAULT_BENCHMARK_BUDGET if use_benchmark else DEFAULT_TRAIN_BUDGET
     limits = Budget(
         queries=default_budget if budget is None else budget,
@@ -257,6 +267,13 @@ def search(
         )
         if space is not None or hyperparameters:
             raise ConfigError("a table search's space is the table's rows: drop --space and --hp")
+    elif evaluator == "nb301":
+        from nasforge.run.table_setup import nb301_parts
+
+        search_space, chosen_evaluator = nb301_parts(
+            space or "darts", space_params, hyperparameters, benchmark, fidelity=fidelity or 98
+        )
+        typer.echo(f"note: {chosen_evaluator.note}", err=True)
     elif use_benchmark:
         search_space, chosen_evaluator = benchmark_evaluator(
             space or "nb201",
@@ -264,7 +281,7 @@ def search(
             hyperparameters,
             benchmark_path(benchmark),
             dataset=dataset,
-            fidelity=fidelity,
+            fidelity=fidelity or 200,
         )
     else:
         search_space, chosen_evaluator = training_evaluator(
@@ -303,6 +320,8 @@ def search(
         # Rungs that the evaluator can measure: NB201's two schedules, or epochs up to --epochs.
         if on_table:
             pass  # a table has no fidelity: the scheduler's default rungs, all the same row
+        elif evaluator == "nb301":
+            strategy_options["budgets"] = (11.0, 33.0, 98.0)  # epochs, eta = 3
         elif use_benchmark:
             strategy_options["budgets"] = (12.0, 200.0)
         else:
