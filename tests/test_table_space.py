@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import shared_file
 from nasforge.arch import Arch
 from nasforge.cli import app
 from nasforge.errors import ArchError, BenchmarkError
@@ -284,3 +285,31 @@ def test_a_table_space_builds_no_network(space: TableSpace) -> None:
         space.build(space.data.archs[0])
     with pytest.raises(BenchmarkError, match="no decision column"):
         make_space("table", path=str(space.path), decisions=["nope"], objectives=["score"])
+
+
+@pytest.fixture(scope="module")
+def benchmarks_dir() -> Path:
+    return shared_file("NASFORGE_BENCHMARKS", "benchmarks", "hw_gpt_bench", "hwgpt_s.csv").parents[
+        1
+    ]
+
+
+def test_hwgpt_s_is_one_command_with_layers_inactive_beyond_the_depth(
+    benchmarks_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NASFORGE_BENCHMARKS", str(benchmarks_dir))
+    args = ["search", "--benchmark", "hwgpt-s", "--objective", "perplexity:min"]
+    args += ["--objective", "latency_ms_a100:min", "--strategy", "nsga2", "--budget", "30"]
+    result = runner.invoke(app, [*args, "--store", str(tmp_path / "s.db"), "--json"])
+    assert result.exit_code == 0, result.output
+    front = json.loads(result.stdout)["best"]
+    assert front
+    for trial in front:
+        choices = trial["choices"]
+        depth = choices["n_layer"]
+        assert f"head_{depth - 1}" in choices and f"head_{depth}" not in choices
+        assert f"mlp_{depth}" not in choices and "perplexity" in trial["metrics"]
+    monkeypatch.delenv("NASFORGE_BENCHMARKS")
+    missing = runner.invoke(app, [*args, "--store", str(tmp_path / "t.db")])
+    assert missing.exit_code == 2 and "--benchmark-dir" in missing.output
+    assert not (tmp_path / "t.db").exists()
