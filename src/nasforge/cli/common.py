@@ -219,10 +219,14 @@ def print_best(payload: dict[str, Any]) -> None:
             f"[bold]Best of {payload['name']}[/] (trial {best['number']}): {best['arch']}"
         )
         metrics = best["metrics"]
-        shown = {k: metrics[k] for k in SHOWN_METRICS if k in metrics}
+        named = [text.rpartition(":")[0] for text in payload.get("objectives", [])]
+        wanted = [*SHOWN_METRICS, *named, *payload.get("report", [])]
+        shown = {k: metrics[k] for k in dict.fromkeys(wanted) if k in metrics}
         console.print("  " + ", ".join(f"{k} {metric_text(k, v)}" for k, v in shown.items()))
         if payload.get("picture"):
             console.print(payload["picture"], markup=False, highlight=False)
+    if payload.get("note"):
+        console.print(f"  ({payload['note']})")
     usage = payload["usage"]
     final = payload.get("final")
     if final:

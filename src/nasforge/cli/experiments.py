@@ -24,6 +24,7 @@ from nasforge.cli.common import (
     stdout_console,
     user_errors,
 )
+from nasforge.errors import ConfigError
 from nasforge.run.spec import objectives_of
 
 
@@ -98,13 +99,31 @@ def query(
     arch: Annotated[str, typer.Argument(help="NB201 string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|.")],
     benchmark: BenchmarkOption = None,
     dataset: Annotated[str, typer.Option(help=f"Dataset: {BENCHMARK_DATASETS}.")] = "cifar10",
-    fidelity: Annotated[int, typer.Option(help="Training epochs: 12 or 200.")] = 200,
+    fidelity: Annotated[
+        int | None, typer.Option(help="Training epochs: 12 or 200 (default); 1-98 for nb301 (98).")
+    ] = None,
     as_json: JsonOption = False,
+    evaluator_name: Annotated[
+        str,
+        typer.Option(
+            "--evaluator",
+            help="nb201 (the table), or nb301: a DARTS genotype on the NAS-Bench-301 surrogate "
+            "in folder --benchmark.",
+        ),
+    ] = "nb201",
 ) -> None:
-    """Look up one architecture in the NAS-Bench-201 table."""
+    """Look up one architecture in the NAS-Bench-201 table, or predict a DARTS genotype with
+    the NAS-Bench-301 surrogate (--evaluator nb301)."""
     from nasforge.evaluate import NB201Benchmark
     from nasforge.space import NB201Space
     from nasforge.space.guess import parse_or_hint
+
+    if evaluator_name == "nb301":
+        _query_nb301(arch, benchmark, fidelity or 98, as_json)
+        return
+    if evaluator_name != "nb201":
+        raise ConfigError(f"unknown evaluator {evaluator_name!r} for query; choose nb201 or nb301")
+    fidelity = fidelity or 200
 
     space = NB201Space()
     parsed = parse_or_hint(
@@ -133,3 +152,35 @@ def query(
     console.print(f"same function as {payload['canonical']}")
     for key in ("valid_acc", "test_acc"):
         console.print(f"  {key:>10}: {result.metrics[key]:.2f}  ({fidelity} epochs, {dataset})")
+
+
+def _query_nb301(text: str, benchmark: Path | None, epoch: int, as_json: bool) -> None:
+    from nasforge.evaluate.nb301 import NB301Surrogate
+    from nasforge.space.darts import DartsSpace
+
+    if benchmark is None:
+        raise ConfigError("--evaluator nb301 needs --benchmark DIR: the surrogate's folder")
+    space = DartsSpace(distinct_inputs=True)
+    parsed = space.parse(text)
+    surrogate = NB301Surrogate(benchmark, fidelity=epoch, space=space)
+    accuracy, loss, runtime, per_epoch = surrogate.predict([space.to_genotype(parsed)], epoch)[0]
+    payload = {
+        "arch": space.format(parsed),
+        "epoch": epoch,
+        "prediction": {
+            "valid_acc": 100.0 * float(accuracy),
+            "valid_loss": float(loss),
+            "runtime_s": float(runtime),
+            "seconds_per_epoch": float(per_epoch),
+        },
+        "note": surrogate.note,
+    }
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    console = stdout_console()
+    console.print(f"[bold]{payload['arch']}[/]")
+    console.print(
+        f"  valid_acc {100.0 * accuracy:.2f}% at epoch {epoch} (surrogate prediction), "
+        f"valid_loss {loss:.4f}, training time {runtime:.0f} s (surrogate prediction)"
+    )

@@ -113,12 +113,19 @@ def search(
     out: WinnerFolderOption = None,
     benchmark: BenchmarkOption = None,
     evaluator: Annotated[
-        str, typer.Option(help="train, benchmark, or auto (benchmark if --benchmark is given).")
+        str,
+        typer.Option(
+            help="train, benchmark, auto (benchmark if --benchmark is given), or nb301 "
+            "(--space darts on the NAS-Bench-301 surrogate in folder --benchmark)."
+        ),
     ] = "auto",
     dataset: Annotated[
         str, typer.Option(help=f"Benchmark dataset: {BENCHMARK_DATASETS}.")
     ] = "cifar10",
-    fidelity: Annotated[int, typer.Option(help="Benchmark training epochs: 12 or 200.")] = 200,
+    fidelity: Annotated[
+        int | None,
+        typer.Option(help="Benchmark training epochs: 12 or 200 (default), 1-98 for nb301 (98)."),
+    ] = None,
     simulated_seconds: Annotated[
         float | None, typer.Option(help="Also stop after this much simulated training time.")
     ] = None,
@@ -186,6 +193,34 @@ def search(
     workers: WorkersOption = None,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            help="Search the rows of this table (CSV) instead: name its --decisions and "
+            "--objective columns.",
+        ),
+    ] = None,
+    decisions: Annotated[
+        str | None,
+        typer.Option(
+            help="With --table: the decision columns, COL[,COL...] (empty cell: inactive)."
+        ),
+    ] = None,
+    report: Annotated[
+        str | None,
+        typer.Option(help="With --table: columns to show beside the objectives, never chosen by."),
+    ] = None,
+    cost_column: Annotated[
+        str | None,
+        typer.Option(help="With --table: the column holding each row's cost in seconds."),
+    ] = None,
+    benchmark_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of the shared benchmarks, for --benchmark hwgpt-s|hwgpt-m|hwgpt-l "
+            "(default: $NASFORGE_BENCHMARKS).",
+        ),
+    ] = None,
 ) -> None:
     """Search for the best architecture; by default train candidates on the digits task.
 
@@ -194,6 +229,7 @@ def search(
     With --warm-start the search first evaluates the archs a zero-cost proxy likes best.
     With --warm-start-from it starts from a finished search of the same space on another task.
     """
+    from nasforge.evaluate.hwgpt_bench import is_hwgpt
     from nasforge.run.budget import Budget
     from nasforge.run.executor import check_executor, make_executor
     from nasforge.run.experiment import Experiment, check_objectives
@@ -207,12 +243,17 @@ def search(
     from nasforge.run.storage import Store
     from nasforge.strategy import make_strategy
 
+    on_table = table is not None or is_hwgpt(benchmark)
     use_benchmark = evaluator == "benchmark" or (evaluator == "auto" and benchmark is not None)
+    use_benchmark = use_benchmark or on_table
     if latency_table is not None and use_benchmark:
         raise ConfigError("--latency-table is for searches that train candidates, not a table")
     check_executor(executor, workers, ray_address)
-    if evaluator not in ("auto", "train", "benchmark"):
-        raise ConfigError(f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark")
+    if evaluator not in ("auto", "train", "benchmark", "nb301"):
+        raise ConfigError(
+            f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark, nb301"
+        )
+    use_benchmark = use_benchmark or evaluator == "nb301"
     default_budget = DEFAULT_BENCHMARK_BUDGET if use_benchmark else DEFAULT_TRAIN_BUDGET
     limits = Budget(
         queries=default_budget if budget is None else budget,
@@ -224,14 +265,27 @@ def search(
     limits_on_metrics = [Constraint.parse(text) for text in constraint or []]
     space_params = parse_options(space_option or [], what="space option")
     hyperparameters = parse_hyperparameters(hp or [])
-    if use_benchmark:
+    if on_table:
+        search_space, chosen_evaluator, goals = table_search(
+            table, decisions, benchmark, benchmark_dir, goals, report, cost_column
+        )
+        if space is not None or hyperparameters:
+            raise ConfigError("a table search's space is the table's rows: drop --space and --hp")
+    elif evaluator == "nb301":
+        from nasforge.run.table_setup import nb301_parts
+
+        search_space, chosen_evaluator = nb301_parts(
+            space or "darts", space_params, hyperparameters, benchmark, fidelity=fidelity or 98
+        )
+        typer.echo(f"note: {chosen_evaluator.note}", err=True)
+    elif use_benchmark:
         search_space, chosen_evaluator = benchmark_evaluator(
             space or "nb201",
             space_params,
             hyperparameters,
             benchmark_path(benchmark),
             dataset=dataset,
-            fidelity=fidelity,
+            fidelity=fidelity or 200,
         )
     else:
         search_space, chosen_evaluator = training_evaluator(
@@ -268,7 +322,11 @@ def search(
         strategy_options
     ):
         # Rungs that the evaluator can measure: NB201's two schedules, or epochs up to --epochs.
-        if use_benchmark:
+        if on_table:
+            pass  # a table has no fidelity: the scheduler's default rungs, all the same row
+        elif evaluator == "nb301":
+            strategy_options["budgets"] = (11.0, 33.0, 98.0)  # epochs, eta = 3
+        elif use_benchmark:
             strategy_options["budgets"] = (12.0, 200.0)
         else:
             strategy_options.update(min_budget=max(1, epochs // 9), max_budget=epochs)
@@ -344,6 +402,47 @@ def search(
             final_epochs=final_epochs,
             out=winner_folder,
         )
+
+
+def table_search(
+    table: Path | None,
+    decisions: str | None,
+    benchmark: Path | None,
+    benchmark_dir: Path | None,
+    goals: list[Any] | None,
+    report: str | None,
+    cost_column: str | None,
+) -> tuple[Any, Any, list[Any]]:
+    """The space and evaluator of ``--table`` or ``--benchmark hwgpt-*`` (notes on stderr)."""
+    import os
+
+    from nasforge.run.table_setup import hwgpt_parts, table_parts
+
+    shown = _columns(report)
+    if table is not None:
+        if benchmark is not None:
+            raise ConfigError("choose --table FILE or --benchmark, not both")
+        if not decisions:
+            raise ConfigError("--table needs --decisions COL[,COL...]: the decision columns")
+        space, evaluator = table_parts(
+            table, _columns(decisions), goals or [], report=shown, cost_column=cost_column
+        )
+    else:
+        if decisions:
+            raise ConfigError(
+                f"--benchmark {benchmark} knows its decision columns: drop --decisions"
+            )
+        where = benchmark_dir or os.environ.get("NASFORGE_BENCHMARKS")
+        space, evaluator, goals = hwgpt_parts(
+            str(benchmark), where, goals, report=shown, cost_column=cost_column
+        )
+    for note in space.data.notes:
+        typer.echo(f"note: {note}", err=True)
+    return space, evaluator, list(goals or [])
+
+
+def _columns(text: str | None) -> list[str]:
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 def transferred(
@@ -617,11 +716,17 @@ def run_and_report(
 
         result = experiment.run(on_trial=on_trial)
     payload = {"store": str(journal.path), **result.to_dict(experiment.space)}
+    shown: tuple[str, ...] = getattr(experiment.evaluator, "report_columns", ())
+    if shown:
+        payload["report"] = list(shown)
+    note = getattr(experiment.evaluator, "note", None)
+    if note:
+        payload["note"] = note
     if not as_json and result.multi_objective:
-        stdout_console().print(pareto_table(result, experiment.space))
+        stdout_console().print(pareto_table(result, experiment.space, extra=shown))
     elif not as_json:
         stdout_console().print(
-            leaderboard_table(result, experiment.space, experiment.objective, k=top)
+            leaderboard_table(result, experiment.space, experiment.objective, k=top, extra=shown)
         )
     if retrains and experiment.others_running():
         retrains = False

@@ -9,13 +9,23 @@ from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.nb201_benchmark import NB201Benchmark, NB201Table
 from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.table_lookup import TableEvaluator, table_evaluator
 from nasforge.space.base import SearchSpace
+from nasforge.space.darts import DartsSpace
 
 
 def _nb201_benchmark(
     space: SearchSpace, path: str | None = None, dataset: str = "cifar10", fidelity: int = 200
 ) -> Evaluator:
     return NB201Benchmark.from_csv(path, dataset=dataset, fidelity=fidelity)
+
+
+def _nb301(space: SearchSpace, path: str, fidelity: int = 98) -> Evaluator:
+    from nasforge.evaluate.nb301 import NB301Surrogate, check_space
+
+    check_space(space)
+    assert isinstance(space, DartsSpace)
+    return NB301Surrogate(path, fidelity=fidelity, space=space)
 
 
 def _training(
@@ -86,6 +96,8 @@ EVALUATORS: dict[str, Callable[..., Evaluator]] = {
     NB201Benchmark.name: _nb201_benchmark,
     "train": _training,
     "proxy": _proxy,
+    TableEvaluator.name: table_evaluator,
+    "nb301": _nb301,
 }
 
 
@@ -107,5 +119,6 @@ __all__ = [
     "NB201Table",
     "Result",
     "Status",
+    "TableEvaluator",
     "make_evaluator",
 ]

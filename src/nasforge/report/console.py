@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 
 from nasforge.arch import Arch
@@ -18,10 +20,15 @@ EXTRA_COLUMNS = {
 
 
 def leaderboard_table(
-    result: SearchResult, space: SearchSpace, objective: Objective, k: int = 10
+    result: SearchResult,
+    space: SearchSpace,
+    objective: Objective,
+    k: int = 10,
+    extra: Sequence[str] = (),
 ) -> Table:
     """The top `k` evaluated trials by score: the objective, then test accuracy (report only),
-    parameters and latency where the evaluator measured them, and each trial's cost."""
+    parameters and latency where the evaluator measured them, the `extra` metrics (a table's
+    ``--report`` columns, shown only), and each trial's cost."""
     table = Table(title=f"Leaderboard: {result.name} (top {k} of {result.usage.queries} evaluated)")
     table.add_column("rank", justify="right")
     table.add_column("trial", justify="right")
@@ -33,8 +40,9 @@ def leaderboard_table(
         for name in EXTRA_COLUMNS
         if name != objective.metric and (name == "cost" or any(name in t.metrics for t in ranked))
     ]
+    extras[-1:-1] = [name for name in extra if name != objective.metric and name not in extras]
     for name in extras:
-        table.add_column(EXTRA_COLUMNS[name], justify="right")
+        table.add_column(EXTRA_COLUMNS.get(name, f"{name} (report only)"), justify="right")
     for rank, trial in enumerate(ranked, start=1):
         row = [
             str(rank),
@@ -49,8 +57,9 @@ def leaderboard_table(
     return table
 
 
-def pareto_table(result: SearchResult, space: SearchSpace) -> Table:
-    """The Pareto front: one row per member, one column per objective."""
+def pareto_table(result: SearchResult, space: SearchSpace, extra: Sequence[str] = ()) -> Table:
+    """The Pareto front: one row per member, one column per objective, then the `extra`
+    metrics (shown only)."""
     front = result.pareto_front()
     table = Table(
         title=f"Pareto front: {result.name} ({len(front)} of {result.usage.queries} evaluated)"
@@ -59,9 +68,13 @@ def pareto_table(result: SearchResult, space: SearchSpace) -> Table:
     table.add_column("architecture", overflow="fold")
     for objective in result.objectives:
         table.add_column(f"{objective.metric} ({objective.direction})", justify="right")
+    shown = [name for name in extra if name not in {o.metric for o in result.objectives}]
+    for name in shown:
+        table.add_column(f"{name} (report only)", justify="right")
     for trial in front:
         row = [str(trial.number), space.format(Arch.parse(trial.arch))]
         row += [_number(trial.metrics.get(o.metric)) for o in result.objectives]
+        row += [_number(trial.metrics.get(name)) for name in shown]
         table.add_row(*row)
     return table
 

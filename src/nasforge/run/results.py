@@ -125,6 +125,7 @@ def trial_to_dict(trial: TrialRecord, space: SearchSpace) -> dict[str, Any]:
         "number": trial.number,
         "arch": space.format(arch),
         "arch_text": trial.arch,
+        "choices": dict(arch),
         "budget": trial.budget,
         "score": trial.score,
         "status": trial.status.value,

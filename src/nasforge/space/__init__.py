@@ -15,6 +15,7 @@ from nasforge.space.loading import is_spec, load_space, space_key
 from nasforge.space.mlp import MLPSpace
 from nasforge.space.mobilenet import MobileNetSpace
 from nasforge.space.nb201 import NB201Space
+from nasforge.space.table import TableSpace
 from nasforge.space.textconv import TextConvSpace
 from nasforge.space.transformer import TransformerSpace
 
@@ -28,6 +29,7 @@ SPACES: dict[str, type[SearchSpace]] = {
         MobileNetSpace,
         TextConvSpace,
         TransformerSpace,
+        TableSpace,
     )
 }
 
@@ -108,6 +110,8 @@ def spaces_fitting(input_shape: tuple[int, ...]) -> list[str]:
     """Names of the registered spaces whose default configuration accepts `input_shape`."""
     fitting = []
     for name, cls in SPACES.items():
+        if not getattr(cls, "builds_networks", True):  # a table's rows: nothing to build
+            continue
         try:
             cls().check_input(input_shape)
         except SpaceError:
@@ -124,6 +128,7 @@ __all__ = [
     "MobileNetSpace",
     "NB201Space",
     "SearchSpace",
+    "TableSpace",
     "TextConvSpace",
     "TransformerSpace",
     "WithHyperparameters",

@@ -10,8 +10,9 @@ and ``{cell}_node{k}_op{s}``. Any DARTS genotype is an arch of this space and ba
 Options: ``channels`` (C, 16), ``layers`` (8), ``nodes`` (4), ``ops`` (``darts``: the seven
 DARTS primitives besides ``none``; ``nasnet`` adds ``sep_conv_7x7`` and ``conv_7x1_1x7``),
 ``concat`` (``all`` intermediate nodes, as DARTS; ``loose``: those no node takes as input,
-as NASNet), ``auxiliary`` (an auxiliary head, excluded from ``params``), and
-``drop_path_prob`` (for training).
+as NASNet), ``auxiliary`` (an auxiliary head, excluded from ``params``),
+``drop_path_prob`` (for training), and ``distinct_inputs`` (every node takes two different
+inputs, as in NAS-Bench-301: sampling, mutation and crossover move a repeated input).
 
 ``none`` is not a choice of a slot: DARTS's search includes it on every edge but its
 derivation never keeps it, and every published cell has two real inputs per node.
@@ -19,12 +20,12 @@ derivation never keeps it, and every published cell has two real inputs per node
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasforge.arch import Arch
+from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace
 from nasforge.space.darts_genotype import PUBLISHED, Genotype, parse_genotype
@@ -69,6 +70,7 @@ class DartsSpace(SearchSpace):
         concat: str = "all",
         auxiliary: bool = False,
         drop_path_prob: float = 0.0,
+        distinct_inputs: bool = False,
     ) -> None:
         if channels < 2 or channels % 2:
             raise SpaceError(f"darts needs an even channels >= 2, not {channels}")
@@ -85,6 +87,7 @@ class DartsSpace(SearchSpace):
         self.channels, self.layers, self.nodes = channels, layers, nodes
         self.ops_name, self.concat, self.auxiliary = ops, concat, bool(auxiliary)
         self.drop_path_prob = float(drop_path_prob)
+        self.distinct_inputs = bool(distinct_inputs)
         self.ops = OP_SETS[ops]
         self._decisions = tuple(
             decision
@@ -111,7 +114,78 @@ class DartsSpace(SearchSpace):
             "concat": self.concat,
             "auxiliary": self.auxiliary,
             "drop_path_prob": self.drop_path_prob,
+            **({"distinct_inputs": True} if self.distinct_inputs else {}),
         }
+
+    # -- distinct inputs (NAS-Bench-301's cells) --------------------------------------------
+    def _repeated(self, arch: Arch) -> list[tuple[str, int]]:
+        """The (cell, node) pairs whose two slots take the same input."""
+        return [
+            (cell, node)
+            for cell in CELL_TYPES
+            for node in range(self.nodes)
+            if arch.get(input_label(cell, node, 0)) == arch.get(input_label(cell, node, 1))
+        ]
+
+    def _distinct(self, arch: Arch, rng: np.random.Generator | None = None) -> Arch:
+        """With ``distinct_inputs``: `arch` with the second slot of every node that repeats
+        its first slot's input moved to another input (a random one with `rng`, else the
+        lowest)."""
+        if not self.distinct_inputs:
+            return arch
+        changes: dict[str, Any] = {}
+        for cell, node in self._repeated(arch):
+            taken = int(arch[input_label(cell, node, 0)])
+            others = [i for i in range(node + 2) if i != taken]
+            pick = others[int(rng.integers(len(others)))] if rng is not None else others[0]
+            changes[input_label(cell, node, 1)] = pick
+        return arch.replace(**changes) if changes else arch
+
+    def validate(self, arch: Arch) -> Arch:
+        arch = super().validate(arch)
+        if self.distinct_inputs:
+            for cell, node in self._repeated(arch)[:1]:
+                raise ArchError(
+                    f"node {node} of the {cell} cell takes input "
+                    f"{arch[input_label(cell, node, 0)]} twice, and this darts space "
+                    "(distinct_inputs, as NAS-Bench-301) needs two different inputs per node"
+                )
+        return arch
+
+    def size(self) -> int:
+        if not self.distinct_inputs:
+            return super().size()
+        per_cell = 1
+        for node in range(self.nodes):
+            per_cell *= (node + 2) * (node + 1) * len(self.ops) ** 2
+        return int(per_cell ** len(CELL_TYPES))
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        return self._distinct(super().sample(rng), rng)
+
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        return self._distinct(super().mutate(arch, rng), rng)
+
+    def crossover(self, first: Arch, second: Arch, rng: np.random.Generator) -> Arch:
+        return self._distinct(super().crossover(first, second, rng), rng)
+
+    def neighbors(self, arch: Arch) -> list[Arch]:
+        found = super().neighbors(arch)
+        return [n for n in found if not self._repeated(n)] if self.distinct_inputs else found
+
+    def enumerate(self) -> Iterator[Arch]:
+        return (arch for arch in super().enumerate() if not self._distinct_fails(arch))
+
+    def _distinct_fails(self, arch: Arch) -> bool:
+        return self.distinct_inputs and bool(self._repeated(arch))
+
+    def resolve(self, assignment: Mapping[str, Choice]) -> Arch:
+        labels = [d.label for d in self.decisions]
+        chosen = Arch({label: assignment[label] for label in labels if label in assignment})
+        return self.validate(self._distinct(chosen))
+
+    def sample_with(self, answer: Callable[[Decision], Choice]) -> Arch:
+        return self.validate(self._distinct(Arch({d.label: answer(d) for d in self.decisions})))
 
     # -- genotypes -----------------------------------------------------------------------
     def named_architectures(self) -> Mapping[str, Arch]:
@@ -119,7 +193,10 @@ class DartsSpace(SearchSpace):
         named = {}
         for name, genotype in PUBLISHED.items():
             if self._fits(name):
-                named[name] = self.from_genotype(genotype)
+                try:
+                    named[name] = self.from_genotype(genotype)
+                except ArchError:  # a repeated input, with distinct_inputs
+                    continue
         return named
 
     def named_space_options(self, name: str) -> Mapping[str, Any] | None:
