@@ -309,7 +309,7 @@ class OneShotMethod(TrainerHooks, ABC):
             report=report,
             memory=memory,
             not_searched=tuple(
-                label for label in supernet.labels if label not in self._arch_labels(supernet)
+                label for label in supernet.value_labels if label not in self._arch_labels(supernet)
             ),
             latency_ms=None
             if self.latency_table is None
@@ -507,14 +507,12 @@ class OneShotMethod(TrainerHooks, ABC):
     def _argmax_arch(self) -> Arch:
         """The strongest candidate of every decision, without those in ``exclude_ops``, or
         what the space's own rule derives from the weights (`SearchSpace.derive`)."""
-        if set(self.alpha_) == {d.label for d in self.space.decisions}:
-            weights = {
-                label: logits.detach().softmax(0).tolist()
-                for label, logits in self._logits().items()
-            }
-            derived = self.space.derive(weights)
-            if derived is not None:
-                return derived
+        weights = {
+            label: logits.detach().softmax(0).tolist() for label, logits in self._logits().items()
+        }
+        derived = self.space.derive(weights)
+        if derived is not None:
+            return derived
         return self.supernet_.argmax_arch(self.alpha_, exclude=self.exclude_ops)
 
     def _select_arch(self) -> Arch:
