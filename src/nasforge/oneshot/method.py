@@ -429,7 +429,11 @@ class OneShotMethod(TrainerHooks, ABC):
     # -- hooks -------------------------------------------------------------------------
     def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
         self._arch_losses = []
-        self.warming_up_ = epoch < self.warmup_epochs
+        self.warming_up_ = epoch < self._warmup(self.epochs_)
+
+    def _warmup(self, epochs: int) -> int:
+        """The epochs without architecture steps in a search of ``epochs``."""
+        return self.warmup_epochs
 
     def before_forward(self, step: int, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         if not self.warming_up_:
