@@ -10,17 +10,22 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from typer.testing import CliRunner
 
 from nasforge.arch import Arch
 from nasforge.cli import app
+from nasforge.data import load_task
 from nasforge.data.task import Task
 from nasforge.errors import ArchError
 from nasforge.measure.parameters import count_parameters
+from nasforge.oneshot import make_method
 from nasforge.space import make_space
+from nasforge.space.choices import MixedModule
 from nasforge.space.darts import NAMED_OPTIONS, DartsSpace
 from nasforge.space.darts_genotype import PUBLISHED, parse_genotype
+from nasforge.space.darts_names import CELL_TYPES, edge_label
 from nasforge.training.trainer import TrainConfig, Trainer, TrainerHooks
 
 runner = CliRunner()
@@ -153,24 +158,124 @@ def test_derive_keeps_each_nodes_two_strongest_edges() -> None:
     assert arch["normal_node0_in0"] != arch["normal_node0_in1"]
 
 
-def test_a_nodes_two_slots_share_one_op_per_edge_in_the_supernet() -> None:
+def test_the_supernet_is_dartss_one_op_vector_per_edge_with_none() -> None:
+    space = DartsSpace(channels=4, layers=3)  # 4 nodes: 14 edges a cell, as in DARTS
+    supernet = space.supernet((1, 8, 8), 10)
+    edges = [
+        edge_label(cell, node, i)
+        for cell in CELL_TYPES
+        for node in range(4)
+        for i in range(node + 2)
+    ]
+    assert supernet.mixed_labels == tuple(edges) and len(edges) == 28
+    assert all(supernet.num_choices[label] == 8 for label in edges)
+    assert space.edge_choices() == ("none", *space.ops)
+    assert supernet.labels == tuple(d.label for d in space.decisions)  # archs: the slots
+    cell = supernet.net.cells[1]  # a reduction cell
+    for node in cell.edges:
+        for edge in node:
+            assert isinstance(edge, MixedModule) and edge.names == space.edge_choices()
+            for name in ("max_pool_3x3", "avg_pool_3x3"):  # pool + non-affine BatchNorm
+                pool = edge.candidates[name]
+                assert isinstance(pool, nn.Sequential) and isinstance(pool[1], nn.BatchNorm2d)
+                assert not pool[1].affine
+    preprocessing = [*cell.preprocess0.modules(), *cell.preprocess1.modules()]
+    norms = [m for m in preprocessing if isinstance(m, nn.BatchNorm2d)]
+    assert norms and not any(m.affine for m in norms)
+    child = space.build(space.parse("DARTS_V2"), (1, 8, 8), 10)
+    assert all(m.affine for m in child.modules() if isinstance(m, nn.BatchNorm2d))
+
+
+def _edge_weights(space: DartsSpace, strongest: dict[str, dict[int, dict[str, float]]]) -> Any:
+    """Uniform weights on every edge, except the ops given per cell, node and input."""
+    choices = space.edge_choices()
+    weights: dict[str, list[float]] = {}
+    for cell in CELL_TYPES:
+        for node in range(space.nodes):
+            for i in range(node + 2):
+                given = strongest.get(f"{cell}{node}", {}).get(i, {})
+                rest = (1.0 - sum(given.values())) / (len(choices) - len(given))
+                weights[edge_label(cell, node, i)] = [given.get(op, rest) for op in choices]
+    return weights
+
+
+def test_derive_is_dartss_rule_on_hand_set_edge_weights() -> None:
+    space = DartsSpace(channels=4, layers=3)
+    weights = _edge_weights(
+        space,
+        {
+            # node 2 (states 0-3): edge 0 is mostly none, so its strongest real op (0.02)
+            # is weaker than edges 1 and 3, which keep their own ops
+            "normal2": {
+                0: {"none": 0.86, "sep_conv_3x3": 0.02},
+                1: {"none": 0.1, "skip_connect": 0.4},
+                3: {"none": 0.5, "dil_conv_5x5": 0.3},
+            },
+            "normal0": {0: {"sep_conv_5x5": 0.5}, 1: {"max_pool_3x3": 0.6}},
+            "reduce3": {4: {"avg_pool_3x3": 0.3, "sep_conv_3x3": 0.29}, 2: {"none": 0.99}},
+        },
+    )
+    arch = space.derive(weights)
+    assert arch is not None
+    genotype = space.to_genotype(arch)
+    assert genotype.normal[4:6] == (("skip_connect", 1), ("dil_conv_5x5", 3))
+    assert genotype.normal[0:2] == (("max_pool_3x3", 1), ("sep_conv_5x5", 0))
+    # reduce node 3: edge 4's avg pool is strongest; the others tie (uniform), so the
+    # earliest input, 0, comes second with the first op of the tie; edge 2 (none) is out
+    assert genotype.reduce[6] == ("avg_pool_3x3", 4)
+    assert genotype.reduce[7] == ("max_pool_3x3", 0)
+    # the same rule as DARTS's Network.genotype on these weights
+    assert genotype == _dartss_parse(space, weights)
+
+
+def _dartss_parse(space: DartsSpace, weights: Any) -> Any:
+    """quark0/darts cnn/model_search.py, Network.genotype._parse, on our weights."""
+    primitives = space.edge_choices()
+    none = primitives.index("none")
+    cells = {}
+    for cell in CELL_TYPES:
+        gene = []
+        for i in range(space.nodes):
+            w = [weights[edge_label(cell, i, j)] for j in range(i + 2)]
+            edges = sorted(
+                range(i + 2),
+                key=lambda x: -max(w[x][k] for k in range(len(w[x])) if k != none),
+            )[:2]
+            for j in edges:
+                k_best = None
+                for k in range(len(w[j])):
+                    if k != none and (k_best is None or w[j][k] > w[j][k_best]):
+                        k_best = k
+                assert k_best is not None
+                gene.append((primitives[k_best], j))
+        cells[cell] = gene
+    return parse_genotype(
+        f"Genotype(normal={cells['normal']}, normal_concat=range(2, 6), "
+        f"reduce={cells['reduce']}, reduce_concat=range(2, 6))"
+    )
+
+
+def test_edges_that_start_equal_learn_different_ops() -> None:
+    space = DartsSpace(**TINY)  # type: ignore[arg-type]
+    # alpha starts exactly equal on every edge (alpha_init=0); the slot layout of before
+    # gave a node's two slots identical gradients, so both kept edges took the same op
+    method = make_method("darts", space, alpha_init=0.0)
+    result = method.search(load_task("digits"), epochs=1, batch_size=64, seed=0, threads=1)
+    alpha = result.alpha
+    assert not np.array_equal(alpha["normal_node0_edge0"], alpha["normal_node0_edge1"])
+    genotype = space.to_genotype(result.arch)
+    pairs = [genotype.normal[k : k + 2] for k in (0, 2)] + [
+        genotype.reduce[k : k + 2] for k in (0, 2)
+    ]
+    assert any(a[0] != b[0] for a, b in pairs), genotype  # two kept edges, two ops
+    assert all(a[1] != b[1] for a, b in pairs)  # two different inputs per node
+
+
+def test_a_path_taking_one_input_twice_is_the_child() -> None:
     space = DartsSpace(**TINY)  # type: ignore[arg-type]
     torch.manual_seed(0)
     supernet = space.supernet((1, 8, 8), 10)
-    cell = supernet.net.cells[0]
-    first, second = cell.slot_ops[0], cell.slot_ops[1]
-    for i in range(2):  # node 0's two slots, on each of its two inputs
-        for name in first[i].names:
-            assert second[i].candidates[name] is first[i].candidates[name]
-    calls = []
-    conv = next(
-        m for m in first[0].candidates["sep_conv_3x3"].modules() if isinstance(m, nn.Conv2d)
-    )
-    conv.register_forward_hook(lambda *_: calls.append(1))
-    supernet.use_weights({label: torch.ones(n) / n for label, n in supernet.num_choices.items()})
-    supernet(torch.randn(2, 1, 8, 8))
-    assert len(calls) == 1  # computed once for both slots
-    # both slots of a node on input 0, other ops: the one-hot supernet is still the child
+    # both slots of a node on input 0, other ops: the supernet's path is still the child
     arch = space.parse(
         "Genotype(normal=[('sep_conv_3x3', 0), ('dil_conv_5x5', 0), ('skip_connect', 1), "
         "('sep_conv_3x3', 0)], normal_concat=[2, 3], reduce=[('max_pool_3x3', 0), "
@@ -181,7 +286,22 @@ def test_a_nodes_two_slots_share_one_op_per_edge_in_the_supernet() -> None:
     child = supernet.child(arch).eval()
     x = torch.randn(3, 1, 8, 8)
     with torch.no_grad():
-        assert torch.allclose(supernet(x), child(x), atol=1e-5)
+        assert torch.allclose(supernet(x), child(x), atol=1e-4)
+
+
+def test_pc_darts_reduction_edges_bypass_through_a_max_pool() -> None:
+    space = DartsSpace(channels=8, layers=3, nodes=2)
+    supernet = space.supernet((1, 8, 8), 10, partial_channels=4)
+    edge = supernet.net.cells[1].edges[0][0]  # a reducing edge of a reduction cell
+    assert isinstance(edge, MixedModule) and edge.partial
+    x = torch.randn(2, 16, 8, 8)
+    supernet.use_path({label: 0 for label in supernet.mixed_labels})  # none on every edge
+    out = edge(x)
+    assert out.shape == (2, 16, 4, 4)
+    # channels shuffled from [4 zeros (none on the first 16/4), max-pooled other 12]
+    unshuffled = out.view(2, 4, 4, 4, 4).transpose(1, 2).reshape(2, 16, 4, 4)
+    assert torch.equal(unshuffled[:, :4], torch.zeros(2, 4, 4, 4))
+    assert torch.equal(unshuffled[:, 4:], F.max_pool2d(x[:, 4:], 2, 2))
 
 
 @pytest.mark.parametrize(

@@ -96,9 +96,9 @@ def test_search_returns_an_arch_of_the_space_and_diagnostics_per_epoch(
 
 def test_architecture_weights_move_and_beta_decay_keeps_them_smaller(digits: Task) -> None:
     darts = DARTS(SPACE).search(digits, epochs=2, batch_size=64, seed=0, threads=1)
-    beta_method = BetaDARTS(SPACE, lambda_max=200.0)
+    beta_method = BetaDARTS(SPACE, lambda_max=200.0, lambda_epochs=2)
     beta = beta_method.search(digits, epochs=2, batch_size=64, seed=0, threads=1)
-    assert beta_method.lambda_ == 100.0  # lambda_max * epoch / epochs at the last epoch
+    assert beta_method.lambda_ == 100.0  # lambda_max * epoch / lambda_epochs, last epoch
     initial = 1e-3 * torch.randn((6, 5), generator=torch.Generator().manual_seed(0)).numpy()
     assert np.abs(stack(darts.alpha) - initial).max() > 10 * 3e-4  # over 10 Adam steps of 3e-4
     lse = lambda a: np.log(np.exp(a).sum(axis=-1)).mean()  # noqa: E731

@@ -4,12 +4,13 @@ DARTS on NAS-Bench-201 drifts to cells of skip connections. beta-DARTS adds to t
 architecture loss the Beta-Decay term, the mean over decisions (edges) of
 ``logsumexp(alpha_e)``, with a weight that grows linearly over the epochs::
 
-    L = L_val + lambda_t * mean_e logsumexp(alpha_e),   lambda_t = lambda_max * t / epochs
+    L = L_val + lambda_t * mean_e logsumexp(alpha_e),   lambda_t = lambda_max * t / lambda_epochs
 
 (``t`` the epoch from 0). Its gradient in ``alpha_e`` is ``softmax(alpha_e) / decisions``:
 it pulls large architecture parameters down and keeps their softmax from saturating early.
-The authors' NB201 code (first order, ``weights = 0 + 50 * epoch / 100`` over 100 epochs)
-gives ``lambda_max = 50``.
+As the authors' code (``weights = 0 + 50 * epoch / 100``, whatever the epochs):
+``lambda_max = 50``, ``lambda_epochs = 100`` (so at 50 epochs the weight reaches 25; set
+``lambda_epochs`` to the epochs for a weight that reaches ``lambda_max``).
 """
 
 from __future__ import annotations
@@ -37,15 +38,25 @@ class BetaDARTS(DARTS):
 
     name = "beta-darts"
 
-    def __init__(self, space: SearchSpace, *, lambda_max: float = 50.0, **options: Any) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        lambda_max: float = 50.0,
+        lambda_epochs: int = 100,
+        **options: Any,
+    ) -> None:
         super().__init__(space, **options)
         if not lambda_max >= 0:
             raise OneShotError(f"beta-darts lambda_max must be >= 0, not {lambda_max}")
+        if not lambda_epochs >= 1:
+            raise OneShotError(f"beta-darts lambda_epochs must be >= 1, not {lambda_epochs}")
         self.lambda_max = lambda_max
+        self.lambda_epochs = lambda_epochs
 
     def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
         super().on_epoch_start(epoch, model)
-        self.lambda_ = self.lambda_max * epoch / self.epochs_
+        self.lambda_ = self.lambda_max * epoch / self.lambda_epochs
 
     def _regularization(self) -> torch.Tensor | None:
         return self.lambda_ * beta_decay(self.alpha_)

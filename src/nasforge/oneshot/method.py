@@ -309,7 +309,7 @@ class OneShotMethod(TrainerHooks, ABC):
             report=report,
             memory=memory,
             not_searched=tuple(
-                label for label in supernet.labels if label not in self._arch_labels(supernet)
+                label for label in supernet.value_labels if label not in self._arch_labels(supernet)
             ),
             latency_ms=None
             if self.latency_table is None
@@ -429,7 +429,11 @@ class OneShotMethod(TrainerHooks, ABC):
     # -- hooks -------------------------------------------------------------------------
     def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
         self._arch_losses = []
-        self.warming_up_ = epoch < self.warmup_epochs
+        self.warming_up_ = epoch < self._warmup(self.epochs_)
+
+    def _warmup(self, epochs: int) -> int:
+        """The epochs without architecture steps in a search of ``epochs``."""
+        return self.warmup_epochs
 
     def before_forward(self, step: int, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         if not self.warming_up_:
@@ -507,14 +511,12 @@ class OneShotMethod(TrainerHooks, ABC):
     def _argmax_arch(self) -> Arch:
         """The strongest candidate of every decision, without those in ``exclude_ops``, or
         what the space's own rule derives from the weights (`SearchSpace.derive`)."""
-        if set(self.alpha_) == {d.label for d in self.space.decisions}:
-            weights = {
-                label: logits.detach().softmax(0).tolist()
-                for label, logits in self._logits().items()
-            }
-            derived = self.space.derive(weights)
-            if derived is not None:
-                return derived
+        weights = {
+            label: logits.detach().softmax(0).tolist() for label, logits in self._logits().items()
+        }
+        derived = self.space.derive(weights)
+        if derived is not None:
+            return derived
         return self.supernet_.argmax_arch(self.alpha_, exclude=self.exclude_ops)
 
     def _select_arch(self) -> Arch:

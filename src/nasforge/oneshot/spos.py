@@ -128,7 +128,7 @@ class SPOS(OneShotMethod):
     ) -> None:
         super()._start(supernet, split, epochs, batch_size, seed)
         # no architecture parameters: uniform
-        self.alpha_ = {label: torch.zeros(n) for label, n in supernet.num_choices.items()}
+        self.alpha_ = {label: torch.zeros(supernet.num_choices[label]) for label in supernet.labels}
         self.recorder_ = DiagnosticsRecorder(self.recorder_.choices, "generation")
         batches = calibration_batches(
             split.weights_task.x_train, batch_size, self.calibration_batches, seed + 1

@@ -90,6 +90,14 @@ class ChoiceSuperNet(nn.Module):
         run = self._construct_run(self.largest_values)
         self.net = run[0]
         self._mixed_paths = _mixed_paths(self.net, run[1].occurrences)
+        # decisions only the supernet asks: a relaxation of the space's decisions (the darts
+        # space's per-edge op choices, of which its `derive` reads an arch); the gradient
+        # methods weight those, while paths and archs keep the space's decisions
+        own = tuple(d for label, d in run[1].asked.items() if label not in self._by_label)
+        self.search_decisions: tuple[ChoiceDecision, ...] = own
+        if own:
+            self._by_label.update((d.label, d) for d in own)
+            self.mixed_labels = tuple(d.label for d in own if d.kind in ("module", "inputs"))
         if partial_channels > 1 and not any(
             isinstance(m, MixedModule) and m.partial for m in self.net.modules()
         ):
@@ -100,9 +108,9 @@ class ChoiceSuperNet(nn.Module):
         self._structures: dict[ValueKey, nn.Module] = {}
         self.use_weights(  # uniform mixtures at the largest values
             {
-                d.label: torch.full((len(d.choices),), 1.0 / len(d.choices))
-                for d in self.decisions
-                if d.label in self.mixed_labels
+                label: torch.full((size,), 1.0 / size)
+                for label, size in self.num_choices.items()
+                if label in self.mixed_labels
             }
         )
 
@@ -116,15 +124,15 @@ class ChoiceSuperNet(nn.Module):
     # -- shapes and modes ------------------------------------------------------------------
     @property
     def num_choices(self) -> dict[str, int]:
-        """The length of each decision's architecture weights."""
-        return {d.label: len(d.choices) for d in self.decisions}
+        """The length of each decision's architecture weights (the supernet's own
+        decisions too, `search_decisions`)."""
+        return {label: len(d.choices) for label, d in self._by_label.items()}
 
     def use_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
         """Mixed mode: module and input choices are weighted sums, value choices argmax.
-        Every module and input choice needs weights; a value choice without takes its
-        largest value."""
-        mixed = [d.label for d in self.decisions if d.kind in ("module", "inputs")]
-        missing = [label for label in mixed if label not in weights]
+        Every module and input choice of ``mixed_labels`` needs weights; a value choice
+        without takes its largest value."""
+        missing = [label for label in self.mixed_labels if label not in weights]
         if missing:
             raise ArchError(f"architecture weights are missing for {', '.join(missing)}")
         self.mode.weights, self.mode.path = self._check_weights(weights), None

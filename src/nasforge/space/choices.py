@@ -85,6 +85,13 @@ class SuperMode:
     # entry goes once every sharer has used it, so no-grad passes free outputs early
     outputs: dict[tuple[int, int], list[Any]] | None = None
 
+    def chosen(self, label: str) -> int | None:
+        """The index a single path takes for ``label``, or None if the next forward pass
+        runs no path through it (mixed mode, or a path over other decisions). A supernet
+        whose own decisions differ from its space's (the darts space's per-edge op
+        choices) reads the space's decisions of an arch's path this way."""
+        return None if self.path is None else self.path.get(label)
+
 
 @dataclass
 class _Run:
@@ -129,6 +136,11 @@ class Choices:
         """``"child"``, ``"trace"`` or ``"supernet"``."""
         return self._mode
 
+    @property
+    def super_mode(self) -> SuperMode | None:
+        """The shared mode of a supernet's forward passes (None outside supernet mode)."""
+        return self._super_mode
+
     def partial(self, channels: int) -> int:
         """The channels the candidates of a ``partial=True`` module choice are built for:
         ``channels // K`` in a supernet with partial channels ``K`` (PC-DARTS), else
@@ -148,6 +160,7 @@ class Choices:
         *,
         partial: bool = False,
         share: nn.Module | None = None,
+        inherits: tuple[str, int] | None = None,
     ) -> nn.Module:
         """One of ``candidates`` (name -> factory of a module). A child gets the chosen
         module itself; a supernet a `MixedModule` of all of them. Candidates are named by
@@ -161,8 +174,12 @@ class Choices:
         ``share``: an earlier module choice of this network on the same input, with the same
         candidate names, whose candidates this one reuses in a supernet (a child still gets
         its own module). Both choices keep their own decision and weights; a forward pass
-        runs each shared candidate once per input. The darts space shares the ops of a
-        node's two slots on one input this way, so its supernet holds one op per edge."""
+        runs each shared candidate once per input.
+
+        ``inherits=(label, n)``: in a child, the module takes the supernet's weights of the
+        ``n``-th module choice of ``label`` (by default the ``n``-th of its own label), for
+        a supernet that asks other decisions than its child: the darts supernet has one op
+        choice per edge, its child one per slot."""
         for name, factory in candidates.items():
             if isinstance(factory, nn.Module) or not callable(factory):
                 raise SpaceError(
@@ -193,6 +210,8 @@ class Choices:
         module = _module(label, str(chosen), factories[chosen]())
         self.run_.chosen_modules[id(module)] = str(chosen)
         self._occurred(label, module)
+        if inherits is not None:
+            self.run_.occurrences[id(module)] = (inherits[0], int(inherits[1]))
         return module
 
     def choose_value(self, label: str, values: Sequence[V]) -> V:
@@ -330,11 +349,18 @@ def largest(decision: Decision) -> Choice:
 
 
 class Zero(nn.Module):
-    """A candidate that outputs zeros shaped like its input ("no connection", NB201's
-    ``none``); a supernet skips it instead of adding zeros."""
+    """A candidate that outputs zeros shaped like its input, or like its input subsampled
+    by ``stride`` ("no connection": NB201's and DARTS's ``none``); a supernet skips it
+    instead of adding zeros."""
+
+    def __init__(self, stride: int = 1) -> None:
+        super().__init__()
+        self.stride = stride
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        return torch.zeros_like(x)
+        if self.stride == 1:
+            return torch.zeros_like(x)
+        return torch.zeros_like(x[..., :: self.stride, :: self.stride])
 
 
 class MixedModule(nn.Module):
@@ -398,7 +424,7 @@ class MixedModule(nn.Module):
         if kind == "relu" and not args and not kw:
             return _sequence(tail, self._relu(source, x))
         if kind == "box" and not args and not kw:
-            return box_average_3x3(x)
+            return _sequence(tail, box_average_3x3(x))
         out: torch.Tensor = self.candidates[self.names[index]](x, *args, **kw)
         return out
 
@@ -414,15 +440,48 @@ class MixedModule(nn.Module):
         return value
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        part = x
-        if self.partial:
-            part = x[:, : x.shape[1] // self.mode.partial_channels]
-        out = self._mixed(part, x, args, kwargs)
+        part = self._part(x)
+        return self._finish(part, x, self._mixed(part, x, args, kwargs))
+
+    def run_one(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Candidate ``name`` alone on ``x``, unscaled, with partial channels as in
+        `forward`: the single path of a supernet that runs archs of its space's decisions
+        rather than of its own (the darts space's slots over its per-edge op choices)."""
+        part = self._part(x)
+        return self._finish(part, x, self._run(self.names.index(name), part, x, (), {}))
+
+    def _part(self, x: torch.Tensor) -> torch.Tensor:
+        """The channels the candidates see: with partial channels, a dense copy of the
+        first ``C/K`` (oneDNN's convolution backward corrupted memory on such a slice of a
+        channels-last tensor when a strided 1x1 convolution of 2 channels took it: torch
+        2.13, CPU)."""
         if not self.partial:
-            return torch.zeros_like(part) if out is None else out
-        through = torch.zeros_like(part) if out is None else out
-        mixed = torch.cat([through, x[:, part.shape[1] :]], dim=1)
-        return channel_shuffle(mixed, self.mode.partial_channels)
+            return x
+        part = x[:, : x.shape[1] // self.mode.partial_channels]
+        if x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            return part.contiguous(memory_format=torch.channels_last)
+        return part.contiguous()
+
+    def _finish(
+        self, part: torch.Tensor, x: torch.Tensor, out: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The candidates' output ``out`` (None: all zeros), and with partial channels the
+        bypassed channels beside it, max-pooled 2x2 where the candidates halve the
+        resolution (PC-DARTS's reduction edges), shuffled."""
+        through = self._zeros(part) if out is None else out
+        if not self.partial:
+            return through
+        rest = x[:, part.shape[1] :]
+        if rest.shape[-2:] != through.shape[-2:]:
+            rest = F.max_pool2d(rest, 2, 2, ceil_mode=True)
+        return channel_shuffle(torch.cat([through, rest], dim=1), self.mode.partial_channels)
+
+    def _zeros(self, part: torch.Tensor) -> torch.Tensor:
+        for index, (kind, _) in enumerate(self._runners):
+            if kind == "zero":
+                zero: torch.Tensor = self.candidates[self.names[index]](part)
+                return zero
+        return torch.zeros_like(part)
 
     def _mixed(
         self, part: torch.Tensor, x: torch.Tensor, args: tuple[Any, ...], kw: Any
@@ -454,9 +513,12 @@ Runner = tuple[str, tuple[nn.Module, ...]]
 
 def _runner(module: nn.Module) -> Runner:
     """How `MixedModule` runs a candidate: "zero", "relu" (then the rest of a Sequential
-    after its ReLU), "box" (3x3 average pooling as a box filter) or "plain"."""
+    after its ReLU), "box" (3x3 average pooling as a box filter, then the rest of a
+    Sequential that starts with it: DARTS's pool + BatchNorm in search) or "plain"."""
     if isinstance(module, Zero):
         return "zero", ()
+    if isinstance(module, nn.Sequential) and len(module) > 0 and _is_box(module[0]):
+        return "box", tuple(module)[1:]
     if (
         isinstance(module, nn.Sequential)
         and len(module) > 0
@@ -464,7 +526,15 @@ def _runner(module: nn.Module) -> Runner:
         and not module[0].inplace
     ):
         return "relu", tuple(module)[1:]
-    if (
+    if _is_box(module):
+        return "box", ()
+    return "plain", ()
+
+
+def _is_box(module: nn.Module) -> bool:
+    """``AvgPool2d(3, stride=1, padding=1, count_include_pad=False)``, which
+    `box_average_3x3` computes faster."""
+    return (
         type(module) is nn.AvgPool2d
         and module.kernel_size in (3, (3, 3))
         and module.stride in (1, (1, 1))
@@ -472,9 +542,7 @@ def _runner(module: nn.Module) -> Runner:
         and not module.count_include_pad
         and not module.ceil_mode
         and module.divisor_override is None
-    ):
-        return "box", ()
-    return "plain", ()
+    )
 
 
 def _sequence(modules: tuple[nn.Module, ...], x: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,7 @@ from nasforge.space.darts_names import (
     PARAMETER_FREE,
     SEARCH_OPS,
     concat_nodes,
+    edge_label,
     input_label,
     op_label,
 )
@@ -312,21 +313,60 @@ class DartsSpace(SearchSpace):
             pictures.append(CellPicture(f"{cell} cell", tuple(names), tuple(edges)))
         return tuple(pictures)
 
+    def edge_choices(self) -> tuple[str, ...]:
+        """The candidates of each edge of the supernet: ``none``, then the ops (DARTS's
+        ``PRIMITIVES`` order)."""
+        return ("none", *self.ops)
+
     def derive(self, weights: Mapping[str, Sequence[float]]) -> Arch | None:
-        """DARTS's derivation on this space's weights: a node's edge from input ``i`` has
-        the op weights ``W[i, o] = sum over slots s of P(in_s = i) P(op_s = o)`` (its two
-        slots share the edge's ops in the supernet); the node keeps its two strongest edges
-        (strength: the largest ``W[i, o]``; two different inputs), each with its strongest
-        op. Slot 0 takes the stronger edge. Without it, two slots trained alike would pick
-        the same input and op."""
+        """The cell a gradient method found. On the supernet's weights (one vector over
+        ``none`` and the ops per edge, ``{cell}_node{k}_edge{i}``), DARTS's rule
+        (``Network.genotype`` in quark0/darts): each node keeps the two edges whose
+        strongest op other than ``none`` is strongest (ties: the earlier input), each with
+        that op; slot 0 takes the stronger edge. On weights of the arch's own decisions
+        (ENAS's marginals), the same rule with the weight of op ``o`` on input ``i`` taken
+        as the sum over slots of ``P(in_s = i) P(op_s = o)``. None for other weights."""
+        if all(
+            edge_label(cell, node, i) in weights
+            for cell in CELL_TYPES
+            for node in range(self.nodes)
+            for i in range(node + 2)
+        ):
+            return self._derive(lambda cell, node: self._edge_weights(weights, cell, node))
+        if all(d.label in weights for d in self._decisions):
+            return self._derive(lambda cell, node: self._slot_weights(weights, cell, node))
+        return None
+
+    def _edge_weights(
+        self, weights: Mapping[str, Sequence[float]], cell: str, node: int
+    ) -> np.ndarray:
+        """Rows: the node's inputs; columns: the ops (``none`` dropped)."""
+        rows = [
+            np.asarray(weights[edge_label(cell, node, i)], dtype=float) for i in range(node + 2)
+        ]
+        for row in rows:
+            if row.shape != (len(self.ops) + 1,):
+                raise ArchError(
+                    f"{edge_label(cell, node, 0)}: edge weights need {len(self.ops) + 1} "
+                    f"values (none and the ops), not {row.shape[0]}"
+                )
+        return np.stack(rows)[:, 1:]
+
+    def _slot_weights(
+        self, weights: Mapping[str, Sequence[float]], cell: str, node: int
+    ) -> np.ndarray:
+        edge = np.zeros((node + 2, len(self.ops)))
+        for slot in range(2):
+            inputs = np.asarray(weights[input_label(cell, node, slot)], dtype=float)
+            ops = np.asarray(weights[op_label(cell, node, slot)], dtype=float)
+            edge += np.outer(inputs, ops)
+        return edge
+
+    def _derive(self, edges: Callable[[str, int], np.ndarray]) -> Arch:
         choices: dict[str, Any] = {}
         for cell in CELL_TYPES:
             for node in range(self.nodes):
-                edge = np.zeros((node + 2, len(self.ops)))
-                for slot in range(2):
-                    inputs = np.asarray(weights[input_label(cell, node, slot)], dtype=float)
-                    ops = np.asarray(weights[op_label(cell, node, slot)], dtype=float)
-                    edge += np.outer(inputs, ops)
+                edge = edges(cell, node)
                 strength = edge.max(axis=1)
                 kept = sorted(range(node + 2), key=lambda i: (-strength[i], i))[:2]
                 for slot, source in enumerate(kept):

@@ -31,6 +31,12 @@ def op_label(cell: str, node: int, slot: int) -> str:
     return f"{cell}_node{node}_op{slot}"
 
 
+def edge_label(cell: str, node: int, source: int) -> str:
+    """The supernet's op choice on the edge from state ``source`` into node ``node``
+    (DARTS's one op vector per edge; not a decision of the space's archs)."""
+    return f"{cell}_node{node}_edge{source}"
+
+
 def concat_nodes(rule: str, inputs: Sequence[int], nodes: int) -> tuple[int, ...]:
     """The states a cell concatenates (2 .. nodes + 1): all of them (DARTS), or the ones no
     node takes as input (``loose``, NASNet and AmoebaNet)."""

@@ -9,12 +9,13 @@ its CIFAR-10 evaluation network (Liu et al., ICLR 2019, section 3 and A.2):
     head: global average pooling, linear classifier; optionally an auxiliary head after
     the cell at 2*layers//3 (a training aid, not counted in `params` by `describe`)
 
-Each intermediate node ``k`` sums two slots; slot ``s`` takes one earlier state (``in{s}``:
-0 and 1 are the cell's inputs, ``j + 2`` node ``j``) through one op (``op{s}``). In a child
-these are one chosen input and one op module. In the supernet (`DartsSpace.supernet`) every
-candidate input of a slot has its own mixed op (with the stride that input needs) and the
-slot is the weighted sum over inputs of those mixed ops: weights over inputs times weights
-over ops, the edge normalization of PC-DARTS with the op weights shared by the slot's edges.
+Each intermediate node ``k`` of a child sums two slots; slot ``s`` takes one earlier state
+(``in{s}``: 0 and 1 are the cell's inputs, ``j + 2`` node ``j``) through one op (``op{s}``).
+The supernet (`DartsSpace.supernet`) is DARTS's search cell: every edge ``i -> k`` is one
+op choice ``{cell}_node{k}_edge{i}`` over ``none`` and the ops (pooling followed by a
+non-affine BatchNorm), node ``k`` the sum of its edges, preprocessing without affine
+BatchNorm; `DartsSpace.derive` reads an arch off those choices' weights by DARTS's rule. On
+the path of an arch (`ChoiceSuperNet.use_path`) each slot runs its op on its input's edge.
 Every normal cell asks the same labels, as does every reduction cell, so the cells of one
 type share their decisions, as in DARTS.
 """
@@ -27,8 +28,8 @@ import torch
 from torch import nn
 
 from nasforge.errors import ArchError
-from nasforge.space.choices import Choices, ChosenInputs
-from nasforge.space.darts_names import concat_nodes, input_label, op_label
+from nasforge.space.choices import Choices, ChosenInputs, MixedModule
+from nasforge.space.darts_names import concat_nodes, edge_label, input_label, op_label
 from nasforge.space.darts_ops import FactorizedReduce, ReLUConvBN, make_op
 
 
@@ -38,6 +39,7 @@ class DartsCell(nn.Module):
         choices: Choices,
         cell: str,
         *,
+        index: int = 0,
         nodes: int,
         ops: Sequence[str],
         concat: str,
@@ -48,43 +50,41 @@ class DartsCell(nn.Module):
     ) -> None:
         super().__init__()
         reduction = cell == "reduce"
-        self.preprocess0: nn.Module = (
-            FactorizedReduce(c_prev_prev, channels)
-            if reduction_prev
-            else ReLUConvBN(c_prev_prev, channels, 1, 1, 0)
-        )
-        self.preprocess1 = ReLUConvBN(c_prev, channels, 1, 1, 0)
         self.supernet = choices.mode == "supernet"
-        self.slot_inputs = nn.ModuleList()
-        self.slot_ops = nn.ModuleList()  # per slot: one op (child) or one per input (supernet)
+        affine = not self.supernet  # DARTS searches with affine=False preprocessing
+        self.preprocess0: nn.Module = (
+            FactorizedReduce(c_prev_prev, channels, affine=affine)
+            if reduction_prev
+            else ReLUConvBN(c_prev_prev, channels, 1, 1, 0, affine=affine)
+        )
+        self.preprocess1 = ReLUConvBN(c_prev, channels, 1, 1, 0, affine=affine)
+        self.cell, self.nodes, self.ops = cell, nodes, tuple(ops)
+        self.slot_inputs = nn.ModuleList()  # child: the chosen input of each slot
+        self.slot_ops = nn.ModuleList()  # child: the op of each slot
+        self.edges = nn.ModuleList()  # supernet: per node, one op choice per earlier state
+        self.super_mode = choices.super_mode
         chosen: list[int] = []
         for node in range(nodes):
-            for slot in range(2):
-                selector = choices.choose_inputs(input_label(cell, node, slot), node + 2)
-                sources = list(range(node + 2)) if self.supernet else list(_chosen(selector))
-                chosen.extend(sources)
-                self.slot_inputs.append(selector)
-                label = op_label(cell, node, slot)
-                if not self.supernet:  # the supernet's op for input i is its i-th of label
-                    choices.skip_occurrences(label, sources[0])
-                first = self.slot_ops[-1] if slot == 1 and self.supernet else None
-                assert first is None or isinstance(first, nn.ModuleList)
-                self.slot_ops.append(
+            if self.supernet:
+                self.edges.append(
                     nn.ModuleList(
-                        _slot_op(
-                            choices,
-                            label,
-                            ops,
-                            channels,
-                            2 if reduction and source < 2 else 1,
-                            share=None if first is None else first[source],
-                        )
-                        for source in sources
+                        _edge_op(choices, cell, node, source, ops, channels, reduction)
+                        for source in range(node + 2)
                     )
                 )
-                if not self.supernet:
-                    choices.skip_occurrences(label, node + 1 - sources[0])
-        self.nodes = nodes
+                continue
+            for slot in range(2):
+                selector = choices.choose_inputs(input_label(cell, node, slot), node + 2)
+                (source,) = _chosen(selector)
+                chosen.append(source)
+                self.slot_inputs.append(selector)
+                self.slot_ops.append(
+                    choices.choose_module(
+                        op_label(cell, node, slot),
+                        _candidates(ops, channels, 2 if reduction and source < 2 else 1),
+                        inherits=(edge_label(cell, node, source), index),
+                    )
+                )
         self.concat = (
             tuple(range(2, nodes + 2)) if self.supernet else concat_nodes(concat, chosen, nodes)
         )
@@ -94,26 +94,49 @@ class DartsCell(nn.Module):
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for node in range(self.nodes):
-            total: torch.Tensor | None = None
-            for slot in (2 * node, 2 * node + 1):
-                selector = self.slot_inputs[slot]
-                ops = self.slot_ops[slot]
-                assert isinstance(ops, nn.ModuleList)
-                if self.supernet:
-                    term = selector(_SlotTerms(ops, states))
-                else:
-                    (source,) = _chosen(selector)
-                    term = ops[0](states[source])
-                    if (
-                        self.training
-                        and self.drop_path_prob > 0
-                        and not isinstance(ops[0], nn.Identity)
-                    ):
-                        term = _drop_path(term, self.drop_path_prob)
-                total = term if total is None else total + term
-            assert total is not None
-            states.append(total)
+            states.append(
+                self._supernet_node(node, states) if self.supernet else self._node(node, states)
+            )
         return torch.cat([states[i] for i in self.concat], dim=1)
+
+    def _node(self, node: int, states: list[torch.Tensor]) -> torch.Tensor:
+        total: torch.Tensor | None = None
+        for slot in (2 * node, 2 * node + 1):
+            (source,) = _chosen(self.slot_inputs[slot])
+            op = self.slot_ops[slot]
+            term = op(states[source])
+            if self.training and self.drop_path_prob > 0 and not isinstance(op, nn.Identity):
+                term = _drop_path(term, self.drop_path_prob)
+            total = term if total is None else total + term
+        assert total is not None
+        return total
+
+    def _supernet_node(self, node: int, states: list[torch.Tensor]) -> torch.Tensor:
+        """The sum of the node's edges (each as the supernet's mode says: mixed, or one
+        sampled op per edge as in GDAS), or on an arch's path the node's two slots, each
+        its op on its input's edge."""
+        edges = self.edges[node]
+        assert isinstance(edges, nn.ModuleList) and self.super_mode is not None
+        slots = [
+            (
+                self.super_mode.chosen(input_label(self.cell, node, slot)),
+                self.super_mode.chosen(op_label(self.cell, node, slot)),
+            )
+            for slot in range(2)
+        ]
+        terms: list[torch.Tensor] = []
+        if all(source is not None and op is not None for source, op in slots):
+            for source, op in slots:
+                assert source is not None and op is not None
+                edge = edges[source]
+                assert isinstance(edge, MixedModule)
+                terms.append(edge.run_one(self.ops[op], states[source]))
+        else:
+            terms = [edge(states[source]) for source, edge in enumerate(edges)]
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
 
 
 class AuxiliaryHead(nn.Module):
@@ -174,9 +197,11 @@ class DartsNetwork(nn.Module):
             reduction = index in (layers // 3, 2 * layers // 3)
             if reduction:
                 width *= 2
+            kind = "reduce" if reduction else "normal"
             cell = DartsCell(
                 choices,
-                "reduce" if reduction else "normal",
+                kind,
+                index=sum(c.cell == kind for c in cells),
                 nodes=nodes,
                 ops=ops,
                 concat=concat,
@@ -220,44 +245,31 @@ def _chosen(selector: nn.Module) -> tuple[int, ...]:
     return selector.indices
 
 
-class _SlotTerms(Sequence[torch.Tensor]):
-    """A supernet slot's op on each candidate input, computed when the input choice asks
-    for it: a single path (SPOS, GDAS, ENAS) runs the chosen input's op only."""
-
-    def __init__(self, ops: nn.ModuleList, states: list[torch.Tensor]) -> None:
-        self.ops, self.states = ops, states
-
-    def __len__(self) -> int:
-        return len(self.ops)
-
-    def __getitem__(self, index: int) -> torch.Tensor:  # type: ignore[override]
-        out: torch.Tensor = self.ops[index](self.states[index])
-        return out
-
-
-def _slot_op(
+def _edge_op(
     choices: Choices,
-    label: str,
+    cell: str,
+    node: int,
+    source: int,
     ops: Sequence[str],
     channels: int,
-    stride: int,
-    share: nn.Module | None,
+    reduction: bool,
 ) -> nn.Module:
-    """One op choice; PC-DARTS's partial channels apply to the ops that keep the resolution
-    (a reducing op's bypass would need resizing). A supernet's second slot of a node shares
-    the first slot's ops on each input (`share`): one op per edge, as in DARTS."""
-    if stride == 1:
-        return choices.choose_module(
-            label, _candidates(ops, choices.partial(channels), 1), partial=True, share=share
-        )
-    return choices.choose_module(label, _candidates(ops, channels, stride), share=share)
+    """The supernet's op choice on edge ``source -> node``: ``none`` and the ops (pools
+    followed by a non-affine BatchNorm), built for PC-DARTS's partial channels; a reducing
+    edge's bypass is max-pooled (`MixedModule`)."""
+    stride = 2 if reduction and source < 2 else 1
+    return choices.choose_module(
+        edge_label(cell, node, source),
+        _candidates(("none", *ops), choices.partial(channels), stride, search=True),
+        partial=True,
+    )
 
 
 def _candidates(
-    ops: Sequence[str], channels: int, stride: int
+    ops: Sequence[str], channels: int, stride: int, *, search: bool = False
 ) -> dict[str, Callable[[], nn.Module]]:
     def factory(name: str) -> Callable[[], nn.Module]:
-        return lambda: make_op(name, channels, stride)
+        return lambda: make_op(name, channels, stride, search=search)
 
     return {name: factory(name) for name in ops}
 

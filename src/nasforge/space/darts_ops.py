@@ -12,7 +12,8 @@
   7x1 convolution, BN).
 
 Convolutions have no bias; BatchNorm is affine (a supernet may rebuild its candidates'
-BatchNorm, `ChoiceSuperNet`).
+BatchNorm, `ChoiceSuperNet`). In search (``make_op(..., search=True)``) a pooling op is
+followed by a non-affine BatchNorm, as in DARTS's ``MixedOp``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nasforge.errors import ArchError
@@ -28,11 +30,13 @@ from nasforge.space.darts_names import ALL_OPS
 
 
 class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool = True
+    ) -> None:
         super().__init__(
             nn.ReLU(),
             nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out),
+            nn.BatchNorm2d(c_out, affine=affine),
         )
 
 
@@ -69,26 +73,33 @@ class SepConv(nn.Sequential):
         )
 
 
+_FEWEST_STRIDED_CHANNELS = 8
+"""Fewer input channels run a factorized reduction's strided 1x1 convolutions as stride-1
+convolutions of every second pixel (the same numbers): oneDNN's backward of a 1x1
+convolution of stride 2 on 2 or 4 channels corrupted the heap when the input or the weight
+was channels-last (torch 2.13, CPU; 8 and more were fine), as a tiny supernet with
+PC-DARTS's partial channels has them."""
+
+
 class FactorizedReduce(nn.Module):
     """Halve height and width: ReLU, two 1x1 convolutions of stride 2 on grids offset by
     one pixel, concatenated (each gives half of ``c_out``), BN."""
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int, affine: bool = True) -> None:
         super().__init__()
         if c_out % 2:
             raise ArchError(f"a factorized reduction needs an even channel count, not {c_out}")
         self.relu = nn.ReLU()
         self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
         self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.bn = nn.BatchNorm2d(c_out)
+        self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
         shifted = x[:, :, 1:, 1:]
         if shifted.shape[-1] < 1 or shifted.shape[-2] < 1:
             shifted = x
-        second = self.conv_2(shifted)
-        first = self.conv_1(x)
+        second, first = self._conv(self.conv_2, shifted), self._conv(self.conv_1, x)
         if second.shape[-2:] != first.shape[-2:]:  # odd sizes: pad the offset grid
             second = nn.functional.pad(
                 second,
@@ -96,6 +107,15 @@ class FactorizedReduce(nn.Module):
             )
         out: torch.Tensor = self.bn(torch.cat([first, second], dim=1))
         return out
+
+    @staticmethod
+    def _conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] >= _FEWEST_STRIDED_CHANNELS:
+            out: torch.Tensor = conv(x)
+            return out
+        # the same numbers: a 1x1 convolution of stride 2 is one of stride 1 on every
+        # second pixel
+        return F.conv2d(x[:, :, ::2, ::2].contiguous(), conv.weight)
 
 
 class Conv7x1x7(nn.Sequential):
@@ -108,10 +128,20 @@ class Conv7x1x7(nn.Sequential):
         )
 
 
-def make_op(name: str, channels: int, stride: int) -> nn.Module:
-    """The module of op `name` on `channels` channels (``stride`` 2 reduces)."""
+def make_op(name: str, channels: int, stride: int, *, search: bool = False) -> nn.Module:
+    """The module of op `name` on `channels` channels (``stride`` 2 reduces). With
+    ``search``, a pooling op is followed by a BatchNorm without affine parameters, as in
+    DARTS's and PC-DARTS's search (``MixedOp``), so pooled outputs enter the mixture at the
+    scale of the convolutions; a child has none (it holds no parameters)."""
+    op = _make_op(name, channels, stride)
+    if search and "pool" in name:
+        return nn.Sequential(op, nn.BatchNorm2d(channels, affine=False))
+    return op
+
+
+def _make_op(name: str, channels: int, stride: int) -> nn.Module:
     factories: dict[str, Callable[[], nn.Module]] = {
-        "none": Zero,
+        "none": lambda: Zero(stride),
         "max_pool_3x3": lambda: nn.MaxPool2d(3, stride=stride, padding=1),
         "avg_pool_3x3": lambda: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
         "skip_connect": lambda: (

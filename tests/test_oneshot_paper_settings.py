@@ -1,0 +1,53 @@
+"""Each method's defaults are its paper's (issue 32), and what departs is listed in
+``nasforge oneshot --help``."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from nasforge.cli import app
+from nasforge.oneshot import METHODS, OneShotError, make_method
+from nasforge.space import make_space
+
+runner = CliRunner()
+SPACE = make_space("nb201", channels=8, cells_per_stage=1)
+
+
+def test_pc_darts_defaults_are_the_papers() -> None:
+    method = make_method("pc-darts", SPACE)
+    assert method.arch_lr == 6e-4 and method.partial_channels == 4
+    assert method.arch_weight_decay == 1e-3
+    assert method._warmup(50) == 15  # architecture steps from epoch 15 of 50
+    assert method._warmup(10) == 3  # scaled to the epochs given
+    assert make_method("pc-darts", SPACE, warmup_epochs=0)._warmup(50) == 0
+    assert make_method("darts", SPACE)._warmup(50) == 0  # DARTS has no warm-up
+
+
+def test_beta_darts_schedule_is_the_reference_codes() -> None:
+    method = make_method("beta-darts", SPACE)
+    assert (method.lambda_max, method.lambda_epochs) == (50.0, 100)  # 50 * epoch / 100
+    method.epochs_ = 50
+    method.on_epoch_start(49, None)  # type: ignore[arg-type]
+    assert method.lambda_ == pytest.approx(24.5)
+    with pytest.raises(OneShotError, match="lambda_epochs must be >= 1"):
+        make_method("beta-darts", SPACE, lambda_epochs=0)
+
+
+def test_every_method_lists_its_departures_in_help() -> None:
+    result = runner.invoke(app, ["oneshot", "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "Departures from the papers:" in text
+    for name in METHODS:
+        assert f"{name}: " in text.split("Departures from the papers:")[1], name
+    assert "eta_min 0.001" in text and "lambda_epochs" in text
+
+
+def test_a_bad_lambda_epochs_is_one_line_and_exit_2() -> None:
+    result = runner.invoke(
+        app, ["oneshot", "--method", "beta-darts", "-o", "lambda_epochs=0", "--epochs", "1"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "lambda_epochs must be >= 1" in result.output
+    assert len(result.output.strip().splitlines()) == 1
