@@ -181,6 +181,15 @@ def search(
     workers: WorkersOption = None,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
+    unordered: Annotated[
+        bool,
+        typer.Option(
+            "--unordered",
+            help="With several workers, tell the strategy each result as it arrives: faster, "
+            "but the trials then depend on timing (default: in trial order, so that a seed "
+            "repeats its trials). Kept by resume.",
+        ),
+    ] = False,
 ) -> None:
     """Search for the best architecture; by default train candidates on the digits task.
 
@@ -310,6 +319,7 @@ def search(
             executor=make_executor(
                 executor, workers=workers, threads_per_worker=threads, ray_address=ray_address
             ),
+            ordered=not unordered,
         )
         run_and_report(
             experiment,

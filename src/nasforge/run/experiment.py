@@ -23,6 +23,7 @@ from nasforge.run.loop import (
 )
 from nasforge.run.objective import Constraint, Objective
 from nasforge.run.results import SearchResult
+from nasforge.run.signals import SearchInterrupted, stop_signals
 from nasforge.run.storage import ExperimentExists, Store
 from nasforge.space.base import SearchSpace
 from nasforge.space.loading import space_key
@@ -47,6 +48,7 @@ class Experiment:
         name: str = "experiment",
         deduplicate: bool | str = True,
         executor: Executor | None = None,
+        ordered: bool = True,
     ) -> None:
         if not name.strip():
             raise ConfigError("experiment name is empty")
@@ -63,6 +65,9 @@ class Experiment:
         self.name = name
         self.deduplicate = _dedup_mode(deduplicate)
         self.executor = executor or InlineExecutor()
+        self.ordered = ordered
+        """Tell results in trial order, so that a seed repeats its trials with any number of
+        workers (`run/loop.py`); False tells each as it arrives (faster, timing-dependent)."""
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this experiment by name (stored with it)."""
@@ -78,11 +83,15 @@ class Experiment:
             "constraints": [constraint.to_dict() for constraint in self.constraints],
             "budget": self.budget.to_dict(),
             "deduplicate": self.deduplicate,
+            "ordered": self.ordered,
         }
 
     # -- the loop ------------------------------------------------------------------
     def run(self, on_trial: TrialCallback | None = None) -> SearchResult:
-        """Run (or resume) until the budget is spent; return every trial and the best."""
+        """Run (or resume) until the budget is spent; return every trial and the best.
+
+        In the main thread, SIGINT and SIGTERM stop it cleanly (`run/signals.py`): running
+        trials are cancelled and left for `resume`, and `SearchInterrupted` is raised."""
         record = self._open_record()
         run_id = self.store.start_run(record.id)
         try:
@@ -101,11 +110,17 @@ class Experiment:
                 loop.catch_up(trials, others)
             else:
                 loop.replay(trials)
-            self.executor.start(self.evaluator)
-            try:
-                loop.search()
-            finally:
-                self.executor.close()
+            with stop_signals() as stop:
+                self.executor.start(self.evaluator)
+                stop.install()  # again: a Ray driver sets a SIGTERM handler when it starts
+                try:
+                    loop.search(stop)
+                    stop.check()
+                except SearchInterrupted as exc:
+                    raise SearchInterrupted(exc.signum, str(self.store.path), self.name) from None
+                finally:
+                    stop.hurry = self.executor.kill
+                    self.executor.close()
         finally:
             self.store.end_run(run_id)
         return self.result()
@@ -215,6 +230,6 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
     """The parts of a config that must not change between runs of one experiment."""
     evaluator = dict(config.get("evaluator", {}))
     params = {k: v for k, v in dict(evaluator.get("params", {})).items() if k != "path"}
-    identity = {k: v for k, v in config.items() if k not in ("budget", "evaluator")}
+    identity = {k: v for k, v in config.items() if k not in ("budget", "evaluator", "ordered")}
     identity["evaluator"] = {"name": evaluator.get("name"), "params": params}
     return identity

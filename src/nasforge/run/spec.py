@@ -52,6 +52,7 @@ def experiment_from_config(
         store=store,
         name=name,
         deduplicate=config.get("deduplicate", True),
+        ordered=bool(config.get("ordered", True)),
     )
 
 
