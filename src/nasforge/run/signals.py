@@ -81,6 +81,11 @@ class StopSignals:
         try:
             self.check()
             yield
+        except KeyboardInterrupt as exc:
+            # Ray's wait turns the handler's exception into a plain KeyboardInterrupt
+            if self.signum is None or isinstance(exc, SearchInterrupted):
+                raise
+            raise SearchInterrupted(self.signum) from None
         finally:
             self._blocking = False
 
