@@ -3,7 +3,12 @@ trials with several workers whatever order the evaluations finish in."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from nasforge.evaluate import NB201Table
 from nasforge.run.budget import Budget
@@ -58,3 +63,27 @@ def test_unordered_is_stored_and_kept_by_resume(nb201_table: NB201Table, tmp_pat
         assert resumed.ordered is False
         del config["ordered"]  # stored by an older nasforge: ordered, as now by default
         assert experiment_from_config(config, store=store, name="fast").ordered is True
+
+
+def _default_search(store: Path) -> tuple[list[tuple[int, str, float | None]], str]:
+    """`nasforge search` as the README's first command runs it (2 workers on this machine),
+    without the winner's retraining: its trials and its winner."""
+    command = ["search", "--final-epochs", "0", "--store", str(store), "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "nasforge.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stderr
+    with Store(store) as journal:
+        trials = journal.trials(journal.experiment("nb201-evolution-seed0").id)
+    return [(t.number, t.arch, t.score) for t in trials], json.loads(done.stdout)["best"]["arch"]
+
+
+@pytest.mark.slow
+def test_the_default_search_repeats_its_trials_and_winner(tmp_path: Path) -> None:
+    first = _default_search(tmp_path / "first.sqlite")
+    second = _default_search(tmp_path / "second.sqlite")
+    assert len(first[0]) >= 100
+    assert first == second
