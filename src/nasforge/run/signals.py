@@ -15,6 +15,7 @@ runs without them (as a library call in a thread, the caller owns the signals).
 
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -41,8 +42,8 @@ class SearchInterrupted(KeyboardInterrupt):
 
     def resume_hint(self) -> str:
         """How to continue, as a command line."""
-        store = f" --store {self.store}" if self.store else ""
-        name = f" --name {self.name}" if self.name else ""
+        store = f" --store {shlex.quote(self.store)}" if self.store else ""
+        name = f" --name {shlex.quote(self.name)}" if self.name else ""
         return f"nasforge resume{store}{name}"
 
 
