@@ -35,13 +35,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _our_children() -> set[int]:
-    """Live child processes of this test process, but for multiprocessing's resource
-    tracker (one per process that uses multiprocessing, ending with it)."""
-    return {
-        pid
-        for pid in children().get(os.getpid(), [])
-        if alive(pid) and "multiprocessing.resource_tracker" not in command_line(pid)
-    }
+    """Live child processes of this test process, but for its multiprocessing resource
+    tracker (started once by the first in-process `ProcessExecutor`, ending with it)."""
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
+    return {pid for pid in children().get(os.getpid(), []) if alive(pid) and pid != tracker}
 
 
 @pytest.fixture(autouse=True)
