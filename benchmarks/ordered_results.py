@@ -47,7 +47,7 @@ def run(seed: int, unordered: bool, folder: Path) -> dict[str, object]:
         "seconds": payload["usage"]["wall_seconds"],
         "proposals": payload["proposals"],
         "best": payload["best"]["arch"],
-        "valid_acc": payload["best"]["metrics"]["valid_acc"],
+        "accuracy": payload["best"]["metrics"]["accuracy"],
         "trials": trials,
     }
 
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# python benchmarks/ordered_results.py {shlex.join(sys.argv[1:])}")
     print(f"# {platform.python_version()}, {platform.machine()}")
-    print("| seed | round | mode | seconds | proposals | winner valid_acc | winner |")
+    print("| seed | round | mode | seconds | proposals | winner accuracy | winner |")
     print("|---:|---:|---|---:|---:|---:|---|")
     seconds: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +75,7 @@ def main() -> None:
                     mode = "unordered" if unordered else "ordered"
                     print(
                         f"| {seed} | {round_} | {mode} | {row['seconds']:.1f} | "
-                        f"{row['proposals']} | {row['valid_acc']:.2f} | `{row['best']}` |",
+                        f"{row['proposals']} | {row['accuracy']:.2f} | `{row['best']}` |",
                         flush=True,
                     )
             same = all(trials == ordered_trials[0] for trials in ordered_trials)
