@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 from nasforge.evaluate import NB201Table
+from processes import alive, children, command_line
+
+LEAK_GRACE_SECONDS = 5.0
+"""How long a child process started by a test may take to end after the test."""
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -16,6 +27,41 @@ def pytest_configure(config: pytest.Config) -> None:
     more threads than cores slow small CPU networks down by orders of magnitude."""
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if sys.platform.startswith("linux"):
+        # Orphans of the processes a test starts (the workers of a killed search) become
+        # children of this process instead of PID 1, where `_no_leaked_processes` sees them.
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _our_children() -> set[int]:
+    """Live child processes of this test process, but for its multiprocessing resource
+    tracker (started once by the first in-process `ProcessExecutor`, ending with it)."""
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
+    return {pid for pid in children().get(os.getpid(), []) if alive(pid) and pid != tracker}
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_processes() -> Iterator[None]:
+    """Fail a test that leaves a process running: a child of this process (or an orphan
+    of one, see `pytest_configure`) that appeared during the test and is still alive
+    `LEAK_GRACE_SECONDS` after it. The leaked processes are then killed."""
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    before = _our_children()
+    yield
+    deadline = time.monotonic() + LEAK_GRACE_SECONDS
+    while (left := _our_children() - before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        lines = [f"{pid} {command_line(pid)[:120]}" for pid in sorted(left)]
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        pytest.fail("the test left processes running:\n" + "\n".join(lines))
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import zlib
 
 from nasforge.arch import Arch
 from nasforge.evaluate import NB201Benchmark, Result
@@ -47,3 +48,15 @@ class Repeating(Strategy):
         arch = self.archs[(self.asked // 2) % len(self.archs)]
         self.asked += 1
         return Proposal(arch)
+
+
+class TimedBenchmark(NB201Benchmark):
+    """NB201 lookups whose duration depends on the arch (0.02-0.17 s); `reverse` turns the
+    durations around, so that the trials of one search finish in another order."""
+
+    reverse = False
+
+    def evaluate(self, arch: Arch, budget: float | None = None) -> Result:
+        step = zlib.crc32(str(arch).encode()) % 4
+        time.sleep(0.02 + 0.05 * (3 - step if self.reverse else step))
+        return super().evaluate(arch, budget)

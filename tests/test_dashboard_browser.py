@@ -98,8 +98,12 @@ def search(tmp_path: Path) -> Iterator[Path]:
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
         yield store
     finally:
-        process.kill()
-        process.wait()
+        process.terminate()  # a search stops cleanly on SIGTERM, its workers with it
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture

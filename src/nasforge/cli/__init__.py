@@ -23,7 +23,7 @@ from nasforge.cli import (
     search,
 )
 from nasforge.cli.app import app
-from nasforge.cli.common import DEBUG_ENV
+from nasforge.cli.common import DEBUG_ENV, EXIT_BROKEN_PIPE, quiet_stdout
 
 __all__ = [
     "analysis",
@@ -43,9 +43,17 @@ __all__ = [
 
 def main() -> None:
     """Console-script entry point. ``--debug`` may stand anywhere among the arguments: it
-    makes unexpected errors show their traceback."""
+    makes unexpected errors show their traceback. Output to a closed pipe ends quietly with
+    exit status 141, as for other programs killed by SIGPIPE."""
     args = sys.argv[1:]
     if "--debug" in args:
         args = [arg for arg in args if arg != "--debug"]
         os.environ[DEBUG_ENV] = "1"
-    app(args=args, prog_name="nasforge")
+    try:
+        try:
+            app(args=args, prog_name="nasforge")
+        finally:
+            sys.stdout.flush()  # a reader that went away is found here, not at exit
+    except BrokenPipeError:
+        quiet_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)

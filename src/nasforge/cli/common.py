@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,7 +113,7 @@ WorkersOption = Annotated[
     typer.Option(
         "--workers",
         help="Evaluations at once (default: one per core when candidates are trained, else 1). "
-        "With --workers 1 a seed repeats its trials exactly.",
+        "A seed repeats its trials with any number (unless --unordered).",
         show_default=False,
     ),
 ]
@@ -153,13 +155,12 @@ def user_errors(command: F) -> F:
         except NasforgeError as exc:
             typer.echo(f"nasforge: error: {one_line(str(exc))}", err=True)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo(
-                f"nasforge: {command.__name__} interrupted; finished trials are in the store "
-                "('nasforge resume' continues a search)",
-                err=True,
-            )
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            typer.echo(interrupted_line(command.__name__, exc), err=True)
+            raise typer.Exit(getattr(exc, "exit_code", EXIT_SIGINT)) from None
+        except BrokenPipeError:
+            quiet_stdout()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except Exception as exc:
             if debugging():
                 raise
@@ -170,6 +171,37 @@ def user_errors(command: F) -> F:
 
 
 DEBUG_ENV = "NASFORGE_DEBUG"
+EXIT_SIGINT = 128 + signal.SIGINT
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""What a shell reports for a program ended by SIGPIPE (``cat``, ``grep``), here when the
+reader of stdout went away (``nasforge predict ... | head -3``)."""
+
+
+def interrupted_line(command: str, exc: KeyboardInterrupt) -> str:
+    """One line for a command stopped by SIGINT or SIGTERM: which, and how to go on."""
+    from nasforge.run.signals import SearchInterrupted
+
+    if isinstance(exc, SearchInterrupted):
+        return (
+            f"nasforge: {command} stopped by {signal.Signals(exc.signum).name}; finished trials "
+            f"are in the store, and the interrupted ones run again with: {exc.resume_hint()}"
+        )
+    return (
+        f"nasforge: {command} interrupted; finished trials are in the store "
+        "('nasforge resume' continues a search)"
+    )
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone, so that nothing more is written
+    there, not even the flush at interpreter exit (as the Python docs advise for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (an in-process test runner)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def one_line(text: str) -> str:
@@ -352,8 +384,17 @@ def space_of(config: dict[str, Any]) -> Any:
 
 def stdout_console() -> Console:
     """A console for stdout; piped output gets room for whole NB201 strings on one line."""
-    console = Console()
-    return console if console.is_terminal else Console(width=200)
+    console = _StdoutConsole()
+    return console if console.is_terminal else _StdoutConsole(width=200)
+
+
+class _StdoutConsole(Console):
+    """Rich's console, ending with exit status 141 (not 1) when stdout's reader has gone."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        quiet_stdout()
+        raise SystemExit(EXIT_BROKEN_PIPE)
 
 
 TestDataOption = Annotated[

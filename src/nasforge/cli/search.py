@@ -221,6 +221,15 @@ def search(
             "(default: $NASFORGE_BENCHMARKS).",
         ),
     ] = None,
+    unordered: Annotated[
+        bool,
+        typer.Option(
+            "--unordered",
+            help="With several workers, tell the strategy each result as it arrives: faster, "
+            "but the trials then depend on timing (default: in trial order, so that a seed "
+            "repeats its trials). Kept by resume.",
+        ),
+    ] = False,
 ) -> None:
     """Search for the best architecture; by default train candidates on the digits task.
 
@@ -392,6 +401,7 @@ def search(
                 executor, workers=workers, threads_per_worker=threads, ray_address=ray_address
             ),
             settings=settings,
+            ordered=not unordered,
         )
         run_and_report(
             experiment,

@@ -72,6 +72,10 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027 - nothing to release by default
         """Stop the workers; running jobs are abandoned."""
 
+    def kill(self) -> None:  # noqa: B027 - nothing to kill by default
+        """End the workers at once (a second signal while `close` waits for them); must be
+        safe to call from a signal handler."""
+
     def has_room(self) -> bool:
         return self.running < self.workers
 

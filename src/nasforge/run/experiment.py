@@ -23,6 +23,7 @@ from nasforge.run.loop import (
 )
 from nasforge.run.objective import Constraint, Objective
 from nasforge.run.results import SearchResult
+from nasforge.run.signals import SearchInterrupted, stop_signals
 from nasforge.run.storage import ExperimentExists, Store
 from nasforge.space.base import SearchSpace
 from nasforge.space.stored import space_config, space_identity
@@ -48,6 +49,7 @@ class Experiment:
         deduplicate: bool | str = True,
         executor: Executor | None = None,
         settings: dict[str, Any] | None = None,
+        ordered: bool = True,
     ) -> None:
         """`settings`: how the caller (the CLI's search) handles the experiment besides
         running it (final retraining epochs, output folder, workers...): stored in the config
@@ -69,6 +71,9 @@ class Experiment:
         self.executor = executor or InlineExecutor()
         self._space_record: dict[str, Any] | None = None
         self.settings = dict(settings or {})
+        self.ordered = ordered
+        """Tell results in trial order, so that a seed repeats its trials with any number of
+        workers (`run/loop.py`); False tells each as it arrives (faster, timing-dependent)."""
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this experiment by name (stored with it)."""
@@ -85,6 +90,7 @@ class Experiment:
             "budget": self.budget.to_dict(),
             "deduplicate": self.deduplicate,
             **({"settings": dict(self.settings)} if self.settings else {}),
+            "ordered": self.ordered,
         }
 
     def _space_config(self) -> dict[str, Any]:
@@ -96,7 +102,10 @@ class Experiment:
 
     # -- the loop ------------------------------------------------------------------
     def run(self, on_trial: TrialCallback | None = None) -> SearchResult:
-        """Run (or resume) until the budget is spent; return every trial and the best."""
+        """Run (or resume) until the budget is spent; return every trial and the best.
+
+        In the main thread, SIGINT and SIGTERM stop it cleanly (`run/signals.py`): running
+        trials are cancelled and left for `resume`, and `SearchInterrupted` is raised."""
         record = self._open_record()
         run_id = self.store.start_run(record.id)
         try:
@@ -115,11 +124,17 @@ class Experiment:
                 loop.catch_up(trials, others)
             else:
                 loop.replay(trials)
-            self.executor.start(self.evaluator)
-            try:
-                loop.search()
-            finally:
-                self.executor.close()
+            with stop_signals() as stop:
+                self.executor.start(self.evaluator)
+                stop.install()  # again: a Ray driver sets a SIGTERM handler when it starts
+                try:
+                    loop.search(stop)
+                    stop.check()
+                except SearchInterrupted as exc:
+                    raise SearchInterrupted(exc.signum, str(self.store.path), self.name) from None
+                finally:
+                    stop.hurry = self.executor.kill
+                    self.executor.close()
         finally:
             self.store.end_run(run_id)
         return self.result()
@@ -250,7 +265,7 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
     the file where it is now)."""
     evaluator = dict(config.get("evaluator", {}))
     params = {k: v for k, v in dict(evaluator.get("params", {})).items() if k != "path"}
-    identity = {k: v for k, v in config.items() if k not in (*CHANGEABLE, "space")}
+    identity = {k: v for k, v in config.items() if k not in (*CHANGEABLE, "space", "ordered")}
     identity["evaluator"] = {"name": evaluator.get("name"), "params": params}
     identity["space"] = space_identity(dict(config.get("space", {})))
     return identity

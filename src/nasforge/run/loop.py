@@ -4,9 +4,15 @@ Its cost per proposal does not grow with the experiment: usage is kept as runnin
 duplicates are found in a dict and stored as a reference to the trial they reuse, and
 writes are committed in batches (`Journal`).
 
-Several trials may run at once (the executor's `workers`): the strategy is asked for a new
-proposal whenever a worker is free, and told each result as it arrives. A proposal of an
-arch that is already running waits for that trial's result instead of running twice.
+Several trials may run at once (the executor's `workers`). By default (`ordered`) the
+strategy is told results in the order their trials were submitted, and a new proposal is
+asked for only when fewer than `workers` trials are submitted and not yet told: a result
+that arrives early is held until the trials before it are told, and its worker stays idle
+meanwhile. What the strategy sees, and so every proposal, then depends on the results only,
+never on which evaluation finished first: the same seed repeats the same trials with any
+number of workers. Unordered, each result is told as it arrives and a free worker gets a
+new proposal at once (faster; the trials then depend on timing). A proposal of an arch that
+is already running waits for that trial's result instead of running twice.
 
 Resuming is replay: the stored trials' asks and tells are fed, in the order they happened,
 to a freshly made strategy with the same seed, which thereby reaches the state it had when
@@ -37,6 +43,7 @@ from nasforge.run.budget import Usage
 from nasforge.run.executor import Done, Executor, Job
 from nasforge.run.journal import Journal
 from nasforge.run.results import epochs_charged
+from nasforge.run.signals import StopSignals
 from nasforge.run.storage import TrialRecord
 from nasforge.strategy.base import Observation, Proposal, SearchExhausted, WaitForResults
 
@@ -92,6 +99,11 @@ class TrialLoop:
         self.running: dict[int, _CacheKey] = {}
         self.running_keys: dict[_CacheKey, int] = {}
         self.waiting: dict[int, list[TrialRecord]] = {}
+        self.held: dict[int, Done] = {}
+        """Results that arrived before those of earlier trials (ordered runs)."""
+        self.ordered = experiment.ordered
+        self.asking = True
+        self.duplicates_in_a_row = 0
         self.interrupted: deque[TrialRecord] = deque()
         self.queries = 0
         self.simulated_seconds = 0.0
@@ -149,47 +161,69 @@ class TrialLoop:
                 self.interrupted.append(trial)
 
     # -- the loop --------------------------------------------------------------------
-    def search(self) -> None:
+    def search(self, stop: StopSignals | None = None) -> None:
         """Run until the budget is spent (or the strategy has nothing left), then wait for
-        every running trial."""
-        duplicates_in_a_row = 0
-        asking = True
+        every running trial. With `stop`, a signal interrupts the wait for results."""
+        stop = stop or StopSignals()
         try:
             while True:
-                self._look_around()
-                while self.interrupted and self.executor.has_room():
-                    trial = self.interrupted.popleft()
-                    self._dispatch(trial, Arch.parse(trial.arch), stored=True)
-                while asking and not self.interrupted and self.executor.has_room():
-                    if not self._may_ask():
-                        break
-                    try:
-                        proposal = self._ask()
-                    except WaitForResults:  # ask again once a running trial has its result
-                        asking = bool(self.running or self.foreign_running)
-                        break
-                    if proposal is None:
-                        asking = False
-                        break
-                    trial, stored = self._create(proposal)
-                    submitted = self._dispatch(trial, proposal.arch, stored=stored)
-                    duplicates_in_a_row = 0 if submitted else duplicates_in_a_row + 1
-                    if duplicates_in_a_row >= MAX_CONSECUTIVE_DUPLICATES:
-                        asking = False
-                    self.journal.flush_if_due()
-                    self._look_around()
+                self._fill()
                 if not self.running:
-                    others = self.waiting or (asking and self.foreign_running)
+                    others = self.waiting or (self.asking and self.foreign_running)
                     if self.shared and others:  # results of the others' running trials
                         time.sleep(POLL_SECONDS)
                         continue
                     return
                 self.journal.flush()  # running trials are stored before they are waited for
-                for done in self.executor.wait():
-                    self._finish(done)
+                with stop.waiting():
+                    finished = self.executor.wait()
+                for done in finished:
+                    if self.ordered:
+                        self.held[done.number] = done
+                    else:
+                        self._finish(done)
+                self._release()
                 self.journal.flush_if_due()
         finally:
             self.journal.flush()
+
+    def _release(self) -> None:
+        """Ordered runs: tell held results in the order their trials were submitted (the
+        lowest running number first), asking for new proposals after each, exactly as if
+        the results had arrived in that order."""
+        while self.held and min(self.running) in self.held:
+            self._finish(self.held.pop(min(self.running)))
+            self._fill()
+
+    def _has_room(self) -> bool:
+        if not self.executor.has_room():
+            return False
+        return not self.ordered or len(self.running) < self.executor.workers
+
+    def _fill(self) -> None:
+        """Submit interrupted trials, then new proposals, while a worker is free."""
+        self._look_around()
+        while self.interrupted and self._has_room():
+            trial = self.interrupted.popleft()
+            self._dispatch(trial, Arch.parse(trial.arch), stored=True)
+        while self.asking and not self.interrupted and self._has_room():
+            if not self._may_ask():
+                break
+            try:
+                proposal = self._ask()
+            except WaitForResults:  # ask again once a running trial has its result
+                self.asking = bool(self.running or self.foreign_running)
+                break
+            if proposal is None:
+                self.asking = False
+                break
+            trial, stored = self._create(proposal)
+            submitted = self._dispatch(trial, proposal.arch, stored=stored)
+            self.duplicates_in_a_row = 0 if submitted else self.duplicates_in_a_row + 1
+            if self.duplicates_in_a_row >= MAX_CONSECUTIVE_DUPLICATES:
+                self.asking = False
+            self.journal.flush_if_due()
+            self._look_around()
 
     def _look_around(self) -> None:
         """Shared: read what the other processes wrote. Alone: see whether one joined."""

@@ -8,13 +8,25 @@ again, up to `max_retries` times, after which it is returned as a failed result 
 the cause; the search goes on either way. (A dead worker breaks the whole pool, so the jobs
 of the other workers are lost too; when it is not clear whose job killed it, each lost job
 runs again alone, and only the one that kills its worker again is charged a retry.)
+
+Workers never outlive the search: `close` ends them (SIGTERM, then SIGKILL after a grace
+period), they ignore SIGINT (a Ctrl-C reaches the whole process group; the search process
+decides what stops), and each dies by itself when its parent dies, even by SIGKILL: Linux
+sends it SIGKILL then (``prctl(PR_SET_PDEATHSIG)``), and elsewhere a watchdog thread sees
+that it has another parent within `WATCH_SECONDS`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
+import threading
+import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -28,8 +40,32 @@ _worker_evaluator: Evaluator | None = None
 """The evaluator of this worker process (set once by `_start_worker`; unused in the parent)."""
 
 
-def _start_worker(evaluator_bytes: bytes, threads: int) -> None:
+WATCH_SECONDS = 0.5
+"""How often a worker checks that its parent is alive (where prctl cannot tell it)."""
+CLOSE_GRACE_SECONDS = 5.0
+"""How long `close` waits for terminated workers before it kills them."""
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process when `parent` ends: SIGKILL from the kernel on Linux, and a watchdog
+    thread everywhere (also for a parent that died before this was set up)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nasforge-parent-watch", daemon=True).start()
+
+
+def _start_worker(evaluator_bytes: bytes, threads: int, parent: int) -> None:
     global _worker_evaluator
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = str(threads)
     import torch
@@ -78,7 +114,7 @@ class ProcessExecutor(Executor):
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self._evaluator_bytes, self.threads),
+            initargs=(self._evaluator_bytes, self.threads, os.getpid()),
         )
 
     def submit(self, job: Job) -> None:
@@ -144,15 +180,33 @@ class ProcessExecutor(Executor):
     def running(self) -> int:
         return len(self._futures) + len(self._suspects)
 
+    def _processes(self) -> list[multiprocessing.process.BaseProcess]:
+        return list((getattr(self._pool, "_processes", None) or {}).values())
+
     def close(self) -> None:
+        """End the workers (running jobs are abandoned): SIGTERM, and SIGKILL for those
+        still alive after `CLOSE_GRACE_SECONDS`."""
         if self._pool is not None:
-            processes = list((getattr(self._pool, "_processes", None) or {}).values())
+            processes = self._processes()
             self._pool.shutdown(wait=False, cancel_futures=True)
             for process in processes:
-                process.terminate()
+                with contextlib.suppress(OSError, ValueError):
+                    process.terminate()
+            deadline = time.monotonic() + CLOSE_GRACE_SECONDS
+            for process in processes:
+                with contextlib.suppress(OSError, ValueError, AssertionError):
+                    process.join(max(0.0, deadline - time.monotonic()))
+                    if process.is_alive():
+                        process.kill()
+                        process.join(1.0)
             self._pool = None
         self._futures.clear()
         self._suspects.clear()
+
+    def kill(self) -> None:
+        for process in self._processes():
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
 
     def describe(self) -> str:
         return f"{self.workers} worker processes, {self.threads} torch thread(s) each"

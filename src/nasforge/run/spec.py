@@ -57,6 +57,7 @@ def experiment_from_config(
         name=name,
         deduplicate=config.get("deduplicate", True),
         settings=config.get("settings"),
+        ordered=bool(config.get("ordered", True)),
     )
 
 
