@@ -25,6 +25,8 @@ from nasforge.cli.common import (
     ExecutorOption,
     FinalEpochsOption,
     FineOption,
+    GroupColumnOption,
+    GroupPatternOption,
     HyperparameterOptions,
     JsonOption,
     LabelPatternOption,
@@ -78,6 +80,8 @@ def search(
     label_pattern: LabelPatternOption = None,
     test_pattern: TestPatternOption = None,
     spectrogram_image: SpectrogramImageOption = False,
+    group_column: GroupColumnOption = None,
+    group_pattern: GroupPatternOption = None,
     space: Annotated[
         str | None,
         typer.Option(
@@ -304,6 +308,8 @@ def search(
                 label_pattern,
                 test_pattern,
                 spectrogram_image,
+                group_column,
+                group_pattern,
             ),
             epochs=epochs,
             lr=lr,
@@ -686,6 +692,8 @@ def run_and_report(
     if retrains and out is not None and out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
     stderr = Console(stderr=True)
+    if validation_groups(experiment.evaluator):
+        typer.echo(groups_line(experiment.evaluator.task), err=True)
     so_far = experiment.best_score()  # of the experiment, not only of this run
     best_score: list[float] = [] if so_far is None else [so_far]
     with Progress(
@@ -716,6 +724,9 @@ def run_and_report(
 
         result = experiment.run(on_trial=on_trial)
     payload = {"store": str(journal.path), **result.to_dict(experiment.space)}
+    valid_groups = validation_groups(experiment.evaluator)
+    if valid_groups:
+        payload["valid_groups"] = list(valid_groups)
     shown: tuple[str, ...] = getattr(experiment.evaluator, "report_columns", ())
     if shown:
         payload["report"] = list(shown)
@@ -753,6 +764,23 @@ def run_and_report(
         typer.echo(json.dumps(payload))
         return
     print_best(payload)
+
+
+def validation_groups(evaluator: Any) -> tuple[str, ...]:
+    """The groups a training search validates on (none without groups)."""
+    from nasforge.evaluate.training import TrainingEvaluator
+
+    if not isinstance(evaluator, TrainingEvaluator):
+        return ()
+    return evaluator.task.valid_groups
+
+
+def groups_line(task: Any) -> str:
+    shown = ", ".join(task.valid_groups)
+    return (
+        f"validating on unseen groups: {shown} ({len(task.y_valid)} examples; no candidate "
+        "trains on them, the retrained winner does)"
+    )
 
 
 def retrain_and_save(
