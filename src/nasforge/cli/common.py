@@ -236,14 +236,18 @@ def print_best(payload: dict[str, Any]) -> None:
             f"(valid {final['valid_accuracy']:.2f}%), saved to {final['model_dir']}",
             highlight=False,
         )
-        baseline = final.get("baseline")
-        if baseline:
-            console.print(
-                f"  baseline {baseline.get('arch', '')}: "
-                f"test accuracy {baseline['test_accuracy']:.2f}%",
-                markup=False,
-                highlight=False,
-            )
+    baseline = payload.get("baseline") or (final or {}).get("baseline")
+    if baseline:
+        valid = baseline.get("valid_accuracy")
+        console.print(
+            f"  baseline {baseline.get('arch', '')}: "
+            f"test accuracy {baseline['test_accuracy']:.2f}%"
+            + (f" (valid {valid:.2f}%)" if valid is not None else ""),
+            markup=False,
+            highlight=False,
+        )
+    if final and final.get("loses_to_baseline"):
+        console.print(f"  note: {final['loses_to_baseline']}", markup=False, highlight=False)
     console.print(
         f"  {payload['trials']} evaluated ({payload['proposals']} proposals), "
         f"evaluation cost {usage['simulated_seconds']:.0f} s, "
