@@ -632,7 +632,8 @@ def _print(payload: dict[str, Any]) -> None:
     )
     if payload["not_searched"]:
         console.print(
-            f"  not searched by {payload['method']} (left at their largest value): "
+            f"  not searched by {payload['method']} (left at their largest value, the first "
+            "of strings): "
             f"{', '.join(payload['not_searched'])}; spos and enas search them",
             soft_wrap=True,
         )
