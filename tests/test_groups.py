@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from conftest import shared_file
 from nasforge.cli import app
 from nasforge.data.audio import load_audio_task
-from nasforge.data.groups import group_split
+from nasforge.data.groups import group_split, groups_from_names
 from nasforge.data.loaders import load_csv_task
 from nasforge.data.task import DataError, make_task
 from nasforge.data.text import load_text_task
@@ -156,6 +156,13 @@ def test_bad_group_input_is_one_line_and_writes_nothing(
     assert len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
     assert not (tmp_path / "nasforge.sqlite").exists()
+
+
+def test_a_group_pattern_must_match_every_file_name() -> None:
+    names = ["0_theo_1.wav", "1_lucas_2.wav", "noise.wav"]
+    with pytest.raises(DataError, match=r"does not match 1 of the 3 file names \(e.g. noise"):
+        groups_from_names(names, SPEAKER, "--group-pattern")
+    assert groups_from_names(names[:2], SPEAKER, "--group-pattern") == ["theo", "lucas"]
 
 
 def test_a_group_split_of_one_group_is_refused() -> None:

@@ -87,9 +87,9 @@ def groups_from_names(names: Sequence[str], pattern: str, option: str) -> list[s
             continue
         found.append(match.group(1) if rule.groups else match.group(0))
     if missed:
-        which = "none" if len(missed) == len(names) else f"{len(missed)}"
+        how = "matches none" if len(missed) == len(names) else f"does not match {len(missed)}"
         raise DataError(
-            f"{option} {pattern!r} matches {which} of the {len(names)} file names "
+            f"{option} {pattern!r} {how} of the {len(names)} file names "
             f"(e.g. {missed[0]}); every file needs a group"
         )
     return found
