@@ -112,7 +112,9 @@ def test_fsdd_with_one_speaker_held_out_validates_on_other_unseen_speakers(
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "validating on unseen groups:" in result.stderr
-    valid = json.loads(result.stdout)["valid_groups"]
+    payload = json.loads(result.stdout)
+    valid = payload["valid_groups"]
+    assert payload["final"]["valid_trained"] is True
     assert valid and "theo" not in valid and set(valid) < set(SPEAKERS)
     task = load_audio_task(manifest, group_pattern=SPEAKER)
     assert task.valid_groups == tuple(valid)

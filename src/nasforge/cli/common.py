@@ -233,7 +233,9 @@ def print_best(payload: dict[str, Any]) -> None:
         console.print(
             f"  retrained {final['epochs']} epochs: "
             f"[bold]test accuracy {final['test_accuracy']:.2f}%[/] "
-            f"(valid {final['valid_accuracy']:.2f}%), saved to {final['model_dir']}",
+            f"(valid {final['valid_accuracy']:.2f}%"
+            f"{', its groups trained too' if final.get('valid_trained') else ''}), "
+            f"saved to {final['model_dir']}",
             highlight=False,
         )
     baseline = payload.get("baseline") or (final or {}).get("baseline")

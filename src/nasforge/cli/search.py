@@ -853,4 +853,6 @@ def save_retrained(
         "test_accuracy": retrained.test_accuracy,
         "valid_accuracy": metrics["valid_accuracy"],
         "model_dir": str(folder),
+        # with groups the winner retrains on the validation groups too (Task.for_final_training)
+        "valid_trained": bool(evaluator.task.valid_groups),
     }
