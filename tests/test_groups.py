@@ -115,6 +115,9 @@ def test_fsdd_with_one_speaker_held_out_validates_on_other_unseen_speakers(
     payload = json.loads(result.stdout)
     valid = payload["valid_groups"]
     assert payload["final"]["valid_trained"] is True
+    report = runner.invoke(app, ["report", "--out", "r.html"])
+    assert report.exit_code == 0, report.output
+    assert "(its groups trained too)" in Path("r.html").read_text()
     assert valid and "theo" not in valid and set(valid) < set(SPEAKERS)
     task = load_audio_task(manifest, group_pattern=SPEAKER)
     assert task.valid_groups == tuple(valid)

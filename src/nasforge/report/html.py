@@ -192,7 +192,11 @@ def _final(content: ReportContent) -> str:
     facts = [
         ("architecture", str(final.get("arch", ""))),
         ("test accuracy", f"{float(final['test_accuracy']):.2f}%"),
-        ("validation accuracy", _percent(final.get("valid_accuracy"))),
+        (
+            "validation accuracy",
+            _percent(final.get("valid_accuracy"))
+            + (" (its groups trained too)" if final.get("valid_trained") else ""),
+        ),
         ("epochs", _text(final.get("epochs", ""))),
         ("saved to", _text(final.get("model_dir", ""))),
     ]
