@@ -139,6 +139,8 @@ def test_fsdd_with_one_speaker_held_out_validates_on_other_unseen_speakers(
         ("csv", ["--group-column", "site"], "a split of whole groups needs at least 2"),
         ("text", ["--group-column", "site"], "a split of whole groups needs at least 2"),
         ("csv", ["--group-pattern", "x"], "--group-pattern applies to --task audio"),
+        ("folder", ["--group-column", "speaker"], "names a column of a manifest"),
+        ("folder", ["--group-pattern", r"_(theo)_"], "does not match 16 of the 32 file names"),
     ],
 )
 def test_bad_group_input_is_one_line_and_writes_nothing(
@@ -152,9 +154,15 @@ def test_bad_group_input_is_one_line_and_writes_nothing(
         data = tmp_path / "texts.csv"
         rows = [f"w{i % 5} v{i % 3},{'ab'[i % 2]},{'one' if i < 60 else 'two'}" for i in range(80)]
         data.write_text("text,label,site\n" + "\n".join(rows) + "\n")
+    elif kind == "folder":
+        data = tmp_path / "flat"
+        data.mkdir()
+        for name in (f"{d}_{s}_{i}.wav" for d in "0123" for s in ("theo", "lucas") for i in "0123"):
+            shutil.copy(fsdd / name, data / name)
+        extra = [*extra, "--label-pattern", r"^(\d)_"]
     else:
         data = _speaker_manifest(fsdd, tmp_path, "theo", range(2))
-    task = "audio" if kind == "manifest" else kind
+    task = "audio" if kind in ("manifest", "folder") else kind
     result = runner.invoke(app, ["search", "--task", task, "--data", str(data), *extra])
     assert result.exit_code == 2, result.output
     assert message in result.output
