@@ -24,6 +24,7 @@ from nasforge.evaluate.baselines import (
     fit_baseline,
     losing_line,
     make_baseline,
+    with_baseline,
 )
 
 runner = CliRunner()
@@ -116,6 +117,12 @@ def test_the_line_when_the_winner_loses() -> None:
     assert losing_line(91.0, baseline) is None
     line = losing_line(89.4, baseline)
     assert line is not None and "89.40%" in line and "90.80%" in line and "\n" not in line
+    assert with_baseline({"test_accuracy": 89.4}, baseline) == {
+        "test_accuracy": 89.4,
+        "baseline": baseline,
+        "loses_to_baseline": line,
+    }
+    assert "loses_to_baseline" not in with_baseline({"test_accuracy": 91.0}, baseline)
 
 
 @pytest.mark.slow

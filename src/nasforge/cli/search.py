@@ -746,6 +746,8 @@ def run_and_report(
             err=True,
         )
     if result.best is not None and not result.multi_objective:
+        from nasforge.evaluate.baselines import search_baseline
+
         baseline = search_baseline(experiment.evaluator)
         if baseline is not None:
             payload["baseline"] = baseline
@@ -754,12 +756,9 @@ def run_and_report(
             experiment, Arch.parse(result.best.arch), final_epochs, out, quiet=as_json
         )
         if payload["final"] and payload.get("baseline"):
-            from nasforge.evaluate.baselines import losing_line
+            from nasforge.evaluate.baselines import with_baseline
 
-            payload["final"]["baseline"] = payload["baseline"]
-            losing = losing_line(payload["final"]["test_accuracy"], payload["baseline"])
-            if losing:
-                payload["final"]["loses_to_baseline"] = losing
+            payload["final"] = with_baseline(payload["final"], payload["baseline"])
         if payload["final"]:
             experiment.record_final({**payload["final"], "trial": result.best.number})
         if onnx and payload["final"]:
@@ -775,18 +774,6 @@ def run_and_report(
         typer.echo(json.dumps(payload))
         return
     print_best(payload)
-
-
-def search_baseline(evaluator: Any) -> dict[str, Any] | None:
-    """The task's simple baseline (`nasforge.evaluate.baselines`) fit on the split the
-    candidates trained on, for a training search on text, audio or a table; else None."""
-    from nasforge.evaluate.baselines import fit_baseline
-    from nasforge.evaluate.training import TrainingEvaluator
-
-    if not isinstance(evaluator, TrainingEvaluator):
-        return None
-    fitted = fit_baseline(evaluator.task, seed=evaluator.seed)
-    return None if fitted is None else fitted.to_dict()
 
 
 def validation_groups(evaluator: Any) -> tuple[str, ...]:

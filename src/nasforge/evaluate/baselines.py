@@ -124,3 +124,21 @@ def losing_line(winner_test_accuracy: float, baseline: dict[str, Any]) -> str | 
         f"the retrained winner ({winner_test_accuracy:.2f}%) loses to the baseline "
         f"{baseline['arch']} ({float(baseline['test_accuracy']):.2f}%) on test"
     )
+
+
+def search_baseline(evaluator: object) -> dict[str, Any] | None:
+    """The baseline of a training search (`fit_baseline` on its evaluator's task, with its
+    seed) as JSON; None for other evaluators and for tasks without a baseline."""
+    from nasforge.evaluate.training import TrainingEvaluator
+
+    if not isinstance(evaluator, TrainingEvaluator):
+        return None
+    fitted = fit_baseline(evaluator.task, seed=evaluator.seed)
+    return None if fitted is None else fitted.to_dict()
+
+
+def with_baseline(final: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """What retraining the winner measured (``test_accuracy``...) with the baseline beside
+    it, and ``loses_to_baseline`` (`losing_line`) when the winner loses on test."""
+    losing = losing_line(float(final["test_accuracy"]), baseline)
+    return {**final, "baseline": baseline, **({"loses_to_baseline": losing} if losing else {})}
