@@ -442,9 +442,15 @@ def test_bad_spaces_are_one_line_errors(model: type[nn.Module], message: str) ->
     assert "\n" not in str(info.value)
 
 
-def test_string_value_choice_has_no_supernet_and_bad_shape_is_named() -> None:
-    with pytest.raises(SpaceError, match="value choice 'pool' has non-numeric candidates"):
-        ChoiceSpace(Pooled).supernet()
+def test_string_value_choice_is_a_category_of_the_supernet_and_bad_shape_is_named() -> None:
+    supernet = ChoiceSpace(Pooled).supernet()
+    assert supernet.largest_values["pool"] == "none"  # built at the first string
+    x = torch.arange(12.0).reshape(1, 2, 6)
+    assert torch.equal(supernet(x), x)
+    supernet.use_path({"pool": 1, "pool_k": 0, "act": 0})
+    assert supernet.current_values()["pool"] == "max"
+    assert torch.equal(supernet(x), nn.functional.max_pool1d(x, 2))
+    assert supernet.arch_of({"pool": 1, "pool_k": 0})["pool"] == "max"
     with pytest.raises(SpaceError, match=r"space 'SmallCNN' does not run on input shape \(3,\)"):
         ChoiceSpace(SmallCNN).check_input((3,))
     ChoiceSpace(SmallCNN).check_input((1, 8, 8))

@@ -234,3 +234,58 @@ def test_sandwich_trains_the_largest_the_smallest_and_random_paths_each_step(
 def test_an_unknown_sampling_rule_is_refused(space: ChoiceSpace) -> None:
     with pytest.raises(OneShotError, match="sampling must be one of uniform, sandwich"):
         make_method("spos", space, sampling="sometimes")
+
+
+def small_cnn_with_pooling(folder: Path) -> type[nn.Module]:
+    """A copy of examples/small_cnn.py with a value choice of strings: pool mean or max."""
+    source = EXAMPLE.read_text()
+    head = "        self.head = nn.Linear(width, num_classes)\n"
+    call = "        out: torch.Tensor = self.head(self.blocks(self.stem(x)).mean((2, 3)))\n"
+    assert head in source and call in source, "examples/small_cnn.py changed: update this copy"
+    source = source.replace(
+        head, head + '        self.pool = choices.choose_value("pool", ["mean", "max"])\n'
+    ).replace(
+        call,
+        "        features = self.blocks(self.stem(x))\n"
+        '        pooled = features.mean((2, 3)) if self.pool == "mean" else features.amax((2, 3))\n'
+        "        out: torch.Tensor = self.head(pooled)\n",
+    )
+    copy = folder / "small_cnn_pooling.py"
+    copy.write_text(source)
+    spec = importlib.util.spec_from_file_location("small_cnn_pooling", copy)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model: type[nn.Module] = module.SmallCNN
+    return model
+
+
+@pytest.mark.parametrize("name", ["spos", "enas", "darts"])
+def test_a_value_choice_of_strings_is_sampled_or_left_at_its_first_value(
+    name: str, task: Task, tmp_path: Path
+) -> None:
+    space = ChoiceSpace(
+        small_cnn_with_pooling(tmp_path),
+        input_shape=task.input_shape,
+        num_classes=task.num_classes,
+    )
+    assert {"pool": ("mean", "max")}.items() <= {
+        d.label: d.choices for d in space.decisions
+    }.items()
+    method = make_method(name, space, **QUICK.get(name, {}))
+    result = method.search(task, epochs=1, batch_size=32, seed=0, threads=1)
+    assert result.arch["pool"] in ("mean", "max")
+    if name == "darts":  # a gradient method: the first value, said as not searched
+        assert result.arch["pool"] == "mean" and "pool" in result.not_searched
+    else:  # a sampling method: a decision like any other
+        assert "pool" in result.alpha and "pool" not in result.not_searched
+    supernet = result.supernet
+    x = torch.tensor(task.x_test[:4])
+    outputs = {}
+    for index, value in enumerate(("mean", "max")):
+        supernet.use_path({**supernet.path_of(result.arch), "pool": index})
+        assert supernet.current_values()["pool"] == value
+        outputs[value] = supernet.eval()(x)
+    assert not torch.allclose(outputs["mean"], outputs["max"])
+    child = result.child(task.x_train[:64], batch_size=32)
+    assert child.eval()(x).shape == (4, task.num_classes)

@@ -24,6 +24,7 @@ SMALL: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "mobilenet": ({"width_mult": 0.25, "resolution": 32}, (1, 8, 8)),
     "textconv": ({"vocab_size": 30, "embed_dims": [8, 16], "widths": [0, 4, 8]}, (12,)),
     "transformer": ({"vocab_size": 30, "embed_dims": [8, 16], "head_dim": 4}, (12,)),
+    "ngrams": ({"vocab_size": 30, "buckets": 64, "embed_dims": [8, 16], "hiddens": [0, 8]}, (12,)),
 }
 """Space name -> (small constructor options, a fitting input shape without batch axis)."""
 

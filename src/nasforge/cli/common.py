@@ -265,17 +265,23 @@ def print_best(payload: dict[str, Any]) -> None:
         console.print(
             f"  retrained {final['epochs']} epochs: "
             f"[bold]test accuracy {final['test_accuracy']:.2f}%[/] "
-            f"(valid {final['valid_accuracy']:.2f}%), saved to {final['model_dir']}",
+            f"(valid {final['valid_accuracy']:.2f}%"
+            f"{', its groups trained too' if final.get('valid_trained') else ''}), "
+            f"saved to {final['model_dir']}",
             highlight=False,
         )
-        baseline = final.get("baseline")
-        if baseline:
-            console.print(
-                f"  baseline {baseline.get('arch', '')}: "
-                f"test accuracy {baseline['test_accuracy']:.2f}%",
-                markup=False,
-                highlight=False,
-            )
+    baseline = payload.get("baseline") or (final or {}).get("baseline")
+    if baseline:
+        valid = baseline.get("valid_accuracy")
+        console.print(
+            f"  baseline {baseline.get('arch', '')}: "
+            f"test accuracy {baseline['test_accuracy']:.2f}%"
+            + (f" (valid {valid:.2f}%)" if valid is not None else ""),
+            markup=False,
+            highlight=False,
+        )
+    if final and final.get("loses_to_baseline"):
+        console.print(f"  note: {final['loses_to_baseline']}", markup=False, highlight=False)
     console.print(
         f"  {payload['trials']} evaluated ({payload['proposals']} proposals), "
         f"evaluation cost {usage['simulated_seconds']:.0f} s, "
@@ -432,9 +438,11 @@ def text_task_options(
     label_pattern: str | None = None,
     test_pattern: str | None = None,
     as_image: bool = False,
+    group_column: str | None = None,
+    group_pattern: str | None = None,
 ) -> dict[str, Any]:
     """The loader options of a text or audio task from its CLI options (an error if they
-    are given for another task)."""
+    are given for another task); the group options for csv, text and audio tasks."""
     text = {
         "test_path": str(test_data.expanduser().resolve()) if test_data is not None else None,
         "text_column": text_column,
@@ -459,7 +467,13 @@ def text_task_options(
         used = [names[key] for key, value in given.items() if value is not None]
         if used and task != kind:
             raise ConfigError(f"{', '.join(used)} apply to --task {kind}, not --task {task}")
-    return {key: value for key, value in {**text, **audio}.items() if value is not None}
+    if group_column is not None and task not in ("csv", "text", "audio"):
+        raise ConfigError(f"--group-column applies to --task csv, text or audio, not {task}")
+    if group_pattern is not None and task != "audio":
+        raise ConfigError(f"--group-pattern applies to --task audio, not --task {task}")
+    groups = {"group_column": group_column, "group_pattern": group_pattern}
+    chosen = {**text, **audio, **groups}
+    return {key: value for key, value in chosen.items() if value is not None}
 
 
 LabelPatternOption = Annotated[
@@ -484,5 +498,21 @@ SpectrogramImageOption = Annotated[
         "--spectrogram-image",
         help="Audio task: one-channel images (1, bands, frames) for image spaces (mobilenet, "
         "nb201) instead of sequences for conv1d.",
+    ),
+]
+GroupColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        help="csv, text table or audio manifest: the column naming each example's group (a "
+        "speaker, a patient, a source); validation then takes whole groups, unseen in training.",
+        show_default=False,
+    ),
+]
+GroupPatternOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Audio task: a regular expression whose first group is the group in a file's "
+        "name (FSDD's speaker: '^\\d_(\\[a-z]+)_'); validation then takes whole groups.",
+        show_default=False,
     ),
 ]

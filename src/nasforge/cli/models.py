@@ -16,6 +16,8 @@ from nasforge.cli.common import (
     TASKS,
     DataOption,
     FineOption,
+    GroupColumnOption,
+    GroupPatternOption,
     JsonOption,
     LabelPatternOption,
     MaxLengthOption,
@@ -50,6 +52,8 @@ def train(
     label_pattern: LabelPatternOption = None,
     test_pattern: TestPatternOption = None,
     spectrogram_image: SpectrogramImageOption = False,
+    group_column: GroupColumnOption = None,
+    group_pattern: GroupPatternOption = None,
     space: Annotated[
         str | None,
         typer.Option(
@@ -101,6 +105,8 @@ def train(
             label_pattern,
             test_pattern,
             spectrogram_image,
+            group_column,
+            group_pattern,
         ),
         epochs=epochs,
         lr=lr,

@@ -32,6 +32,8 @@ from nasforge.cli.common import (
     TASKS,
     DataOption,
     FineOption,
+    GroupColumnOption,
+    GroupPatternOption,
     JsonOption,
     LabelPatternOption,
     MaxLengthOption,
@@ -130,6 +132,8 @@ def oneshot(
     label_pattern: LabelPatternOption = None,
     test_pattern: TestPatternOption = None,
     spectrogram_image: SpectrogramImageOption = False,
+    group_column: GroupColumnOption = None,
+    group_pattern: GroupPatternOption = None,
     epochs: Annotated[int, typer.Option(help="Epochs of supernet training.")] = 10,
     batch_size: Annotated[int, typer.Option(help="Batch size (weights and architecture).")] = 64,
     seed: Annotated[int, typer.Option(help="Seed: the same seed finds the same arch.")] = 0,
@@ -243,6 +247,8 @@ def oneshot(
         label_pattern,
         test_pattern,
         spectrogram_image,
+        group_column,
+        group_pattern,
     )
     params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
     loaded = _load_task(task, data, label_column, task_options)
@@ -648,7 +654,8 @@ def _print(payload: dict[str, Any]) -> None:
     )
     if payload["not_searched"]:
         console.print(
-            f"  not searched by {payload['method']} (left at their largest value): "
+            f"  not searched by {payload['method']} (left at their largest value, the first "
+            "of strings): "
             f"{', '.join(payload['not_searched'])}; spos and enas search them",
             soft_wrap=True,
         )

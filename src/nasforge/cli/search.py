@@ -25,6 +25,8 @@ from nasforge.cli.common import (
     ExecutorOption,
     FinalEpochsOption,
     FineOption,
+    GroupColumnOption,
+    GroupPatternOption,
     HyperparameterOptions,
     JsonOption,
     LabelPatternOption,
@@ -78,6 +80,8 @@ def search(
     label_pattern: LabelPatternOption = None,
     test_pattern: TestPatternOption = None,
     spectrogram_image: SpectrogramImageOption = False,
+    group_column: GroupColumnOption = None,
+    group_pattern: GroupPatternOption = None,
     space: Annotated[
         str | None,
         typer.Option(
@@ -313,6 +317,8 @@ def search(
                 label_pattern,
                 test_pattern,
                 spectrogram_image,
+                group_column,
+                group_pattern,
             ),
             epochs=epochs,
             lr=lr,
@@ -696,6 +702,8 @@ def run_and_report(
     if retrains and out is not None and out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
     stderr = Console(stderr=True)
+    if validation_groups(experiment.evaluator):
+        typer.echo(groups_line(experiment.evaluator.task), err=True)
     so_far = experiment.best_score()  # of the experiment, not only of this run
     best_score: list[float] = [] if so_far is None else [so_far]
     with Progress(
@@ -726,6 +734,9 @@ def run_and_report(
 
         result = experiment.run(on_trial=on_trial)
     payload = {"store": str(journal.path), **result.to_dict(experiment.space)}
+    valid_groups = validation_groups(experiment.evaluator)
+    if valid_groups:
+        payload["valid_groups"] = list(valid_groups)
     shown: tuple[str, ...] = getattr(experiment.evaluator, "report_columns", ())
     if shown:
         payload["report"] = list(shown)
@@ -744,10 +755,20 @@ def run_and_report(
             "other processes still run this experiment: the last one to finish retrains the winner",
             err=True,
         )
+    if result.best is not None and not result.multi_objective:
+        from nasforge.evaluate.baselines import search_baseline
+
+        baseline = search_baseline(experiment.evaluator)
+        if baseline is not None:
+            payload["baseline"] = baseline
     if retrains and out is not None and result.best is not None and not result.multi_objective:
         payload["final"] = retrain_and_save(
             experiment, Arch.parse(result.best.arch), final_epochs, out, quiet=as_json
         )
+        if payload["final"] and payload.get("baseline"):
+            from nasforge.evaluate.baselines import with_baseline
+
+            payload["final"] = with_baseline(payload["final"], payload["baseline"])
         if payload["final"]:
             experiment.record_final({**payload["final"], "trial": result.best.number})
         if onnx and payload["final"]:
@@ -763,6 +784,23 @@ def run_and_report(
         typer.echo(json.dumps(payload))
         return
     print_best(payload)
+
+
+def validation_groups(evaluator: Any) -> tuple[str, ...]:
+    """The groups a training search validates on (none without groups)."""
+    from nasforge.evaluate.training import TrainingEvaluator
+
+    if not isinstance(evaluator, TrainingEvaluator):
+        return ()
+    return evaluator.task.valid_groups
+
+
+def groups_line(task: Any) -> str:
+    shown = ", ".join(task.valid_groups)
+    return (
+        f"validating on unseen groups: {shown} ({len(task.y_valid)} examples; no candidate "
+        "trains on them, the retrained winner does)"
+    )
 
 
 def retrain_and_save(
@@ -812,4 +850,6 @@ def save_retrained(
         "test_accuracy": retrained.test_accuracy,
         "valid_accuracy": metrics["valid_accuracy"],
         "model_dir": str(folder),
+        # with groups the winner retrains on the validation groups too (Task.for_final_training)
+        "valid_trained": bool(evaluator.task.valid_groups),
     }

@@ -4,14 +4,17 @@ Three layouts, told apart by ``data``:
 
 - a folder with one subfolder per class (``data/yes/*.wav``, ``data/no/*.wav``);
 - a CSV manifest with a header ``path,label[,split]`` (paths relative to the manifest;
-  ``split`` is ``train`` or ``test``);
+  ``split`` is ``train`` or ``test``), and any other columns (a ``group_column`` among them);
 - a folder of WAV files whose names hold the label, given by ``label_pattern`` (a regular
   expression whose first group is the label: FSDD's ``{digit}_{speaker}_{index}.wav`` is
   ``^(\\d)_``).
 
 The test set: the manifest's ``split`` column, else the files whose name matches
 ``test_pattern`` (FSDD's usual split, indices 0-4: ``_[0-4]\\.wav$``), else a stratified
-``test_fraction``. Every recording is read with the standard library's ``wave`` (PCM of 8,
+``test_fraction``. A group per recording (a speaker), from the manifest's ``group_column``
+or from the file name by ``group_pattern`` (FSDD's speaker: ``^\\d_([a-z]+)_``), makes the
+validation split (and a ``test_fraction`` split) take whole groups (`nasforge.data.groups`).
+Every recording is read with the standard library's ``wave`` (PCM of 8,
 16, 24 or 32 bits; several channels are averaged), resampled to one rate (the most common
 rate of the files unless ``sample_rate`` is given; polyphase, ``scipy.signal``), cut or
 padded with silence at the end to ``seconds``, and turned into a log-mel spectrogram in
@@ -36,7 +39,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nasforge.data.task import DataError, Task, make_task, stratified_split
+from nasforge.data.groups import groups_from_names, held_out_split
+from nasforge.data.task import DataError, Task, make_task
 
 FloatArray = npt.NDArray[np.float32]
 WAV_SUFFIX = ".wav"
@@ -47,6 +51,7 @@ class Recording:
     path: Path
     label: str
     test: bool | None  # None: not decided by the layout
+    group: str | None = None  # a speaker...: from a manifest column or the file name
 
 
 def read_wav(path: str | Path) -> tuple[FloatArray, int]:
@@ -202,23 +207,44 @@ def wav_inputs(path: str | Path) -> list[Path]:
 
 
 def find_recordings(
-    data: str | Path, *, label_pattern: str | None = None, test_pattern: str | None = None
+    data: str | Path,
+    *,
+    label_pattern: str | None = None,
+    test_pattern: str | None = None,
+    group_column: str | None = None,
+    group_pattern: str | None = None,
 ) -> list[Recording]:
     """The labelled recordings of a class-per-folder layout, a manifest, or a folder of
-    files named by ``label_pattern`` (see the module docstring), sorted by path."""
+    files named by ``label_pattern`` (see the module docstring), sorted by path; with their
+    groups from a manifest's ``group_column`` or the file names by ``group_pattern``."""
     root = Path(data).expanduser()
     if not root.exists():
         raise DataError(f"no such audio folder or manifest: {root}")
+    if group_column is not None and group_pattern is not None:
+        raise DataError("choose --group-column or --group-pattern, not both")
+    if group_column is not None and not root.is_file():
+        raise DataError(
+            f"--group-column {group_column!r} names a column of a manifest; {root} is a "
+            "folder (for file names use --group-pattern REGEX)"
+        )
     test_rule = _compile(test_pattern, "--test-pattern") if test_pattern else None
     if root.is_file():
-        recordings = _from_manifest(root)
+        recordings = _from_manifest(root, group_column)
     elif label_pattern is not None:
         recordings = _from_names(root, _compile(label_pattern, "--label-pattern"))
     else:
         recordings = _from_subfolders(root)
     if test_rule is not None:
         recordings = [
-            Recording(r.path, r.label, bool(test_rule.search(r.path.name))) for r in recordings
+            Recording(r.path, r.label, bool(test_rule.search(r.path.name)), r.group)
+            for r in recordings
+        ]
+    if group_pattern is not None:
+        found = groups_from_names(
+            [r.path.name for r in recordings], group_pattern, "--group-pattern"
+        )
+        recordings = [
+            Recording(r.path, r.label, r.test, g) for r, g in zip(recordings, found, strict=True)
         ]
     return sorted(recordings, key=lambda r: str(r.path))
 
@@ -270,7 +296,7 @@ def _from_subfolders(folder: Path) -> list[Recording]:
     return recordings
 
 
-def _from_manifest(manifest: Path) -> list[Recording]:
+def _from_manifest(manifest: Path, group_column: str | None = None) -> list[Recording]:
     with manifest.open(newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in reader.fieldnames or []]
@@ -278,6 +304,10 @@ def _from_manifest(manifest: Path) -> list[Recording]:
             raise DataError(
                 f"{manifest} is not an audio manifest: it needs a header path,label[,split], "
                 f"not {','.join(columns) or 'nothing'}"
+            )
+        if group_column is not None and group_column not in columns:
+            raise DataError(
+                f"{manifest} has no group column {group_column!r}; columns: {', '.join(columns)}"
             )
         recordings = []
         for number, row in enumerate(reader, start=2):
@@ -289,7 +319,11 @@ def _from_manifest(manifest: Path) -> list[Recording]:
                 raise DataError(f"{manifest} line {number}: split is train or test, not {split!r}")
             path = Path(row["path"])
             path = path if path.is_absolute() else manifest.parent / path
-            recordings.append(Recording(path, row["label"], (split == "test") if split else None))
+            group = None if group_column is None else row[group_column]
+            if group_column is not None and not group:
+                raise DataError(f"{manifest} line {number} has no group in {group_column!r}")
+            test = (split == "test") if split else None
+            recordings.append(Recording(path, row["label"], test, group))
     if not recordings:
         raise DataError(f"{manifest} lists no recordings")
     return recordings
@@ -308,6 +342,8 @@ def load_audio_task(
     valid_fraction: float = 0.1,
     seed: int = 0,
     name: str | None = None,
+    group_column: str | None = None,
+    group_pattern: str | None = None,
 ) -> Task:
     """An audio classification task (see the module docstring); the features' settings
     are the task's ``preprocessing``, class ids follow the sorted label names.
@@ -315,16 +351,24 @@ def load_audio_task(
     channel) for the image spaces (`mobilenet`, `nb201`) instead of sequences."""
     if not seconds > 0 or n_mels < 1:
         raise DataError(f"audio needs seconds > 0 and n_mels >= 1, not {seconds} and {n_mels}")
-    recordings = find_recordings(data, label_pattern=label_pattern, test_pattern=test_pattern)
+    recordings = find_recordings(
+        data,
+        label_pattern=label_pattern,
+        test_pattern=test_pattern,
+        group_column=group_column,
+        group_pattern=group_pattern,
+    )
     if sample_rate is None:
         rates = Counter(read_wav(r.path)[1] for r in recordings[:: max(1, len(recordings) // 50)])
         sample_rate = max(rates, key=lambda rate: (rates[rate], rate))
     features = LogMel(int(sample_rate), round(seconds * sample_rate), n_mels)
     labels = np.array([r.label for r in recordings])
     decided = [r.test for r in recordings]
+    grouped = group_column is not None or group_pattern is not None
+    groups = np.array([str(r.group) for r in recordings]) if grouped else None
     if all(flag is None for flag in decided):
         class_ids = np.unique(labels, return_inverse=True)[1]
-        train_idx, test_idx = stratified_split(class_ids, test_fraction, seed)
+        train_idx, test_idx = held_out_split(class_ids, groups, test_fraction, seed)
     else:
         test_idx = np.array([i for i, flag in enumerate(decided) if flag], dtype=np.intp)
         train_idx = np.array([i for i, flag in enumerate(decided) if not flag], dtype=np.intp)
@@ -355,5 +399,6 @@ def load_audio_task(
         seed=seed,
         num_classes=len(class_names),
         class_names=class_names,
+        groups=None if groups is None else groups[train_idx],
     )
     return task.with_preprocessing({**features.to_dict(), "as_image": as_image})

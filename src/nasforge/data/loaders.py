@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nasforge.data.groups import held_out_split
 from nasforge.data.official_formats import describe_official, find_official, read_official
 from nasforge.data.task import DataError, Task, make_task, stratified_split
 
@@ -158,11 +159,15 @@ def load_csv_task(
     valid_fraction: float = 0.1,
     seed: int = 0,
     delimiter: str = ",",
+    group_column: str | None = None,
 ) -> Task:
-    """A table with a header row: every column but ``label_column`` is a numeric feature.
+    """A table with a header row: every column but ``label_column`` (and ``group_column``)
+    is a numeric feature.
 
     Integer labels are used as class ids; any other labels become ids in sorted order (kept
-    as ``class_names``). Test and validation sets are stratified splits drawn with ``seed``.
+    as ``class_names``). Test and validation sets are stratified splits drawn with ``seed``;
+    with ``group_column`` (a speaker, a patient... per row) they take whole groups instead
+    (`nasforge.data.groups`).
     """
     file = Path(path).expanduser()
     if not file.is_file():
@@ -176,8 +181,11 @@ def load_csv_task(
         if label_column not in header:
             raise DataError(f"{file} has no column {label_column!r}; columns: {', '.join(header)}")
         label_at = header.index(label_column)
+        group_at = _group_column_at(file, header, group_column, label_column)
+        skipped = {label_at} if group_at is None else {label_at, group_at}
         features: list[list[float]] = []
         labels: list[str] = []
+        groups: list[str] = []
         for line, row in enumerate(reader, start=2):
             if not row:
                 continue
@@ -186,7 +194,9 @@ def load_csv_task(
                     f"{file} line {line} has {len(row)} fields, the header has {len(header)}"
                 )
             labels.append(row[label_at].strip())
-            features.append(_floats(row, label_at, header, f"{file} line {line}"))
+            if group_at is not None:
+                groups.append(row[group_at].strip())
+            features.append(_floats(row, skipped, header, f"{file} line {line}"))
     if not labels:
         raise DataError(f"{file} has a header but no rows")
     y, class_names = _encode_labels(labels)
@@ -198,7 +208,23 @@ def load_csv_task(
         valid_fraction=valid_fraction,
         seed=seed,
         class_names=class_names,
+        groups=groups if group_at is not None else None,
     )
+
+
+def _group_column_at(
+    file: Path, header: list[str], group_column: str | None, label_column: str
+) -> int | None:
+    """Where ``group_column`` is in ``header`` (None without one), or a `DataError`."""
+    if group_column is None:
+        return None
+    if group_column not in header:
+        raise DataError(
+            f"{file} has no group column {group_column!r}; columns: {', '.join(header)}"
+        )
+    if group_column == label_column:
+        raise DataError(f"the group column {group_column!r} is the label column")
+    return header.index(group_column)
 
 
 def task_from_arrays(
@@ -211,8 +237,10 @@ def task_from_arrays(
     seed: int = 0,
     num_classes: int | None = None,
     class_names: tuple[str, ...] | None = None,
+    groups: npt.ArrayLike | None = None,
 ) -> Task:
-    """A task from one labelled array: stratified test and validation splits drawn with ``seed``.
+    """A task from one labelled array: stratified test and validation splits drawn with ``seed``
+    (of whole groups with ``groups``, one per example: see `nasforge.data.groups`).
 
     ``x`` is already in model layout (``(N, F)``, ``(N, C, L)`` or ``(N, C, H, W)``). With a
     separate test set, call `make_task` instead.
@@ -224,7 +252,10 @@ def task_from_arrays(
         raise DataError("x and y are empty")
     if num_classes is None and class_names is not None:
         num_classes = len(class_names)
-    train_idx, test_idx = stratified_split(ya, test_fraction, seed)
+    group_array = None if groups is None else np.asarray(groups).astype(str)
+    if group_array is not None and len(group_array) != len(ya):
+        raise DataError(f"{len(group_array)} groups for {len(ya)} examples")
+    train_idx, test_idx = held_out_split(ya, group_array, test_fraction, seed)
     return make_task(
         name,
         xa[train_idx],
@@ -235,6 +266,7 @@ def task_from_arrays(
         seed=seed,
         num_classes=num_classes,
         class_names=class_names,
+        groups=None if group_array is None else group_array[train_idx],
     )
 
 
@@ -360,10 +392,10 @@ def _guess_layout(shape: tuple[int, ...], key: str) -> str:
     raise DataError(f"{key} has shape {shape}; expected 2-D (tables), 3-D or 4-D (images)")
 
 
-def _floats(row: list[str], skip: int, header: list[str], where: str) -> list[float]:
+def _floats(row: list[str], skip: set[int], header: list[str], where: str) -> list[float]:
     values = []
     for i, text in enumerate(row):
-        if i == skip:
+        if i in skip:
             continue
         try:
             values.append(float(text))

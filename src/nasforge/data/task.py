@@ -50,6 +50,9 @@ class Task:
     preprocessing: Mapping[str, Any] | None = None
     """How raw inputs became ``x`` when that is more than normalization (JSON): a text
     task's tokenizer (``{"kind": "text", "vocabulary": [...], ...}``); saved with a model."""
+    valid_groups: tuple[str, ...] = ()
+    """With a group per example: the groups of the validation split, none of which trains
+    (`make_task` with ``groups``); empty without groups."""
 
     def __post_init__(self) -> None:
         shape = self.input_shape
@@ -89,6 +92,18 @@ class Task:
     def with_preprocessing(self, preprocessing: Mapping[str, Any]) -> Task:
         return replace(self, preprocessing=dict(preprocessing))
 
+    def for_final_training(self) -> Task:
+        """With validation groups: the task whose training split also holds the validation
+        examples (every training group), to retrain a winner once the search has chosen it;
+        the task itself without groups."""
+        if not self.valid_groups:
+            return self
+        return replace(
+            self,
+            x_train=_frozen(np.concatenate([self.x_train, self.x_valid])),
+            y_train=_frozen(np.concatenate([self.y_train, self.y_valid])),
+        )
+
     def normalize(self, x: npt.ArrayLike) -> FloatArray:
         """Raw inputs (same layout and scale as given to `make_task`) normalized like training."""
         return apply_normalization(np.asarray(x, dtype=np.float32), self.mean, self.std)
@@ -113,11 +128,15 @@ def make_task(
     num_classes: int | None = None,
     normalize: bool = True,
     class_names: tuple[str, ...] | None = None,
+    groups: npt.ArrayLike | None = None,
 ) -> Task:
     """Check raw arrays, split a stratified validation set off the training data, normalize.
 
     The split depends only on ``y_train``, ``valid_fraction`` and ``seed``. Mean and std come
-    from the remaining training examples only; a constant channel gets std 1.
+    from the remaining training examples only; a constant channel gets std 1. With
+    ``groups`` (one per training example: a speaker, a patient...), the validation split
+    takes whole groups instead (`nasforge.data.groups.group_split`), named in the task's
+    ``valid_groups``.
     """
     xtr, ytr = _check_pair(x_train, y_train, "train")
     xte, yte = _check_pair(x_test, y_test, "test")
@@ -132,7 +151,14 @@ def make_task(
             raise DataError(
                 f"y_{split} has labels in [{y.min()}, {y.max()}], outside [0, {num_classes})"
             )
-    train_idx, valid_idx = stratified_split(ytr, valid_fraction, seed)
+    valid_groups: tuple[str, ...] = ()
+    if groups is None:
+        train_idx, valid_idx = stratified_split(ytr, valid_fraction, seed)
+    else:
+        from nasforge.data.groups import group_names, group_split
+
+        train_idx, valid_idx = group_split(ytr, groups, valid_fraction, seed)
+        valid_groups = group_names(groups, valid_idx)
     x_fit, x_val = xtr[train_idx], xtr[valid_idx]
     if normalize:
         mean, std = channel_stats(x_fit)
@@ -151,6 +177,7 @@ def make_task(
         mean=_frozen(mean),
         std=_frozen(std),
         class_names=class_names,
+        valid_groups=valid_groups,
     )
 
 

@@ -31,7 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from nasforge.data.task import DataError, Task, make_task, stratified_split
+from nasforge.data.groups import held_out_split
+from nasforge.data.task import DataError, Task, make_task
 
 PAD, UNKNOWN = "<pad>", "<unk>"
 TEXT_FORMATS = ("csv", "tsv", "fasttext", "trec")
@@ -50,6 +51,8 @@ class TextExamples:
 
     texts: tuple[str, ...]
     labels: tuple[str, ...]
+    groups: tuple[str, ...] | None = None
+    """A group per example (a table's ``group_column``), else None."""
 
 
 def detect_format(path: Path) -> str:
@@ -77,8 +80,10 @@ def read_text_file(
     text_column: str = "text",
     label_column: str = "label",
     fine: bool = False,
+    group_column: str | None = None,
 ) -> TextExamples:
-    """The labelled texts of one file (see the module docstring for the formats)."""
+    """The labelled texts of one file (see the module docstring for the formats), with the
+    group of each from ``group_column`` of a csv/tsv table."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"no such text file: {file}")
@@ -86,7 +91,12 @@ def read_text_file(
     if kind not in TEXT_FORMATS:
         raise DataError(f"unknown text format {kind!r}; choose from {', '.join(TEXT_FORMATS)}")
     if kind in ("csv", "tsv"):
-        examples = _read_table(file, "," if kind == "csv" else "\t", text_column, label_column)
+        delimiter = "," if kind == "csv" else "\t"
+        examples = _read_table(file, delimiter, text_column, label_column, group_column)
+    elif group_column is not None:
+        raise DataError(
+            f"a group column ({group_column!r}) needs a csv or tsv table; {file} holds {kind} lines"
+        )
     else:
         examples = _read_lines(file, kind, fine)
     if not examples.texts:
@@ -152,7 +162,9 @@ def _read_lines(file: Path, kind: str, fine: bool) -> TextExamples:
     return TextExamples(tuple(texts), tuple(labels))
 
 
-def _read_table(file: Path, delimiter: str, text_column: str, label_column: str) -> TextExamples:
+def _read_table(
+    file: Path, delimiter: str, text_column: str, label_column: str, group_column: str | None
+) -> TextExamples:
     with file.open(newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         header = next(reader, None)
@@ -162,9 +174,15 @@ def _read_table(file: Path, delimiter: str, text_column: str, label_column: str)
         for column in (text_column, label_column):
             if column not in header:
                 raise DataError(f"{file} has no column {column!r}; columns: {', '.join(header)}")
+        if group_column is not None and group_column not in header:
+            raise DataError(
+                f"{file} has no group column {group_column!r}; columns: {', '.join(header)}"
+            )
         text_at, label_at = header.index(text_column), header.index(label_column)
+        group_at = None if group_column is None else header.index(group_column)
         texts: list[str] = []
         labels: list[str] = []
+        groups: list[str] = []
         for number, row in enumerate(reader, start=2):
             if not row:
                 continue
@@ -176,7 +194,11 @@ def _read_table(file: Path, delimiter: str, text_column: str, label_column: str)
                 raise DataError(f"{file} line {number} has no label in column {label_column!r}")
             texts.append(row[text_at])
             labels.append(row[label_at].strip())
-    return TextExamples(tuple(texts), tuple(labels))
+            if group_at is not None:
+                groups.append(row[group_at].strip())
+    return TextExamples(
+        tuple(texts), tuple(labels), tuple(groups) if group_at is not None else None
+    )
 
 
 @dataclass(frozen=True)
@@ -293,27 +315,31 @@ def load_text_task(
     valid_fraction: float = 0.1,
     seed: int = 0,
     name: str | None = None,
+    group_column: str | None = None,
 ) -> Task:
     """A text classification task: the examples of ``path`` (and the test set of
     ``test_path``, else a stratified ``test_fraction`` of them), a validation split of the
     training examples, and a tokenizer built from the training split alone (the task's
-    ``preprocessing``). Class ids follow the sorted label names."""
+    ``preprocessing``). Class ids follow the sorted label names. With ``group_column`` (a
+    table's column naming each text's source) the splits drawn here take whole groups."""
     options = {
         "text_format": text_format,
         "text_column": text_column,
         "label_column": label_column,
         "fine": fine,
     }
-    examples = read_text_file(path, **options)  # type: ignore[arg-type]
+    examples = read_text_file(path, **options, group_column=group_column)  # type: ignore[arg-type]
     texts, labels = np.array(examples.texts, dtype=object), np.array(examples.labels)
+    groups = None if examples.groups is None else np.array(examples.groups)
     if test_path is not None:
         test = read_text_file(test_path, **options)  # type: ignore[arg-type]
-        train_texts, train_labels = texts, labels
+        train_texts, train_labels, train_groups = texts, labels, groups
         test_texts, test_labels = np.array(test.texts, dtype=object), np.array(test.labels)
     else:
         class_ids = np.unique(labels, return_inverse=True)[1]
-        train_idx, test_idx = stratified_split(class_ids, test_fraction, seed)
+        train_idx, test_idx = held_out_split(class_ids, groups, test_fraction, seed)
         train_texts, train_labels = texts[train_idx], labels[train_idx]
+        train_groups = None if groups is None else groups[train_idx]
         test_texts, test_labels = texts[test_idx], labels[test_idx]
     class_names = tuple(sorted(set(train_labels.tolist())))
     if len(class_names) < 2:
@@ -327,7 +353,7 @@ def load_text_task(
     y_train = np.array([index[label] for label in train_labels], dtype=np.int64)
     y_test = np.array([index[label] for label in test_labels], dtype=np.int64)
     # the vocabulary comes from the examples that train, not those that validate
-    fit_idx, _ = stratified_split(y_train, valid_fraction, seed)
+    fit_idx, _ = held_out_split(y_train, train_groups, valid_fraction, seed)
     tokenizer = Tokenizer.build(
         train_texts[fit_idx].tolist(),
         unit=unit,
@@ -345,5 +371,6 @@ def load_text_task(
         num_classes=len(class_names),
         normalize=False,
         class_names=class_names,
+        groups=train_groups,
     )
     return task.with_preprocessing(tokenizer.to_dict())

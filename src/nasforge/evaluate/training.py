@@ -362,13 +362,16 @@ class Retrained:
 
 
 def retrain(evaluator: TrainingEvaluator, arch: Arch, epochs: int) -> Retrained:
-    """Train `arch` from scratch for `epochs` as a trial would, then measure test accuracy."""
+    """Train `arch` from scratch for `epochs` as a trial would, then measure test accuracy.
+
+    A task with validation groups retrains on every training group (`Task.for_final_training`:
+    the validation groups too, so its valid accuracy is then no longer held out)."""
     if epochs < 1:
         raise ConfigError(f"retraining needs epochs >= 1, not {epochs}")
     config = dataclasses.replace(evaluator.trial_config(arch, epochs), max_seconds=None)
     model = evaluator.build(arch, config.seed)
     trainer = Trainer(config)
-    report = trainer.fit(model, evaluator.task)
+    report = trainer.fit(model, evaluator.task.for_final_training())
     task = evaluator.task
     test_accuracy = 100.0 * trainer.evaluate(model, task.x_test, task.y_test)
     return Retrained(model=model, report=report, test_accuracy=test_accuracy, config=config)

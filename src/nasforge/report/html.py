@@ -192,7 +192,11 @@ def _final(content: ReportContent) -> str:
     facts = [
         ("architecture", str(final.get("arch", ""))),
         ("test accuracy", f"{float(final['test_accuracy']):.2f}%"),
-        ("validation accuracy", _percent(final.get("valid_accuracy"))),
+        (
+            "validation accuracy",
+            _percent(final.get("valid_accuracy"))
+            + (" (its groups trained too)" if final.get("valid_trained") else ""),
+        ),
         ("epochs", _text(final.get("epochs", ""))),
         ("saved to", _text(final.get("model_dir", ""))),
     ]
@@ -204,9 +208,16 @@ def _final(content: ReportContent) -> str:
             (
                 "baseline",
                 f"{baseline.get('arch', '')}: test accuracy "
-                f"{float(baseline['test_accuracy']):.2f}%",
+                f"{float(baseline['test_accuracy']):.2f}%"
+                + (
+                    f", validation accuracy {float(baseline['valid_accuracy']):.2f}%"
+                    if baseline.get("valid_accuracy") is not None
+                    else ""
+                ),
             )
         )
+    if final.get("loses_to_baseline"):
+        facts.append(("note", str(final["loses_to_baseline"])))
     body = "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts if v)
     return _section("final", "The retrained winner", body + "</dl>")
 

@@ -15,6 +15,7 @@ from nasforge.space.loading import is_spec, load_space, space_key
 from nasforge.space.mlp import MLPSpace
 from nasforge.space.mobilenet import MobileNetSpace
 from nasforge.space.nb201 import NB201Space
+from nasforge.space.ngrams import NgramsSpace
 from nasforge.space.table import TableSpace
 from nasforge.space.textconv import TextConvSpace
 from nasforge.space.transformer import TransformerSpace
@@ -29,6 +30,7 @@ SPACES: dict[str, type[SearchSpace]] = {
         MobileNetSpace,
         TextConvSpace,
         TransformerSpace,
+        NgramsSpace,
         TableSpace,
     )
 }
@@ -127,6 +129,7 @@ __all__ = [
     "MLPSpace",
     "MobileNetSpace",
     "NB201Space",
+    "NgramsSpace",
     "SearchSpace",
     "TableSpace",
     "TextConvSpace",

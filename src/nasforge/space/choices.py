@@ -216,7 +216,8 @@ class Choices:
 
     def choose_value(self, label: str, values: Sequence[V]) -> V:
         """One of ``values`` (strings, integers, floats or booleans). A supernet shares
-        weights across numeric values by slicing the largest (see `ChoiceSuperNet`)."""
+        weights across numeric values by slicing the largest (see `ChoiceSuperNet`); strings
+        are categories, built at the first value (they must not change which weights exist)."""
         decision = self._decision(label, "value", tuple(values))
         return self._choose(decision)  # type: ignore[return-value]
 
@@ -336,15 +337,13 @@ def fixed_choices(answers: Mapping[str, Choice]) -> Choices:
 
 def largest(decision: Decision) -> Choice:
     """The choice a supernet holds weights for: the largest number (the first choice for
-    module and input choices, whose candidates are all built)."""
+    module and input choices, whose candidates are all built, and for value choices of
+    strings: a categorical decision that holds no weights of its own, which sampling methods
+    sample and gradient methods leave at this first value)."""
     if isinstance(decision, ChoiceDecision) and decision.kind in ("module", "inputs"):
         return decision.choices[0]
     if any(isinstance(c, str) for c in decision.choices):
-        raise SpaceError(
-            f"value choice {decision.label!r} has non-numeric candidates "
-            f"{list(decision.choices)}: a supernet shares weights only across numbers; "
-            "use choose_module for alternatives"
-        )
+        return decision.choices[0]
     return max(decision.choices)
 
 
