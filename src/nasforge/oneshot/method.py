@@ -139,7 +139,9 @@ class OneShotMethod(TrainerHooks, ABC):
 
     Weight training: SGD (momentum 0.9, Nesterov, as in NAS-Bench-201's search configs), or
     AdamW with ``optimizer="adamw"`` (as AutoFormer trains Transformer supernets), ``lr``
-    cosine-annealed, ``weight_decay``, gradient norm clipped at ``grad_clip``.
+    cosine-annealed per step to ``eta_min`` (0.001, as DARTS's and GDAS's
+    ``CosineAnnealingLR(optimizer, epochs, eta_min=0.001)``), ``weight_decay``, gradient
+    norm clipped at ``grad_clip``.
     Architecture: Adam(``arch_lr``, betas ``arch_betas``, ``arch_weight_decay``) on alpha,
     one vector per decision (`Alpha`), initialized as ``alpha_init`` times standard normal
     noise. For the first
@@ -169,6 +171,7 @@ class OneShotMethod(TrainerHooks, ABC):
         space: SearchSpace,
         *,
         lr: float = 0.025,
+        eta_min: float = 0.001,
         weight_decay: float = 3e-4,
         grad_clip: float | None = 5.0,
         arch_lr: float = 3e-4,
@@ -192,6 +195,9 @@ class OneShotMethod(TrainerHooks, ABC):
             raise OneShotError(f"optimizer must be 'sgd' or 'adamw', not {optimizer!r}")
         self.optimizer = optimizer
         self.lr = lr
+        self.eta_min = eta_min
+        if not (math.isfinite(eta_min) and 0 <= eta_min <= lr):
+            raise OneShotError(f"eta_min must lie in [0, lr] = [0, {lr:g}], not {eta_min}")
         self.weight_decay = weight_decay
         self.grad_clip = grad_clip
         self.arch_lr = arch_lr
@@ -283,6 +289,7 @@ class OneShotMethod(TrainerHooks, ABC):
             lr=self.lr,
             weight_decay=self.weight_decay,
             cosine=True,
+            eta_min=self.eta_min,
             grad_clip=self.grad_clip,
             augment=self.augment,
             threads=threads,
