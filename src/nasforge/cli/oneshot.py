@@ -64,8 +64,8 @@ METHOD_NOTES = {
     "pc-darts": "partial channels, K=4",
 }
 METHOD_DEPARTURES = {
-    "darts": "weights cosine-annealed to eta_min 0.001 as the paper; architecture batches "
-    "not augmented",
+    "darts": "weights cosine-annealed to eta_min 0.001 and, with augment, both halves "
+    "augmented, as the paper",
     "darts2": "as darts",
     "pc-darts": "arch lr 6e-4 and architecture steps from 0.3 of the epochs (15 of 50) as "
     "the paper, cosine to 0 as its code; no edge normalization; weight lr 0.025 at batch 64 "

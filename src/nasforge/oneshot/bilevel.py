@@ -8,6 +8,7 @@ weights on batches of the other half (`BatchStream`), as in DARTS (Liu et al., I
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -59,14 +60,21 @@ def split_for_bilevel(task: Task, batch_size: int, seed: int) -> BilevelSplit:
 
 
 class BatchStream:
-    """Endless full batches of ``(x, y)`` in a fresh shuffled order every pass."""
+    """Endless full batches of ``(x, y)`` in a fresh shuffled order every pass, each given
+    through ``transform`` (e.g. augmentation) if there is one."""
 
     def __init__(
-        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        generator: torch.Generator,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.generator = generator
+        self.transform = transform
         self._batches: list[torch.Tensor] = []
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,4 +84,5 @@ class BatchStream:
             self._batches = list(torch.split(order[: full * self.batch_size], self.batch_size))
             self._batches.reverse()
         batch = self._batches.pop()
-        return self.x[batch], self.y[batch]
+        x = self.x[batch]
+        return (x if self.transform is None else self.transform(x)), self.y[batch]

@@ -62,6 +62,7 @@ class ENAS(OneShotMethod):
     uses_partial_channels = False  # one path per step is already small
     supports_latency = False
     samples_every_op = True
+    augments_arch_batches = False  # rewards on unaugmented images, as xautodl's ENAS
 
     def __init__(
         self,

@@ -26,6 +26,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -54,8 +55,12 @@ from nasforge.oneshot.sampling import PathScorer
 from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, TrainReport
+from nasforge.training.trainer import augment_batch, is_audio
 
 PARTIAL_CHANNEL_OPTIONS = (2, 4, 8)
+ARCH_AUGMENT_SEED = 2
+"""Offset of the seed of the architecture batches' augmentation (``seed + 1`` draws the
+BatchNorm calibration batches)."""
 
 
 def require_op_choices(space: SearchSpace) -> None:
@@ -152,7 +157,9 @@ class OneShotMethod(TrainerHooks, ABC):
     computes.
     ``partial_channels``, ``affine`` and ``track_running_stats`` (None: the method's
     default) configure the supernet; ``channels_last`` (images only) is about 15% faster
-    on CPU. ``augment`` applies to the weights' batches only.
+    on CPU. ``augment`` applies to the weights' batches and to the architecture steps'
+    batches (DARTS and GDAS augment both halves), drawn from a generator of their own;
+    ENAS's rewards and SPOS's scores are measured on the architecture half as it is.
     """
 
     name = "oneshot"
@@ -165,6 +172,8 @@ class OneShotMethod(TrainerHooks, ABC):
     # and whether through the architecture loss (else the method uses them itself)
     supports_latency = True
     latency_in_loss = True
+    # whether ``augment`` applies to the architecture half's batches too (as in DARTS)
+    augments_arch_batches = True
 
     def __init__(
         self,
@@ -407,7 +416,14 @@ class OneShotMethod(TrainerHooks, ABC):
             betas=self.arch_betas,
             weight_decay=self.arch_weight_decay,
         )
-        self.arch_batches_ = BatchStream(split.x_arch, split.y_arch, batch_size, self.generator_)
+        transform = None
+        if self.augment and self.augments_arch_batches:
+            generator = torch.Generator().manual_seed(seed + ARCH_AUGMENT_SEED)
+            audio = is_audio(split.weights_task)
+            transform = partial(augment_batch, generator=generator, audio=audio)
+        self.arch_batches_ = BatchStream(
+            split.x_arch, split.y_arch, batch_size, self.generator_, transform
+        )
         self.steps_per_epoch_ = math.ceil(len(split.weights_task.y_train) / batch_size)
         self.recorder_ = DiagnosticsRecorder(_choices_of(supernet, labels))
         self._arch_losses: list[float] = []

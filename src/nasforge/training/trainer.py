@@ -49,7 +49,8 @@ class TrainConfig:
     randomly crops (zero padding of 1/8 of the size) and flips images at least 16 pixels
     high, and masks one band of frequencies and one span of time of an audio task's log-mel
     spectrograms (SpecAugment: up to a fifth of each, at most 8 bands and 20 frames); other
-    inputs are left as they are. ``threads`` sets torch's thread count during the fit (``None`` keeps it).
+    inputs are left as they are. ``threads`` sets torch's thread count during the fit
+    (``None`` keeps it).
     ``channels_last`` trains 4-D (image) inputs in the channels_last memory format, which is
     faster on CPU for the NB201 networks at 8x8 and 32x32 (other inputs are left as they
     are); it changes only the memory layout, not what is computed (up to float rounding).
@@ -252,8 +253,7 @@ class Trainer:
             x_train = x_train.contiguous(memory_format=torch.channels_last)
         self._params = list(model.parameters())
         self._augment = cfg.augment and x_train.ndim == 4 and x_train.shape[2] >= 16
-        audio = task.preprocessing is not None and task.preprocessing.get("kind") == "audio"
-        self._spec_augment = cfg.augment and audio and x_train.ndim == 3
+        self._spec_augment = cfg.augment and is_audio(task) and x_train.ndim == 3
         self._generator = torch.Generator().manual_seed(cfg.seed)
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
         optimizer = self.optimizer = self._optimizer(model)
@@ -482,6 +482,23 @@ def _cosine(
         return floor + (1.0 - floor) * cosine
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, *, audio: bool) -> torch.Tensor:
+    """The augmentation ``TrainConfig.augment`` applies to a training batch, drawn from
+    ``generator``: crops and flips of images at least 16 pixels high, SpecAugment masks of
+    an audio task's ``(n, bands, frames)`` spectrograms; other inputs as they are (e.g. a
+    one-shot method's architecture batches, augmented as DARTS augments both halves)."""
+    if x.ndim == 4 and x.shape[2] >= 16:
+        return _crop_and_flip(x, generator)
+    if audio and x.ndim == 3:
+        return spec_augment(x, generator)
+    return x
+
+
+def is_audio(task: Task) -> bool:
+    """Whether ``task`` holds log-mel spectrograms (which ``augment`` masks)."""
+    return task.preprocessing is not None and task.preprocessing.get("kind") == "audio"
 
 
 def spec_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
