@@ -43,6 +43,10 @@ def test_every_method_lists_its_departures_in_help() -> None:
     for name in METHODS:
         assert f"{name}: " in text.split("Departures from the papers:")[1], name
     assert "eta_min 0.001" in text and "lambda_epochs" in text
+    # fixed departures are no longer listed (issue 32): cosine to 0, unaugmented
+    # architecture batches, SPOS's and ENAS's supernet on half the data
+    assert "cosine to 0 (" not in text and "not augmented" not in text
+    assert "half the training data" not in text and "validation set of 0.1" in text
 
 
 def test_a_bad_lambda_epochs_is_one_line_and_exit_2() -> None:

@@ -174,6 +174,8 @@ class OneShotMethod(TrainerHooks, ABC):
     latency_in_loss = True
     # whether ``augment`` applies to the architecture half's batches too (as in DARTS)
     augments_arch_batches = True
+    # the share of the training set held out for the architecture (`split_for_bilevel`)
+    default_arch_share = 0.5
 
     def __init__(
         self,
@@ -198,8 +200,13 @@ class OneShotMethod(TrainerHooks, ABC):
         latency_target: float | None = None,
         latency_weight: float = 0.5,
         optimizer: str = "sgd",
+        arch_share: float | None = None,
     ) -> None:
         self.space = space
+        share = self.default_arch_share if arch_share is None else arch_share
+        if not (isinstance(share, int | float) and 0.0 < share <= 0.5):
+            raise OneShotError(f"arch_share must lie in (0, 0.5], not {arch_share}")
+        self.arch_share = arch_share
         if optimizer not in ("sgd", "adamw"):
             raise OneShotError(f"optimizer must be 'sgd' or 'adamw', not {optimizer!r}")
         self.optimizer = optimizer
@@ -247,6 +254,12 @@ class OneShotMethod(TrainerHooks, ABC):
                 )
 
     @property
+    def arch_share_value(self) -> float:
+        """The share of the training set held out for the architecture: ``arch_share``, or
+        the method's default (half for the bilevel methods, 0.1 for SPOS and ENAS)."""
+        return self.default_arch_share if self.arch_share is None else self.arch_share
+
+    @property
     def state_copies(self) -> int:
         """Copies of the parameters a step keeps: weights, gradients, momentum."""
         return 3
@@ -284,7 +297,7 @@ class OneShotMethod(TrainerHooks, ABC):
             raise OneShotError(f"max_seconds must be > 0, not {max_seconds}")
         supernet = self.build_supernet(task, seed)
         self._exclude_masks(supernet, self._arch_labels(supernet))  # checks exclude_ops
-        split = split_for_bilevel(task, batch_size, seed)
+        split = split_for_bilevel(task, batch_size, seed, self.arch_share_value)
         torch.set_flush_denormal(True)
         memory = self._check_memory(supernet, task, batch_size, seed, memory_limit)
         self.monitor_ = monitor if monitor is not None else SearchMonitor()
