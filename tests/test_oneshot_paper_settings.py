@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nasforge.cli import app
+from nasforge.data import load_digits_task
 from nasforge.oneshot import METHODS, OneShotError, make_method
 from nasforge.space import make_space
 
@@ -42,6 +43,10 @@ def test_every_method_lists_its_departures_in_help() -> None:
     for name in METHODS:
         assert f"{name}: " in text.split("Departures from the papers:")[1], name
     assert "eta_min 0.001" in text and "lambda_epochs" in text
+    # fixed departures are no longer listed (issue 32): cosine to 0, unaugmented
+    # architecture batches, SPOS's and ENAS's supernet on half the data
+    assert "cosine to 0 (" not in text and "not augmented" not in text
+    assert "half the training data" not in text and "validation set of 0.1" in text
 
 
 def test_a_bad_lambda_epochs_is_one_line_and_exit_2() -> None:
@@ -50,4 +55,28 @@ def test_a_bad_lambda_epochs_is_one_line_and_exit_2() -> None:
     )
     assert result.exit_code == 2, result.output
     assert "lambda_epochs must be >= 1" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_darts_and_gdas_anneal_to_eta_min_pc_darts_to_0() -> None:
+    for name in ("darts", "darts2", "gdas", "beta-darts"):
+        assert make_method(name, SPACE).eta_min == 0.001, name
+    assert make_method("pc-darts", SPACE).eta_min == 0.0  # its train_search.py: 0
+    assert make_method("darts", SPACE, eta_min=0.0).eta_min == 0.0
+    with pytest.raises(OneShotError, match=r"eta_min must lie in \[0, lr\] = \[0, 0.0005\]"):
+        make_method("darts", SPACE, lr=5e-4)
+
+
+def test_a_search_ends_its_weight_schedule_at_eta_min() -> None:
+    method = make_method("gdas", SPACE)
+    method.search(load_digits_task(seed=0), epochs=1, batch_size=128, seed=0, threads=1)
+    optimizer = method.trainer_.optimizer
+    assert optimizer is not None
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.001, abs=1e-12)
+
+
+def test_a_bad_eta_min_is_one_line_and_exit_2() -> None:
+    result = runner.invoke(app, ["oneshot", "-o", "eta_min=0.5", "--epochs", "1"])
+    assert result.exit_code == 2, result.output
+    assert "eta_min must lie in [0, lr] = [0, 0.025], not 0.5" in result.output
     assert len(result.output.strip().splitlines()) == 1

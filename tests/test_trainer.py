@@ -401,6 +401,35 @@ def test_crop_and_flip_gives_shifted_or_mirrored_crops() -> None:
         assert any(torch.equal(out[i], c) or torch.equal(out[i], c.flip(2)) for c in crops)
 
 
+class RecordLr(TrainerHooks):
+    """The learning rate of every optimizer step."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer, self.lrs = trainer, list[float]()
+
+    def after_backward(self, step: int, model: nn.Module) -> None:
+        assert self.trainer.optimizer is not None
+        self.lrs.append(float(self.trainer.optimizer.param_groups[0]["lr"]))
+
+
+@pytest.mark.parametrize("eta_min", [0.0, 0.001])
+def test_cosine_anneals_per_step_to_eta_min(digits: Task, eta_min: float) -> None:
+    config = TrainConfig(epochs=2, batch_size=256, lr=0.05, eta_min=eta_min, threads=1)
+    trainer = Trainer(config)
+    record = RecordLr(trainer)
+    trainer.hooks = (record,)
+    trainer.fit(linear_net(), digits)
+    total = 2 * math.ceil(len(digits.y_train) / 256)
+    expected = [
+        eta_min + (0.05 - eta_min) * 0.5 * (1 + math.cos(math.pi * t / total)) for t in range(total)
+    ]
+    assert record.lrs == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert record.lrs[-1] > eta_min  # the last step's lr is just above the floor,
+    assert trainer.optimizer is not None  # which the schedule reaches after it
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(eta_min, abs=1e-12)
+    assert TrainConfig().eta_min == 0.0  # plain training anneals to 0, as before
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -410,6 +439,8 @@ def test_crop_and_flip_gives_shifted_or_mirrored_crops() -> None:
         ({"grad_clip": 0.0}, "grad_clip must be > 0 or None"),
         ({"early_stopping_patience": 0}, "early_stopping_patience must be >= 1"),
         ({"max_seconds": -1.0}, "max_seconds must be > 0"),
+        ({"eta_min": -1e-3}, r"eta_min must lie in \[0, lr\]"),
+        ({"lr": 0.01, "eta_min": 0.02}, r"eta_min must lie in \[0, lr\] = \[0, 0.01\]"),
     ],
 )
 def test_train_config_rejects_bad_values(params: dict[str, object], message: str) -> None:

@@ -1,13 +1,14 @@
 """`nasforge oneshot`: one-shot search (DARTS, GDAS, ENAS, SPOS, beta-DARTS) on a task.
 
-A supernet of the space is trained once on half of the task's training data; the method
-reads the architecture off it. Before training the estimated peak memory is printed (and
-checked against ``--memory-limit-mb``); a progress bar on stderr shows each epoch's loss
-and argmax architecture. Afterwards the found architecture's child network inherits the
-supernet's weights (BatchNorm statistics recomputed on training images), is tested, and with
-``--out`` saved in the folder format of ``nasforge train --out``; ``--finetune-epochs``
-trains it further first. The printed architecture string retrains from scratch with
-``nasforge train``. With ``--benchmark`` it is also looked up in NAS-Bench-201.
+A supernet of the space is trained once on half of the task's training data (all but a tenth
+for SPOS and ENAS); the method reads the architecture off it. Before training the estimated
+peak memory is printed (and checked against ``--memory-limit-mb``); a progress bar on stderr
+shows each epoch's loss and argmax architecture. Afterwards the found architecture's child
+network inherits the supernet's weights (BatchNorm statistics recomputed on training
+images), is tested, and with ``--out`` saved in the folder format of ``nasforge train
+--out``; ``--finetune-epochs`` trains it further first. The printed architecture string
+retrains from scratch with ``nasforge train``. With ``--benchmark`` it is also looked up in
+NAS-Bench-201.
 """
 
 from __future__ import annotations
@@ -66,14 +67,18 @@ METHOD_NOTES = {
     "pc-darts": "partial channels, K=4",
 }
 METHOD_DEPARTURES = {
-    "darts": "cosine to 0 (paper eta_min 0.001); architecture batches not augmented",
+    "darts": "weights cosine-annealed to eta_min 0.001 and, with augment, both halves "
+    "augmented, as the paper",
     "darts2": "as darts",
     "pc-darts": "arch lr 6e-4 and architecture steps from 0.3 of the epochs (15 of 50) as "
-    "the paper; no edge normalization; weight lr 0.025 at batch 64 (paper 0.1 at 256)",
-    "gdas": "cosine to 0 (paper eta_min 0.001)",
+    "the paper, cosine to 0 as its code; no edge normalization; weight lr 0.025 at batch 64 "
+    "(paper 0.1 at 256)",
+    "gdas": "cosine to eta_min 0.001 as the paper",
     "beta-darts": "weight 50 * epoch / lambda_epochs (100, as the reference code)",
-    "enas": "the supernet trains on half the training data (paper: all but a validation set)",
-    "spos": "the supernet trains on half the training data (paper: all but a validation set)",
+    "enas": "the supernet trains on all but a validation set of 0.1 (arch_share) as the "
+    "paper; weights at lr 0.025 cosine to 0.001 (paper 0.05 to 0.0005 with warm restarts)",
+    "spos": "the supernet trains on all but a validation set of 0.1 (arch_share) as the "
+    "paper; weights at lr 0.025 cosine to 0.001 (paper: linear decay)",
 }
 """Where each method's defaults depart from its paper (or agree where users might doubt it),
 shown by ``nasforge oneshot --help``."""

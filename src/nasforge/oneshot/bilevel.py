@@ -3,13 +3,18 @@
 The task's training set is split into two halves, deterministically by seed and stratified
 by class: the network weights train on one half (through the `Trainer`), the architecture
 weights on batches of the other half (`BatchStream`), as in DARTS (Liu et al., ICLR 2019).
+SPOS and ENAS train their supernet on all but a small validation set (``arch_share`` 0.1,
+as ENAS's 45,000 / 5,000 split of CIFAR-10's training set), on which SPOS scores paths and
+ENAS's controller is rewarded.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from nasforge.data.task import Task, stratified_split
@@ -28,8 +33,15 @@ class BilevelSplit:
     y_arch: torch.Tensor
 
 
-def split_for_bilevel(task: Task, batch_size: int, seed: int) -> BilevelSplit:
-    """Split ``task``'s training set in two halves; each must hold 2 batches at least."""
+def split_for_bilevel(
+    task: Task, batch_size: int, seed: int, arch_share: float = 0.5
+) -> BilevelSplit:
+    """Split ``task``'s training set: about ``arch_share`` of it (stratified by class; half
+    by default, as DARTS) for the architecture, the rest for the weights. A smaller share
+    (SPOS's and ENAS's validation set) is raised to hold 2 batches; each part must hold 2
+    batches at least."""
+    if not 0.0 < arch_share <= 0.5:
+        raise OneShotError(f"arch_share must lie in (0, 0.5], not {arch_share}")
     n = len(task.y_train)
     smallest = n // 2
     if batch_size < 1 or smallest < MIN_BATCHES_PER_HALF * batch_size:
@@ -40,11 +52,14 @@ def split_for_bilevel(task: Task, batch_size: int, seed: int) -> BilevelSplit:
             f"(about {smallest}) needs at least {MIN_BATCHES_PER_HALF} batches of "
             f"{batch_size}; {advice}"
         )
-    weights_idx, arch_idx = stratified_split(task.y_train, 0.5, seed)
+    # per-class rounding loses at most one example a class
+    classes = len(np.unique(task.y_train))
+    least = (MIN_BATCHES_PER_HALF * batch_size + classes) / n
+    weights_idx, arch_idx = stratified_split(task.y_train, min(0.5, max(arch_share, least)), seed)
     smallest = min(len(weights_idx), len(arch_idx))
     if smallest < MIN_BATCHES_PER_HALF * batch_size:  # very uneven classes round unevenly
         raise OneShotError(
-            f"task {task.name!r}: the smaller half of the bilevel split has {smallest} "
+            f"task {task.name!r}: the smaller part of the bilevel split has {smallest} "
             f"examples, fewer than {MIN_BATCHES_PER_HALF} batches of {batch_size}; "
             f"use batch_size <= {smallest // MIN_BATCHES_PER_HALF}"
         )
@@ -59,14 +74,21 @@ def split_for_bilevel(task: Task, batch_size: int, seed: int) -> BilevelSplit:
 
 
 class BatchStream:
-    """Endless full batches of ``(x, y)`` in a fresh shuffled order every pass."""
+    """Endless full batches of ``(x, y)`` in a fresh shuffled order every pass, each given
+    through ``transform`` (e.g. augmentation) if there is one."""
 
     def __init__(
-        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        generator: torch.Generator,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.generator = generator
+        self.transform = transform
         self._batches: list[torch.Tensor] = []
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,4 +98,5 @@ class BatchStream:
             self._batches = list(torch.split(order[: full * self.batch_size], self.batch_size))
             self._batches.reverse()
         batch = self._batches.pop()
-        return self.x[batch], self.y[batch]
+        x = self.x[batch]
+        return (x if self.transform is None else self.transform(x)), self.y[batch]

@@ -6,9 +6,10 @@ input and value choices; one output head per decision, sized to its choices). On
 conditional decisions it draws only those the space asks (see `ENAS._sample`). Each epoch has
 two phases, as in ENAS and the NAS-Bench-201 authors' ENAS:
 
-1. the shared weights train for one epoch over the weights' half, each step on a fresh path
-   sampled from the controller;
-2. the controller trains by REINFORCE on the architecture half: ``controller_steps`` Adam
+1. the shared weights train for one epoch over the training split minus a validation set
+   (``arch_share`` 0.1, at least 2 batches, as ENAS's 45,000 / 5,000 images), each step on
+   a fresh path sampled from the controller;
+2. the controller trains by REINFORCE on that validation set: ``controller_steps`` Adam
    steps, each on ``controller_aggregate`` sampled paths, whose reward is the accuracy of the
    path on one batch (eval mode, no gradient); the advantage is the reward minus a moving
    average of the rewards (decay ``baseline_decay``), and an entropy bonus
@@ -16,7 +17,7 @@ two phases, as in ENAS and the NAS-Bench-201 authors' ENAS:
 
 After training, ``final_samples`` paths sampled from the controller and the most likely path
 (argmax of the per-decision probabilities) are scored on ``score_examples`` of the
-architecture half (`PathScorer`), and the best is the found arch, as ENAS picks the best of
+validation set (`PathScorer`), and the best is the found arch, as ENAS picks the best of
 several sampled models.
 
 The controller's settings follow the NAS-Bench-201 ENAS script (``xautodl``: logits
@@ -55,13 +56,15 @@ from nasforge.strategy.lstm_policy import LSTMPolicy
 
 
 class ENAS(OneShotMethod):
-    """ENAS on the space's supernet: controller-sampled paths, REINFORCE on the other half."""
+    """ENAS on the space's supernet: controller-sampled paths, REINFORCE on a validation set."""
 
     name = "enas"
     default_track_running_stats = True
     uses_partial_channels = False  # one path per step is already small
     supports_latency = False
     samples_every_op = True
+    augments_arch_batches = False  # rewards on unaugmented images, as xautodl's ENAS
+    default_arch_share = 0.1  # the supernet trains on all but a validation set
 
     def __init__(
         self,

@@ -26,6 +26,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -54,8 +55,12 @@ from nasforge.oneshot.sampling import PathScorer
 from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, TrainReport
+from nasforge.training.trainer import augment_batch, is_audio
 
 PARTIAL_CHANNEL_OPTIONS = (2, 4, 8)
+ARCH_AUGMENT_SEED = 2
+"""Offset of the seed of the architecture batches' augmentation (``seed + 1`` draws the
+BatchNorm calibration batches)."""
 
 
 def require_op_choices(space: SearchSpace) -> None:
@@ -139,7 +144,9 @@ class OneShotMethod(TrainerHooks, ABC):
 
     Weight training: SGD (momentum 0.9, Nesterov, as in NAS-Bench-201's search configs), or
     AdamW with ``optimizer="adamw"`` (as AutoFormer trains Transformer supernets), ``lr``
-    cosine-annealed, ``weight_decay``, gradient norm clipped at ``grad_clip``.
+    cosine-annealed per step to ``eta_min`` (0.001, as DARTS's and GDAS's
+    ``CosineAnnealingLR(optimizer, epochs, eta_min=0.001)``), ``weight_decay``, gradient
+    norm clipped at ``grad_clip``.
     Architecture: Adam(``arch_lr``, betas ``arch_betas``, ``arch_weight_decay``) on alpha,
     one vector per decision (`Alpha`), initialized as ``alpha_init`` times standard normal
     noise. For the first
@@ -150,7 +157,9 @@ class OneShotMethod(TrainerHooks, ABC):
     computes.
     ``partial_channels``, ``affine`` and ``track_running_stats`` (None: the method's
     default) configure the supernet; ``channels_last`` (images only) is about 15% faster
-    on CPU. ``augment`` applies to the weights' batches only.
+    on CPU. ``augment`` applies to the weights' batches and to the architecture steps'
+    batches (DARTS and GDAS augment both halves), drawn from a generator of their own;
+    ENAS's rewards and SPOS's scores are measured on the architecture half as it is.
     """
 
     name = "oneshot"
@@ -163,12 +172,17 @@ class OneShotMethod(TrainerHooks, ABC):
     # and whether through the architecture loss (else the method uses them itself)
     supports_latency = True
     latency_in_loss = True
+    # whether ``augment`` applies to the architecture half's batches too (as in DARTS)
+    augments_arch_batches = True
+    # the share of the training set held out for the architecture (`split_for_bilevel`)
+    default_arch_share = 0.5
 
     def __init__(
         self,
         space: SearchSpace,
         *,
         lr: float = 0.025,
+        eta_min: float = 0.001,
         weight_decay: float = 3e-4,
         grad_clip: float | None = 5.0,
         arch_lr: float = 3e-4,
@@ -186,12 +200,20 @@ class OneShotMethod(TrainerHooks, ABC):
         latency_target: float | None = None,
         latency_weight: float = 0.5,
         optimizer: str = "sgd",
+        arch_share: float | None = None,
     ) -> None:
         self.space = space
+        share = self.default_arch_share if arch_share is None else arch_share
+        if not (isinstance(share, int | float) and 0.0 < share <= 0.5):
+            raise OneShotError(f"arch_share must lie in (0, 0.5], not {arch_share}")
+        self.arch_share = arch_share
         if optimizer not in ("sgd", "adamw"):
             raise OneShotError(f"optimizer must be 'sgd' or 'adamw', not {optimizer!r}")
         self.optimizer = optimizer
         self.lr = lr
+        self.eta_min = eta_min
+        if not (math.isfinite(eta_min) and 0 <= eta_min <= lr):
+            raise OneShotError(f"eta_min must lie in [0, lr] = [0, {lr:g}], not {eta_min}")
         self.weight_decay = weight_decay
         self.grad_clip = grad_clip
         self.arch_lr = arch_lr
@@ -232,6 +254,12 @@ class OneShotMethod(TrainerHooks, ABC):
                 )
 
     @property
+    def arch_share_value(self) -> float:
+        """The share of the training set held out for the architecture: ``arch_share``, or
+        the method's default (half for the bilevel methods, 0.1 for SPOS and ENAS)."""
+        return self.default_arch_share if self.arch_share is None else self.arch_share
+
+    @property
     def state_copies(self) -> int:
         """Copies of the parameters a step keeps: weights, gradients, momentum."""
         return 3
@@ -269,7 +297,7 @@ class OneShotMethod(TrainerHooks, ABC):
             raise OneShotError(f"max_seconds must be > 0, not {max_seconds}")
         supernet = self.build_supernet(task, seed)
         self._exclude_masks(supernet, self._arch_labels(supernet))  # checks exclude_ops
-        split = split_for_bilevel(task, batch_size, seed)
+        split = split_for_bilevel(task, batch_size, seed, self.arch_share_value)
         torch.set_flush_denormal(True)
         memory = self._check_memory(supernet, task, batch_size, seed, memory_limit)
         self.monitor_ = monitor if monitor is not None else SearchMonitor()
@@ -283,6 +311,7 @@ class OneShotMethod(TrainerHooks, ABC):
             lr=self.lr,
             weight_decay=self.weight_decay,
             cosine=True,
+            eta_min=self.eta_min,
             grad_clip=self.grad_clip,
             augment=self.augment,
             threads=threads,
@@ -400,7 +429,14 @@ class OneShotMethod(TrainerHooks, ABC):
             betas=self.arch_betas,
             weight_decay=self.arch_weight_decay,
         )
-        self.arch_batches_ = BatchStream(split.x_arch, split.y_arch, batch_size, self.generator_)
+        transform = None
+        if self.augment and self.augments_arch_batches:
+            generator = torch.Generator().manual_seed(seed + ARCH_AUGMENT_SEED)
+            audio = is_audio(split.weights_task)
+            transform = partial(augment_batch, generator=generator, audio=audio)
+        self.arch_batches_ = BatchStream(
+            split.x_arch, split.y_arch, batch_size, self.generator_, transform
+        )
         self.steps_per_epoch_ = math.ceil(len(split.weights_task.y_train) / batch_size)
         self.recorder_ = DiagnosticsRecorder(_choices_of(supernet, labels))
         self._arch_losses: list[float] = []

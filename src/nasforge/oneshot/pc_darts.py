@@ -4,8 +4,9 @@ Only 1/K of each mixed op's input channels go through its candidates (K=4 by def
 paper's CIFAR-10 setting); the rest bypass them, max-pooled 2x2 on a reducing edge, and the
 channels are shuffled (`MixedModule`), which cuts the supernet's memory and time about
 K-fold. As in the authors' ``train_search.py``: architecture Adam at lr 6e-4 (weight decay
-1e-3), and no architecture step before epoch 15 of 50 (``warmup_epochs=None``: 30% of the
-epochs given, rounded; an integer sets it).
+1e-3), no architecture step before epoch 15 of 50 (``warmup_epochs=None``: 30% of the
+epochs given, rounded; an integer sets it), and the weights' cosine schedule to 0
+(``learning_rate_min`` 0 there; DARTS's is 0.001).
 
 Departures: the paper's edge normalization (a learned weight per incoming edge of a node)
 is not applied (the darts supernet sums a node's edges, as DARTS does); the weights train
@@ -35,12 +36,14 @@ class PCDARTS(DARTS):
         partial_channels: int = DEFAULT_PARTIAL_CHANNELS,
         arch_lr: float = ARCH_LR,
         warmup_epochs: int | None = None,
+        eta_min: float = 0.0,
         **options: Any,
     ) -> None:
         super().__init__(
             space,
             partial_channels=partial_channels,
             arch_lr=arch_lr,
+            eta_min=eta_min,
             warmup_epochs=0 if warmup_epochs is None else warmup_epochs,
             **options,
         )

@@ -9,7 +9,9 @@ Two stages that never mix:
    selection, mutation and crossover), each scored by its validation accuracy with the
    inherited weights (`PathScorer`): the path's BatchNorm statistics are first recomputed
    on a few training batches, as SPOS does, then its accuracy is measured on
-   ``score_examples`` of the architecture half. The best arch evaluated is the found arch.
+   ``score_examples`` of the validation set held out of the training split (``arch_share``
+   0.1, at least 2 batches: the supernet trains on the rest, as SPOS holds out a small
+   validation set). The best arch evaluated is the found arch.
 
 ``sampling="sandwich"`` (BigNAS, Yu et al. 2020; also HAT's and once-for-all's supernet
 training) trains, on every batch, the largest path (every value choice at its largest),
@@ -75,6 +77,7 @@ class SPOS(OneShotMethod):
     uses_partial_channels = False  # one path per step is already small
     samples_every_op = True
     latency_in_loss = False
+    default_arch_share = 0.1  # the supernet trains on all but a validation set
 
     def __init__(
         self,

@@ -44,11 +44,13 @@ class TrainConfig:
     """How to train: optimizer, schedule, regularization, limits and the seed.
 
     ``optimizer`` is ``"sgd"`` (Nesterov momentum 0.9) or ``"adamw"``; ``cosine`` anneals the
-    learning rate per step to 0 over ``epochs``. ``augment`` randomly crops (zero padding of
-    1/8 of the size) and flips images at least 16 pixels high, and masks one band of
-    frequencies and one span of time of an audio task's log-mel spectrograms (SpecAugment:
-    up to a fifth of each, at most 8 bands and 20 frames); other inputs are left as they
-    are. ``threads`` sets torch's thread count during the fit (``None`` keeps it).
+    learning rate per step to ``eta_min`` (0 by default; DARTS and GDAS anneal to 0.001, as
+    torch's ``CosineAnnealingLR(optimizer, epochs, eta_min)``) over ``epochs``. ``augment``
+    randomly crops (zero padding of 1/8 of the size) and flips images at least 16 pixels
+    high, and masks one band of frequencies and one span of time of an audio task's log-mel
+    spectrograms (SpecAugment: up to a fifth of each, at most 8 bands and 20 frames); other
+    inputs are left as they are. ``threads`` sets torch's thread count during the fit
+    (``None`` keeps it).
     ``channels_last`` trains 4-D (image) inputs in the channels_last memory format, which is
     faster on CPU for the NB201 networks at 8x8 and 32x32 (other inputs are left as they
     are); it changes only the memory layout, not what is computed (up to float rounding).
@@ -61,6 +63,7 @@ class TrainConfig:
     lr: float = 0.05
     weight_decay: float = 5e-4
     cosine: bool = True
+    eta_min: float = 0.0
     grad_clip: float | None = 5.0
     early_stopping_patience: int | None = None
     augment: bool = False
@@ -91,6 +94,10 @@ class TrainConfig:
             )
         if not (math.isfinite(self.lr) and self.lr >= 0):
             raise ConfigError(f"train config: lr must be a finite number >= 0, not {self.lr}")
+        if not (math.isfinite(self.eta_min) and 0 <= self.eta_min <= self.lr):
+            raise ConfigError(
+                f"train config: eta_min must lie in [0, lr] = [0, {self.lr:g}], not {self.eta_min}"
+            )
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ConfigError(f"train config: weight_decay must be >= 0, not {self.weight_decay}")
         if self.grad_clip is not None and not self.grad_clip > 0:
@@ -246,12 +253,12 @@ class Trainer:
             x_train = x_train.contiguous(memory_format=torch.channels_last)
         self._params = list(model.parameters())
         self._augment = cfg.augment and x_train.ndim == 4 and x_train.shape[2] >= 16
-        audio = task.preprocessing is not None and task.preprocessing.get("kind") == "audio"
-        self._spec_augment = cfg.augment and audio and x_train.ndim == 3
+        self._spec_augment = cfg.augment and is_audio(task) and x_train.ndim == 3
         self._generator = torch.Generator().manual_seed(cfg.seed)
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
         optimizer = self.optimizer = self._optimizer(model)
-        schedule = _cosine(optimizer, cfg.epochs * steps_per_epoch) if cfg.cosine else None
+        total_steps = cfg.epochs * steps_per_epoch
+        schedule = _cosine(optimizer, total_steps, cfg.eta_min) if cfg.cosine else None
         for hook in self.hooks:
             hook.on_fit_start(model, task)
 
@@ -463,14 +470,35 @@ def _isolated(seed: int, threads: int | None) -> Iterator[None]:
 
 
 def _cosine(
-    optimizer: torch.optim.Optimizer, total_steps: int
+    optimizer: torch.optim.Optimizer, total_steps: int, eta_min: float = 0.0
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-step cosine annealing from the base learning rate to 0."""
+    """Per-step cosine annealing from the base learning rate to ``eta_min`` (reached after
+    the last step): ``eta_min + (lr - eta_min) (1 + cos(pi t / T)) / 2``."""
+    base = float(optimizer.param_groups[0]["lr"])
+    floor = eta_min / base if base > 0 else 0.0
 
     def factor(step: int) -> float:
-        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+        cosine = 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+        return floor + (1.0 - floor) * cosine
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, *, audio: bool) -> torch.Tensor:
+    """The augmentation ``TrainConfig.augment`` applies to a training batch, drawn from
+    ``generator``: crops and flips of images at least 16 pixels high, SpecAugment masks of
+    an audio task's ``(n, bands, frames)`` spectrograms; other inputs as they are (e.g. a
+    one-shot method's architecture batches, augmented as DARTS augments both halves)."""
+    if x.ndim == 4 and x.shape[2] >= 16:
+        return _crop_and_flip(x, generator)
+    if audio and x.ndim == 3:
+        return spec_augment(x, generator)
+    return x
+
+
+def is_audio(task: Task) -> bool:
+    """Whether ``task`` holds log-mel spectrograms (which ``augment`` masks)."""
+    return task.preprocessing is not None and task.preprocessing.get("kind") == "audio"
 
 
 def spec_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
