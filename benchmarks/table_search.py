@@ -61,6 +61,8 @@ FAST = ("random", "evolution", "local", "tpe")
 """nasforge strategies run with every seed; `SLOW` ones (seconds per query) with fewer."""
 SLOW = ("reinforce", "bayesian")
 ENERGY = "energy_j_cpu_meta"
+ONLY: list[str] | None = None
+"""Row labels to run (`--only`; "Optuna" names the plain Optuna study); None runs all."""
 Metrics = dict[str, float]
 
 
@@ -162,6 +164,8 @@ def methods(
     runners[f"Optuna {optuna_sampler.upper()} (own study)"] = lambda seed: optuna_run(
         space, evaluator, optuna_sampler, seed, queries, objectives
     )
+    if ONLY is not None:
+        runners = {k: v for k, v in runners.items() if k in ONLY or k.split()[0] in ONLY}
     return runners
 
 
@@ -238,6 +242,11 @@ def part_hwgpt(args: argparse.Namespace) -> None:
             flush=True,
         )
     print()
+
+
+def part_hwgpt_pareto(args: argparse.Namespace) -> None:
+    space, evaluator, _ = hwgpt_parts("hwgpt-s", args.benchmarks, None)
+    ppl = space.data.metrics["perplexity"]
     for second in ("latency_ms_a100", ENERGY):
         objectives = [Objective("perplexity", "min"), Objective(second, "min")]
         points = [(-p, -c) for p, c in zip(ppl, space.data.metrics[second], strict=True)]
@@ -429,6 +438,7 @@ def part_importance(args: argparse.Namespace) -> None:
 PARTS = {
     "nb301": part_nb301,
     "hwgpt": part_hwgpt,
+    "hwgpt-pareto": part_hwgpt_pareto,
     "nb201": part_nb201,
     "importance": part_importance,
 }
@@ -441,7 +451,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--slow-seeds", type=int, default=5, help="for reinforce and bayesian")
     parser.add_argument("--random-genotypes", type=int, default=10_000)
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="run these rows only (labels, e.g. random tpe)"
+    )
     args = parser.parse_args()
+    global ONLY
+    ONLY = args.only
     for name, part in PARTS.items():
         if args.part in (name, "all"):
             part(args)
