@@ -22,6 +22,23 @@ LEAK_GRACE_SECONDS = 5.0
 PR_SET_CHILD_SUBREAPER = 36
 
 
+LONGEST_FIRST = ("test_every_readme_command_runs_as_written", "test_the_default_search_repeats")
+"""The longest tests (minutes each): started first, so that pytest -n 2 does not end on them."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first, then the other slow ones, then the rest (each group in its
+    collected order): with -n 2 the long ones start at once on their own workers while the
+    rest fill in, instead of one of them starting last and running alone."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.name.startswith(LONGEST_FIRST):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """One torch thread per test process: pytest-xdist already runs a process per core, and
     more threads than cores slow small CPU networks down by orders of magnitude."""
