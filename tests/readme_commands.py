@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,8 +111,15 @@ def prepare(folder: Path, shared: Path) -> Path:
     return work
 
 
-def run_all(work: Path, found: list[Command], *, timeout: float = 900) -> list[Ran]:
-    """Run every command in `work` in order; stops at the first failure."""
+def run_all(
+    work: Path,
+    found: list[Command],
+    *,
+    timeout: float = 900,
+    on_ran: Callable[[Ran], None] | None = None,
+) -> list[Ran]:
+    """Run every command in `work` in order (`on_ran` is told each); stops at the first
+    failure."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     ran: list[Ran] = []
     for command in found:
@@ -138,6 +146,8 @@ def run_all(work: Path, found: list[Command], *, timeout: float = 900) -> list[R
             seconds = time.perf_counter() - started
             result = Ran(command, seconds, done.returncode, done.stdout, done.stderr)
         ran.append(result)
+        if on_ran is not None:
+            on_ran(result)
         if result.returncode != 0:
             break
     return ran

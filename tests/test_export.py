@@ -344,7 +344,7 @@ def edit(record: dict[str, Any], path: Sequence[str], value: Any) -> None:
         (["format"], "something-else", "not a nasforge model file"),
         (["version"], 99, "format version 99.*upgrade"),
         (["space", "name"], "no_such_space", "cannot rebuild the search space.*no_such_space"),
-        (["space", "params"], {"width": 3}, "cannot rebuild the search space.*bad options"),
+        (["space", "params"], {"width": 3}, "cannot rebuild the search space.*has no option width"),
         (["arch", "node1_in0"], "conv_9x9", "does not fit space 'nb201'.*conv_9x9"),
         (["arch"], {"depth": 3}, "does not fit space 'nb201'"),
         (["input_shape"], [1, 2, 2], "cannot build the network"),

@@ -77,7 +77,7 @@ def _default_search(store: Path) -> tuple[list[tuple[int, str, float | None]], s
     )
     assert done.returncode == 0, done.stderr
     with Store(store) as journal:
-        trials = journal.trials(journal.experiment("nb201-evolution-seed0").id)
+        trials = journal.trials(journal.experiment("digits-nb201-evolution-seed0").id)
     return [(t.number, t.arch, t.score) for t in trials], json.loads(done.stdout)["best"]["arch"]
 
 
