@@ -186,18 +186,16 @@ def main() -> None:
     shared = (ROOT / ".." / "shared").resolve()
     found = commands((ROOT / "README.md").read_text())
     with tempfile.TemporaryDirectory() as folder:
-        ran = run_all(prepare(Path(folder), shared), found)
-    total = 0.0
-    for result in ran:
-        total += result.seconds
-        status = "ok" if result.returncode == 0 else f"EXIT {result.returncode}"
-        shown = (
-            f"(save {result.command.save_as})" if result.command.save_as else result.command.text
-        )
-        print(f"{result.seconds:7.1f} s  {status:8}  {shown[:110]}", flush=True)
-        if result.returncode != 0:
-            print(result.stderr[-3000:])
-    print(f"{total:7.1f} s  total, {len(ran)} of {len(found)} commands")
+        ran = run_all(prepare(Path(folder), shared), found, on_ran=_print)
+    print(f"{sum(r.seconds for r in ran):7.1f} s  total, {len(ran)} of {len(found)} commands")
+
+
+def _print(result: Ran) -> None:
+    status = "ok" if result.returncode == 0 else f"EXIT {result.returncode}"
+    shown = f"(save {result.command.save_as})" if result.command.save_as else result.command.text
+    print(f"{result.seconds:7.1f} s  {status:8}  {shown[:110]}", flush=True)
+    if result.returncode != 0:
+        print(result.stderr[-3000:], flush=True)
 
 
 if __name__ == "__main__":
