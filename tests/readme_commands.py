@@ -8,7 +8,12 @@ user following the README would (a later command may use what an earlier one wro
 through ``bash -c`` with the environment that ``export`` lines set; ``nasforge dashboard``,
 which serves until stopped, is started, asked for its front page and stopped with Ctrl-C.
 
-Run as a script to time every command: ``python tests/readme_commands.py``.
+The commands fall into independent chains (`CHAINS`: groups of the README's headings whose
+commands use only what earlier commands of the same chain wrote), each run in its own folder,
+so that `pytest -n 2` runs two of them at once; every heading with a command is in exactly
+one chain (tested), and every chain sees the ``export`` lines of the whole README.
+
+Run as a script to time every command: ``python tests/readme_commands.py [CHAIN]``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,32 @@ DASHBOARD_URL = "http://127.0.0.1:8080/"
 
 SAVE_AS = re.compile(r"<!-- README runner: save as (\S+) -->")
 
+EXPORT = re.compile(r"export (\w+)=(\S+)")
+
+CHAINS: dict[str, tuple[str, ...]] = {
+    # The main job, a trained model, the tabular searches and everything that reads them.
+    "searches": (
+        "### Search by training candidates",
+        "### Search NAS-Bench-201 (tabular, in seconds)",
+        "### Several objectives and constraints",
+        "### Experiments",
+        "### Why this architecture: decision importance and explanations",
+        "### Transfer: start from a search on another task",
+        "### See the search: HTML report, live dashboard, ONNX",
+    ),
+    "proxies-oneshot-text": (
+        "### Zero-cost proxies: rank architectures without training",
+        "### One-shot search: DARTS, PC-DARTS, GDAS, ENAS, SPOS, beta-DARTS",
+        "### Text and audio: classify sentences and recordings",
+    ),
+    "mobilenet-own-space-cifar": (
+        "### MobileNet chains, EfficientNet scaling, latency tables",
+        "## Write your own space",
+        "## CIFAR-10",
+    ),
+}
+"""Independent runs of the README's commands: chain name -> the headings it runs, in order."""
+
 
 @dataclass(frozen=True)
 class Command:
@@ -40,6 +71,8 @@ class Command:
     section: str
     text: str
     save_as: str | None = None
+    heading: str = ""
+    """The nearest heading above it (``### ...``, else its ``## ...`` section)."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +87,16 @@ class Ran:
 def commands(readme: str) -> list[Command]:
     """The README's shell commands in order, each with the section it stands in."""
     found: list[Command] = []
-    section = ""
+    section = heading = ""
     in_block = False
     pending = ""
     save_as: str | None = None
     saved: list[str] = []
     for line in readme.splitlines():
         if not in_block and line.startswith("## "):
-            section = line
+            section = heading = line
+        elif not in_block and line.startswith("### "):
+            heading = line
         if SAVE_AS.fullmatch(line.strip()):
             save_as = SAVE_AS.fullmatch(line.strip()).group(1)  # type: ignore[union-attr]
             continue
@@ -70,7 +105,7 @@ def commands(readme: str) -> list[Command]:
                 saved.append("")  # the block to save starts
                 continue
             if save_as is not None and saved:
-                found.append(Command(section, "\n".join(saved[1:]) + "\n", save_as))
+                found.append(Command(section, "\n".join(saved[1:]) + "\n", save_as, heading))
                 save_as, saved = None, []
                 continue
             in_block = line.strip() == "```bash" and not section.startswith(SKIPPED_SECTIONS)
@@ -86,8 +121,16 @@ def commands(readme: str) -> list[Command]:
         text = _without_comment(pending + line.strip()).strip()
         pending = ""
         if text:
-            found.append(Command(section, text))
+            found.append(Command(section, text, heading=heading))
     return found
+
+
+def chain(found: list[Command], name: str) -> list[Command]:
+    """The commands of chain `name` in README order, with every ``export`` line of the README
+    (a reader following the README has set them)."""
+    headings = CHAINS[name]
+    return [c for c in found if c.heading in headings or EXPORT.fullmatch(c.text)]
+
 
 
 def _without_comment(line: str) -> str:
@@ -124,7 +167,7 @@ def run_all(
     ran: list[Ran] = []
     for command in found:
         started = time.perf_counter()
-        exported = re.fullmatch(r"export (\w+)=(\S+)", command.text)
+        exported = EXPORT.fullmatch(command.text)
         if command.save_as is not None:
             (work / command.save_as).parent.mkdir(parents=True, exist_ok=True)
             (work / command.save_as).write_text(command.text)
@@ -185,9 +228,12 @@ def _dashboard(command: Command, work: Path, env: dict[str, str], started: float
 def main() -> None:
     shared = (ROOT / ".." / "shared").resolve()
     found = commands((ROOT / "README.md").read_text())
-    with tempfile.TemporaryDirectory() as folder:
-        ran = run_all(prepare(Path(folder), shared), found, on_ran=_print)
-    print(f"{sum(r.seconds for r in ran):7.1f} s  total, {len(ran)} of {len(found)} commands")
+    for name in sys.argv[1:] or list(CHAINS):
+        these = chain(found, name)
+        print(f"== {name}", flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            ran = run_all(prepare(Path(folder), shared), these, on_ran=_print)
+        print(f"{sum(r.seconds for r in ran):7.1f} s  total, {len(ran)} of {len(these)} commands")
 
 
 def _print(result: Ran) -> None:

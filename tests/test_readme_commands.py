@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from readme_commands import ROOT, Command, commands, prepare, run_all
+from readme_commands import CHAINS, EXPORT, ROOT, Command, chain, commands, prepare, run_all
 
 README = (ROOT / "README.md").read_text()
 
@@ -31,10 +31,22 @@ x = 1
 ```
 """
     assert commands(text) == [
-        Command("## Use", "nasforge search --budget 3"),
-        Command("## Use", "nasforge search --label-pattern '^(\\d)_#x'"),
-        Command("## Use", "x = 1\n", "pkg/mine.py"),
+        Command("## Use", "nasforge search --budget 3", heading="## Use"),
+        Command("## Use", "nasforge search --label-pattern '^(\\d)_#x'", heading="## Use"),
+        Command("## Use", "x = 1\n", "pkg/mine.py", heading="## Use"),
     ]
+
+
+def test_every_heading_with_a_command_is_in_exactly_one_chain() -> None:
+    found = commands(README)
+    headings = {c.heading for c in found if not EXPORT.fullmatch(c.text)}
+    listed = [h for name in CHAINS for h in CHAINS[name]]
+    assert sorted(listed) == sorted(set(listed)), "a heading is in two chains"
+    assert headings == set(listed), "CHAINS in tests/readme_commands.py misses a heading"
+    ran = [c for name in CHAINS for c in chain(found, name) if not EXPORT.fullmatch(c.text)]
+    assert sorted(c.text for c in ran) == sorted(
+        c.text for c in found if not EXPORT.fullmatch(c.text)
+    )
 
 
 def test_the_readme_makes_every_file_its_commands_read() -> None:
@@ -50,15 +62,20 @@ def test_the_readme_makes_every_file_its_commands_read() -> None:
 
 
 @pytest.mark.slow
-def test_every_readme_command_runs_as_written(tmp_path: Path, nb201_csv_path: Path) -> None:
+@pytest.mark.parametrize("name", list(CHAINS))
+def test_every_readme_command_runs_as_written(
+    name: str, tmp_path: Path, nb201_csv_path: Path
+) -> None:
     shared = nb201_csv_path.parents[1]  # shared/benchmarks/nb201.csv -> shared/
-    found = commands(README)
+    found = chain(commands(README), name)
     ran = run_all(prepare(tmp_path, shared), found)
     failed = [r for r in ran if r.returncode != 0]
     assert not failed, (
         f"{failed[0].command.text!r} exited {failed[0].returncode}: {failed[0].stderr[-1500:]}"
     )
     assert len(ran) == len(found)
+    if name != "searches":
+        return
     printed = "".join(
         r.stdout
         for r in ran
