@@ -202,6 +202,17 @@ def _final(content: ReportContent) -> str:
     ]
     if final.get("trial") is not None:
         facts.insert(0, ("trial", _text(final["trial"])))
+    members = final.get("members")
+    for i, member in enumerate(members if isinstance(members, list) else [], start=1):
+        if isinstance(member, dict) and member.get("test_accuracy") is not None:
+            facts.append(
+                (
+                    f"member {i}",
+                    f"{member.get('arch', '')}: test accuracy "
+                    f"{float(member['test_accuracy']):.2f}%, validation accuracy "
+                    f"{_percent(member.get('valid_accuracy'))}",
+                )
+            )
     baseline = final.get("baseline")
     if isinstance(baseline, dict) and baseline.get("test_accuracy") is not None:
         facts.append(
