@@ -203,7 +203,7 @@ def test_an_ensemble_search_reports_every_member_and_loads_only_with_consent(
     """A search of a user's space (6 archs) with --ensemble 3: the output, the store and the
     report give each member's and the ensemble's test accuracy; the folder is one model that
     imports the space's code only with consent; --ensemble 7 is refused after the search,
-    saying how many archs there are, with no model written."""
+    saying how many archs there are, with no model written, and resume saves a smaller one."""
     planted = tmp_path / "planted.py"
     planted.write_text(PLANTED)
     monkeypatch.chdir(tmp_path)
@@ -216,6 +216,13 @@ def test_an_ensemble_search_reports_every_member_and_loads_only_with_consent(
     assert code == 2, stdout + stderr
     assert "needs 7 distinct evaluated architectures, but the search has 6" in stderr
     assert not Path("big").exists()
+    code, stdout, stderr = _run(
+        "resume", "--store", "big.sqlite", "--ensemble", "2", "--trust-space-code", "--json"
+    )
+    assert code == 0, stderr  # nothing lost: the trials stay, a smaller ensemble is saved
+    assert json.loads(stdout)["final"]["ensemble"] == 2 and Path("big/arch.json").is_file()
+    code, _, stderr = _run("resume", "--store", "big.sqlite", "--ensemble", "0")
+    assert code == 2 and "--ensemble must be >= 1" in stderr
     code, stdout, stderr = _run(*common, "--ensemble", "3", "--out", "model", "--json")
     assert code == 0, stderr
     final = json.loads(stdout)["final"]

@@ -654,6 +654,12 @@ def resume(
             help="Ray cluster to join, HOST:PORT (default: as the search).", show_default=False
         ),
     ] = None,
+    ensemble: Annotated[
+        int | None,
+        typer.Option(
+            help="Members of the saved ensemble (default: as the search).", show_default=False
+        ),
+    ] = None,
     space: MovedSpaceOption = None,
     trust_space_code: TrustSpaceCodeOption = False,
 ) -> None:
@@ -681,6 +687,7 @@ def resume(
                 "workers": workers,
                 "executor": executor,
                 "ray_address": ray_address,
+                "ensemble": ensemble,
             },
         )
         if settings["out"] is None:
@@ -688,6 +695,9 @@ def resume(
         if settings["final_epochs"] < 0:
             raise ConfigError(f"--final-epochs must be >= 0, not {settings['final_epochs']}")
         check_executor(settings["executor"], settings["workers"], settings["ray_address"])
+        from nasforge.evaluate.ensemble import check_ensemble
+
+        check_ensemble(settings["ensemble"], settings["ensemble_selection"])
         new_budget = None
         if budget is not None:
             new_budget = Budget(**{**record.config["budget"], "queries": budget})
