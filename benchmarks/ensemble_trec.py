@@ -40,10 +40,11 @@ SVM_ALL_TRAINING = 90.8
 
 
 def one_seed(args: argparse.Namespace, seed: int) -> dict[str, object]:
+    began_seed = time.perf_counter()
     space, evaluator = training_evaluator(
         "text",
         args.data / "train_5500.label",
-        None,
+        args.space,
         {},
         {},
         task_options={"test_path": str(args.data / "TREC_10.label")},
@@ -66,6 +67,9 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, object]:
     log(f"seed {seed}: searched {len(result.trials)} in {search_seconds:.0f} s")
     valid, test, member_test, retrain_seconds = [], [], [], []
     for i, arch in enumerate(ranked):
+        if time.perf_counter() - began_seed > 60.0 * args.minutes and i >= 1:
+            log(f"  --minutes {args.minutes} reached: {i} of {len(ranked)} retrained")
+            break
         began = time.perf_counter()
         model = retrain(evaluator, arch, args.final_epochs)
         retrain_seconds.append(time.perf_counter() - began)
@@ -75,10 +79,12 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, object]:
         log(f"  {i + 1}/{len(ranked)} {model.test_accuracy:.2f} in {retrain_seconds[-1]:.0f} s")
     rows: dict[str, float] = {}
     for k in args.k:
-        if k > len(ranked):
+        if k > len(test):
             continue
         rows[f"top-{k}"] = accuracy(np.mean(test[:k], axis=0), task.y_test)
-        pool = min(2 * k, len(ranked))
+        pool = min(2 * k, len(test))
+        if pool == k and k > 1:
+            continue  # no choice left to forward selection
         chosen = forward_selection(valid[:pool], task.y_valid, k)
         rows[f"forward-{k}"] = accuracy(np.mean([test[i] for i in chosen], axis=0), task.y_test)
     baseline = search_baseline(evaluator)
@@ -86,11 +92,17 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, object]:
         "seed": seed,
         "search_seconds": search_seconds,
         "retrain_seconds": retrain_seconds,
-        "archs": [space.format(Arch(a)) for a in ranked],
+        "archs": [space.format(Arch(a)) for a in ranked[: len(test)]],
+        "valid_accuracy": [accuracy(p, task.y_valid) for p in valid],
         "member_test": member_test,
         "ensembles": rows,
         "baseline": baseline,
     }
+
+
+def _order(name: str) -> tuple[int, str]:
+    kind, _, k = name.partition("-")
+    return int(k), kind
 
 
 def log(text: str) -> None:
@@ -106,12 +118,16 @@ def main() -> None:
     parser.add_argument("--final-epochs", type=int, default=30)
     parser.add_argument("--k", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--pool", type=int, default=10, help="archs retrained (>= 2 max k)")
+    parser.add_argument("--space", default=None, help="default: the CLI's (textconv)")
+    parser.add_argument(
+        "--minutes", type=float, default=25.0, help="stop retraining after this (per seed)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     runs = [one_seed(args, seed) for seed in args.seeds]
     if args.json is not None:
         args.json.write_text(json.dumps(runs, indent=2))
-    names = list(runs[0]["ensembles"])  # type: ignore[call-overload]
+    names = sorted({n for r in runs for n in r["ensembles"]}, key=_order)  # type: ignore[attr-defined]
     print("| seed | " + " | ".join(names) + " | SVM (search split) | search s | retrain s |")
     print("|---" * (len(names) + 4) + "|")
     for run in runs:
@@ -123,10 +139,13 @@ def main() -> None:
         assert isinstance(seconds, list)
         print(
             f"| {run['seed']} | "
-            + " | ".join(f"{ensembles[n]:.1f}" for n in names)
+            + " | ".join(f"{ensembles[n]:.1f}" if n in ensembles else "-" for n in names)
             + f" | {svm} | {run['search_seconds']:.0f} | {sum(seconds):.0f} |"
         )
-    means = {n: float(np.mean([r["ensembles"][n] for r in runs])) for n in names}  # type: ignore[index]
+    means = {
+        n: float(np.mean([r["ensembles"][n] for r in runs if n in r["ensembles"]]))  # type: ignore[index, operator]
+        for n in names
+    }
     print(
         "| mean | "
         + " | ".join(f"{means[n]:.1f}" for n in names)

@@ -5,6 +5,7 @@ runs no code without consent; bad ensemble sizes are refused before anything is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import sys
@@ -20,6 +21,7 @@ from nasforge.data import load_digits_task
 from nasforge.errors import ConfigError
 from nasforge.evaluate.ensemble import (
     check_ensemble,
+    check_selection_fits,
     class_probabilities,
     forward_selection,
     retrain_ensemble,
@@ -255,3 +257,13 @@ def test_an_ensemble_search_reports_every_member_and_loads_only_with_consent(
     )
     assert code == 0, stderr
     assert len(json.loads(stdout)["predictions"]) == 4
+
+
+def test_forward_selection_is_refused_when_the_retrain_trains_on_the_validation_groups() -> None:
+    space = make_space("mlp", max_layers=1, widths=[16], dropouts=[0.0], norms=["none"])
+    task = dataclasses.replace(load_digits_task(seed=0), valid_groups=("speaker_a",))
+    evaluator = TrainingEvaluator(space, task, train_config=TrainConfig(epochs=1), seed=0)
+    with pytest.raises(ConfigError, match="use --ensemble-selection top"):
+        check_selection_fits(evaluator, 2, "forward")
+    check_selection_fits(evaluator, 2, "top")
+    check_selection_fits(evaluator, 1, "forward")  # one member: nothing to choose
