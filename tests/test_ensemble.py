@@ -237,7 +237,8 @@ def test_an_ensemble_search_reports_every_member_and_loads_only_with_consent(
     assert stored["test_accuracy"] == final["test_accuracy"]
     assert _run("report", "--out", "r.html")[0] == 0
     html = Path("r.html").read_text()
-    assert "ensemble of 3 (top selection)" in html and "member 3" in html
+    assert "The retrained ensemble" in html and "ensemble of 3 (top selection)" in html
+    assert "member 3" in html
 
     for name in [n for n in sys.modules if n.startswith("nasforge_user_space_")]:
         del sys.modules[name]

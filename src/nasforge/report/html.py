@@ -230,7 +230,8 @@ def _final(content: ReportContent) -> str:
     if final.get("loses_to_baseline"):
         facts.append(("note", str(final["loses_to_baseline"])))
     body = "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts if v)
-    return _section("final", "The retrained winner", body + "</dl>")
+    title = "The retrained ensemble" if final.get("members") else "The retrained winner"
+    return _section("final", title, body + "</dl>")
 
 
 def _percent(value: Any) -> str:
