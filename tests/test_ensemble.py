@@ -120,19 +120,19 @@ def test_an_ensemble_of_the_best_predicts_the_mean_before_and_after_saving_and_i
         space, task, train_config=TrainConfig(epochs=1, threads=1, lr=0.05), seed=0
     )
     result = Experiment(
-        space, make_strategy("random", space, seed=0), evaluator, budget=Budget(queries=6)
+        space, make_strategy("random", space, seed=0), evaluator, budget=Budget(queries=4)
     ).run()
     ranked = result.distinct_ranked(space)
     scores = {t.arch: t.score for t in result.trials if t.score is not None}
-    assert len({space.canonical(a) for a in ranked}) == len(ranked) >= 3
+    assert len({space.canonical(a) for a in ranked}) == len(ranked) >= 2
     by_score = sorted(scores.values(), reverse=True)
     # the K best distinct archs by validation, best first
     assert [scores[str(a)] for a in ranked] == sorted(
         [scores[str(a)] for a in ranked], reverse=True
     )
     assert scores[str(ranked[0])] == by_score[0]
-    ensemble = retrain_ensemble(evaluator, ranked, 3, 1)
-    assert ensemble.archs == tuple(ranked[:3]) and len(set(ensemble.archs)) == 3
+    ensemble = retrain_ensemble(evaluator, ranked, 2, 1)
+    assert ensemble.archs == tuple(ranked[:2]) and len(set(ensemble.archs)) == 2
     members = [m.model.eval() for m in ensemble.members]
     mean = np.mean([class_probabilities(m, task.x_test) for m in members], axis=0)
     expected_accuracy = 100.0 * np.mean(mean.argmax(axis=1) == task.y_test)
@@ -141,12 +141,12 @@ def test_an_ensemble_of_the_best_predicts_the_mean_before_and_after_saving_and_i
     np.testing.assert_allclose(before, mean, atol=1e-5)
 
     final = save_retrained_ensemble(space, evaluator, ensemble, tmp_path / "model")
-    assert final["ensemble"] == 3 and len(final["members"]) == 3
+    assert final["ensemble"] == 2 and len(final["members"]) == 2
     assert final["test_accuracy"] == ensemble.test_accuracy
     record = json.loads((tmp_path / "model" / "arch.json").read_text())
-    assert [m["arch_text"] for m in record["members"]] == [str(a) for a in ranked[:3]]
+    assert [m["arch_text"] for m in record["members"]] == [str(a) for a in ranked[:2]]
     loaded = load_model(tmp_path / "model")
-    assert loaded.is_ensemble and loaded.members == tuple(ranked[:3])
+    assert loaded.is_ensemble and loaded.members == tuple(ranked[:2])
     raw = task.x_test * task.std.reshape(1, -1, 1, 1) + task.mean.reshape(1, -1, 1, 1)
     np.testing.assert_allclose(loaded.predict_proba(raw), mean, atol=1e-5)
     assert loaded.metrics["test_accuracy"] == pytest.approx(ensemble.test_accuracy)
