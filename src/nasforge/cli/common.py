@@ -261,9 +261,17 @@ def print_best(payload: dict[str, Any]) -> None:
         console.print(f"  ({payload['note']})")
     usage = payload["usage"]
     final = payload.get("final")
-    if final:
+    for i, member in enumerate((final or {}).get("members") or [], start=1):
         console.print(
-            f"  retrained {final['epochs']} epochs: "
+            f"  member {i}: {member['arch']}: test accuracy {member['test_accuracy']:.2f}% "
+            f"(valid {member['valid_accuracy']:.2f}%)",
+            markup=False,
+            highlight=False,
+        )
+    if final:
+        ensemble = f"{final['arch']}, " if final.get("members") else ""
+        console.print(
+            f"  retrained {final['epochs']} epochs: {ensemble}"
             f"[bold]test accuracy {final['test_accuracy']:.2f}%[/] "
             f"(valid {final['valid_accuracy']:.2f}%"
             f"{', its groups trained too' if final.get('valid_trained') else ''}), "

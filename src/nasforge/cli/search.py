@@ -225,6 +225,21 @@ def search(
             "(default: $NASFORGE_BENCHMARKS).",
         ),
     ] = None,
+    ensemble: Annotated[
+        int,
+        typer.Option(
+            help="Retrain this many of the best distinct architectures and save their "
+            "ensemble (averaged probabilities) as the model (1: the winner alone).",
+        ),
+    ] = 1,
+    ensemble_selection: Annotated[
+        str,
+        typer.Option(
+            help="How --ensemble chooses members: top (the best K by validation) or forward "
+            "(retrain the best 2K, add the one that most lowers the ensemble's validation "
+            "loss, K times; Neural Ensemble Search).",
+        ),
+    ] = "top",
     unordered: Annotated[
         bool,
         typer.Option(
@@ -275,6 +290,14 @@ def search(
         epochs=epochs_budget,
     )
     goals = [Objective.parse(text) for text in objective] if objective else None
+    check_search_ensemble(
+        ensemble,
+        ensemble_selection,
+        trains=not use_benchmark,
+        final_epochs=final_epochs,
+        queries=limits.queries,
+        objectives=len(goals or ()),
+    )
     limits_on_metrics = [Constraint.parse(text) for text in constraint or []]
     space_params = parse_options(space_option or [], what="space option")
     hyperparameters = parse_hyperparameters(hp or [])
@@ -391,6 +414,8 @@ def search(
             "threads": threads,
             "onnx": onnx,
             "top": top,
+            "ensemble": ensemble,
+            "ensemble_selection": ensemble_selection,
         }
         if workers is None and executor == "local":
             workers = default_workers(chosen_evaluator)
@@ -417,6 +442,33 @@ def search(
             onnx=onnx,
             final_epochs=final_epochs,
             out=winner_folder,
+            ensemble=ensemble,
+            ensemble_selection=ensemble_selection,
+        )
+
+
+def check_search_ensemble(
+    k: int, selection: str, *, trains: bool, final_epochs: int, queries: int | None, objectives: int
+) -> None:
+    """Refuse, before anything runs, an --ensemble the search cannot give."""
+    from nasforge.evaluate.ensemble import check_ensemble
+
+    check_ensemble(k, selection)
+    if k == 1:
+        return
+    if not trains:
+        raise ConfigError(
+            "--ensemble retrains the best architectures: it needs a search that trains "
+            "candidates, not a benchmark or a table"
+        )
+    if final_epochs == 0:
+        raise ConfigError("--ensemble retrains the best architectures: give --final-epochs > 0")
+    if objectives > 1:
+        raise ConfigError("--ensemble needs a single objective to rank architectures by")
+    if queries is not None and queries < k:
+        raise ConfigError(
+            f"--ensemble {k} needs {k} distinct evaluated architectures, but --budget {queries} "
+            f"evaluates at most {queries}"
         )
 
 
@@ -602,6 +654,12 @@ def resume(
             help="Ray cluster to join, HOST:PORT (default: as the search).", show_default=False
         ),
     ] = None,
+    ensemble: Annotated[
+        int | None,
+        typer.Option(
+            help="Members of the saved ensemble (default: as the search).", show_default=False
+        ),
+    ] = None,
     space: MovedSpaceOption = None,
     trust_space_code: TrustSpaceCodeOption = False,
 ) -> None:
@@ -629,6 +687,7 @@ def resume(
                 "workers": workers,
                 "executor": executor,
                 "ray_address": ray_address,
+                "ensemble": ensemble,
             },
         )
         if settings["out"] is None:
@@ -636,6 +695,9 @@ def resume(
         if settings["final_epochs"] < 0:
             raise ConfigError(f"--final-epochs must be >= 0, not {settings['final_epochs']}")
         check_executor(settings["executor"], settings["workers"], settings["ray_address"])
+        from nasforge.evaluate.ensemble import check_ensemble
+
+        check_ensemble(settings["ensemble"], settings["ensemble_selection"])
         new_budget = None
         if budget is not None:
             new_budget = Budget(**{**record.config["budget"], "queries": budget})
@@ -670,6 +732,8 @@ def resume(
             onnx=settings["onnx"],
             final_epochs=settings["final_epochs"],
             out=Path(settings["out"]),
+            ensemble=settings["ensemble"],
+            ensemble_selection=settings["ensemble_selection"],
         )
 
 
@@ -682,6 +746,8 @@ def run_and_report(
     final_epochs: int = 0,
     out: Path | None = None,
     onnx: bool = False,
+    ensemble: int = 1,
+    ensemble_selection: str = "top",
 ) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -701,6 +767,10 @@ def run_and_report(
         require_onnx()
     if retrains and out is not None and out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
+    if retrains:
+        from nasforge.evaluate.ensemble import check_selection_fits
+
+        check_selection_fits(experiment.evaluator, ensemble, ensemble_selection)
     stderr = Console(stderr=True)
     if validation_groups(experiment.evaluator):
         typer.echo(groups_line(experiment.evaluator.task), err=True)
@@ -755,6 +825,11 @@ def run_and_report(
             "other processes still run this experiment: the last one to finish retrains the winner",
             err=True,
         )
+    if retrains and ensemble > 1 and result.best is not None and not result.multi_objective:
+        from nasforge.evaluate.ensemble import check_ensemble
+
+        available = len(result.distinct_ranked(experiment.space))
+        check_ensemble(ensemble, ensemble_selection, available=available)
     if result.best is not None and not result.multi_objective:
         from nasforge.evaluate.baselines import search_baseline
 
@@ -762,9 +837,14 @@ def run_and_report(
         if baseline is not None:
             payload["baseline"] = baseline
     if retrains and out is not None and result.best is not None and not result.multi_objective:
-        payload["final"] = retrain_and_save(
-            experiment, Arch.parse(result.best.arch), final_epochs, out, quiet=as_json
-        )
+        if ensemble > 1:
+            payload["final"] = retrain_ensemble_and_save(
+                experiment, result, ensemble, ensemble_selection, final_epochs, out, quiet=as_json
+            )
+        else:
+            payload["final"] = retrain_and_save(
+                experiment, Arch.parse(result.best.arch), final_epochs, out, quiet=as_json
+            )
         if payload["final"] and payload.get("baseline"):
             from nasforge.evaluate.baselines import with_baseline
 
@@ -816,6 +896,39 @@ def retrain_and_save(
         Console(stderr=True).print(f"Retraining the winner from scratch for {epochs} epochs ...")
     retrained = retrain(evaluator, arch, epochs)
     return save_retrained(experiment.space, arch, evaluator, retrained, out)
+
+
+def retrain_ensemble_and_save(
+    experiment: Any,
+    result: Any,
+    k: int,
+    selection: str,
+    epochs: int,
+    out: Path,
+    *,
+    quiet: bool,
+) -> dict[str, Any]:
+    """The ensemble of the `k` best distinct archs, retrained and saved (`ensemble_final`)."""
+    from nasforge.run.final_ensemble import ensemble_final
+
+    def on_member(i: int, n: int, arch: Arch) -> None:
+        if not quiet:
+            typer.echo(
+                f"Retraining {i}/{n} for the ensemble from scratch for {epochs} epochs: "
+                f"{experiment.space.format(arch)}",
+                err=True,
+            )
+
+    return ensemble_final(
+        experiment.space,
+        experiment.evaluator,
+        result,
+        k,
+        epochs,
+        out,
+        selection=selection,
+        on_member=on_member,
+    )
 
 
 def save_retrained(

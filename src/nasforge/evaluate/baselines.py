@@ -116,12 +116,15 @@ def fit_baseline(task: Task, *, seed: int = 0) -> BaselineResult | None:
     return BaselineResult(kind, valid, test, time.perf_counter() - started, model)
 
 
-def losing_line(winner_test_accuracy: float, baseline: dict[str, Any]) -> str | None:
-    """One line when the retrained winner scores below the baseline on test, else None."""
+def losing_line(
+    winner_test_accuracy: float, baseline: dict[str, Any], what: str = "the retrained winner"
+) -> str | None:
+    """One line when the retrained winner (or `what`) scores below the baseline on test,
+    else None."""
     if winner_test_accuracy >= float(baseline["test_accuracy"]):
         return None
     return (
-        f"the retrained winner ({winner_test_accuracy:.2f}%) loses to the baseline "
+        f"{what} ({winner_test_accuracy:.2f}%) loses to the baseline "
         f"{baseline['arch']} ({float(baseline['test_accuracy']):.2f}%) on test"
     )
 
@@ -140,5 +143,6 @@ def search_baseline(evaluator: object) -> dict[str, Any] | None:
 def with_baseline(final: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     """What retraining the winner measured (``test_accuracy``...) with the baseline beside
     it, and ``loses_to_baseline`` (`losing_line`) when the winner loses on test."""
-    losing = losing_line(float(final["test_accuracy"]), baseline)
+    what = "the retrained ensemble" if final.get("members") else "the retrained winner"
+    losing = losing_line(float(final["test_accuracy"]), baseline, what)
     return {**final, "baseline": baseline, **({"loses_to_baseline": losing} if losing else {})}

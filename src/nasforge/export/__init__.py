@@ -3,18 +3,21 @@ its predictions, and the inputs of its ONNX graph."""
 
 from __future__ import annotations
 
+from nasforge.export.ensemble_net import EnsembleNet
 from nasforge.export.errors import ExportError
 from nasforge.export.inputs import InputSpec, NamedInputs
 from nasforge.export.model_dir import (
     LoadedModel,
     load_model,
     read_input_file,
+    save_ensemble,
     save_model,
 )
 from nasforge.export.predictions import Predictions
 from nasforge.export.preprocess import onnx_inputs
 
 __all__ = [
+    "EnsembleNet",
     "ExportError",
     "InputSpec",
     "LoadedModel",
@@ -23,5 +26,6 @@ __all__ = [
     "load_model",
     "onnx_inputs",
     "read_input_file",
+    "save_ensemble",
     "save_model",
 ]

@@ -21,6 +21,11 @@ path resolved against the folder) and says so on stderr; ``load_model(folder,
 space="my/space.py:Class")`` imports the file the caller names instead. Without either, a
 folder of a user's space is refused with a `SpaceConsentError` that says how to allow it.
 Nothing in the folder itself runs code (the weights are safetensors, no pickle).
+
+`save_ensemble` writes several networks of one space as one such folder (format version 2):
+arch.json lists them under ``members`` and the weights file holds them all; `load_model`
+rebuilds them as one `EnsembleNet` (their averaged probabilities), with the same consent
+rules, so that `predict`, `predict_proba` and ONNX export treat an ensemble as one model.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from torch import nn
 from nasforge.arch import Arch, Choice
 from nasforge.data.task import DataError, Task, apply_normalization
 from nasforge.errors import ConfigError, NasforgeError
+from nasforge.export.ensemble_net import EnsembleNet
 from nasforge.export.errors import ExportError
 from nasforge.export.inputs import InputSpec, RawInputs
 from nasforge.export.predictions import Predictions
@@ -54,7 +60,12 @@ from nasforge.space.loading import is_spec, space_key
 from nasforge.space.stored import SpaceConsent, rebuild_space
 
 FORMAT = "nasforge-model"
-VERSION = 1
+VERSION = 2
+"""The newest format version this nasforge reads."""
+SINGLE_VERSION = 1
+"""The version `save_model` writes: one network (read by every nasforge)."""
+ENSEMBLE_VERSION = 2
+"""The version `save_ensemble` writes: ``members`` and their weights (`EnsembleNet`)."""
 ARCH_FILE = "arch.json"
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
@@ -81,6 +92,12 @@ class LoadedModel:
     hyperparameters: dict[str, Choice] = field(default_factory=dict)
     preprocessing: dict[str, Any] | None = None
     """A text model's tokenizer (`nasforge.data.text.Tokenizer.to_dict`), else None."""
+    members: tuple[Arch, ...] = ()
+    """An ensemble's member archs (`model` is then an `EnsembleNet`); empty for one network."""
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.members)
 
     @property
     def takes_text(self) -> bool:
@@ -189,8 +206,75 @@ def save_model(
         {"input_shape": task.input_shape, "num_classes": task.num_classes},
         "model's weights",
     )
-    metrics_record = _metrics_record(metrics)
+    _write_folder(target, record, tensors, aliases, _metrics_record(metrics), overwrite)
+    return target
 
+
+def save_ensemble(
+    directory: str | os.PathLike[str],
+    *,
+    space: SearchSpace,
+    archs: Sequence[Arch],
+    model: EnsembleNet,
+    task: Task,
+    metrics: Mapping[str, float] | None = None,
+    train_configs: Sequence[Mapping[str, Any]] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write an ensemble (`EnsembleNet` of the networks of ``archs`` in ``space``, in that
+    order) as one saved-model folder, which `load_model` reads back as one model.
+
+    Its arch.json is a model's (the first member's arch as ``arch``) with format version
+    `ENSEMBLE_VERSION` and ``members``: each member's arch, text form and train config; the
+    weights file holds every member's tensors under ``members.<i>.``."""
+    target = Path(directory).expanduser()
+    _check_target(target, overwrite)
+    if len(archs) != len(model.members) or not archs:
+        raise ExportError(
+            f"an ensemble of {len(model.members)} networks needs as many archs, not {len(archs)}"
+        )
+    configs = list(train_configs) if train_configs is not None else [{} for _ in archs]
+    if len(configs) != len(archs):
+        raise ExportError(f"{len(archs)} members need as many train configs, not {len(configs)}")
+    checked = [_validated(space, arch) for arch in archs]
+    record = _arch_record(space, checked[0], task, configs[0])
+    record["version"] = ENSEMBLE_VERSION
+    record["members"] = [
+        {
+            "arch": dict(arch),
+            "arch_text": str(arch),
+            "formatted": space.format(arch),
+            "train_config": dict(config),
+        }
+        for arch, config in zip(checked, configs, strict=True)
+    ]
+    _check_plain_json(record)
+    tensors, aliases = _tensors_to_save(model)
+    reference: dict[str, tuple[int, ...]] = {}
+    for i, arch in enumerate(checked):
+        shapes = _reference_shapes(space, arch, task)
+        reference.update({f"members.{i}.{name}": shape for name, shape in shapes.items()})
+    _check_matches(
+        tensors,
+        aliases,
+        reference,
+        " + ".join(space.format(arch) for arch in checked),
+        {"input_shape": task.input_shape, "num_classes": task.num_classes},
+        "ensemble's weights",
+    )
+    _write_folder(target, record, tensors, aliases, _metrics_record(metrics), overwrite)
+    return target
+
+
+def _write_folder(
+    target: Path,
+    record: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    aliases: dict[str, str],
+    metrics_record: dict[str, float | None],
+    overwrite: bool,
+) -> None:
+    """The three files, written to a temporary folder beside `target` and renamed into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
@@ -202,7 +286,6 @@ def save_model(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def _check_target(target: Path, overwrite: bool) -> None:
@@ -242,7 +325,7 @@ def _arch_record(
     params = space.config()
     record: dict[str, Any] = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": SINGLE_VERSION,
         "space": {"name": space_key(space), "params": params},
         "arch": dict(arch),
         "arch_text": str(arch),
@@ -269,13 +352,17 @@ def _arch_record(
     )
     if task.preprocessing is not None:
         record["preprocessing"] = dict(task.preprocessing)
+    _check_plain_json(record)
+    return record
+
+
+def _check_plain_json(record: dict[str, Any]) -> None:
     try:
         json.dumps(record, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"cannot save: space params or train_config are not plain JSON values ({exc})"
         ) from None
-    return record
 
 
 def _hyperparameters(arch: Arch) -> dict[str, Choice]:
@@ -366,8 +453,19 @@ def load_model(
             f"space={space!r} must name a file or module and a class: "
             "path/to/file.py:ClassName or package.module:ClassName"
         )
+    member_records = _read_members(record, folder / ARCH_FILE)
     rebuilt, arch = _rebuild_space(fields, folder, SpaceConsent(space, trust_space_code))
-    model = _build(rebuilt, arch, fields["input_shape"], fields["num_classes"], folder)
+    members = tuple(_member_arch(rebuilt, m, folder) for m in member_records)
+    model: nn.Module
+    if members:
+        model = EnsembleNet(
+            [
+                _build(rebuilt, m, fields["input_shape"], fields["num_classes"], folder)
+                for m in members
+            ]
+        )
+    else:
+        model = _build(rebuilt, arch, fields["input_shape"], fields["num_classes"], folder)
     _load_weights(model, folder / WEIGHTS_FILE, rebuilt, arch, fields)
     model.eval()
     return LoadedModel(
@@ -383,7 +481,35 @@ def load_model(
         train_config=fields["train_config"],
         hyperparameters=_hyperparameters(arch),
         preprocessing=fields["preprocessing"],
+        members=members,
     )
+
+
+def _read_members(record: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """The ``members`` of an ensemble's arch.json (empty for one network)."""
+    members = record.get("members")
+    if members is None and record.get("version") == ENSEMBLE_VERSION:
+        raise ExportError(f'{path} is malformed: an ensemble (version 2) needs "members"')
+    if members is None:
+        return []
+    if not (
+        isinstance(members, list)
+        and members
+        and all(isinstance(m, dict) and isinstance(m.get("arch"), dict) for m in members)
+    ):
+        raise ExportError(
+            f'{path} is malformed: "members" must be a non-empty list of {{"arch": {{...}}}}'
+        )
+    return members
+
+
+def _member_arch(space: SearchSpace, member: dict[str, Any], folder: Path) -> Arch:
+    try:
+        return space.validate(Arch(member["arch"]))
+    except NasforgeError as exc:
+        raise ExportError(
+            f"an ensemble member's arch saved in {folder} does not fit the space: {exc}"
+        ) from None
 
 
 def _read_json(path: Path) -> Any:

@@ -202,6 +202,17 @@ def _final(content: ReportContent) -> str:
     ]
     if final.get("trial") is not None:
         facts.insert(0, ("trial", _text(final["trial"])))
+    members = final.get("members")
+    for i, member in enumerate(members if isinstance(members, list) else [], start=1):
+        if isinstance(member, dict) and member.get("test_accuracy") is not None:
+            facts.append(
+                (
+                    f"member {i}",
+                    f"{member.get('arch', '')}: test accuracy "
+                    f"{float(member['test_accuracy']):.2f}%, validation accuracy "
+                    f"{_percent(member.get('valid_accuracy'))}",
+                )
+            )
     baseline = final.get("baseline")
     if isinstance(baseline, dict) and baseline.get("test_accuracy") is not None:
         facts.append(
@@ -219,7 +230,8 @@ def _final(content: ReportContent) -> str:
     if final.get("loses_to_baseline"):
         facts.append(("note", str(final["loses_to_baseline"])))
     body = "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts if v)
-    return _section("final", "The retrained winner", body + "</dl>")
+    title = "The retrained ensemble" if final.get("members") else "The retrained winner"
+    return _section("final", title, body + "</dl>")
 
 
 def _percent(value: Any) -> str:

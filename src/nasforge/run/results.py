@@ -73,6 +73,19 @@ class SearchResult:
         scored.sort(key=lambda t: (-(t.score or 0.0), t.number))
         return scored[:k]
 
+    def distinct_ranked(self, space: SearchSpace) -> list[Arch]:
+        """The archs of the whole `leaderboard`, best first, each network once
+        (`space.canonical`: the first, best-scored trial of an arch stands for it)."""
+        seen: set[Arch] = set()
+        ranked: list[Arch] = []
+        for trial in self.leaderboard(len(self.trials)):
+            arch = Arch.parse(trial.arch)
+            key = space.canonical(arch)
+            if key not in seen:
+                seen.add(key)
+                ranked.append(arch)
+        return ranked
+
     def counts(self) -> dict[str, int]:
         counts = {status.value: 0 for status in Status}
         counts["duplicate"] = 0

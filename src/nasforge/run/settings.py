@@ -20,6 +20,8 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "threads": None,
     "onnx": False,
     "top": 10,
+    "ensemble": 1,
+    "ensemble_selection": "top",
 }
 """Every stored setting with the value `nasforge search` gives it by default (``out`` None:
 ``models/NAME``; ``workers`` None: chosen by the evaluator)."""
