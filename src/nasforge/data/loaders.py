@@ -285,15 +285,15 @@ def load_task(
 ) -> Task:
     """A built-in task by name (see `TASK_NAMES`).
 
-    The ``.npz`` tasks read ``data_path`` (a file, or a folder holding e.g. ``cifar10.npz``),
-    else the folder or file in ``$NASFORGE_DATA``. A folder without the ``.npz`` file may hold
-    the official release instead: ``cifar-10-batches-py`` (or be it), or the four idx files of
-    MNIST / Fashion-MNIST (``.gz`` or not), also in a ``mnist/``, ``fashion_mnist/``,
-    ``MNIST/raw/`` or ``FashionMNIST/raw/`` subfolder. ``csv`` and ``text`` need ``data_path``
-    to be the file (the text formats: `nasforge.data.text`), ``audio`` a folder or manifest
-    (`nasforge.data.audio`), ``images`` a folder of class subfolders or a manifest
-(`nasforge.data.images`). Other keyword options go to the loader (e.g. ``label_column``
-    for ``csv``, ``test_path`` and ``fine`` for ``text``, ``label_pattern`` for ``audio``).
+        The ``.npz`` tasks read ``data_path`` (a file, or a folder holding e.g. ``cifar10.npz``),
+        else the folder or file in ``$NASFORGE_DATA``. A folder without the ``.npz`` file may hold
+        the official release instead: ``cifar-10-batches-py`` (or be it), or the four idx files of
+        MNIST / Fashion-MNIST (``.gz`` or not), also in a ``mnist/``, ``fashion_mnist/``,
+        ``MNIST/raw/`` or ``FashionMNIST/raw/`` subfolder. ``csv`` and ``text`` need ``data_path``
+        to be the file (the text formats: `nasforge.data.text`), ``audio`` a folder or manifest
+        (`nasforge.data.audio`), ``images`` a folder of class subfolders or a manifest
+    (`nasforge.data.images`). Other keyword options go to the loader (e.g. ``label_column``
+        for ``csv``, ``test_path`` and ``fine`` for ``text``, ``label_pattern`` for ``audio``).
     """
     if name == "digits":
         return load_digits_task(seed, **options)
