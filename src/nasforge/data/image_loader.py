@@ -109,3 +109,12 @@ def image_loader(
         worker_init_fn=_one_thread if workers > 0 else None,
         prefetch_factor=2 if workers > 0 else None,
     )
+
+
+def close_loader(loader: DataLoader[Any]) -> None:
+    """End a loader's persistent worker processes now rather than when it is collected."""
+    iterator = getattr(loader, "_iterator", None)
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if callable(shutdown):
+        shutdown()
+    loader._iterator = None

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -228,12 +228,16 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         """The weight optimizer of the fit under way (hooks may read its learning rate)."""
         self._params: list[nn.Parameter] = []
+        self._loaders: list[Any] = []  # DataLoaders of image files, closed after a fit
 
     def fit(self, model: nn.Module, task: Task) -> TrainReport:
         """Train ``model`` in place on ``task``; a NaN or infinite loss ends it as DIVERGED."""
         cfg = self.config
         with _isolated(cfg.seed, cfg.threads):
-            return self._fit(model, task)
+            try:
+                return self._fit(model, task)
+            finally:
+                self._close_loaders()
 
     def evaluate(
         self,
@@ -247,7 +251,10 @@ class Trainer:
         with _isolated(cfg.seed, cfg.threads):
             yt = self._tensor(y, torch.int64)
             if isinstance(x, ImageFiles):
-                return self._accuracy_of(model, self._eval_batches(x, yt), len(yt))
+                try:
+                    return self._accuracy_of(model, self._eval_batches(x, yt), len(yt))
+                finally:
+                    self._close_loaders()
             return self._accuracy(model, self._tensor(x, torch.float32), yt)
 
     # -- the loop ----------------------------------------------------------------------
@@ -350,9 +357,11 @@ class Trainer:
         if isinstance(x, ImageFiles):
             from nasforge.data.image_loader import image_loader
 
-            return image_loader(
+            loader = image_loader(
                 x, y.numpy(), batch_size=self.config.batch_size, generator=self._generator
             )
+            self._loaders.append(loader)
+            return loader
         xt = self._tensor(x, torch.float32)
         if channels_last:
             xt = xt.contiguous(memory_format=torch.channels_last)
@@ -363,7 +372,16 @@ class Trainer:
     ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         from nasforge.data.image_loader import image_loader
 
-        return image_loader(x, y.numpy(), batch_size=self.config.eval_batch_size)
+        loader = image_loader(x, y.numpy(), batch_size=self.config.eval_batch_size)
+        self._loaders.append(loader)
+        return loader
+
+    def _close_loaders(self) -> None:
+        """End the worker processes of the fit's image loaders (kept between epochs)."""
+        from nasforge.data.image_loader import close_loader
+
+        while self._loaders:
+            close_loader(self._loaders.pop())
 
     def _train_epoch(
         self,
