@@ -306,3 +306,16 @@ def test_a_streaming_search_skips_a_bad_file_then_predict_reads_a_folder(
     assert one.exit_code == 0 and one.stdout.strip().endswith("class0"), one.output
     bad = runner.invoke(app, ["predict", "winner", "--data", str(root / "class2" / "broken.png")])
     assert bad.exit_code == 2 and "cannot decode image" in bad.output
+
+
+def test_the_one_shot_split_keeps_the_weights_half_as_files(tmp_path: Path) -> None:
+    from nasforge.oneshot.bilevel import split_for_bilevel
+
+    task = load_image_task(_folder(tmp_path, per_class=12), image_size=8)
+    split = split_for_bilevel(task, batch_size=4, seed=0)
+    in_memory = split_for_bilevel(_in_memory(task), batch_size=4, seed=0)
+    assert isinstance(split.weights_task.x_train, ImageFiles)
+    np.testing.assert_array_equal(
+        np.asarray(split.weights_task.x_train), in_memory.weights_task.x_train
+    )
+    assert torch.equal(split.x_arch, in_memory.x_arch)
