@@ -319,3 +319,13 @@ def test_the_one_shot_split_keeps_the_weights_half_as_files(tmp_path: Path) -> N
         np.asarray(split.weights_task.x_train), in_memory.weights_task.x_train
     )
     assert torch.equal(split.x_arch, in_memory.x_arch)
+
+
+def test_calibration_batches_of_image_files_are_those_of_the_arrays(tmp_path: Path) -> None:
+    from nasforge.oneshot.calibration import calibration_batches
+
+    task = load_image_task(_folder(tmp_path, per_class=8), image_size=8)
+    streamed = calibration_batches(task.x_train, 4, 2, seed=3)
+    in_memory = calibration_batches(np.asarray(task.x_train), 4, 2, seed=3)
+    assert len(streamed) == len(in_memory) == 2
+    assert all(torch.equal(a, b) for a, b in zip(streamed, in_memory, strict=True))
