@@ -22,11 +22,14 @@ are interleaved; the script prints the median examples per second of each way an
 of the per-round ratios to the in-memory path.
 
 Part (b), peak memory. ``nasforge search --task images`` runs as a subprocess on each folder
-(``--budget 1 --epochs 1 --final-epochs 0 --workers 1 --loader-workers 2 --image-size 8``:
-one candidate trains one epoch over every training file, at 8x8, the main job's digits size,
-to keep the wall time short; the files are still decoded at 32x32 and resized). Its peak
-resident memory is the largest sum of VmRSS over the process and all its descendants
-(search workers, loader workers), sampled from ``/proc`` every 0.2 s.
+(``--budget 1 --epochs 1 --final-epochs 0 --workers 1 --loader-workers 2 --image-size 8
+--time-limit T``): the task is loaded (every file decoded once to check it), one candidate
+trains at 8x8 (the main job's digits size; the files are still decoded at 32x32 and resized)
+for one epoch or until ``--time-limit`` seconds (``--search-seconds``; then the trial ends as
+failed by the time limit), and is validated on the whole validation split. Its peak
+resident memory is the largest sum of RSS over the process and all its descendants
+(search workers, loader workers), sampled from ``/proc/PID/smaps_rollup`` every 0.2 s; the
+sum of PSS beside it counts the pages that forked workers share once.
 
 Usage::
 
@@ -151,8 +154,9 @@ def throughput(folder: Path, steps: int, rounds: int, threads: int) -> None:
         print(f"| {way} | {statistics.median(rate):.0f} | {rounds_text} | {ratio:.2f} |")
 
 
-def tree_rss(pid: int) -> int:
-    """Bytes of resident memory of ``pid`` and all its descendants (from /proc)."""
+def tree_rss(pid: int) -> tuple[int, int]:
+    """Bytes of resident memory (RSS, and PSS: shared pages split between their processes)
+    of ``pid`` and all its descendants (from /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -163,39 +167,44 @@ def tree_rss(pid: int) -> int:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
+    rss, pss, todo = 0, 0, [pid]
     while todo:
         current = todo.pop()
         todo.extend(children.get(current, []))
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
         except OSError:
             continue
-    return total
+    return rss, pss
 
 
-def search_memory(folder: Path, work: Path) -> tuple[float, float]:
-    """Peak MiB of the process tree of a small search over ``folder``, and its seconds."""
+def search_memory(folder: Path, work: Path, limit: float) -> tuple[float, float, float]:
+    """Peak RSS and PSS (MiB) of the process tree of a small search over ``folder``, and
+    its seconds."""
     work.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "nasforge.cli", "search", "--task", "images",
         "--data", str(folder), "--image-size", "8", "--loader-workers", "2",
         "--budget", "1", "--epochs", "1", "--final-epochs", "0", "--workers", "1",
-        "--time-limit", "3600", "--store", str(work / "store.sqlite"), "--out", str(work / "win"),
+        "--time-limit", str(limit), "--store", str(work / "store.sqlite"),
+        "--out", str(work / "win"),
     ]  # fmt: skip
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
+    peak, peak_pss = 0, 0
     while process.poll() is None:
-        peak = max(peak, tree_rss(process.pid))
+        rss, pss = tree_rss(process.pid)
+        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         time.sleep(0.2)
     seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        assert process.stderr is not None
-        raise SystemExit(f"search failed: {process.stderr.read().decode()[-2000:]}")
-    return peak / 2**20, seconds
+    assert process.stderr is not None
+    lines = process.stderr.read().decode().strip().splitlines()
+    print(f"  exit {process.returncode}; last line: {lines[-1] if lines else ''}", flush=True)
+    return peak / 2**20, peak_pss / 2**20, seconds
 
 
 def main() -> None:
@@ -205,24 +214,41 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip", choices=("throughput", "memory"), default=None)
+    parser.add_argument(
+        "--search-seconds", type=float, default=3600.0, help="time limit of part (b)'s trial"
+    )
+    parser.add_argument(
+        "--root", type=Path, default=None, help="reuse (or keep) the folders written here"
+    )
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="nasforge-images-"))
+    root = args.root or Path(tempfile.mkdtemp(prefix="nasforge-images-"))
     try:
-        seconds = write_folder(args.data, root / "12k", 1)
-        print(f"wrote 12,000 PNG files in {seconds:.1f} s", flush=True)
+        if not (root / "12k").is_dir():
+            seconds = write_folder(args.data, root / "12k", 1)
+            print(f"wrote 12,000 PNG files in {seconds:.1f} s", flush=True)
         if args.skip != "throughput":
             throughput(root / "12k", args.steps, args.rounds, args.threads)
         if args.skip != "memory":
-            seconds = write_folder(args.data, root / "60k", len(SHIFTS))
-            print(f"wrote 60,000 PNG files in {seconds:.1f} s", flush=True)
-            peaks = {}
+            if not (root / "60k").is_dir():
+                seconds = write_folder(args.data, root / "60k", len(SHIFTS))
+                print(f"wrote 60,000 PNG files in {seconds:.1f} s", flush=True)
+            peaks: dict[str, tuple[float, float]] = {}
             for name in ("12k", "60k"):
-                peak, took = search_memory(root / name, root / f"run-{name}")
-                peaks[name] = peak
-                print(f"search over {name}: peak RSS {peak:.0f} MiB, {took:.0f} s", flush=True)
-            print(f"ratio 60k/12k: {peaks['60k'] / peaks['12k']:.2f}")
+                run = root / f"run-{name}"
+                shutil.rmtree(run, ignore_errors=True)
+                peak, pss, took = search_memory(root / name, run, args.search_seconds)
+                peaks[name] = (peak, pss)
+                print(
+                    f"search over {name}: peak RSS {peak:.0f} MiB, PSS {pss:.0f} MiB, {took:.0f} s",
+                    flush=True,
+                )
+            print(
+                f"ratio 60k/12k: RSS {peaks['60k'][0] / peaks['12k'][0]:.2f}, "
+                f"PSS {peaks['60k'][1] / peaks['12k'][1]:.2f}"
+            )
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.root is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
