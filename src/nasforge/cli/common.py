@@ -448,9 +448,12 @@ def text_task_options(
     as_image: bool = False,
     group_column: str | None = None,
     group_pattern: str | None = None,
+    image_size: int | None = None,
+    loader_workers: int | None = None,
+    skip_bad_files: bool = False,
 ) -> dict[str, Any]:
-    """The loader options of a text or audio task from its CLI options (an error if they
-    are given for another task); the group options for csv, text and audio tasks."""
+    """The loader options of a text, audio or images task from its CLI options (an error if
+    they are given for another task); the group options for csv, text, audio and images."""
     text = {
         "test_path": str(test_data.expanduser().resolve()) if test_data is not None else None,
         "text_column": text_column,
@@ -462,7 +465,15 @@ def text_task_options(
         "test_pattern": test_pattern,
         "as_image": as_image or None,
     }
+    images = {
+        "image_size": image_size,
+        "loader_workers": loader_workers,
+        "skip_bad_files": skip_bad_files or None,
+    }
     names = {
+        "image_size": "--image-size",
+        "loader_workers": "--loader-workers",
+        "skip_bad_files": "--skip-bad-files",
         "test_path": "--test-data",
         "text_column": "--text-column",
         "fine": "--fine",
@@ -471,16 +482,18 @@ def text_task_options(
         "test_pattern": "--test-pattern",
         "as_image": "--spectrogram-image",
     }
-    for kind, given in (("text", text), ("audio", audio)):
+    for kind, given in (("text", text), ("audio", audio), ("images", images)):
         used = [names[key] for key, value in given.items() if value is not None]
         if used and task != kind:
             raise ConfigError(f"{', '.join(used)} apply to --task {kind}, not --task {task}")
-    if group_column is not None and task not in ("csv", "text", "audio"):
-        raise ConfigError(f"--group-column applies to --task csv, text or audio, not {task}")
-    if group_pattern is not None and task != "audio":
-        raise ConfigError(f"--group-pattern applies to --task audio, not --task {task}")
+    if group_column is not None and task not in ("csv", "text", "audio", "images"):
+        raise ConfigError(
+            f"--group-column applies to --task csv, text, audio or images, not {task}"
+        )
+    if group_pattern is not None and task not in ("audio", "images"):
+        raise ConfigError(f"--group-pattern applies to --task audio or images, not --task {task}")
     groups = {"group_column": group_column, "group_pattern": group_pattern}
-    chosen = {**text, **audio, **groups}
+    chosen = {**text, **audio, **images, **groups}
     return {key: value for key, value in chosen.items() if value is not None}
 
 
@@ -508,10 +521,42 @@ SpectrogramImageOption = Annotated[
         "nb201) instead of sequences for conv1d.",
     ),
 ]
+ImageSizeOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Images task: the side in pixels that every image is resized to (default 32).",
+        show_default=False,
+    ),
+]
+LoaderWorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Images task: processes that decode batches while the model trains (default 0: "
+        "the training process decodes them).",
+        show_default=False,
+    ),
+]
+SkipBadFilesOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad-files",
+        help="Images task: leave out image files that do not decode (with a note) instead "
+        "of stopping.",
+    ),
+]
+
+
+def print_task_notes(task: Any) -> None:
+    """The notes of a loaded task (files left out, modes converted), one line each on
+    stderr."""
+    for note in getattr(task, "notes", ()):
+        typer.echo(f"note: {note}", err=True)
+
+
 GroupColumnOption = Annotated[
     str | None,
     typer.Option(
-        help="csv, text table or audio manifest: the column naming each example's group (a "
+        help="csv, text table, audio or image manifest: the column naming each example's group (a "
         "speaker, a patient, a source); validation then takes whole groups, unseen in training.",
         show_default=False,
     ),
@@ -519,8 +564,8 @@ GroupColumnOption = Annotated[
 GroupPatternOption = Annotated[
     str | None,
     typer.Option(
-        help="Audio task: a regular expression whose first group is the group in a file's "
-        "name (FSDD's speaker: '^\\d_(\\[a-z]+)_'); validation then takes whole groups.",
+        help="Audio or images task: a regular expression whose first group is the group in a "
+        "file's name (FSDD's speaker: '^\\d_(\\[a-z]+)_'); validation then takes whole groups.",
         show_default=False,
     ),
 ]

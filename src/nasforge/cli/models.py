@@ -18,11 +18,14 @@ from nasforge.cli.common import (
     FineOption,
     GroupColumnOption,
     GroupPatternOption,
+    ImageSizeOption,
     JsonOption,
     LabelPatternOption,
+    LoaderWorkersOption,
     MaxLengthOption,
     MovedSpaceOption,
     OnnxOption,
+    SkipBadFilesOption,
     SpaceOptions,
     SpectrogramImageOption,
     TestDataOption,
@@ -30,6 +33,7 @@ from nasforge.cli.common import (
     TextColumnOption,
     TrustSpaceCodeOption,
     parse_options,
+    print_task_notes,
     stdout_console,
     text_task_options,
     user_errors,
@@ -54,6 +58,9 @@ def train(
     spectrogram_image: SpectrogramImageOption = False,
     group_column: GroupColumnOption = None,
     group_pattern: GroupPatternOption = None,
+    image_size: ImageSizeOption = None,
+    loader_workers: LoaderWorkersOption = None,
+    skip_bad_files: SkipBadFilesOption = False,
     space: Annotated[
         str | None,
         typer.Option(
@@ -107,6 +114,9 @@ def train(
             spectrogram_image,
             group_column,
             group_pattern,
+            image_size,
+            loader_workers,
+            skip_bad_files,
         ),
         epochs=epochs,
         lr=lr,
@@ -115,6 +125,7 @@ def train(
         threads=threads,
         seed=seed,
     )
+    print_task_notes(getattr(evaluator, "task", None))
     parsed = chosen_space.parse(arch)
     if not as_json:
         Console(stderr=True).print(
@@ -149,7 +160,7 @@ def predict(
         typer.Option(
             help="Inputs: .npz (x or x_test), .npy or .csv; a text model: a UTF-8 text file, "
             "one text a line (every line, a blank one is an empty text); an audio model: a "
-            ".wav file or a folder of them."
+            ".wav file or a folder of them; an image model: a .png/.jpg file or a folder."
         ),
     ],
     label_column: Annotated[

@@ -35,16 +35,20 @@ from nasforge.cli.common import (
     FineOption,
     GroupColumnOption,
     GroupPatternOption,
+    ImageSizeOption,
     JsonOption,
     LabelPatternOption,
+    LoaderWorkersOption,
     MaxLengthOption,
     OnnxOption,
+    SkipBadFilesOption,
     SpaceOptions,
     SpectrogramImageOption,
     TestDataOption,
     TestPatternOption,
     TextColumnOption,
     parse_options,
+    print_task_notes,
     stdout_console,
     text_task_options,
     user_errors,
@@ -139,6 +143,9 @@ def oneshot(
     spectrogram_image: SpectrogramImageOption = False,
     group_column: GroupColumnOption = None,
     group_pattern: GroupPatternOption = None,
+    image_size: ImageSizeOption = None,
+    loader_workers: LoaderWorkersOption = None,
+    skip_bad_files: SkipBadFilesOption = False,
     epochs: Annotated[int, typer.Option(help="Epochs of supernet training.")] = 10,
     batch_size: Annotated[int, typer.Option(help="Batch size (weights and architecture).")] = 64,
     seed: Annotated[int, typer.Option(help="Seed: the same seed finds the same arch.")] = 0,
@@ -254,9 +261,13 @@ def oneshot(
         spectrogram_image,
         group_column,
         group_pattern,
+        image_size,
+        loader_workers,
+        skip_bad_files,
     )
     params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
     loaded = _load_task(task, data, label_column, task_options)
+    print_task_notes(loaded)
     params = task_space_params(loaded, space, params)
     chosen_space = _make_space(space, params)
 

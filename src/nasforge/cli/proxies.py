@@ -28,6 +28,7 @@ from nasforge.cli.common import (
     JsonOption,
     SpaceOptions,
     parse_options,
+    print_task_notes,
     stdout_console,
     user_errors,
 )
@@ -286,6 +287,7 @@ def _space_and_batch(
     where = str(data) if data is not None else os.environ.get(DATA_ENV)
     resolved = str(Path(where).expanduser().resolve()) if where else None
     loaded = load_task(task_name, resolved, seed=0, **options)
+    print_task_notes(loaded)
     chosen = make_space(space_name or default_space_name(loaded.input_shape), **space_params)
     try:
         chosen.check_input(loaded.input_shape)

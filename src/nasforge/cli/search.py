@@ -28,13 +28,16 @@ from nasforge.cli.common import (
     GroupColumnOption,
     GroupPatternOption,
     HyperparameterOptions,
+    ImageSizeOption,
     JsonOption,
     LabelPatternOption,
+    LoaderWorkersOption,
     MaxLengthOption,
     MovedSpaceOption,
     NameOption,
     OnnxOption,
     RayAddressOption,
+    SkipBadFilesOption,
     SpaceOptions,
     SpectrogramImageOption,
     StoreOption,
@@ -52,6 +55,7 @@ from nasforge.cli.common import (
     parse_options,
     pick_name,
     print_best,
+    print_task_notes,
     progress_bar,
     stdout_console,
     text_task_options,
@@ -82,6 +86,9 @@ def search(
     spectrogram_image: SpectrogramImageOption = False,
     group_column: GroupColumnOption = None,
     group_pattern: GroupPatternOption = None,
+    image_size: ImageSizeOption = None,
+    loader_workers: LoaderWorkersOption = None,
+    skip_bad_files: SkipBadFilesOption = False,
     space: Annotated[
         str | None,
         typer.Option(
@@ -342,6 +349,9 @@ def search(
                 spectrogram_image,
                 group_column,
                 group_pattern,
+                image_size,
+                loader_workers,
+                skip_bad_files,
             ),
             epochs=epochs,
             lr=lr,
@@ -353,6 +363,7 @@ def search(
             screen=[c.to_dict() for c in limits_on_metrics if c.metric in BEFORE_TRAINING],
             latency_table=str(latency_table.resolve()) if latency_table else None,
         )
+        print_task_notes(getattr(chosen_evaluator, "task", None))
         if final_epochs < 0:
             raise ConfigError(f"--final-epochs must be >= 0, not {final_epochs}")
     strategy_options = parse_options(option or [])

@@ -6,7 +6,9 @@
   y_test`` (no pickle), or the official release files: CIFAR-10's ``cifar-10-batches-py``
   (pickles, read with a restricted unpickler that only rebuilds numpy arrays) and the idx files
   of MNIST and Fashion-MNIST (see `nasforge.data.official_formats`);
-- ``csv``: a table with a header row and one label column.
+- ``csv``: a table with a header row and one label column;
+- ``images``: PNG/JPEG files in class subfolders or a manifest, streamed from disk
+  (`nasforge.data.images`).
 
 `load_task` picks one by name (for the CLI and config files); the Python API can call the
 loaders directly or build a task from arrays with `task_from_arrays`.
@@ -41,7 +43,15 @@ _NPZ_TASKS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "mnist": (("mnist.npz",), (1, 28, 28)),
     "fashion_mnist": (("fashion_mnist.npz",), (1, 28, 28)),
 }
-TASK_NAMES: tuple[str, ...] = ("digits", "mnist1d", *_NPZ_TASKS, "csv", "text", "audio")
+TASK_NAMES: tuple[str, ...] = (
+    "digits",
+    "mnist1d",
+    *_NPZ_TASKS,
+    "csv",
+    "text",
+    "audio",
+    "images",
+)
 
 
 DIGITS_VALID_FRACTION = 0.3
@@ -275,14 +285,15 @@ def load_task(
 ) -> Task:
     """A built-in task by name (see `TASK_NAMES`).
 
-    The ``.npz`` tasks read ``data_path`` (a file, or a folder holding e.g. ``cifar10.npz``),
-    else the folder or file in ``$NASFORGE_DATA``. A folder without the ``.npz`` file may hold
-    the official release instead: ``cifar-10-batches-py`` (or be it), or the four idx files of
-    MNIST / Fashion-MNIST (``.gz`` or not), also in a ``mnist/``, ``fashion_mnist/``,
-    ``MNIST/raw/`` or ``FashionMNIST/raw/`` subfolder. ``csv`` and ``text`` need ``data_path``
-    to be the file (the text formats: `nasforge.data.text`), ``audio`` a folder or manifest
-    (`nasforge.data.audio`). Other keyword options go to the loader (e.g. ``label_column``
-    for ``csv``, ``test_path`` and ``fine`` for ``text``, ``label_pattern`` for ``audio``).
+        The ``.npz`` tasks read ``data_path`` (a file, or a folder holding e.g. ``cifar10.npz``),
+        else the folder or file in ``$NASFORGE_DATA``. A folder without the ``.npz`` file may hold
+        the official release instead: ``cifar-10-batches-py`` (or be it), or the four idx files of
+        MNIST / Fashion-MNIST (``.gz`` or not), also in a ``mnist/``, ``fashion_mnist/``,
+        ``MNIST/raw/`` or ``FashionMNIST/raw/`` subfolder. ``csv`` and ``text`` need ``data_path``
+        to be the file (the text formats: `nasforge.data.text`), ``audio`` a folder or manifest
+        (`nasforge.data.audio`), ``images`` a folder of class subfolders or a manifest
+    (`nasforge.data.images`). Other keyword options go to the loader (e.g. ``label_column``
+        for ``csv``, ``test_path`` and ``fine`` for ``text``, ``label_pattern`` for ``audio``).
     """
     if name == "digits":
         return load_digits_task(seed, **options)
@@ -310,6 +321,15 @@ def load_task(
                 "files with --label-pattern, or a manifest.csv (path,label[,split])"
             )
         return load_audio_task(Path(data_path), seed=seed, **options)
+    if name == "images":
+        from nasforge.data.images import load_image_task
+
+        if data_path is None:
+            raise DataError(
+                "the images task needs --data: a folder of class subfolders (FOLDER/CLASS/*.png, "
+                "optionally under train/ and test/) or a manifest.csv (path,label[,split][,group])"
+            )
+        return load_image_task(Path(data_path), seed=seed, **options)
     if name not in _NPZ_TASKS:
         raise DataError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)}")
     file_names, expected_shape = _NPZ_TASKS[name]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from nasforge.errors import NasforgeError
+
+if TYPE_CHECKING:
+    from nasforge.data.image_files import ImageFiles
 
 FloatArray = npt.NDArray[np.float32]
 LabelArray = npt.NDArray[np.int64]
@@ -33,14 +36,16 @@ class Task:
 
     ``mean`` and ``std`` are what the inputs were normalized with (one value per channel, or
     per feature for tables); `normalize` applies them to new raw inputs for prediction.
+    The inputs of a split are an array in memory, or `ImageFiles` decoded as they are drawn
+    (an image task: `nasforge.data.images`; see `streams`).
     """
 
     name: str
-    x_train: FloatArray
+    x_train: FloatArray | ImageFiles
     y_train: LabelArray
-    x_valid: FloatArray
+    x_valid: FloatArray | ImageFiles
     y_valid: LabelArray
-    x_test: FloatArray
+    x_test: FloatArray | ImageFiles
     y_test: LabelArray
     num_classes: int
     mean: FloatArray
@@ -53,6 +58,8 @@ class Task:
     valid_groups: tuple[str, ...] = ()
     """With a group per example: the groups of the validation split, none of which trains
     (`make_task` with ``groups``); empty without groups."""
+    notes: tuple[str, ...] = ()
+    """What loading noticed and the user should hear (files left out, modes converted)."""
 
     def __post_init__(self) -> None:
         shape = self.input_shape
@@ -83,6 +90,11 @@ class Task:
         return tuple(int(n) for n in self.x_train.shape[1:])
 
     @property
+    def streams(self) -> bool:
+        """Whether the inputs are files decoded as batches are drawn (`ImageFiles`)."""
+        return not isinstance(self.x_train, np.ndarray)
+
+    @property
     def vocabulary_size(self) -> int | None:
         """The number of token ids of a text task (None for other inputs)."""
         if self.preprocessing is None or self.preprocessing.get("kind") != "text":
@@ -98,6 +110,14 @@ class Task:
         the task itself without groups."""
         if not self.valid_groups:
             return self
+        from nasforge.data.image_files import ImageFiles
+
+        if isinstance(self.x_train, ImageFiles) and isinstance(self.x_valid, ImageFiles):
+            return replace(
+                self,
+                x_train=self.x_train.plus(self.x_valid),
+                y_train=_frozen(np.concatenate([self.y_train, self.y_valid])),
+            )
         return replace(
             self,
             x_train=_frozen(np.concatenate([self.x_train, self.x_valid])),

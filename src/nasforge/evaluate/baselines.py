@@ -104,12 +104,13 @@ def fit_baseline(task: Task, *, seed: int = 0) -> BaselineResult | None:
         return None
     started = time.perf_counter()
     model = make_baseline(kind, seed)
-    model.fit(baseline_inputs(kind, task.x_train), task.y_train)
+    model.fit(baseline_inputs(kind, np.asarray(task.x_train)), task.y_train)
 
-    def accuracy(x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> float:
+    def accuracy(x: npt.ArrayLike, y: npt.NDArray[np.int64]) -> float:
         if not len(y):
             return 0.0
-        return 100.0 * float(np.mean(model.predict(baseline_inputs(kind, x)) == y))
+        inputs = baseline_inputs(kind, np.asarray(x, np.float32))
+        return 100.0 * float(np.mean(model.predict(inputs) == y))
 
     valid = accuracy(task.x_valid, task.y_valid)
     test = accuracy(task.x_test, task.y_test)

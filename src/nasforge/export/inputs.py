@@ -11,6 +11,9 @@ arch.json). `InputSpec.inputs` turns raw inputs into `NamedInputs`: float32
   the graph takes the token ids (`nasforge.data.text.Tokenizer.encode`);
 - an audio model: a .wav file (named as given), a folder of them (sorted, named by file
   name) or a list of paths; the graph takes log-mel features (`nasforge.data.audio.LogMel`);
+- an image model (trained on an images task): a .png/.jpg/.jpeg file, a folder of them
+  (sorted, named by file name) or a list of paths; each is decoded as RGB and resized to the
+  training size (`nasforge.data.images`), pixels in [0, 1];
 - any other model: a .npz (``x``, else ``x_test``), .npy or .csv file (rows named
   ``FILE[0]``, ``FILE[1]``, ...) or an array; ``(N, *input_shape)``, ``(N, H, W)`` or
   ``(N, L)`` for one channel, ``(N, H, W, C)`` images; uint8 is scaled by 1/255.
@@ -55,21 +58,21 @@ class InputSpec:
 
     @property
     def kind(self) -> str:
-        """``text``, ``audio`` or ``array``."""
+        """``text``, ``audio``, ``images`` or ``array``."""
         kind = (self.preprocessing or {}).get("kind")
-        return kind if kind in ("text", "audio") else "array"
+        return kind if kind in ("text", "audio", "images") else "array"
 
     def inputs(self, source: RawInputs, *, label_column: str | None = None) -> NamedInputs:
         """`NamedInputs` for a file or folder (a ``str`` or path) or for in-memory inputs."""
         if label_column is not None and self.kind != "array":
-            takes = "a text file" if self.kind == "text" else ".wav files"
+            takes = {"text": "a text file", "audio": ".wav files"}.get(self.kind, "image files")
             raise ExportError(f"label_column applies to .csv inputs; this model takes {takes}")
         if isinstance(source, (str, os.PathLike)):
             return self._read(Path(source), label_column)
         if self.kind == "text" and _all_strings(source):
             texts = list(source)
             return NamedInputs(_indices(len(texts)), self._tokenizer().encode(texts))
-        if self.kind == "audio" and _all_paths(source):
+        if self.kind in ("audio", "images") and _all_paths(source):
             paths = [Path(p) for p in source]
             return NamedInputs(tuple(str(p) for p in paths), self._features(paths))
         x = self.model_layout(cast(npt.ArrayLike, source))
@@ -100,10 +103,11 @@ class InputSpec:
             texts = read_text_lines(path)
             names = tuple(f"line {n}" for n in range(1, len(texts) + 1))
             return NamedInputs(names, self._tokenizer().encode(texts))
-        if self.kind == "audio":
+        if self.kind in ("audio", "images"):
             from nasforge.data.audio import wav_inputs
+            from nasforge.data.images import image_inputs
 
-            files = wav_inputs(path)
+            files = wav_inputs(path) if self.kind == "audio" else image_inputs(path)
             names = tuple(f.name for f in files) if path.is_dir() else (str(path),)
             return NamedInputs(names, self._features(files))
         from nasforge.export.model_dir import read_input_file
@@ -117,9 +121,13 @@ class InputSpec:
         return Tokenizer.from_dict(self.preprocessing or {})
 
     def _features(self, paths: Sequence[Path]) -> npt.NDArray[np.float32]:
+        settings = self.preprocessing or {}
+        if self.kind == "images":
+            from nasforge.data.image_files import pixels
+
+            return self.model_layout(pixels([str(p) for p in paths], int(self.input_shape[-1])))
         from nasforge.data.audio import LogMel
 
-        settings = self.preprocessing or {}
         features = LogMel.from_dict(settings).model_inputs(
             list(paths), bool(settings.get("as_image", False))
         )

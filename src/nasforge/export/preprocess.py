@@ -35,6 +35,7 @@ SUFFIX = ".preprocess.json"
 _PRODUCED_BY = {
     "text": "nasforge.data.text.Tokenizer.encode (token ids, 0 = padding, 1 = unknown)",
     "audio": "nasforge.data.audio.LogMel (log-mel features of the WAV files)",
+    "images": "nasforge.data.image_files.pixels (RGB, resized, pixels in [0, 1])",
     "array": "the raw array in the model's layout (uint8 scaled by 1/255)",
 }
 

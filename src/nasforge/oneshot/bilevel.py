@@ -63,9 +63,11 @@ def split_for_bilevel(
             f"examples, fewer than {MIN_BATCHES_PER_HALF} batches of {batch_size}; "
             f"use batch_size <= {smallest // MIN_BATCHES_PER_HALF}"
         )
-    weights_task = dataclasses.replace(
-        task, x_train=task.x_train[weights_idx], y_train=task.y_train[weights_idx]
-    )
+    from nasforge.data.image_files import ImageFiles
+
+    x = task.x_train  # image files stay files for the weights (the architecture's half is decoded)
+    weights_x = x.take(weights_idx) if isinstance(x, ImageFiles) else x[weights_idx]
+    weights_task = dataclasses.replace(task, x_train=weights_x, y_train=task.y_train[weights_idx])
     return BilevelSplit(
         weights_task=weights_task,
         x_arch=torch.tensor(task.x_train[arch_idx]),

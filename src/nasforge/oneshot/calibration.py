@@ -11,11 +11,15 @@ None), in train mode without gradients.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from nasforge.data.image_files import ImageFiles
 
 
 def batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -56,10 +60,17 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> 
 
 
 def calibration_batches(
-    x: npt.ArrayLike | torch.Tensor, batch_size: int, count: int, seed: int
+    x: npt.ArrayLike | torch.Tensor | ImageFiles, batch_size: int, count: int, seed: int
 ) -> list[torch.Tensor]:
     """``count`` batches (at most all of ``x``) of ``batch_size`` inputs drawn without
-    replacement from ``x`` by ``seed``."""
+    replacement from ``x`` by ``seed`` (of `ImageFiles`, only those are decoded)."""
+    from nasforge.data.image_files import ImageFiles
+
+    if isinstance(x, ImageFiles):
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+        chosen = order[: max(1, count) * batch_size]
+        decoded = torch.from_numpy(x[chosen.numpy()])
+        return list(torch.split(decoded, batch_size))
     inputs = x if isinstance(x, torch.Tensor) else torch.tensor(np.asarray(x, dtype=np.float32))
     order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(seed))
     chosen = order[: max(1, count) * batch_size]

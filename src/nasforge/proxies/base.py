@@ -10,12 +10,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from nasforge.errors import NasforgeError
+
+if TYPE_CHECKING:
+    from nasforge.data.image_files import ImageFiles
 
 
 class ProxyError(NasforgeError, ValueError):
@@ -41,9 +45,16 @@ class ProxyBatch:
 
     @classmethod
     def from_arrays(
-        cls, x: np.ndarray, y: np.ndarray, num_classes: int, *, size: int = 64, seed: int = 0
+        cls,
+        x: np.ndarray | ImageFiles,
+        y: np.ndarray,
+        num_classes: int,
+        *,
+        size: int = 64,
+        seed: int = 0,
     ) -> ProxyBatch:
-        """``size`` examples drawn without replacement by ``seed`` (x already normalized)."""
+        """``size`` examples drawn without replacement by ``seed`` (x already normalized;
+        of `ImageFiles`, only those are decoded)."""
         if len(x) == 0:
             raise ProxyError("cannot draw a proxy mini-batch from an empty training set")
         count = min(size, len(x))

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,11 +33,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasforge.data.task import DataError, Task
+from nasforge.data.image_files import ImageFiles
+from nasforge.data.task import DataError, FloatArray, Task
 from nasforge.errors import ConfigError
 from nasforge.evaluate.result import Status
 
 OPTIMIZERS = ("sgd", "adamw")
+
+
+class EpochBatches(Sized, Protocol):
+    """Training batches ``(x, y)`` of one epoch, with their number."""
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
 
 
 @dataclass(frozen=True)
@@ -220,21 +228,34 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         """The weight optimizer of the fit under way (hooks may read its learning rate)."""
         self._params: list[nn.Parameter] = []
+        self._loaders: list[Any] = []  # DataLoaders of image files, closed after a fit
 
     def fit(self, model: nn.Module, task: Task) -> TrainReport:
         """Train ``model`` in place on ``task``; a NaN or infinite loss ends it as DIVERGED."""
         cfg = self.config
         with _isolated(cfg.seed, cfg.threads):
-            return self._fit(model, task)
+            try:
+                return self._fit(model, task)
+            finally:
+                self._close_loaders()
 
     def evaluate(
-        self, model: nn.Module, x: npt.ArrayLike | torch.Tensor, y: npt.ArrayLike | torch.Tensor
+        self,
+        model: nn.Module,
+        x: npt.ArrayLike | torch.Tensor | ImageFiles,
+        y: npt.ArrayLike | torch.Tensor,
     ) -> float:
-        """Accuracy of ``model`` on inputs ``x`` (already normalized) and labels ``y``."""
+        """Accuracy of ``model`` on inputs ``x`` (already normalized, or `ImageFiles`,
+        decoded batch by batch) and labels ``y``."""
         cfg = self.config
         with _isolated(cfg.seed, cfg.threads):
-            xt, yt = self._tensor(x, torch.float32), self._tensor(y, torch.int64)
-            return self._accuracy(model, xt, yt)
+            yt = self._tensor(y, torch.int64)
+            if isinstance(x, ImageFiles):
+                try:
+                    return self._accuracy_of(model, self._eval_batches(x, yt), len(yt))
+                finally:
+                    self._close_loaders()
+            return self._accuracy(model, self._tensor(x, torch.float32), yt)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -242,19 +263,26 @@ class Trainer:
         cfg = self.config
         start = time.perf_counter()
         model.to(cfg.device)
-        x_train = self._tensor(task.x_train, torch.float32)
+        self._generator = torch.Generator().manual_seed(cfg.seed)
         y_train = self._tensor(task.y_train, torch.int64)
-        x_valid = self._tensor(task.x_valid, torch.float32)
         y_valid = self._tensor(task.y_valid, torch.int64)
-        channels_last = cfg.channels_last and x_train.ndim == 4
+        shape = task.input_shape
+        channels_last = cfg.channels_last and len(shape) == 3
         restore_contiguous = channels_last and not is_channels_last(model)
         if channels_last:
             model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-            x_train = x_train.contiguous(memory_format=torch.channels_last)
+        train_batches = self._train_batches(task.x_train, y_train, channels_last)
+        if isinstance(task.x_valid, ImageFiles):
+            valid_batches: Iterable[tuple[torch.Tensor, torch.Tensor]] = self._eval_batches(
+                task.x_valid, y_valid
+            )
+        else:
+            valid_batches = _split_batches(
+                self._tensor(task.x_valid, torch.float32), y_valid, cfg.eval_batch_size
+            )
         self._params = list(model.parameters())
-        self._augment = cfg.augment and x_train.ndim == 4 and x_train.shape[2] >= 16
-        self._spec_augment = cfg.augment and is_audio(task) and x_train.ndim == 3
-        self._generator = torch.Generator().manual_seed(cfg.seed)
+        self._augment = cfg.augment and len(shape) == 3 and shape[1] >= 16
+        self._spec_augment = cfg.augment and is_audio(task) and len(shape) == 2
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
         optimizer = self.optimizer = self._optimizer(model)
         total_steps = cfg.epochs * steps_per_epoch
@@ -272,7 +300,7 @@ class Trainer:
             for hook in self.hooks:
                 hook.on_epoch_start(epoch, model)
             lr = float(optimizer.param_groups[0]["lr"])
-            run = self._train_epoch(model, x_train, y_train, optimizer, schedule, step, start)
+            run = self._train_epoch(model, train_batches, optimizer, schedule, step, start)
             step += run.steps
             if run.diverged is not None:
                 status = Status.DIVERGED
@@ -283,7 +311,7 @@ class Trainer:
                 steps=run.steps,
                 train_loss=run.loss_sum / max(run.seen, 1),
                 train_accuracy=run.correct / max(run.seen, 1),
-                valid_accuracy=self._accuracy(model, x_valid, y_valid),
+                valid_accuracy=self._accuracy_of(model, valid_batches, len(y_valid)),
                 lr=lr,
                 seconds=time.perf_counter() - start,
             )
@@ -320,11 +348,45 @@ class Trainer:
             model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
         return report
 
+    def _train_batches(
+        self, x: FloatArray | ImageFiles, y: torch.Tensor, channels_last: bool
+    ) -> EpochBatches:
+        """The shuffled training batches of an epoch (iterated once per epoch): from tensors
+        in memory, or decoded from `ImageFiles` by a ``DataLoader`` (the same batches: the
+        permutation is drawn from the fit's generator either way)."""
+        if isinstance(x, ImageFiles):
+            from nasforge.data.image_loader import image_loader
+
+            loader = image_loader(
+                x, y.numpy(), batch_size=self.config.batch_size, generator=self._generator
+            )
+            self._loaders.append(loader)
+            return loader
+        xt = self._tensor(x, torch.float32)
+        if channels_last:
+            xt = xt.contiguous(memory_format=torch.channels_last)
+        return _ShuffledTensors(xt, y, self.config.batch_size, self._generator)
+
+    def _eval_batches(
+        self, x: ImageFiles, y: torch.Tensor
+    ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        from nasforge.data.image_loader import image_loader
+
+        loader = image_loader(x, y.numpy(), batch_size=self.config.eval_batch_size)
+        self._loaders.append(loader)
+        return loader
+
+    def _close_loaders(self) -> None:
+        """End the worker processes of the fit's image loaders (kept between epochs)."""
+        from nasforge.data.image_loader import close_loader
+
+        while self._loaders:
+            close_loader(self._loaders.pop())
+
     def _train_epoch(
         self,
         model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
+        batches: EpochBatches,
         optimizer: torch.optim.Optimizer,
         schedule: torch.optim.lr_scheduler.LambdaLR | None,
         first_step: int,
@@ -334,11 +396,10 @@ class Trainer:
         cfg = self.config
         run = _EpochRun()
         model.train()
-        batches = torch.split(torch.randperm(len(y), generator=self._generator), cfg.batch_size)
         correct = torch.zeros((), dtype=torch.int64, device=cfg.device)
-        for index, batch in enumerate(batches):
+        count = len(batches)
+        for index, (xb, yb) in enumerate(batches):
             step = first_step + run.steps
-            xb, yb = x[batch], y[batch]
             if self._augment:
                 xb = _crop_and_flip(xb, self._generator)
             if self._spec_augment:
@@ -374,7 +435,7 @@ class Trainer:
             run.loss_sum += loss_value * len(yb)
             correct += (logits.detach().argmax(1) == yb).sum()
             run.seen += len(yb)
-            if index + 1 < len(batches) and self._out_of_time(start):
+            if index + 1 < count and self._out_of_time(start):
                 run.out_of_time = True
                 break
         run.correct = int(correct)
@@ -407,20 +468,25 @@ class Trainer:
     def _accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         if len(x) != len(y):
             raise DataError(f"x has {len(x)} rows but y has {len(y)}")
-        if len(y) == 0:
+        return self._accuracy_of(model, _split_batches(x, y, self.config.eval_batch_size), len(y))
+
+    def _accuracy_of(
+        self, model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], count: int
+    ) -> float:
+        """Accuracy over ``count`` examples in ``batches`` (inputs already normalized)."""
+        if count == 0:
             return 0.0
-        size = self.config.eval_batch_size
         was_training = model.training
         model.eval()
         correct = 0
         with torch.no_grad():
-            for xb, yb in zip(torch.split(x, size), torch.split(y, size), strict=True):
+            for xb, yb in batches:
                 if self.config.channels_last and xb.ndim == 4:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 logits = model(xb.to(self.config.device))
                 correct += int((logits.argmax(1) == yb.to(self.config.device)).sum())
         model.train(was_training)
-        return correct / len(y)
+        return correct / count
 
     def _tensor(self, a: npt.ArrayLike | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """A copy as a tensor (task arrays are read-only; one conversion per fit)."""
@@ -431,6 +497,29 @@ class Trainer:
     def _out_of_time(self, start: float) -> bool:
         limit = self.config.max_seconds
         return limit is not None and time.perf_counter() - start >= limit
+
+
+class _ShuffledTensors:
+    """Batches of tensors in memory, in a new order drawn from ``generator`` per pass."""
+
+    def __init__(
+        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator
+    ) -> None:
+        self.x, self.y, self.batch_size, self.generator = x, y, batch_size, generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.y) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(self.y), generator=self.generator)
+        for batch in torch.split(order, self.batch_size):
+            yield self.x[batch], self.y[batch]
+
+
+def _split_batches(
+    x: torch.Tensor, y: torch.Tensor, size: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return list(zip(torch.split(x, size), torch.split(y, size), strict=True))
 
 
 def is_channels_last(model: nn.Module) -> bool:
