@@ -35,6 +35,7 @@ from torch import nn
 from nasforge.data.task import DataError, Task
 from nasforge.errors import ConfigError
 from nasforge.evaluate.result import Status
+from nasforge.training.device import autocast, check_device_name, check_precision, grad_scaler
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -55,6 +56,10 @@ class TrainConfig:
     faster on CPU for the NB201 networks at 8x8 and 32x32 (other inputs are left as they
     are); it changes only the memory layout, not what is computed (up to float rounding).
     ``max_seconds`` stops training after the step that crosses it.
+    ``device`` is where the model, its batches and every tensor of the fit live (resolved
+    already: ``cpu``, ``cuda``, ``cuda:N``, ``mps``; `nasforge.training.device` turns
+    ``auto`` into one). ``precision`` is ``fp32``, ``bf16`` (autocast to bfloat16) or
+    ``fp16`` (autocast to float16 with gradient scaling); parameters stay float32.
     """
 
     epochs: int = 10
@@ -73,12 +78,15 @@ class TrainConfig:
     max_seconds: float | None = None
     eval_batch_size: int = 1024
     device: str = "cpu"
+    precision: str = "fp32"
     auxiliary_weight: float = 0.4
     """Weight of an auxiliary head's loss (DARTS's 0.4), for a model that sets
     ``auxiliary_logits`` in its training forward pass (the darts network with
     ``auxiliary=True``); other models have none."""
 
     def __post_init__(self) -> None:
+        check_device_name(self.device)
+        check_precision(self.precision)
         positive = {
             "epochs": self.epochs,
             "batch_size": self.batch_size,
@@ -220,6 +228,8 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         """The weight optimizer of the fit under way (hooks may read its learning rate)."""
         self._params: list[nn.Parameter] = []
+        self.scaler: torch.amp.GradScaler | None = None
+        """The fp16 gradient scaler of the fit under way (None in fp32 and bf16)."""
 
     def fit(self, model: nn.Module, task: Task) -> TrainReport:
         """Train ``model`` in place on ``task``; a NaN or infinite loss ends it as DIVERGED."""
@@ -257,6 +267,7 @@ class Trainer:
         self._generator = torch.Generator().manual_seed(cfg.seed)
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
         optimizer = self.optimizer = self._optimizer(model)
+        self.scaler = grad_scaler(cfg.device, cfg.precision)
         total_steps = cfg.epochs * steps_per_epoch
         schedule = _cosine(optimizer, total_steps, cfg.eta_min) if cfg.cosine else None
         for hook in self.hooks:
@@ -350,22 +361,12 @@ class Trainer:
                 hook.on_batch_start(step, model)
             for hook in self.hooks:
                 hook.before_forward(step, model, xb, yb)
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            auxiliary = getattr(model, "auxiliary_logits", None)
-            if isinstance(auxiliary, torch.Tensor) and cfg.auxiliary_weight > 0:
-                loss = loss + cfg.auxiliary_weight * F.cross_entropy(auxiliary, yb)
+            logits, loss = self.forward_loss(model, xb, yb)
             loss_value = float(loss.item())
             if not math.isfinite(loss_value):
                 run.diverged = loss_value
                 return run
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            for hook in self.hooks:
-                hook.after_backward(step, model)
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(self._params, cfg.grad_clip)
-            optimizer.step()
+            self.backward_step(step, model, loss, optimizer)
             if schedule is not None:
                 schedule.step()
             for hook in self.hooks:
@@ -379,6 +380,43 @@ class Trainer:
                 break
         run.correct = int(correct)
         return run
+
+    def forward_loss(
+        self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the training loss of a batch (on the model's device), under the
+        precision's autocast (the loss itself is float32: autocast computes it so)."""
+        cfg = self.config
+        with autocast(cfg.device, cfg.precision):
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            auxiliary = getattr(model, "auxiliary_logits", None)
+            if isinstance(auxiliary, torch.Tensor) and cfg.auxiliary_weight > 0:
+                loss = loss + cfg.auxiliary_weight * F.cross_entropy(auxiliary, yb)
+        return logits, loss
+
+    def backward_step(
+        self, step: int, model: nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer
+    ) -> None:
+        """Gradients of ``loss`` (scaled in fp16, and unscaled before the hooks see them),
+        clipping and the optimizer step (skipped by the fp16 scaler when they overflowed)."""
+        cfg = self.config
+        scaler = self.scaler
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()  # type: ignore[no-untyped-call]
+        else:
+            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+            scaler.unscale_(optimizer)
+        for hook in self.hooks:
+            hook.after_backward(step, model)
+        if cfg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self._params, cfg.grad_clip)
+        if scaler is None:
+            optimizer.step()
+        else:
+            scaler.step(optimizer)
+            scaler.update()
 
     # -- pieces --------------------------------------------------------------------------
 
@@ -413,7 +451,7 @@ class Trainer:
         was_training = model.training
         model.eval()
         correct = 0
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.config.device, self.config.precision):
             for xb, yb in zip(torch.split(x, size), torch.split(y, size), strict=True):
                 if self.config.channels_last and xb.ndim == 4:
                     xb = xb.contiguous(memory_format=torch.channels_last)
