@@ -8,10 +8,7 @@ import torch
 from torch import nn
 
 from nasforge.data import Task, load_digits_task
-from nasforge.errors import ConfigError
-from nasforge.space.nb201 import NB201Space
-from nasforge.training import TrainConfig, Trainer
-from nasforge.training.device import (
+from nasforge.device import (
     DeviceError,
     autocast,
     check_gpus_per_trial,
@@ -20,6 +17,9 @@ from nasforge.training.device import (
     resolve_precision,
     trial_devices,
 )
+from nasforge.errors import ConfigError
+from nasforge.space.nb201 import NB201Space
+from nasforge.training import TrainConfig, Trainer
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="tests the machine without GPU")

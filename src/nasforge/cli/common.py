@@ -131,6 +131,22 @@ RayAddressOption = Annotated[
         show_default=False,
     ),
 ]
+DeviceOption = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="Where networks run: auto (a GPU if torch sees one, else the CPU), cpu, cuda, "
+        "cuda:N or mps.",
+    ),
+]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="Arithmetic: fp32, bf16, fp16 (training: with gradient scaling) or auto (bf16 or "
+        "fp16 on a GPU, fp32 elsewhere).",
+    ),
+]
 TopOption = Annotated[int, typer.Option(help="Rows in the leaderboard.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 BenchmarkOption = Annotated[

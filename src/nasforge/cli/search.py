@@ -22,6 +22,7 @@ from nasforge.cli.common import (
     TASKS,
     BenchmarkOption,
     DataOption,
+    DeviceOption,
     ExecutorOption,
     FinalEpochsOption,
     FineOption,
@@ -34,6 +35,7 @@ from nasforge.cli.common import (
     MovedSpaceOption,
     NameOption,
     OnnxOption,
+    PrecisionOption,
     RayAddressOption,
     SpaceOptions,
     SpectrogramImageOption,
@@ -114,6 +116,8 @@ def search(
     batch_size: Annotated[int, typer.Option(help="Batch size (unless searched with --hp).")] = 64,
     augment: Annotated[bool, typer.Option(help="Random crop and flip for images.")] = False,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
     out: WinnerFolderOption = None,
     benchmark: BenchmarkOption = None,
     evaluator: Annotated[
@@ -242,6 +246,7 @@ def search(
     With --warm-start the search first evaluates the archs a zero-cost proxy likes best.
     With --warm-start-from it starts from a finished search of the same space on another task.
     """
+    from nasforge.device import resolve_settings
     from nasforge.evaluate.hwgpt_bench import is_hwgpt
     from nasforge.run.budget import Budget
     from nasforge.run.executor import check_executor, make_executor
@@ -256,6 +261,7 @@ def search(
     from nasforge.run.storage import Store
     from nasforge.strategy import make_strategy
 
+    device, precision = resolve_settings(device, precision)
     on_table = table is not None or is_hwgpt(benchmark)
     use_benchmark = evaluator == "benchmark" or (evaluator == "auto" and benchmark is not None)
     use_benchmark = use_benchmark or on_table
@@ -329,6 +335,8 @@ def search(
             seed=seed,
             screen=[c.to_dict() for c in limits_on_metrics if c.metric in BEFORE_TRAINING],
             latency_table=str(latency_table.resolve()) if latency_table else None,
+            device=device,
+            precision=precision,
         )
         if final_epochs < 0:
             raise ConfigError(f"--final-epochs must be >= 0, not {final_epochs}")

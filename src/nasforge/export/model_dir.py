@@ -45,6 +45,7 @@ from torch import nn
 
 from nasforge.arch import Arch, Choice
 from nasforge.data.task import DataError, Task, apply_normalization
+from nasforge.device import autocast, resolve_device, resolve_precision
 from nasforge.errors import ConfigError, NasforgeError
 from nasforge.export.errors import ExportError
 from nasforge.export.inputs import InputSpec, RawInputs
@@ -66,7 +67,8 @@ _ALIASES_KEY = "nasforge.aliases"  # safetensors metadata: {alias: stored name} 
 
 @dataclass(eq=False)
 class LoadedModel:
-    """A network rebuilt from a saved-model folder, in eval mode on the CPU."""
+    """A network rebuilt from a saved-model folder, in eval mode on ``device`` (the CPU
+    unless `load_model` was given another), predicting in ``precision``."""
 
     model: nn.Module
     arch: Arch
@@ -81,6 +83,8 @@ class LoadedModel:
     hyperparameters: dict[str, Choice] = field(default_factory=dict)
     preprocessing: dict[str, Any] | None = None
     """A text model's tokenizer (`nasforge.data.text.Tokenizer.to_dict`), else None."""
+    device: str = "cpu"
+    precision: str = "fp32"
 
     @property
     def takes_text(self) -> bool:
@@ -145,9 +149,11 @@ class LoadedModel:
         x = torch.from_numpy(self.prepare(x_raw))
         self.model.eval()
         parts = [np.zeros((0, self.num_classes), np.float32)]
-        with torch.inference_mode():
+        device = torch.device(self.device)
+        with torch.inference_mode(), autocast(device, self.precision):
             for xb in torch.split(x, batch_size):
-                parts.append(torch.softmax(self.model(xb), dim=1).numpy())
+                logits = self.model(xb.to(device)).float()
+                parts.append(torch.softmax(logits, dim=1).cpu().numpy())
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def predict(self, x_raw: npt.ArrayLike, batch_size: int = 256) -> npt.NDArray[np.int64]:
@@ -333,8 +339,13 @@ def load_model(
     *,
     space: str | None = None,
     trust_space_code: bool = False,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> LoadedModel:
-    """Rebuild the network saved in ``directory`` with its weights, in eval mode on the CPU.
+    """Rebuild the network saved in ``directory`` with its weights, in eval mode on the CPU,
+    then moved to ``device`` (``auto``: a GPU if torch sees one) to predict in ``precision``
+    (`nasforge.device`). Weights are stored from CPU copies, so a model trained on
+    a GPU loads on a machine without one.
 
     A folder of a user's space imports that space's code only with consent:
     ``trust_space_code=True`` imports the file (or module) the folder records; ``space``
@@ -366,9 +377,12 @@ def load_model(
             f"space={space!r} must name a file or module and a class: "
             "path/to/file.py:ClassName or package.module:ClassName"
         )
+    placed = resolve_device(device)
+    chosen_precision = resolve_precision(precision, placed)
     rebuilt, arch = _rebuild_space(fields, folder, SpaceConsent(space, trust_space_code))
     model = _build(rebuilt, arch, fields["input_shape"], fields["num_classes"], folder)
     _load_weights(model, folder / WEIGHTS_FILE, rebuilt, arch, fields)
+    model.to(placed)
     model.eval()
     return LoadedModel(
         model=model,
@@ -383,6 +397,8 @@ def load_model(
         train_config=fields["train_config"],
         hyperparameters=_hyperparameters(arch),
         preprocessing=fields["preprocessing"],
+        device=str(placed),
+        precision=chosen_precision,
     )
 
 

@@ -33,9 +33,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasforge.data.task import DataError, Task
+from nasforge.device import (
+    autocast,
+    check_device_name,
+    check_precision_name,
+    fit_device,
+    grad_scaler,
+    resolve_precision,
+)
 from nasforge.errors import ConfigError
 from nasforge.evaluate.result import Status
-from nasforge.training.device import autocast, check_device_name, check_precision, grad_scaler
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -56,10 +63,13 @@ class TrainConfig:
     faster on CPU for the NB201 networks at 8x8 and 32x32 (other inputs are left as they
     are); it changes only the memory layout, not what is computed (up to float rounding).
     ``max_seconds`` stops training after the step that crosses it.
-    ``device`` is where the model, its batches and every tensor of the fit live (resolved
-    already: ``cpu``, ``cuda``, ``cuda:N``, ``mps``; `nasforge.training.device` turns
-    ``auto`` into one). ``precision`` is ``fp32``, ``bf16`` (autocast to bfloat16) or
-    ``fp16`` (autocast to float16 with gradient scaling); parameters stay float32.
+    ``device`` is where the model, its batches and every tensor of the fit live: ``auto``
+    (a GPU if torch sees one, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``,
+    resolved when a `Trainer` is made (where it runs: a configuration stored on a machine
+    with a GPU is read anywhere), a device torch cannot use there being a `DeviceError`.
+    ``precision`` is ``fp32``, ``bf16`` (autocast to bfloat16), ``fp16`` (autocast to
+    float16 with gradient scaling) or ``auto`` (bf16 or fp16 on a GPU, fp32 elsewhere);
+    parameters stay float32. The report of a fit says which device and precision it used.
     """
 
     epochs: int = 10
@@ -77,8 +87,8 @@ class TrainConfig:
     channels_last: bool = True
     max_seconds: float | None = None
     eval_batch_size: int = 1024
-    device: str = "cpu"
-    precision: str = "fp32"
+    device: str = "auto"
+    precision: str = "auto"
     auxiliary_weight: float = 0.4
     """Weight of an auxiliary head's loss (DARTS's 0.4), for a model that sets
     ``auxiliary_logits`` in its training forward pass (the darts network with
@@ -86,7 +96,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_device_name(self.device)
-        check_precision(self.precision)
+        check_precision_name(self.precision)
         positive = {
             "epochs": self.epochs,
             "batch_size": self.batch_size,
@@ -145,6 +155,8 @@ class TrainReport:
     reason: str
     seconds: float
     steps: int
+    device: str = "cpu"
+    precision: str = "fp32"
     best_valid_accuracy: float = field(init=False)
     last_valid_accuracy: float = field(init=False)
     best_epoch: int = field(init=False)
@@ -221,6 +233,10 @@ class Trainer:
         self, config: TrainConfig | None = None, hooks: Sequence[TrainerHooks] = ()
     ) -> None:
         self.config = config if config is not None else TrainConfig()
+        self.device = fit_device(self.config.device)
+        """Where the fit runs (the config's device, resolved here)."""
+        self.precision = resolve_precision(self.config.precision, self.device)
+        """The fit's precision, resolved: fp32, bf16 or fp16."""
         self.hooks = tuple(hooks)
         self._generator = torch.Generator()
         self._augment = False
@@ -251,7 +267,7 @@ class Trainer:
     def _fit(self, model: nn.Module, task: Task) -> TrainReport:
         cfg = self.config
         start = time.perf_counter()
-        model.to(cfg.device)
+        model.to(self.device)
         x_train = self._tensor(task.x_train, torch.float32)
         y_train = self._tensor(task.y_train, torch.int64)
         x_valid = self._tensor(task.x_valid, torch.float32)
@@ -267,7 +283,7 @@ class Trainer:
         self._generator = torch.Generator().manual_seed(cfg.seed)
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
         optimizer = self.optimizer = self._optimizer(model)
-        self.scaler = grad_scaler(cfg.device, cfg.precision)
+        self.scaler = grad_scaler(self.device, self.precision)
         total_steps = cfg.epochs * steps_per_epoch
         schedule = _cosine(optimizer, total_steps, cfg.eta_min) if cfg.cosine else None
         for hook in self.hooks:
@@ -324,6 +340,8 @@ class Trainer:
             reason=reason,
             seconds=time.perf_counter() - start,
             steps=step,
+            device=str(self.device),
+            precision=self.precision,
         )
         for hook in self.hooks:
             hook.on_fit_end(model, report)
@@ -346,7 +364,7 @@ class Trainer:
         run = _EpochRun()
         model.train()
         batches = torch.split(torch.randperm(len(y), generator=self._generator), cfg.batch_size)
-        correct = torch.zeros((), dtype=torch.int64, device=cfg.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
         for index, batch in enumerate(batches):
             step = first_step + run.steps
             xb, yb = x[batch], y[batch]
@@ -356,7 +374,7 @@ class Trainer:
                 xb = spec_augment(xb, self._generator)
             if cfg.channels_last and xb.ndim == 4:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            xb, yb = xb.to(cfg.device), yb.to(cfg.device)
+            xb, yb = xb.to(self.device), yb.to(self.device)
             for hook in self.hooks:
                 hook.on_batch_start(step, model)
             for hook in self.hooks:
@@ -387,7 +405,7 @@ class Trainer:
         """The logits and the training loss of a batch (on the model's device), under the
         precision's autocast (the loss itself is float32: autocast computes it so)."""
         cfg = self.config
-        with autocast(cfg.device, cfg.precision):
+        with autocast(self.device, self.precision):
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)
             auxiliary = getattr(model, "auxiliary_logits", None)
@@ -451,12 +469,12 @@ class Trainer:
         was_training = model.training
         model.eval()
         correct = 0
-        with torch.no_grad(), autocast(self.config.device, self.config.precision):
+        with torch.no_grad(), autocast(self.device, self.precision):
             for xb, yb in zip(torch.split(x, size), torch.split(y, size), strict=True):
                 if self.config.channels_last and xb.ndim == 4:
                     xb = xb.contiguous(memory_format=torch.channels_last)
-                logits = model(xb.to(self.config.device))
-                correct += int((logits.argmax(1) == yb.to(self.config.device)).sum())
+                logits = model(xb.to(self.device))
+                correct += int((logits.argmax(1) == yb.to(self.device)).sum())
         model.train(was_training)
         return correct / len(y)
 

@@ -1,5 +1,8 @@
 """Devices and precision: the one place that reads a device or precision name.
 
+A leaf module (torch and `nasforge.errors` only), so that measurement, proxies, the
+Trainer and one-shot methods below `run` and `cli` can all take a device from it.
+
 A device enters at the edge (``--device`` or an API argument) as text: ``auto`` (a CUDA GPU
 if torch sees one, else Apple's MPS if torch sees it, else the CPU), ``cpu``, ``cuda``,
 ``cuda:N`` or ``mps``. `resolve_device` turns it into a `torch.device` and refuses a device
@@ -78,21 +81,32 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
 
 
 def check_device_name(name: str) -> None:
-    """Refuse text that names no device at all (not whether it is available here)."""
+    """Refuse text that names no device (without asking whether it is available here: a
+    stored configuration is read on any machine, and resolved where it runs)."""
     match = _DEVICE.match(name.strip().lower())
-    known = name in ("meta",) or (
-        match is not None and (match["index"] is None or match["kind"] == "cuda")
-    )
-    if not known:
+    if name != "meta" and (
+        match is None or (match["index"] is not None and match["kind"] != "cuda")
+    ):
         raise DeviceError(f"unknown device {name!r}; choose from {', '.join(DEVICES)}")
+
+
+def check_precision_name(name: str) -> None:
+    """Refuse text that names no precision (``auto`` included)."""
+    if name.strip().lower() not in PRECISION_CHOICES:
+        raise DeviceError(f"unknown precision {name!r}; choose from {', '.join(PRECISION_CHOICES)}")
+
+
+def fit_device(name: str) -> torch.device:
+    """The device a fit runs on: `resolve_device`, and the meta device as it is (for tests
+    that check every tensor of a step is made on the model's device)."""
+    return torch.device("meta") if name == "meta" else resolve_device(name)
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
     """``fp32``, ``bf16`` or ``fp16`` for ``name`` on ``device`` (``auto``: bf16 on a GPU
     that supports it, else fp16 on a GPU, fp32 on the CPU and MPS)."""
+    check_precision_name(name)
     text = name.strip().lower()
-    if text not in PRECISION_CHOICES:
-        raise DeviceError(f"unknown precision {name!r}; choose from {', '.join(PRECISION_CHOICES)}")
     if text != "auto":
         return text
     if device.type != "cuda":
@@ -100,10 +114,11 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
-def check_precision(name: str) -> None:
-    """Refuse an unknown precision (a resolved one: fp32, bf16 or fp16)."""
-    if name not in PRECISIONS:
-        raise DeviceError(f"unknown precision {name!r}; choose from {', '.join(PRECISIONS)}")
+def resolve_settings(device: str = "auto", precision: str = "auto") -> tuple[str, str]:
+    """The device and precision a run records, resolved and checked: e.g. ``("cpu",
+    "fp32")`` for ``("auto", "auto")`` on a machine without a GPU."""
+    resolved = resolve_device(device)
+    return str(resolved), resolve_precision(precision, resolved)
 
 
 @contextlib.contextmanager
@@ -131,6 +146,18 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def gpu_name(device: str | torch.device) -> str | None:
+    """The name of the GPU ``device`` names, as torch reports it (None for the CPU and for a
+    GPU torch does not see here)."""
+    placed = torch.device(device)
+    if placed.type != "cuda" or not torch.cuda.is_available():
+        return None
+    index = placed.index if placed.index is not None else torch.cuda.current_device()
+    if index >= torch.cuda.device_count():
+        return None
+    return str(torch.cuda.get_device_name(index))
 
 
 def visible_gpus() -> int:
