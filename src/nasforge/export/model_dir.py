@@ -351,6 +351,8 @@ def load_model(
     ``trust_space_code=True`` imports the file (or module) the folder records; ``space``
     (``path/file.py:Class`` or ``package.module:Class``) imports the one the caller names
     instead, with the recorded options. Built-in spaces need neither."""
+    placed = resolve_device(device)
+    chosen_precision = resolve_precision(precision, placed)
     folder = Path(directory).expanduser()
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
@@ -377,8 +379,6 @@ def load_model(
             f"space={space!r} must name a file or module and a class: "
             "path/to/file.py:ClassName or package.module:ClassName"
         )
-    placed = resolve_device(device)
-    chosen_precision = resolve_precision(precision, placed)
     rebuilt, arch = _rebuild_space(fields, folder, SpaceConsent(space, trust_space_code))
     model = _build(rebuilt, arch, fields["input_shape"], fields["num_classes"], folder)
     _load_weights(model, folder / WEIGHTS_FILE, rebuilt, arch, fields)
