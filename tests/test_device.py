@@ -3,6 +3,7 @@ bf16/fp16 autocast and on the meta device (where a tensor made on the wrong devi
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -153,3 +154,39 @@ def test_the_meta_check_catches_a_cpu_tensor() -> None:
     """The check above can fail: a CPU tensor in a meta computation raises."""
     with pytest.raises((RuntimeError, NotImplementedError)):
         _ = torch.empty(3, device="meta") + torch.ones(3).sum() * torch.ones(3)
+
+
+# -- device discipline beyond the trainer ------------------------------------------------------
+
+
+def test_architecture_weights_and_their_loss_live_on_the_supernets_device(digits: Task) -> None:
+    """alpha, the exclusion masks, the architecture batches and the mixed forward pass of
+    the architecture loss: all on the supernet's device (meta: a CPU tensor would raise)."""
+    from nasforge.oneshot import make_method
+    from nasforge.oneshot.bilevel import split_for_bilevel
+
+    space = NB201Space(channels=4, cells_per_stage=1)
+    method = make_method("darts", space, exclude_ops="none")
+    supernet = method.build_supernet(digits, 0).to("meta")
+    split = split_for_bilevel(digits, 16, 0, method.arch_share_value)
+    method._start(supernet, split, 1, 16, 0)
+    assert {a.device.type for a in method.alpha_.values()} == {"meta"}
+    assert {m.device.type for m in method.exclude_mask_.values()} == {"meta"}
+    x_arch, y_arch = method.arch_batches_.next()
+    loss = method._arch_loss(x_arch.to("meta"), y_arch.to("meta"))
+    assert loss.device.type == "meta"
+
+
+def test_proxy_inputs_flops_and_latency_use_the_networks_device() -> None:
+    from nasforge.measure import count_flops, measure_latency_ms
+    from nasforge.proxies.base import ProxyBatch, check_logits
+
+    net = small_net().to("meta")
+    batch = ProxyBatch.from_arrays(
+        np.zeros((8, 1, 8, 8), np.float32), np.zeros(8, np.int64), 10, size=4
+    )
+    moved = batch.to("meta")
+    assert moved.inputs is not None and moved.inputs.device.type == "meta"
+    check_logits(net, batch)  # its probe is made on the network's device
+    assert count_flops(net, (1, 8, 8)) > 0
+    assert measure_latency_ms(net, (1, 8, 8), repeats=1, warmup=0) >= 0

@@ -18,6 +18,7 @@ from nasforge.data.loaders import load_digits_task
 from nasforge.evaluate.training import retrain
 from nasforge.export import load_model, save_model
 from nasforge.run.setup import training_evaluator
+from nasforge.space.nb201 import NB201Space
 
 runner = CliRunner()
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
@@ -162,3 +163,56 @@ def test_a_model_trained_in_bf16_predicts_after_loading_as_before_saving(tmp_pat
         after = torch.softmax(loaded.model(torch.from_numpy(task.x_test)), 1).numpy()
     np.testing.assert_allclose(after, before, atol=1e-5)
     assert (after.argmax(1) == before.argmax(1)).all()
+
+
+# -- several GPUs ----------------------------------------------------------------------------
+
+
+def test_local_workers_take_one_gpu_each(tmp_path: Path) -> None:
+    """Each worker process sees one GPU (its CUDA_VISIBLE_DEVICES), round-robin."""
+    from nasforge.run.executor import Job
+    from nasforge.run.process_executor import ProcessExecutor
+    from parallel_helpers import VisibleGpu
+
+    executor = ProcessExecutor(2, threads_per_worker=1, gpus=2)
+    assert executor.placement == ["0", "1"]
+    space = NB201Space()
+    archs = [space.sample(np.random.default_rng(seed)) for seed in range(2)]
+    executor.start(VisibleGpu(str(tmp_path), together=2))
+    try:
+        for number, arch in enumerate(archs):
+            executor.submit(Job(number, arch, None))
+        done = []
+        while len(done) < len(archs):
+            done += executor.wait()
+    finally:
+        executor.close()
+    assert sorted(item.result.metrics["gpu"] for item in done) == [0.0, 1.0]
+
+
+def test_cpu_workers_are_given_no_gpu() -> None:
+    from nasforge.run.process_executor import ProcessExecutor
+
+    assert ProcessExecutor(3, threads_per_worker=1).placement == ["cpu", "cpu", "cpu"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--executor", "ray", "--gpus-per-trial", "0.5"], "the Ray cluster has no GPU"),
+        (["--gpus-per-trial", "1"], "--gpus-per-trial goes with --executor ray"),
+        (["--executor", "ray", "--gpus-per-trial", "1", "--device", "cpu"], "use --device auto"),
+        (["--executor", "ray", "--gpus-per-trial", "-1"], "must be a number >= 0"),
+    ],
+)
+def test_gpus_per_trial_is_refused_in_one_line_where_it_cannot_work(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("ray")
+    code, stdout, stderr = _run(
+        "search", "--budget", "1", "--epochs", "1", *TINY, "--store", str(tmp_path / "s.sqlite"),
+        *args,
+    )  # fmt: skip
+    assert code == 2, stdout + stderr
+    assert len(stderr.strip().splitlines()) == 1 and message in stderr
+    assert list(tmp_path.iterdir()) == []

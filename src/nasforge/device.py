@@ -121,6 +121,19 @@ def resolve_settings(device: str = "auto", precision: str = "auto") -> tuple[str
     return str(resolved), resolve_precision(precision, resolved)
 
 
+def ray_gpu_settings(device: str, precision: str) -> tuple[str, str]:
+    """The device and precision of trials that Ray places on GPUs (``--gpus-per-trial``):
+    ``cuda``, which is not checked here (the machine that starts the search may have no
+    GPU; each trial resolves it where it runs, on the GPU Ray gives it)."""
+    if device.strip().lower() not in ("auto", "cuda"):
+        raise DeviceError(
+            f"--gpus-per-trial runs each trial on the GPU Ray reserves for it: use --device "
+            f"auto or cuda, not {device!r}"
+        )
+    check_precision_name(precision)
+    return "cuda", precision.strip().lower()
+
+
 @contextlib.contextmanager
 def autocast(device: torch.device | str, precision: str) -> Iterator[None]:
     """Autocast to the precision's dtype on ``device`` (nothing for fp32 and the meta device)."""

@@ -147,6 +147,14 @@ PrecisionOption = Annotated[
         "fp16 on a GPU, fp32 elsewhere).",
     ),
 ]
+GpusPerTrialOption = Annotated[
+    float,
+    typer.Option(
+        "--gpus-per-trial",
+        help="With --executor ray: GPUs Ray reserves for each trial (fractions share one, "
+        "e.g. 0.5); trials then train on cuda.",
+    ),
+]
 TopOption = Annotated[int, typer.Option(help="Rows in the leaderboard.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 BenchmarkOption = Annotated[

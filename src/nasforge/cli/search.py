@@ -26,6 +26,7 @@ from nasforge.cli.common import (
     ExecutorOption,
     FinalEpochsOption,
     FineOption,
+    GpusPerTrialOption,
     GroupColumnOption,
     GroupPatternOption,
     HyperparameterOptions,
@@ -201,6 +202,7 @@ def search(
     workers: WorkersOption = None,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
+    gpus_per_trial: GpusPerTrialOption = 0.0,
     table: Annotated[
         Path | None,
         typer.Option(
@@ -246,7 +248,7 @@ def search(
     With --warm-start the search first evaluates the archs a zero-cost proxy likes best.
     With --warm-start-from it starts from a finished search of the same space on another task.
     """
-    from nasforge.device import resolve_settings
+    from nasforge.device import ray_gpu_settings, resolve_settings
     from nasforge.evaluate.hwgpt_bench import is_hwgpt
     from nasforge.run.budget import Budget
     from nasforge.run.executor import check_executor, make_executor
@@ -256,18 +258,22 @@ def search(
         benchmark_evaluator,
         default_workers,
         training_evaluator,
+        trial_gpus,
     )
     from nasforge.run.spec import default_name
     from nasforge.run.storage import Store
     from nasforge.strategy import make_strategy
 
-    device, precision = resolve_settings(device, precision)
+    if gpus_per_trial > 0:
+        device, precision = ray_gpu_settings(device, precision)
+    else:
+        device, precision = resolve_settings(device, precision)
     on_table = table is not None or is_hwgpt(benchmark)
     use_benchmark = evaluator == "benchmark" or (evaluator == "auto" and benchmark is not None)
     use_benchmark = use_benchmark or on_table
     if latency_table is not None and use_benchmark:
         raise ConfigError("--latency-table is for searches that train candidates, not a table")
-    check_executor(executor, workers, ray_address)
+    check_executor(executor, workers, ray_address, gpus_per_trial)
     if evaluator not in ("auto", "train", "benchmark", "nb301"):
         raise ConfigError(
             f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark, nb301"
@@ -397,6 +403,7 @@ def search(
             "executor": executor,
             "ray_address": ray_address,
             "threads": threads,
+            "gpus_per_trial": gpus_per_trial,
             "onnx": onnx,
             "top": top,
         }
@@ -412,7 +419,12 @@ def search(
             store=journal,
             name=experiment_name,
             executor=make_executor(
-                executor, workers=workers, threads_per_worker=threads, ray_address=ray_address
+                executor,
+                workers=workers,
+                threads_per_worker=threads,
+                ray_address=ray_address,
+                gpus=trial_gpus(chosen_evaluator),
+                gpus_per_trial=gpus_per_trial,
             ),
             settings=settings,
             ordered=not unordered,
@@ -621,7 +633,7 @@ def resume(
     from nasforge.run.budget import Budget
     from nasforge.run.executor import check_executor, make_executor
     from nasforge.run.settings import resumed_settings
-    from nasforge.run.setup import default_workers
+    from nasforge.run.setup import default_workers, trial_gpus
     from nasforge.run.spec import experiment_from_config
     from nasforge.space.stored import SpaceConsent
 
@@ -643,7 +655,12 @@ def resume(
             settings["out"] = str(Path("models") / record.name)
         if settings["final_epochs"] < 0:
             raise ConfigError(f"--final-epochs must be >= 0, not {settings['final_epochs']}")
-        check_executor(settings["executor"], settings["workers"], settings["ray_address"])
+        check_executor(
+            settings["executor"],
+            settings["workers"],
+            settings["ray_address"],
+            settings["gpus_per_trial"],
+        )
         new_budget = None
         if budget is not None:
             new_budget = Budget(**{**record.config["budget"], "queries": budget})
@@ -669,6 +686,8 @@ def resume(
             workers=workers_now,
             threads_per_worker=settings["threads"],
             ray_address=settings["ray_address"],
+            gpus=trial_gpus(experiment.evaluator),
+            gpus_per_trial=settings["gpus_per_trial"],
         )
         run_and_report(
             experiment,

@@ -402,7 +402,7 @@ class OneShotMethod(TrainerHooks, ABC):
             if decision.label not in labels:
                 continue
             known.update(decision.choices)
-            mask = torch.zeros(len(decision.choices), device=model_device(supernet))
+            mask = torch.zeros(len(decision.choices))
             for index, choice in enumerate(decision.choices):
                 if choice in exclude:
                     mask[index] = -torch.inf
@@ -411,7 +411,7 @@ class OneShotMethod(TrainerHooks, ABC):
                     f"cannot exclude {', '.join(map(repr, self.exclude_ops))}: no choice of "
                     f"{decision.label!r} would be left"
                 )
-            masks[decision.label] = mask
+            masks[decision.label] = mask.to(model_device(supernet))
         unknown = [name for name in self.exclude_ops if name not in known]
         if unknown:
             raise OneShotError(

@@ -197,3 +197,15 @@ def default_workers(evaluator: Evaluator) -> int:
 
 
 MAX_DEFAULT_WORKERS = 8
+
+
+def trial_gpus(evaluator: Evaluator) -> int:
+    """GPUs that local worker processes take one each (`nasforge.device.trial_devices`):
+    every GPU torch sees when the evaluator trains on ``cuda`` without a number, else 0."""
+    from nasforge.evaluate.training import TrainingEvaluator
+
+    if not isinstance(evaluator, TrainingEvaluator) or evaluator.train_config.device != "cuda":
+        return 0
+    from nasforge.device import visible_gpus
+
+    return visible_gpus()
