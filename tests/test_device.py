@@ -190,3 +190,12 @@ def test_proxy_inputs_flops_and_latency_use_the_networks_device() -> None:
     check_logits(net, batch)  # its probe is made on the network's device
     assert count_flops(net, (1, 8, 8)) > 0
     assert measure_latency_ms(net, (1, 8, 8), repeats=1, warmup=0) >= 0
+
+
+def test_the_report_says_where_networks_ran() -> None:
+    from nasforge.report.html import _device_text
+
+    search = {"evaluator": {"params": {"train": {"device": "cuda", "precision": "bf16"}}}}
+    assert _device_text(search) == "cuda, bf16"
+    assert _device_text({"oneshot": {"device": "cpu", "precision": "fp32"}}) == "cpu, fp32"
+    assert _device_text({"evaluator": {"name": "nb201", "params": {}}}) == ""
