@@ -156,11 +156,11 @@ def test_a_model_trained_in_bf16_predicts_after_loading_as_before_saving(tmp_pat
     task = evaluator.task  # type: ignore[attr-defined]
     retrained.model.eval()
     with torch.no_grad():
-        before = torch.softmax(retrained.model(torch.from_numpy(task.x_test)), 1).numpy()
+        before = torch.softmax(retrained.model(torch.tensor(task.x_test)), 1).numpy()
     folder = save_model(tmp_path / "m", space=space, arch=arch, model=retrained.model, task=task)
     loaded = load_model(folder, device="cpu")
     with torch.no_grad():
-        after = torch.softmax(loaded.model(torch.from_numpy(task.x_test)), 1).numpy()
+        after = torch.softmax(loaded.model(torch.tensor(task.x_test)), 1).numpy()
     np.testing.assert_allclose(after, before, atol=1e-5)
     assert (after.argmax(1) == before.argmax(1)).all()
 
