@@ -7,9 +7,11 @@ import os
 import signal
 import time
 import zlib
+from pathlib import Path
 
 from nasforge.arch import Arch
 from nasforge.evaluate import NB201Benchmark, Result
+from nasforge.evaluate.base import Evaluator
 from nasforge.strategy.base import Proposal, Strategy
 
 
@@ -60,3 +62,20 @@ class TimedBenchmark(NB201Benchmark):
         step = zlib.crc32(str(arch).encode()) % 4
         time.sleep(0.02 + 0.05 * (3 - step if self.reverse else step))
         return super().evaluate(arch, budget)
+
+
+class VisibleGpu(Evaluator):
+    """Metric ``gpu``: the worker's CUDA_VISIBLE_DEVICES (-1: unset). Each evaluation waits
+    (up to a minute) until ``together`` evaluations have started, in files under ``folder``:
+    so that they run at once, in as many workers."""
+
+    def __init__(self, folder: str, together: int) -> None:
+        self.folder = folder
+        self.together = together
+
+    def evaluate(self, arch: Arch, budget: float | None = None) -> Result:
+        Path(self.folder, f"{os.getpid()}-{zlib.crc32(str(arch).encode())}").touch()
+        deadline = time.monotonic() + 60
+        while len(os.listdir(self.folder)) < self.together and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return Result(metrics={"gpu": float(os.environ.get("CUDA_VISIBLE_DEVICES", "-1"))})

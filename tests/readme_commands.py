@@ -132,7 +132,6 @@ def chain(found: list[Command], name: str) -> list[Command]:
     return [c for c in found if c.heading in headings or EXPORT.fullmatch(c.text)]
 
 
-
 def _without_comment(line: str) -> str:
     """The line up to a ``#`` that starts a comment (after a space, outside quotes)."""
     if line.lstrip().startswith("#"):

@@ -131,6 +131,30 @@ RayAddressOption = Annotated[
         show_default=False,
     ),
 ]
+DeviceOption = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="Where networks run: auto (a GPU if torch sees one, else the CPU), cpu, cuda, "
+        "cuda:N or mps.",
+    ),
+]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="Arithmetic: fp32, bf16, fp16 (training: with gradient scaling) or auto (bf16 or "
+        "fp16 on a GPU, fp32 elsewhere).",
+    ),
+]
+GpusPerTrialOption = Annotated[
+    float,
+    typer.Option(
+        "--gpus-per-trial",
+        help="With --executor ray: GPUs Ray reserves for each trial (fractions share one, "
+        "e.g. 0.5); trials then train on cuda.",
+    ),
+]
 TopOption = Annotated[int, typer.Option(help="Rows in the leaderboard.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 BenchmarkOption = Annotated[

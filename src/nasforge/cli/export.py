@@ -10,6 +10,7 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    DeviceOption,
     JsonOption,
     MovedSpaceOption,
     TrustSpaceCodeOption,
@@ -42,6 +43,7 @@ def export(
     ] = None,
     space: MovedSpaceOption = None,
     trust_space_code: TrustSpaceCodeOption = False,
+    device: DeviceOption = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Write a saved model as ONNX, checked in onnxruntime beside PyTorch at once.
@@ -53,13 +55,16 @@ def export(
     features (N, n_mels, frames). OUT.preprocess.json is written beside the
     graph, and nasforge.export.onnx_inputs(OUT, raw) turns what predict takes
     (texts, .wav files, (N, 8, 8) digits) into x; in Python:
-    session.run(None, {"x": onnx_inputs("model.onnx", ["Who wrote Hamlet ?"])})"""
+    session.run(None, {"x": onnx_inputs("model.onnx", ["Who wrote Hamlet ?"])})
+
+    The graph is float32 and traced on --device (auto: a GPU if torch sees
+    one), where PyTorch's outputs are compared with onnxruntime's on the CPU."""
     if format not in FORMATS:
         raise ConfigError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
     from nasforge.export import load_model
     from nasforge.export.onnx import export_onnx
 
-    loaded = load_model(model_dir, space=space, trust_space_code=trust_space_code)
+    loaded = load_model(model_dir, space=space, trust_space_code=trust_space_code, device=device)
     inputs = loaded.input_spec.inputs(data).x if data is not None else None
     result = export_onnx(
         loaded, out if out is not None else model_dir / "model.onnx", inputs=inputs

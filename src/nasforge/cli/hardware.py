@@ -11,7 +11,9 @@ import typer
 from nasforge.cli.app import app
 from nasforge.cli.common import (
     DataOption,
+    DeviceOption,
     JsonOption,
+    PrecisionOption,
     SpaceOptions,
     parse_options,
     progress_bar,
@@ -40,6 +42,8 @@ def build(
     input_shape: Annotated[str, typer.Option(help="Input shape C,H,W.")] = "3,32,32",
     classes: Annotated[int, typer.Option(help="Classes of the output layer.")] = 10,
     threads: Annotated[int, typer.Option(help="Torch threads to time at.")] = 1,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "fp32",
     repeats: Annotated[int, typer.Option(help="Runs of each block per round.")] = 10,
     rounds: Annotated[int, typer.Option(help="Passes over all blocks; least time kept.")] = 3,
     calibration: Annotated[
@@ -49,10 +53,13 @@ def build(
         "latency_table.json"
     ),
 ) -> None:
-    """Time every block the space can hold at this input, and save the table."""
+    """Time every block the space can hold at this input on --device, and save the table
+    (it records the device and precision; check and searches refuse it elsewhere)."""
+    from nasforge.device import resolve_settings
     from nasforge.measure.latency_table import build_latency_table
     from nasforge.space import make_space
 
+    device, precision = resolve_settings(device, precision)
     if classes < 1:
         raise ConfigError(f"--classes must be >= 1, not {classes}")
     chosen = make_space(space, **parse_options(space_option or [], "space option"))
@@ -60,12 +67,14 @@ def build(
     with progress_bar("timing blocks") as on_progress:
         table = build_latency_table(
             chosen, shape, classes, threads=threads, repeats=repeats, rounds=rounds,
-            calibration_networks=calibration, on_progress=on_progress,
+            calibration_networks=calibration, on_progress=on_progress, device=device,
+            precision=precision,
         )  # fmt: skip
     table.save(out)
     typer.echo(
         f"latency table of {len(table.entries)} blocks written to {out} in {table.seconds:.0f} s "
-        f"({threads} thread(s)); prediction = {table.offset:+.3f} ms + {table.scale:.3f} x sum"
+        f"({threads} thread(s), {device}, {precision}); "
+        f"prediction = {table.offset:+.3f} ms + {table.scale:.3f} x sum"
     )
 
 

@@ -15,6 +15,7 @@ from nasforge.cli.common import (
     SPACE_NAMES,
     TASKS,
     DataOption,
+    DeviceOption,
     FineOption,
     GroupColumnOption,
     GroupPatternOption,
@@ -25,6 +26,7 @@ from nasforge.cli.common import (
     MaxLengthOption,
     MovedSpaceOption,
     OnnxOption,
+    PrecisionOption,
     SkipBadFilesOption,
     SpaceOptions,
     SpectrogramImageOption,
@@ -74,6 +76,8 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
     augment: Annotated[bool, typer.Option(help="Random crop and flip for images.")] = False,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the initialization and data order.")] = 0,
     out: Annotated[Path, typer.Option(help="Folder to save the trained model in.")] = Path(
         "models/trained"
@@ -82,9 +86,11 @@ def train(
     onnx: OnnxOption = False,
 ) -> None:
     """Train one architecture from scratch, report its test accuracy and save it."""
+    from nasforge.device import resolve_settings
     from nasforge.evaluate.training import retrain
     from nasforge.run.setup import training_evaluator
 
+    device, precision = resolve_settings(device, precision)
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
     if onnx:
@@ -124,6 +130,8 @@ def train(
         augment=augment,
         threads=threads,
         seed=seed,
+        device=device,
+        precision=precision,
     )
     print_task_notes(getattr(evaluator, "task", None))
     parsed = chosen_space.parse(arch)
@@ -180,6 +188,8 @@ def predict(
     ] = None,
     space: MovedSpaceOption = None,
     trust_space_code: TrustSpaceCodeOption = False,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "fp32",
     as_json: JsonOption = False,
 ) -> None:
     """Predict classes for the inputs in a file or folder with a saved model.
@@ -196,7 +206,13 @@ def predict(
     from nasforge.export import load_model
     from nasforge.export.predictions import check_top
 
-    loaded = load_model(model_dir, space=space, trust_space_code=trust_space_code)
+    loaded = load_model(
+        model_dir,
+        space=space,
+        trust_space_code=trust_space_code,
+        device=device,
+        precision=precision,
+    )
     if top is not None:
         check_top(top, loaded.num_classes)
     predictions = loaded.predictions(data, label_column=label_column)

@@ -32,6 +32,7 @@ from nasforge.cli.common import (
     OWN_SPACE_HELP,
     TASKS,
     DataOption,
+    DeviceOption,
     FineOption,
     GroupColumnOption,
     GroupPatternOption,
@@ -41,6 +42,7 @@ from nasforge.cli.common import (
     LoaderWorkersOption,
     MaxLengthOption,
     OnnxOption,
+    PrecisionOption,
     SkipBadFilesOption,
     SpaceOptions,
     SpectrogramImageOption,
@@ -167,6 +169,8 @@ def oneshot(
         typer.Option(help="Stop training after the epoch during which this much time passed."),
     ] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
     benchmark: Annotated[
         Path | None,
         typer.Option(
@@ -223,6 +227,9 @@ def oneshot(
 
     The printed arch retrains from scratch with 'nasforge train ARCH'.
     """
+    from nasforge.device import resolve_settings
+
+    device, precision = resolve_settings(device, precision)
     if method == "pc-darts" and partial_channels == 1:
         from nasforge.oneshot.pc_darts import DEFAULT_PARTIAL_CHANNELS
 
@@ -308,6 +315,8 @@ def oneshot(
             memory_limit=None if memory_limit_mb is None else memory_limit_mb * 1024**2,
             max_seconds=None if max_minutes is None else 60.0 * max_minutes,
             monitor=monitor,
+            device=device,
+            precision=precision,
         )
     seconds = time.perf_counter() - started
 
@@ -327,6 +336,8 @@ def oneshot(
                 seed=seed,
                 threads=threads,
                 quiet=as_json,
+                device=device,
+                precision=precision,
             )
         )
     if table is not None:
@@ -399,6 +410,8 @@ def _record(
             seconds=payload["seconds"],
             diagnostics=result.diagnostics,
             metrics=metrics,
+            device=payload["device"],
+            precision=payload["precision"],
         )
 
 
@@ -523,6 +536,8 @@ def _summary(
         "stopped": result.report.reason,
         "seconds": round(seconds, 3),
         "supernet_valid_accuracy": 100.0 * result.report.last_valid_accuracy,
+        "device": result.report.device,
+        "precision": result.report.precision,
         "latency_ms_predicted": result.latency_ms,
         "memory": {
             "batch_size": memory.batch_size,
@@ -561,6 +576,8 @@ def _export(
     seed: int,
     threads: int | None,
     quiet: bool,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """The child with inherited weights: tested, optionally fine-tuned, optionally saved."""
     import dataclasses
@@ -570,7 +587,7 @@ def _export(
     from nasforge.training import TrainConfig, Trainer
 
     child = result.child(task.x_train[:CALIBRATION_EXAMPLES], batch_size=batch_size, seed=seed)
-    tester = Trainer(TrainConfig(threads=threads, seed=seed))
+    tester = Trainer(TrainConfig(threads=threads, seed=seed, device=device, precision=precision))
     inherited = 100.0 * tester.evaluate(child, task.x_test, task.y_test)
     exported: dict[str, Any] = {
         "child": {"test_accuracy": inherited, "params": count_parameters(child)},
@@ -586,6 +603,8 @@ def _export(
             lr=finetune_lr,
             threads=threads,
             seed=seed,
+            device=device,
+            precision=precision,
         )
         if not quiet:
             Console(stderr=True).print(

@@ -25,7 +25,9 @@ from nasforge.cli.common import (
     OWN_SPACE_HELP,
     TASKS,
     DataOption,
+    DeviceOption,
     JsonOption,
+    PrecisionOption,
     SpaceOptions,
     parse_options,
     print_task_notes,
@@ -113,6 +115,8 @@ def proxies(
     batch_size: Annotated[int, typer.Option(help="Examples in the proxies' mini-batch.")] = 64,
     workers: Annotated[int, typer.Option(help="Worker processes scoring in parallel.")] = 1,
     threads: Annotated[int, typer.Option(help="Torch threads per process.")] = 1,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "fp32",
     out: Annotated[
         Path | None,
         typer.Option(help="CSV file for the scores: arch, one column per proxy, ensemble."),
@@ -145,6 +149,9 @@ def proxies(
 
     Architectures that compute the same function are scored once.
     """
+    from nasforge.device import resolve_settings
+
+    device, precision = resolve_settings(device, precision)
     names = list(proxy or [DEFAULT_PROXY])
     _check_counts(sample, all_archs, batch_size, workers, threads, top)
     repeated = sorted({name for name in names if names.count(name) > 1})
@@ -179,6 +186,8 @@ def proxies(
         check_logits(chosen_space.build(archs[0], batch.input_shape, batch.num_classes), batch)
 
     context = _context(chosen_space, task_spec, batch, seed)
+    if precision != "fp32":  # scores differ by precision (by device only in rounding)
+        context += f"|{precision}"
 
     def run(on_progress: Callable[[int, int], None]) -> ProxyScores:
         return score_archs(
@@ -192,6 +201,8 @@ def proxies(
             cache=score_cache,
             context=context,
             on_progress=on_progress,
+            device=device,
+            precision=precision,
         )
 
     scores = _score_with_progress(
@@ -214,6 +225,8 @@ def proxies(
             "proxies": names,
             "seed": seed,
             "batch_size": batch.size,
+            "device": device,
+            "precision": precision,
             "count": len(archs),
             "computed": scores.computed,
             "wall_seconds": scores.wall_seconds,

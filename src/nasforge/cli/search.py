@@ -22,9 +22,11 @@ from nasforge.cli.common import (
     TASKS,
     BenchmarkOption,
     DataOption,
+    DeviceOption,
     ExecutorOption,
     FinalEpochsOption,
     FineOption,
+    GpusPerTrialOption,
     GroupColumnOption,
     GroupPatternOption,
     HyperparameterOptions,
@@ -36,6 +38,7 @@ from nasforge.cli.common import (
     MovedSpaceOption,
     NameOption,
     OnnxOption,
+    PrecisionOption,
     RayAddressOption,
     SkipBadFilesOption,
     SpaceOptions,
@@ -121,6 +124,8 @@ def search(
     batch_size: Annotated[int, typer.Option(help="Batch size (unless searched with --hp).")] = 64,
     augment: Annotated[bool, typer.Option(help="Random crop and flip for images.")] = False,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
     out: WinnerFolderOption = None,
     benchmark: BenchmarkOption = None,
     evaluator: Annotated[
@@ -204,6 +209,7 @@ def search(
     workers: WorkersOption = None,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
+    gpus_per_trial: GpusPerTrialOption = 0.0,
     table: Annotated[
         Path | None,
         typer.Option(
@@ -264,6 +270,7 @@ def search(
     With --warm-start the search first evaluates the archs a zero-cost proxy likes best.
     With --warm-start-from it starts from a finished search of the same space on another task.
     """
+    from nasforge.device import ray_gpu_settings, resolve_settings
     from nasforge.evaluate.hwgpt_bench import is_hwgpt
     from nasforge.run.budget import Budget
     from nasforge.run.executor import check_executor, make_executor
@@ -273,17 +280,22 @@ def search(
         benchmark_evaluator,
         default_workers,
         training_evaluator,
+        trial_gpus,
     )
     from nasforge.run.spec import default_name
     from nasforge.run.storage import Store
     from nasforge.strategy import make_strategy
 
+    if gpus_per_trial > 0:
+        device, precision = ray_gpu_settings(device, precision)
+    else:
+        device, precision = resolve_settings(device, precision)
     on_table = table is not None or is_hwgpt(benchmark)
     use_benchmark = evaluator == "benchmark" or (evaluator == "auto" and benchmark is not None)
     use_benchmark = use_benchmark or on_table
     if latency_table is not None and use_benchmark:
         raise ConfigError("--latency-table is for searches that train candidates, not a table")
-    check_executor(executor, workers, ray_address)
+    check_executor(executor, workers, ray_address, gpus_per_trial)
     if evaluator not in ("auto", "train", "benchmark", "nb301"):
         raise ConfigError(
             f"unknown evaluator {evaluator!r}; choose from auto, train, benchmark, nb301"
@@ -362,6 +374,8 @@ def search(
             seed=seed,
             screen=[c.to_dict() for c in limits_on_metrics if c.metric in BEFORE_TRAINING],
             latency_table=str(latency_table.resolve()) if latency_table else None,
+            device=device,
+            precision=precision,
         )
         print_task_notes(getattr(chosen_evaluator, "task", None))
         if final_epochs < 0:
@@ -423,6 +437,7 @@ def search(
             "executor": executor,
             "ray_address": ray_address,
             "threads": threads,
+            "gpus_per_trial": gpus_per_trial,
             "onnx": onnx,
             "top": top,
             "ensemble": ensemble,
@@ -440,7 +455,12 @@ def search(
             store=journal,
             name=experiment_name,
             executor=make_executor(
-                executor, workers=workers, threads_per_worker=threads, ray_address=ray_address
+                executor,
+                workers=workers,
+                threads_per_worker=threads,
+                ray_address=ray_address,
+                gpus=trial_gpus(chosen_evaluator),
+                gpus_per_trial=gpus_per_trial,
             ),
             settings=settings,
             ordered=not unordered,
@@ -682,7 +702,7 @@ def resume(
     from nasforge.run.budget import Budget
     from nasforge.run.executor import check_executor, make_executor
     from nasforge.run.settings import resumed_settings
-    from nasforge.run.setup import default_workers
+    from nasforge.run.setup import default_workers, trial_gpus
     from nasforge.run.spec import experiment_from_config
     from nasforge.space.stored import SpaceConsent
 
@@ -705,7 +725,12 @@ def resume(
             settings["out"] = str(Path("models") / record.name)
         if settings["final_epochs"] < 0:
             raise ConfigError(f"--final-epochs must be >= 0, not {settings['final_epochs']}")
-        check_executor(settings["executor"], settings["workers"], settings["ray_address"])
+        check_executor(
+            settings["executor"],
+            settings["workers"],
+            settings["ray_address"],
+            settings["gpus_per_trial"],
+        )
         from nasforge.evaluate.ensemble import check_ensemble
 
         check_ensemble(settings["ensemble"], settings["ensemble_selection"])
@@ -734,6 +759,8 @@ def resume(
             workers=workers_now,
             threads_per_worker=settings["threads"],
             ray_address=settings["ray_address"],
+            gpus=trial_gpus(experiment.evaluator),
+            gpus_per_trial=settings["gpus_per_trial"],
         )
         run_and_report(
             experiment,

@@ -348,6 +348,8 @@ def _curve_info(report: TrainReport, resume: Checkpoint | None = None) -> dict[s
         else f"continued after {resume.epochs} epochs: {report.reason}",
         "continued": resume is not None,
         "continued_from": 0 if resume is None else resume.epochs,
+        "device": report.device,
+        "precision": report.precision,
     }
 
 

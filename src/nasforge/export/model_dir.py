@@ -50,6 +50,7 @@ from torch import nn
 
 from nasforge.arch import Arch, Choice
 from nasforge.data.task import DataError, Task, apply_normalization
+from nasforge.device import autocast, resolve_device, resolve_precision
 from nasforge.errors import ConfigError, NasforgeError
 from nasforge.export.ensemble_net import EnsembleNet
 from nasforge.export.errors import ExportError
@@ -77,7 +78,8 @@ _ALIASES_KEY = "nasforge.aliases"  # safetensors metadata: {alias: stored name} 
 
 @dataclass(eq=False)
 class LoadedModel:
-    """A network rebuilt from a saved-model folder, in eval mode on the CPU."""
+    """A network rebuilt from a saved-model folder, in eval mode on ``device`` (the CPU
+    unless `load_model` was given another), predicting in ``precision``."""
 
     model: nn.Module
     arch: Arch
@@ -98,6 +100,9 @@ class LoadedModel:
     @property
     def is_ensemble(self) -> bool:
         return bool(self.members)
+
+    device: str = "cpu"
+    precision: str = "fp32"
 
     @property
     def takes_text(self) -> bool:
@@ -162,9 +167,11 @@ class LoadedModel:
         x = torch.from_numpy(self.prepare(x_raw))
         self.model.eval()
         parts = [np.zeros((0, self.num_classes), np.float32)]
-        with torch.inference_mode():
+        device = torch.device(self.device)
+        with torch.inference_mode(), autocast(device, self.precision):
             for xb in torch.split(x, batch_size):
-                parts.append(torch.softmax(self.model(xb), dim=1).numpy())
+                logits = self.model(xb.to(device)).float()
+                parts.append(torch.softmax(logits, dim=1).cpu().numpy())
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def predict(self, x_raw: npt.ArrayLike, batch_size: int = 256) -> npt.NDArray[np.int64]:
@@ -420,13 +427,20 @@ def load_model(
     *,
     space: str | None = None,
     trust_space_code: bool = False,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> LoadedModel:
-    """Rebuild the network saved in ``directory`` with its weights, in eval mode on the CPU.
+    """Rebuild the network saved in ``directory`` with its weights, in eval mode on the CPU,
+    then moved to ``device`` (``auto``: a GPU if torch sees one) to predict in ``precision``
+    (`nasforge.device`). Weights are stored from CPU copies, so a model trained on
+    a GPU loads on a machine without one.
 
     A folder of a user's space imports that space's code only with consent:
     ``trust_space_code=True`` imports the file (or module) the folder records; ``space``
     (``path/file.py:Class`` or ``package.module:Class``) imports the one the caller names
     instead, with the recorded options. Built-in spaces need neither."""
+    placed = resolve_device(device)
+    chosen_precision = resolve_precision(precision, placed)
     folder = Path(directory).expanduser()
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
@@ -467,6 +481,7 @@ def load_model(
     else:
         model = _build(rebuilt, arch, fields["input_shape"], fields["num_classes"], folder)
     _load_weights(model, folder / WEIGHTS_FILE, rebuilt, arch, fields)
+    model.to(placed)
     model.eval()
     return LoadedModel(
         model=model,
@@ -482,6 +497,8 @@ def load_model(
         hyperparameters=_hyperparameters(arch),
         preprocessing=fields["preprocessing"],
         members=members,
+        device=str(placed),
+        precision=chosen_precision,
     )
 
 

@@ -94,7 +94,8 @@ def export_onnx(
     """Write `loaded` to `out` as ONNX with ``<out>.preprocess.json`` beside it, and check it
     in onnxruntime on `inputs` (an array as `LoadedModel.prepare` takes it, such as
     ``loaded.input_spec.inputs(path).x``; default: `SAMPLES` drawn around the saved mean, or
-    random token ids for a text model)."""
+    random token ids for a text model). The graph is traced on the model's device
+    (``loaded.device``) in float32, and checked against PyTorch there."""
     onnxruntime = require_onnx()
     path = Path(out)
     if path.is_dir():
@@ -102,17 +103,18 @@ def export_onnx(
     if not path.parent.exists():
         raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
     samples = _samples(loaded, inputs, seed)
-    wrapped = NormalizedClassifier(
-        loaded.model, loaded.mean, loaded.std, len(loaded.input_shape)
-    ).eval()
-    example = torch.from_numpy(samples[: min(2, len(samples))].copy())
+    device = torch.device(loaded.device)
+    wrapped = NormalizedClassifier(loaded.model, loaded.mean, loaded.std, len(loaded.input_shape))
+    wrapped = wrapped.to(device).eval()
+    example = torch.from_numpy(samples[: min(2, len(samples))].copy()).to(device)
     started = time.perf_counter()
     _quiet_export(wrapped, example, path)
     seconds = time.perf_counter() - started
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     onnx_logits, onnx_probabilities = session.run(None, {"x": samples})
     with torch.inference_mode():
-        torch_logits, torch_probabilities = (t.numpy() for t in wrapped(torch.from_numpy(samples)))
+        outputs = wrapped(torch.from_numpy(samples).to(device))
+        torch_logits, torch_probabilities = (t.cpu().numpy() for t in outputs)
     probability_difference = float(np.abs(onnx_probabilities - torch_probabilities).max())
     result = OnnxExport(
         path=path,

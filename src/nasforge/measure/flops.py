@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from nasforge.measure.latency import model_device
+
 
 def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Multiply-accumulates of one forward pass in eval mode on one example of `input_shape`
@@ -22,7 +24,7 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     try:
         model.eval()
         with torch.no_grad(), counter:
-            model(torch.zeros(1, *input_shape))
+            model(torch.zeros(1, *input_shape, device=model_device(model)))
     finally:
         model.train(was_training)
     return counter.get_total_flops() // 2  # the counter counts a multiply and an add

@@ -8,8 +8,9 @@ it, in microseconds rather than the seconds a measurement takes: cheap enough to
 every candidate of a search, and differentiable as an expectation in one-shot search.
 
 A table is a JSON file that records the machine (CPU model, cores, torch version, thread
-count), the space (name, options, and the version of its network code) and the input; it
-is refused on another machine or for another space, one line saying which.
+count, the device timed on and its GPU's name, the precision), the space (name, options,
+and the version of its network code) and the input; it is refused on another machine, device
+or precision, or for another space, one line saying which.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from nasforge.arch import Arch
+from nasforge.device import gpu_name, resolve_device
 from nasforge.errors import ConfigError
 from nasforge.measure.latency import measure_latency_ms
 from nasforge.space.base import SearchSpace
@@ -42,13 +44,25 @@ NETWORK_VERSION = {"mobilenet": 1}
 """Bumped when a space's network code changes what a unit computes: older tables are refused."""
 
 
-def machine_fingerprint(threads: int) -> dict[str, Any]:
+MACHINE_KEYS = ("cpu", "cores", "machine", "torch", "threads", "device", "gpu", "precision")
+OLD_TABLE = {"device": "cpu", "gpu": None, "precision": "fp32"}
+"""What a table from before devices were recorded was timed on."""
+
+
+def machine_fingerprint(
+    threads: int, device: str = "cpu", precision: str = "fp32"
+) -> dict[str, Any]:
+    """What a table's timings depend on: the machine, the device (and its GPU's name) and
+    the precision they were taken on."""
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "machine": platform.machine(),
         "torch": torch.__version__,
         "threads": threads,
+        "device": device,
+        "gpu": gpu_name(device),
+        "precision": precision,
     }
 
 
@@ -84,11 +98,16 @@ class LatencyTable:
 
     def check_matches(self, space: SearchSpace, *, threads: int | None = None) -> None:
         """Refuse this table for another machine, space, space version or thread count."""
-        here = machine_fingerprint(self.machine["threads"] if threads is None else threads)
-        for key in ("cpu", "cores", "machine", "torch", "threads"):
-            if self.machine.get(key) != here[key]:
+        recorded = {**OLD_TABLE, **self.machine}
+        here = machine_fingerprint(
+            recorded["threads"] if threads is None else threads,
+            recorded["device"],
+            recorded["precision"],
+        )
+        for key in MACHINE_KEYS:
+            if recorded.get(key) != here[key]:
                 raise ConfigError(
-                    f"latency table was built on another machine ({key} {self.machine.get(key)}"
+                    f"latency table was built on another machine ({key} {recorded.get(key)}"
                     f", here {here[key]}): build one here with 'nasforge latency build'"
                 )
         wanted = space_identity(space)
@@ -178,8 +197,11 @@ def build_latency_table(
     calibration_networks: int = 10,
     seed: int = 0,
     on_progress: Callable[[int, int], None] | None = None,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> LatencyTable:
-    """Time every unit `space` can hold at this input, at `threads` torch threads.
+    """Time every unit `space` can hold at this input, at `threads` torch threads, on
+    ``device`` (a GPU is timed with CUDA events) in ``precision``; the table records both.
 
     Each unit is timed in `rounds` passes over all units, `repeats` runs each; its entry is
     the least of those times. On a shared machine a disturbance lasts longer than one
@@ -198,8 +220,9 @@ def build_latency_table(
             f"threads, repeats and rounds must be >= 1, not {threads}, {repeats} and {rounds}"
         )
     units = all_latency_units(mobilenet, input_shape, classes)
+    placed = resolve_device(device)
     table = LatencyTable(
-        machine=machine_fingerprint(threads),
+        machine=machine_fingerprint(threads, str(placed), precision),
         space=space_identity(space),
         input_shape=tuple(input_shape),
         classes=classes,
@@ -214,10 +237,15 @@ def build_latency_table(
             done = 0
             for _ in range(rounds):
                 for unit in units:
-                    module = unit_module(unit, mobilenet)
+                    module = unit_module(unit, mobilenet).to(placed)
                     shape = (unit.in_channels, unit.size, unit.size)
                     ms = measure_latency_ms(
-                        module, shape, repeats=repeats, warmup=warmup, statistic="min"
+                        module,
+                        shape,
+                        repeats=repeats,
+                        warmup=warmup,
+                        statistic="min",
+                        precision=precision,
                     )
                     table.entries[unit.key] = min(ms, table.entries.get(unit.key, ms))
                     done += 1
@@ -241,16 +269,25 @@ def measure_network_ms(
     rounds: int = 3,
     repeats: int = 10,
     warmup: int = 3,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> list[float]:
     """Batch-1 latency of whole networks as the table times its units: the least time over
-    `rounds` passes over all of `archs`, `repeats` runs each (at the current threads)."""
+    `rounds` passes over all of `archs`, `repeats` runs each (at the current threads), on
+    ``device`` in ``precision``."""
+    placed = resolve_device(device)
     best = [float("inf")] * len(archs)
     torch.set_flush_denormal(True)
     for _ in range(rounds):
         for i, arch in enumerate(archs):
-            model = space.build(arch, input_shape, classes)
+            model = space.build(arch, input_shape, classes).to(placed)
             ms = measure_latency_ms(
-                model, input_shape, repeats=repeats, warmup=warmup, statistic="min"
+                model,
+                input_shape,
+                repeats=repeats,
+                warmup=warmup,
+                statistic="min",
+                precision=precision,
             )
             best[i] = min(best[i], ms)
     return best
@@ -272,7 +309,7 @@ def _calibrate(
     sums = [table.unit_sum(space, arch) for arch in archs]
     measured = measure_network_ms(
         space, archs, table.input_shape, table.classes, rounds=rounds, repeats=repeats,
-        warmup=warmup,
+        warmup=warmup, device=table.machine["device"], precision=table.machine["precision"],
     )  # fmt: skip
     table.calibration = list(zip(sums, measured, strict=True))
     if count >= 3 and np.ptp(sums) > 0:
@@ -356,7 +393,16 @@ def check_table(
     previous = torch.get_num_threads()
     torch.set_num_threads(int(table.machine["threads"]))
     try:
-        measured = measure_network_ms(space, archs, table.input_shape, table.classes, rounds=rounds)
+        recorded = {**OLD_TABLE, **table.machine}
+        measured = measure_network_ms(
+            space,
+            archs,
+            table.input_shape,
+            table.classes,
+            rounds=rounds,
+            device=recorded["device"],
+            precision=recorded["precision"],
+        )
     finally:
         torch.set_num_threads(previous)
     return TableCheck(

@@ -18,6 +18,8 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from nasforge.measure.latency import model_device
+
 if TYPE_CHECKING:
     from nasforge.data.image_files import ImageFiles
 
@@ -36,11 +38,13 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> 
     inputs; returns the number of batches used (0 if the model keeps no statistics).
 
     Layers that the forward passes do not reach (ops off the current path) are reset too.
-    The model's mode and the layers' momenta are restored afterwards."""
+    The model's mode and the layers' momenta are restored afterwards. Batches are moved
+    to the model's device."""
     layers = batchnorms(model)
     if not layers:
         return 0
     momenta = [layer.momentum for layer in layers]
+    device = model_device(model)
     was_training = model.training
     for layer in layers:
         layer.reset_running_stats()
@@ -50,7 +54,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> 
     try:
         with torch.no_grad():
             for x in batches:
-                model(x)
+                model(x.to(device))
                 used += 1
     finally:
         for layer, momentum in zip(layers, momenta, strict=True):

@@ -59,6 +59,7 @@ def gumbel_hard(
     sizes = [alpha[label].numel() for label in labels]
     while True:
         noise = torch.empty(sum(sizes)).exponential_(generator=generator)
+        noise = noise.to(next(iter(alpha.values())).device)
         gumbels = -noise.log()
         softs = [
             torch.softmax((alpha[label].log_softmax(dim=-1) + g) / tau, dim=-1)
@@ -81,7 +82,7 @@ def _gumbel_rows(
     alpha: torch.Tensor, tau: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     while True:
-        noise = torch.empty_like(alpha).exponential_(generator=generator)
+        noise = torch.empty(alpha.shape).exponential_(generator=generator).to(alpha.device)
         gumbels = -noise.log()
         soft = torch.softmax((alpha.log_softmax(dim=-1) + gumbels) / tau, dim=-1)
         if torch.isfinite(gumbels).all() and torch.isfinite(soft).all():

@@ -36,7 +36,9 @@ from torch import nn
 
 from nasforge.arch import Arch
 from nasforge.data.task import Task
+from nasforge.device import autocast, fit_device, resolve_precision
 from nasforge.errors import SpaceError
+from nasforge.measure.latency import model_device
 from nasforge.measure.latency_table import LatencyTable
 from nasforge.oneshot.bilevel import BatchStream, BilevelSplit, split_for_bilevel
 from nasforge.oneshot.calibration import calibration_batches, recalibrate_batchnorm
@@ -176,6 +178,8 @@ class OneShotMethod(TrainerHooks, ABC):
     augments_arch_batches = True
     # the share of the training set held out for the architecture (`split_for_bilevel`)
     default_arch_share = 0.5
+    # the precision of the search under way (`search` sets it)
+    precision_ = "fp32"
 
     def __init__(
         self,
@@ -282,8 +286,15 @@ class OneShotMethod(TrainerHooks, ABC):
         max_seconds: float | None = None,
         monitor: SearchMonitor | None = None,
         hooks: Sequence[TrainerHooks] = (),
+        device: str = "auto",
+        precision: str = "auto",
     ) -> OneShotResult:
         """Search ``task`` for ``epochs`` over the weights' half of its training data.
+
+        The supernet, the architecture weights and every batch live on ``device`` (``auto``:
+        a GPU if torch sees one); weight and architecture steps run in ``precision``
+        (`nasforge.device`). The memory check before training estimates the host's memory
+        (a step on the CPU), not a GPU's.
 
         ``memory_limit`` (bytes) defaults to the machine's available memory; a step whose
         estimated peak exceeds it is refused before training, naming a batch size that fits.
@@ -295,11 +306,14 @@ class OneShotMethod(TrainerHooks, ABC):
             raise OneShotError(f"epochs must be >= 1, not {epochs}")
         if max_seconds is not None and not max_seconds > 0:
             raise OneShotError(f"max_seconds must be > 0, not {max_seconds}")
+        placed = fit_device(device)
+        self.precision_ = resolve_precision(precision, placed)
         supernet = self.build_supernet(task, seed)
         self._exclude_masks(supernet, self._arch_labels(supernet))  # checks exclude_ops
         split = split_for_bilevel(task, batch_size, seed, self.arch_share_value)
         torch.set_flush_denormal(True)
         memory = self._check_memory(supernet, task, batch_size, seed, memory_limit)
+        supernet.to(placed)
         self.monitor_ = monitor if monitor is not None else SearchMonitor()
         self.max_seconds_ = max_seconds
         self._start(supernet, split, epochs, batch_size, seed)
@@ -316,6 +330,8 @@ class OneShotMethod(TrainerHooks, ABC):
             augment=self.augment,
             threads=threads,
             seed=seed,
+            device=str(placed),
+            precision=self.precision_,
             channels_last=self.channels_last,
             # The validation passes run the supernet as it trains (all candidates mixed, for
             # the gradient methods): at the trainer's default batch of 1024 such a pass took
@@ -395,7 +411,7 @@ class OneShotMethod(TrainerHooks, ABC):
                     f"cannot exclude {', '.join(map(repr, self.exclude_ops))}: no choice of "
                     f"{decision.label!r} would be left"
                 )
-            masks[decision.label] = mask
+            masks[decision.label] = mask.to(model_device(supernet))
         unknown = [name for name in self.exclude_ops if name not in known]
         if unknown:
             raise OneShotError(
@@ -418,8 +434,9 @@ class OneShotMethod(TrainerHooks, ABC):
         labels = self._arch_labels(supernet)
         sizes = [supernet.num_choices[label] for label in labels]
         noise = self.alpha_init * torch.randn(sum(sizes), generator=self.generator_)
+        device = model_device(supernet)
         self.alpha_: Alpha = {
-            label: part.clone().requires_grad_()
+            label: part.to(device, copy=True).requires_grad_()
             for label, part in zip(labels, torch.split(noise, sizes), strict=True)
         }
         self.exclude_mask_ = self._exclude_masks(supernet, labels)
@@ -497,9 +514,11 @@ class OneShotMethod(TrainerHooks, ABC):
         """The architecture step before the weight step on ``x, y``: by default one Adam
         step on alpha with `_arch_gradient` on a batch of the architecture half."""
         x_arch, y_arch = self.arch_batches_.next()
-        x_arch = self._layout(x_arch)
+        device = x.device
+        x_arch, y_arch = self._layout(x_arch).to(device), y_arch.to(device)
         self.arch_optimizer_.zero_grad(set_to_none=True)
-        gradient, loss = self._arch_gradient(x, y, x_arch, y_arch)
+        with autocast(device, self.precision_):
+            gradient, loss = self._arch_gradient(x, y, x_arch, y_arch)
         if self.latency_penalty_ is not None:
             penalty, expected = self.latency_penalty_(
                 self._logits(), self.supernet_.current_values()

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from nasforge.arch import Arch
+from nasforge.measure.latency import model_device
 from nasforge.oneshot.calibration import recalibrate_batchnorm
 from nasforge.oneshot.memory import Probe
 from nasforge.oneshot.supernet import SuperNet
@@ -70,8 +71,9 @@ class PathScorer:
         eval_batch_size: int = EVAL_BATCH_SIZE,
     ) -> None:
         self.supernet = supernet
-        self.x, self.y = x, y
-        self.calibration = list(calibration)
+        device = model_device(supernet)
+        self.x, self.y = x.to(device), y.to(device)
+        self.calibration = [batch.to(device) for batch in calibration]
         self.eval_batch_size = eval_batch_size
         self.cache: dict[Arch, tuple[float, float]] = {}
 

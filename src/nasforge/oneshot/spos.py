@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasforge.arch import Arch
+from nasforge.measure.latency import model_device
 from nasforge.oneshot.bilevel import BilevelSplit
 from nasforge.oneshot.calibration import calibration_batches, recalibrate_batchnorm
 from nasforge.oneshot.diagnostics import DiagnosticsRecorder
@@ -131,7 +132,11 @@ class SPOS(OneShotMethod):
     ) -> None:
         super()._start(supernet, split, epochs, batch_size, seed)
         # no architecture parameters: uniform
-        self.alpha_ = {label: torch.zeros(supernet.num_choices[label]) for label in supernet.labels}
+        device = model_device(supernet)
+        self.alpha_ = {
+            label: torch.zeros(supernet.num_choices[label], device=device)
+            for label in supernet.labels
+        }
         self.recorder_ = DiagnosticsRecorder(self.recorder_.choices, "generation")
         batches = calibration_batches(
             split.weights_task.x_train, batch_size, self.calibration_batches, seed + 1

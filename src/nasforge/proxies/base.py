@@ -8,6 +8,7 @@ caller's network keeps its weights, gradients, buffers and mode.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,7 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from nasforge.device import autocast
 from nasforge.errors import NasforgeError
+from nasforge.measure.latency import model_device
 
 if TYPE_CHECKING:
     from nasforge.data.image_files import ImageFiles
@@ -42,6 +45,14 @@ class ProxyBatch:
     @property
     def has_data(self) -> bool:
         return self.inputs is not None and self.targets is not None
+
+    def to(self, device: torch.device | str) -> ProxyBatch:
+        """This batch with its inputs and targets on ``device``."""
+        return dataclasses.replace(
+            self,
+            inputs=None if self.inputs is None else self.inputs.to(device),
+            targets=None if self.targets is None else self.targets.to(device),
+        )
 
     @classmethod
     def from_arrays(
@@ -79,20 +90,23 @@ class Proxy:
     needs_data: bool
     function: ProxyFunction
     summary: str
+    exact: bool = False
+    """Computes in a precision of its own (synflow: float64), so never autocast."""
 
 
 PROXIES: dict[str, Proxy] = {}
 
 
 def register(
-    name: str, *, needs_data: bool, summary: str
+    name: str, *, needs_data: bool, summary: str, exact: bool = False
 ) -> Callable[[ProxyFunction], ProxyFunction]:
-    """Decorator: add a scoring function to `PROXIES` under ``name``."""
+    """Decorator: add a scoring function to `PROXIES` under ``name`` (``exact``: it sets
+    its own precision and is never autocast)."""
 
     def add(function: ProxyFunction) -> ProxyFunction:
         if name in PROXIES:
             raise ValueError(f"proxy {name!r} is registered twice")
-        PROXIES[name] = Proxy(name, needs_data, function, summary)
+        PROXIES[name] = Proxy(name, needs_data, function, summary, exact)
         return function
 
     return add
@@ -128,23 +142,32 @@ def check_proxy_names(names: list[str], batch: ProxyBatch) -> list[Proxy]:
     return proxies
 
 
-def score_network(name: str, network: nn.Module, batch: ProxyBatch, *, seed: int = 0) -> float:
-    """Score ``network`` with the proxy ``name``; the network itself is left unchanged."""
+def score_network(
+    name: str, network: nn.Module, batch: ProxyBatch, *, seed: int = 0, precision: str = "fp32"
+) -> float:
+    """Score ``network`` with the proxy ``name`` on the network's device, under
+    ``precision``'s autocast (`run_proxy`); the network itself is left unchanged."""
     proxy = check_proxy_names([name], batch)[0]
     check_logits(network, batch)
-    return run_proxy(proxy, copy.deepcopy(network), batch, seed=seed)
+    return run_proxy(proxy, copy.deepcopy(network), batch, seed=seed, precision=precision)
 
 
-def run_proxy(proxy: Proxy, network: nn.Module, batch: ProxyBatch, *, seed: int = 0) -> float:
-    """Score a network the caller gives up (it may be changed); seeded, so deterministic."""
-    with seeded(seed):
+def run_proxy(
+    proxy: Proxy, network: nn.Module, batch: ProxyBatch, *, seed: int = 0, precision: str = "fp32"
+) -> float:
+    """Score a network the caller gives up (it may be changed); seeded, so deterministic.
+
+    The batch is moved to the network's device; the proxy runs under ``precision``'s
+    autocast (bf16, fp16) unless it computes in a precision of its own (``exact``)."""
+    device = model_device(network)
+    with seeded(seed), autocast(device, "fp32" if proxy.exact else precision):
         network.zero_grad(set_to_none=True)
-        return float(proxy.function(network, batch))
+        return float(proxy.function(network, batch.to(device)))
 
 
 def check_logits(network: nn.Module, batch: ProxyBatch) -> None:
     """Fail with one line unless the network maps a batch to (batch, num_classes) logits."""
-    probe = torch.zeros(2, *batch.input_shape)
+    probe = torch.zeros(2, *batch.input_shape, device=model_device(network))
     was_training = network.training
     try:
         network.eval()

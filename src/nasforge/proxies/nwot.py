@@ -20,7 +20,7 @@ from nasforge.proxies.base import ProxyBatch, data_of, register
 def nwot(network: nn.Module, batch: ProxyBatch) -> float:
     inputs, _ = data_of(batch, "nwot")
     network.train()
-    kernel = torch.zeros(len(inputs), len(inputs), dtype=torch.float64)
+    kernel = torch.zeros(len(inputs), len(inputs), dtype=torch.float64, device=inputs.device)
 
     def count_agreements(module: nn.Module, args: Any, output: torch.Tensor) -> None:
         codes = (args[0].detach().reshape(len(inputs), -1) > 0).float()

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from nasforge.arch import Arch
+from nasforge.device import resolve_device, resolve_settings
 from nasforge.proxies.base import ProxyBatch, check_logits, check_proxy_names, run_proxy, seeded
 from nasforge.proxies.cache import ScoreCache
 from nasforge.space.base import SearchSpace
@@ -47,6 +48,8 @@ class _Job:
     proxies: tuple[str, ...]
     batch: ProxyBatch
     seed: int
+    device: str = "cpu"
+    precision: str = "fp32"
 
 
 def score_archs(
@@ -63,8 +66,15 @@ def score_archs(
     cache: ScoreCache | None = None,
     context: str = "",
     on_progress: ProgressCallback | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
 ) -> ProxyScores:
-    """Score every arch with every proxy; see the module docstring for what is reused."""
+    """Score every arch with every proxy; see the module docstring for what is reused.
+
+    Networks are built on the CPU (the same weights on any device for a seed), then
+    scored on ``device`` (``auto``: a GPU if torch sees one) under ``precision``'s
+    autocast (`nasforge.proxies.base.run_proxy`)."""
+    placed, precision = resolve_settings(device, precision)
     names = tuple(proxies)
     check_proxy_names(list(names), batch)
     archs = [space.validate(arch) for arch in archs]
@@ -90,7 +100,7 @@ def score_archs(
     done = total - len(todo)
     if on_progress is not None:
         on_progress(done, total)
-    job = _Job(space, names, batch, seed)
+    job = _Job(space, names, batch, seed, placed, precision)
     chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
     for chunk, results in _run_chunks(job, chunks, representative, workers, threads):
         for key, result in zip(chunk, results, strict=True):
@@ -157,21 +167,42 @@ def _score_chunk_here(
 
 
 def _score_chunk(job: _Job, archs: list[Arch]) -> list[dict[str, tuple[float, float]]]:
-    return [score_arch(job.space, arch, job.proxies, job.batch, seed=job.seed) for arch in archs]
+    return [
+        score_arch(
+            job.space,
+            arch,
+            job.proxies,
+            job.batch,
+            seed=job.seed,
+            device=job.device,
+            precision=job.precision,
+        )
+        for arch in archs
+    ]
 
 
 def score_arch(
-    space: SearchSpace, arch: Arch, proxies: Sequence[str], batch: ProxyBatch, *, seed: int = 0
+    space: SearchSpace,
+    arch: Arch,
+    proxies: Sequence[str],
+    batch: ProxyBatch,
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> dict[str, tuple[float, float]]:
-    """(score, seconds) of one arch for each proxy; the network is built once, seeded."""
+    """(score, seconds) of one arch for each proxy; the network is built once, seeded, on
+    the CPU, and moved to ``device`` with the batch."""
     chosen = check_proxy_names(list(proxies), batch)
     torch.set_flush_denormal(True)  # as in training: denormal weights slow the CPU ~10x
+    placed = resolve_device(device)
     with seeded(seed):
-        network = space.build(arch, batch.input_shape, batch.num_classes)
+        network = space.build(arch, batch.input_shape, batch.num_classes).to(placed)
+    batch = batch.to(placed)
     result: dict[str, tuple[float, float]] = {}
     for position, proxy in enumerate(chosen):
         started = time.perf_counter()
         own = network if position == len(chosen) - 1 else copy.deepcopy(network)
-        score = run_proxy(proxy, own, batch, seed=seed)
+        score = run_proxy(proxy, own, batch, seed=seed, precision=precision)
         result[proxy.name] = (score, time.perf_counter() - started)
     return result

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from nasforge.measure.latency import model_device
 from nasforge.proxies.base import ProxyBatch, backward, register, sum_over_weights
 
 
@@ -26,14 +27,19 @@ def without_batchnorm(module: nn.Module) -> None:
             without_batchnorm(child)
 
 
-@register("synflow", needs_data=False, summary="log sum |w * dR/dw|, all-ones input, |w|, no BN")
+@register(
+    "synflow",
+    needs_data=False,
+    summary="log sum |w * dR/dw|, all-ones input, |w|, no BN",
+    exact=True,
+)
 def synflow(network: nn.Module, batch: ProxyBatch) -> float:
     without_batchnorm(network)
     network.double().train()
     with torch.no_grad():
         for parameter in network.parameters():
             parameter.abs_()
-    ones = torch.ones(1, *batch.input_shape, dtype=torch.float64)
+    ones = torch.ones(1, *batch.input_shape, dtype=torch.float64, device=model_device(network))
     backward(network(ones).sum())
     total = sum_over_weights(network, lambda weight, grad: (weight * grad).abs())
     return math.log(total) if total > 0 else -math.inf

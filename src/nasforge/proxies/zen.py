@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nasforge.measure.latency import model_device
 from nasforge.proxies.base import ProxyBatch, register
 
 _MIXUP = 1e-2
@@ -57,8 +58,10 @@ def zen(network: nn.Module, batch: ProxyBatch) -> float:
     shape = (batch.size, *batch.input_shape)
     try:
         with torch.no_grad():
+            # drawn on the CPU from the seeded generator (the same noise on every device)
             clean = torch.randn(shape)
-            noisy = clean + _MIXUP * torch.randn(shape)
+            noisy = (clean + _MIXUP * torch.randn(shape)).to(model_device(network))
+            clean = clean.to(noisy.device)
             network(clean)
             network(noisy)
     finally:

@@ -162,6 +162,7 @@ def _settings(content: ReportContent) -> str:
             f"{usage.wall_seconds:,.1f} s wall",
         ),
         ("trials by status", ", ".join(f"{k} {v}" for k, v in counts.items() if v)),
+        ("device", _device_text(config)),
     ]
     constraints = config.get("constraints")
     if constraints:
@@ -638,6 +639,19 @@ def _space_text(config: dict[str, Any]) -> str:
     params = space.get("params") or {}
     options = ", ".join(f"{k}={v}" for k, v in params.items())
     return f"{space.get('name', '?')}" + (f" ({options})" if options else "")
+
+
+def _device_text(config: dict[str, Any]) -> str:
+    """Where the networks ran and in what precision: a training search's train config, or
+    a one-shot run's record ("" when the config says neither)."""
+    evaluator = config.get("evaluator")
+    params = evaluator.get("params") if isinstance(evaluator, dict) else None
+    train = params.get("train") if isinstance(params, dict) else None
+    oneshot = config.get("oneshot")
+    for source in (train, oneshot):
+        if isinstance(source, dict) and "device" in source:
+            return f"{source['device']}, {source.get('precision', 'fp32')}"
+    return ""
 
 
 def _budget_text(budget: dict[str, Any]) -> str:

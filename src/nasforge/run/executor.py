@@ -117,32 +117,52 @@ def make_executor(
     workers: int | None = 1,
     threads_per_worker: int | None = None,
     ray_address: str | None = None,
+    gpus: int = 0,
+    gpus_per_trial: float = 0.0,
 ) -> Executor:
-    """An executor by name: ``local`` (inline for one worker, else a process pool) or
-    ``ray`` (a Ray cluster at `ray_address`, or a local Ray instance without one)."""
+    """An executor by name: ``local`` (inline for one worker, else a process pool whose
+    workers take the ``gpus`` GPUs round-robin, one each) or ``ray`` (a Ray cluster at
+    `ray_address`, or a local Ray instance without one; ``gpus_per_trial`` reserved for
+    each trial, fractions allowed)."""
     if kind not in EXECUTORS:
         raise ConfigError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}")
     if kind == "local" and ray_address is not None:
         raise ConfigError("--ray-address goes with --executor ray")
+    if kind == "local" and gpus_per_trial:
+        raise ConfigError(
+            "--gpus-per-trial goes with --executor ray (local workers take one GPU each)"
+        )
     if kind == "ray":
         from nasforge.run.ray_executor import RayExecutor
 
         return RayExecutor(
-            workers=workers, address=ray_address, threads_per_trial=threads_per_worker or 1
+            workers=workers,
+            address=ray_address,
+            threads_per_trial=threads_per_worker or 1,
+            gpus_per_trial=gpus_per_trial,
         )
     if workers is None or workers == 1:
         return InlineExecutor()
     from nasforge.run.process_executor import ProcessExecutor
 
-    return ProcessExecutor(workers, threads_per_worker=threads_per_worker)
+    return ProcessExecutor(workers, threads_per_worker=threads_per_worker, gpus=gpus)
 
 
-def check_executor(kind: str, workers: int | None, ray_address: str | None) -> None:
+def check_executor(
+    kind: str, workers: int | None, ray_address: str | None, gpus_per_trial: float = 0.0
+) -> None:
     """Refuse bad executor settings before anything runs: one-line ConfigErrors for a bad
-    kind or worker count, Ray not installed, or no Ray cluster answering at the address."""
-    executor = make_executor(kind, workers=workers, ray_address=ray_address)
+    kind or worker count, Ray not installed, no Ray cluster answering at the address, or
+    GPUs per trial asked of a local Ray instance on a machine without a GPU."""
+    executor = make_executor(
+        kind, workers=workers, ray_address=ray_address, gpus_per_trial=gpus_per_trial
+    )
+    if kind == "ray" and ray_address is None and gpus_per_trial:
+        from nasforge.device import check_gpus_per_trial, visible_gpus
+
+        check_gpus_per_trial(gpus_per_trial, visible_gpus())
     if ray_address is not None:
         from nasforge.run.ray_executor import RayExecutor
 

@@ -36,6 +36,8 @@ def record_oneshot(
     seconds: float,
     diagnostics: Diagnostics,
     metrics: Mapping[str, float],
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> ExperimentRecord:
     """Store a one-shot search as experiment `name` (refused if the name is taken)."""
     config = {
@@ -50,6 +52,8 @@ def record_oneshot(
             "method": method,
             "epochs": epochs,
             "seconds": round(seconds, 3),
+            "device": device,
+            "precision": precision,
             "diagnostics": diagnostics.to_dict(),
         },
     }

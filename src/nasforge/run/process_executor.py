@@ -9,6 +9,10 @@ the cause; the search goes on either way. (A dead worker breaks the whole pool, 
 of the other workers are lost too; when it is not clear whose job killed it, each lost job
 runs again alone, and only the one that kills its worker again is charged a retry.)
 
+On a machine with GPUs (``gpus`` > 0), each worker is given one GPU, round-robin
+(`nasforge.device.trial_devices`): it sees only that one (``CUDA_VISIBLE_DEVICES``), as
+``cuda``, so trials run one per GPU with no GPU named in the evaluator.
+
 Workers never outlive the search: `close` ends them (SIGTERM, then SIGKILL after a grace
 period), they ignore SIGINT (a Ctrl-C reaches the whole process group; the search process
 decides what stops), and each dies by itself when its parent dies, even by SIGKILL: Linux
@@ -30,6 +34,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
@@ -62,12 +67,16 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="nasforge-parent-watch", daemon=True).start()
 
 
-def _start_worker(evaluator_bytes: bytes, threads: int, parent: int) -> None:
+def _start_worker(
+    evaluator_bytes: bytes, threads: int, parent: int, gpus: Any | None = None
+) -> None:
     global _worker_evaluator
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = str(threads)
+    if gpus is not None:  # this worker's GPU, before torch is imported
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus.get()
     import torch
 
     torch.set_num_threads(threads)
@@ -88,7 +97,12 @@ class ProcessExecutor(Executor):
     """Runs up to `workers` evaluations at once in spawned local processes."""
 
     def __init__(
-        self, workers: int, *, threads_per_worker: int | None = None, max_retries: int = 2
+        self,
+        workers: int,
+        *,
+        threads_per_worker: int | None = None,
+        max_retries: int = 2,
+        gpus: int = 0,
     ) -> None:
         if workers < 1:
             raise ConfigError(f"workers must be at least 1, not {workers}")
@@ -99,6 +113,11 @@ class ProcessExecutor(Executor):
         self.workers = workers
         self.threads = threads_per_worker or default_threads(workers)
         self.max_retries = max_retries
+        from nasforge.device import trial_devices  # torch: not at import, in the workers
+
+        self.gpus = gpus
+        self.placement = trial_devices(workers, gpus)
+        """Each worker's device: a GPU number (its CUDA_VISIBLE_DEVICES) or cpu."""
         self._evaluator_bytes = b""
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[Future[Result], Job] = {}
@@ -110,11 +129,17 @@ class ProcessExecutor(Executor):
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
+        gpus = None
+        if self.gpus > 0:  # one GPU for each worker the pool starts
+            gpus = context.SimpleQueue()
+            for device in self.placement:
+                gpus.put(device)
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_start_worker,
-            initargs=(self._evaluator_bytes, self.threads, os.getpid()),
+            initargs=(self._evaluator_bytes, self.threads, os.getpid(), gpus),
         )
 
     def submit(self, job: Job) -> None:
@@ -209,7 +234,8 @@ class ProcessExecutor(Executor):
                 process.kill()
 
     def describe(self) -> str:
-        return f"{self.workers} worker processes, {self.threads} torch thread(s) each"
+        gpus = f", one GPU each over {self.gpus} GPU(s)" if self.gpus else ""
+        return f"{self.workers} worker processes, {self.threads} torch thread(s) each{gpus}"
 
 
 def _died(attempts: int) -> str:

@@ -12,6 +12,7 @@ it comes back as a failed result that names the cause, so the search records it 
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import socket
 import subprocess
@@ -83,6 +84,7 @@ class RayExecutor(Executor):
         threads_per_trial: int = 1,
         max_retries: int = 2,
         connect_timeout: float = 30,
+        gpus_per_trial: float = 0.0,
     ) -> None:
         if workers is not None and workers < 1:
             raise ConfigError(f"workers must be at least 1, not {workers}")
@@ -92,6 +94,8 @@ class RayExecutor(Executor):
             raise ConfigError(f"max_retries must be at least 0, not {max_retries}")
         if not connect_timeout > 0:
             raise ConfigError(f"connect_timeout must be positive, not {connect_timeout}")
+        if not (gpus_per_trial >= 0 and math.isfinite(gpus_per_trial)):
+            raise ConfigError(f"--gpus-per-trial must be a number >= 0, not {gpus_per_trial}")
         if address is not None:
             _split_address(address)  # a malformed address is reported before anything starts
         if importlib.util.find_spec("ray") is None:  # before a search starts, not at start()
@@ -99,6 +103,9 @@ class RayExecutor(Executor):
         self.requested_workers = workers
         self.address = address
         self.threads_per_trial = threads_per_trial
+        self.gpus_per_trial = gpus_per_trial
+        """GPUs Ray reserves for each trial (fractions share one); Ray sets the task's
+        CUDA_VISIBLE_DEVICES, so its trial sees them as ``cuda``."""
         self.max_retries = max_retries
         self.connect_timeout = connect_timeout
         self.workers = workers or 1  # the cluster's share once started, if not given
@@ -125,8 +132,16 @@ class RayExecutor(Executor):
             if self.requested_workers is None:
                 cpus = int(ray.cluster_resources().get("CPU", 1))
                 self.workers = max(1, cpus // self.threads_per_trial)
+            if self.gpus_per_trial:
+                from nasforge.device import check_gpus_per_trial
+
+                check_gpus_per_trial(
+                    self.gpus_per_trial, float(ray.cluster_resources().get("GPU", 0))
+                )
             # Ray's own retries are off: lost trials are retried here, counted and reported.
-            task = ray.remote(num_cpus=self.threads_per_trial, max_retries=0)
+            task = ray.remote(
+                num_cpus=self.threads_per_trial, num_gpus=self.gpus_per_trial, max_retries=0
+            )
             self._task = task(_evaluate_in_task)
             self._evaluator_ref = ray.put(evaluator)
         except BaseException:
@@ -259,9 +274,10 @@ class RayExecutor(Executor):
 
     def describe(self) -> str:
         where = self.address or "local"
+        gpus = f", gpus_per_trial={self.gpus_per_trial:g}" if self.gpus_per_trial else ""
         return (
             f"RayExecutor(workers={self.workers}, address={where}, "
-            f"threads_per_trial={self.threads_per_trial})"
+            f"threads_per_trial={self.threads_per_trial}{gpus})"
         )
 
 

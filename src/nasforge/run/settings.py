@@ -18,6 +18,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "executor": "local",
     "ray_address": None,
     "threads": None,
+    "gpus_per_trial": 0.0,
     "onnx": False,
     "top": 10,
     "ensemble": 1,

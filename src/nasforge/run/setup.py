@@ -69,10 +69,13 @@ def training_evaluator(
     seed: int = 0,
     screen: list[dict[str, Any]] | None = None,
     latency_table: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
 ) -> tuple[SearchSpace, Evaluator]:
     """The space and the training evaluator for a built-in task; `screen` limits metrics
     known before training (params, flops, latency_ms_predicted with `latency_table`), so a
-    candidate that breaks one is not trained."""
+    candidate that breaks one is not trained. Candidates train on ``device`` in
+    ``precision`` (`nasforge.device`)."""
     task, make_evaluator = training_evaluator_factory(
         task_name,
         data,
@@ -87,6 +90,8 @@ def training_evaluator(
         seed=seed,
         screen=screen,
         latency_table=latency_table,
+        device=device,
+        precision=precision,
     )
     name = space_name or default_space_name(task.input_shape, task)
     params = task_space_params(task, name, {**TRAIN_SPACE_DEFAULTS.get(name, {}), **space_params})
@@ -116,6 +121,8 @@ def training_evaluator_factory(
     seed: int = 0,
     screen: list[dict[str, Any]] | None = None,
     latency_table: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
 ) -> tuple[Task, Callable[[SearchSpace], TrainingEvaluator]]:
     """A built-in task, loaded once, and a maker of its training evaluator for any space
     (compound scaling trains one space per point)."""
@@ -124,7 +131,13 @@ def training_evaluator_factory(
     from nasforge.training.trainer import TrainConfig
 
     config = TrainConfig(
-        epochs=epochs, lr=lr, batch_size=batch_size, augment=augment, threads=threads
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        augment=augment,
+        threads=threads,
+        device=device,
+        precision=precision,
     )
     options = {"label_column": label_column} if label_column else {}
     options.update(task_options or {})
@@ -184,3 +197,15 @@ def default_workers(evaluator: Evaluator) -> int:
 
 
 MAX_DEFAULT_WORKERS = 8
+
+
+def trial_gpus(evaluator: Evaluator) -> int:
+    """GPUs that local worker processes take one each (`nasforge.device.trial_devices`):
+    every GPU torch sees when the evaluator trains on ``cuda`` without a number, else 0."""
+    from nasforge.evaluate.training import TrainingEvaluator
+
+    if not isinstance(evaluator, TrainingEvaluator) or evaluator.train_config.device != "cuda":
+        return 0
+    from nasforge.device import visible_gpus
+
+    return visible_gpus()

@@ -20,6 +20,7 @@ until the end of the epoch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterable, Iterator, Sequence, Sized
@@ -35,6 +36,14 @@ from torch import nn
 
 from nasforge.data.image_files import ImageFiles
 from nasforge.data.task import DataError, FloatArray, Task
+from nasforge.device import (
+    autocast,
+    check_device_name,
+    check_precision_name,
+    fit_device,
+    grad_scaler,
+    resolve_precision,
+)
 from nasforge.errors import ConfigError
 from nasforge.evaluate.result import Status
 
@@ -63,6 +72,13 @@ class TrainConfig:
     faster on CPU for the NB201 networks at 8x8 and 32x32 (other inputs are left as they
     are); it changes only the memory layout, not what is computed (up to float rounding).
     ``max_seconds`` stops training after the step that crosses it.
+    ``device`` is where the model, its batches and every tensor of the fit live: ``auto``
+    (a GPU if torch sees one, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``,
+    resolved when a `Trainer` is made (where it runs: a configuration stored on a machine
+    with a GPU is read anywhere), a device torch cannot use there being a `DeviceError`.
+    ``precision`` is ``fp32``, ``bf16`` (autocast to bfloat16), ``fp16`` (autocast to
+    float16 with gradient scaling) or ``auto`` (bf16 or fp16 on a GPU, fp32 elsewhere);
+    parameters stay float32. The report of a fit says which device and precision it used.
     """
 
     epochs: int = 10
@@ -80,13 +96,16 @@ class TrainConfig:
     channels_last: bool = True
     max_seconds: float | None = None
     eval_batch_size: int = 1024
-    device: str = "cpu"
+    device: str = "auto"
+    precision: str = "auto"
     auxiliary_weight: float = 0.4
     """Weight of an auxiliary head's loss (DARTS's 0.4), for a model that sets
     ``auxiliary_logits`` in its training forward pass (the darts network with
     ``auxiliary=True``); other models have none."""
 
     def __post_init__(self) -> None:
+        check_device_name(self.device)
+        check_precision_name(self.precision)
         positive = {
             "epochs": self.epochs,
             "batch_size": self.batch_size,
@@ -145,6 +164,8 @@ class TrainReport:
     reason: str
     seconds: float
     steps: int
+    device: str = "cpu"
+    precision: str = "fp32"
     best_valid_accuracy: float = field(init=False)
     last_valid_accuracy: float = field(init=False)
     best_epoch: int = field(init=False)
@@ -221,6 +242,10 @@ class Trainer:
         self, config: TrainConfig | None = None, hooks: Sequence[TrainerHooks] = ()
     ) -> None:
         self.config = config if config is not None else TrainConfig()
+        self.device = fit_device(self.config.device)
+        """Where the fit runs (the config's device, resolved here)."""
+        self.precision = resolve_precision(self.config.precision, self.device)
+        """The fit's precision, resolved: fp32, bf16 or fp16."""
         self.hooks = tuple(hooks)
         self._generator = torch.Generator()
         self._augment = False
@@ -229,6 +254,8 @@ class Trainer:
         """The weight optimizer of the fit under way (hooks may read its learning rate)."""
         self._params: list[nn.Parameter] = []
         self._loaders: list[Any] = []  # DataLoaders of image files, closed after a fit
+        self.scaler: torch.amp.GradScaler | None = None
+        """The fp16 gradient scaler of the fit under way (None in fp32 and bf16)."""
 
     def fit(self, model: nn.Module, task: Task) -> TrainReport:
         """Train ``model`` in place on ``task``; a NaN or infinite loss ends it as DIVERGED."""
@@ -262,7 +289,7 @@ class Trainer:
     def _fit(self, model: nn.Module, task: Task) -> TrainReport:
         cfg = self.config
         start = time.perf_counter()
-        model.to(cfg.device)
+        model.to(self.device)
         self._generator = torch.Generator().manual_seed(cfg.seed)
         y_train = self._tensor(task.y_train, torch.int64)
         y_valid = self._tensor(task.y_valid, torch.int64)
@@ -285,6 +312,7 @@ class Trainer:
         self._spec_augment = cfg.augment and is_audio(task) and len(shape) == 2
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
         optimizer = self.optimizer = self._optimizer(model)
+        self.scaler = grad_scaler(self.device, self.precision)
         total_steps = cfg.epochs * steps_per_epoch
         schedule = _cosine(optimizer, total_steps, cfg.eta_min) if cfg.cosine else None
         for hook in self.hooks:
@@ -341,6 +369,8 @@ class Trainer:
             reason=reason,
             seconds=time.perf_counter() - start,
             steps=step,
+            device=str(self.device),
+            precision=self.precision,
         )
         for hook in self.hooks:
             hook.on_fit_end(model, report)
@@ -358,7 +388,10 @@ class Trainer:
             from nasforge.data.image_loader import image_loader
 
             loader = image_loader(
-                x, y.numpy(), batch_size=self.config.batch_size, generator=self._generator
+                self._pinned(x),
+                y.numpy(),
+                batch_size=self.config.batch_size,
+                generator=self._generator,
             )
             self._loaders.append(loader)
             return loader
@@ -372,9 +405,15 @@ class Trainer:
     ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         from nasforge.data.image_loader import image_loader
 
-        loader = image_loader(x, y.numpy(), batch_size=self.config.eval_batch_size)
+        loader = image_loader(self._pinned(x), y.numpy(), batch_size=self.config.eval_batch_size)
         self._loaders.append(loader)
         return loader
+
+    def _pinned(self, files: ImageFiles) -> ImageFiles:
+        """`files` read into pinned memory when the fit runs on a GPU (faster copies)."""
+        if self.device.type != "cuda" or files.pin_memory:
+            return files
+        return dataclasses.replace(files, pin_memory=True)
 
     def _close_loaders(self) -> None:
         """End the worker processes of the fit's image loaders (kept between epochs)."""
@@ -396,7 +435,7 @@ class Trainer:
         cfg = self.config
         run = _EpochRun()
         model.train()
-        correct = torch.zeros((), dtype=torch.int64, device=cfg.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
         count = len(batches)
         for index, (xb, yb) in enumerate(batches):
             step = first_step + run.steps
@@ -406,27 +445,17 @@ class Trainer:
                 xb = spec_augment(xb, self._generator)
             if cfg.channels_last and xb.ndim == 4:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            xb, yb = xb.to(cfg.device), yb.to(cfg.device)
+            xb, yb = xb.to(self.device), yb.to(self.device)
             for hook in self.hooks:
                 hook.on_batch_start(step, model)
             for hook in self.hooks:
                 hook.before_forward(step, model, xb, yb)
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            auxiliary = getattr(model, "auxiliary_logits", None)
-            if isinstance(auxiliary, torch.Tensor) and cfg.auxiliary_weight > 0:
-                loss = loss + cfg.auxiliary_weight * F.cross_entropy(auxiliary, yb)
+            logits, loss = self.forward_loss(model, xb, yb)
             loss_value = float(loss.item())
             if not math.isfinite(loss_value):
                 run.diverged = loss_value
                 return run
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            for hook in self.hooks:
-                hook.after_backward(step, model)
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(self._params, cfg.grad_clip)
-            optimizer.step()
+            self.backward_step(step, model, loss, optimizer)
             if schedule is not None:
                 schedule.step()
             for hook in self.hooks:
@@ -440,6 +469,43 @@ class Trainer:
                 break
         run.correct = int(correct)
         return run
+
+    def forward_loss(
+        self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the training loss of a batch (on the model's device), under the
+        precision's autocast (the loss itself is float32: autocast computes it so)."""
+        cfg = self.config
+        with autocast(self.device, self.precision):
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            auxiliary = getattr(model, "auxiliary_logits", None)
+            if isinstance(auxiliary, torch.Tensor) and cfg.auxiliary_weight > 0:
+                loss = loss + cfg.auxiliary_weight * F.cross_entropy(auxiliary, yb)
+        return logits, loss
+
+    def backward_step(
+        self, step: int, model: nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer
+    ) -> None:
+        """Gradients of ``loss`` (scaled in fp16, and unscaled before the hooks see them),
+        clipping and the optimizer step (skipped by the fp16 scaler when they overflowed)."""
+        cfg = self.config
+        scaler = self.scaler
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()  # type: ignore[no-untyped-call]
+        else:
+            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+            scaler.unscale_(optimizer)
+        for hook in self.hooks:
+            hook.after_backward(step, model)
+        if cfg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self._params, cfg.grad_clip)
+        if scaler is None:
+            optimizer.step()
+        else:
+            scaler.step(optimizer)
+            scaler.update()
 
     # -- pieces --------------------------------------------------------------------------
 
@@ -479,12 +545,12 @@ class Trainer:
         was_training = model.training
         model.eval()
         correct = 0
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, self.precision):
             for xb, yb in batches:
                 if self.config.channels_last and xb.ndim == 4:
                     xb = xb.contiguous(memory_format=torch.channels_last)
-                logits = model(xb.to(self.config.device))
-                correct += int((logits.argmax(1) == yb.to(self.config.device)).sum())
+                logits = model(xb.to(self.device))
+                correct += int((logits.argmax(1) == yb.to(self.device)).sum())
         model.train(was_training)
         return correct / count
 
