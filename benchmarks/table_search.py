@@ -10,7 +10,9 @@ the same decisions, measured in the same run):
   perplexity against A100 latency and against CPU energy: hypervolume at 100 and 300 queries
   as a fraction of the hypervolume of the whole table (its exact Pareto front).
 - ``nb201``: NAS-Bench-201 as a plain table (one column per edge, written to a temporary CSV)
-  beside the built-in nb201 space and evaluator: evolution's mean best at 100 queries.
+  beside the built-in nb201 space and evaluator: evolution's mean best at 100 queries, and
+  on the table random search, local, tpe and a plain Optuna TPE study (``--slow-seeds``
+  seeds for the last three).
 - ``importance``: decision importance from 100-query random searches on HW-GPT-Bench S
   (perplexity) against the marginal effects of the whole table, beside naive marginal means.
 - ``importance-nb301``: the same on the NAS-Bench-301 surrogate, the truth from
@@ -107,10 +109,11 @@ def optuna_run(
     seed: int,
     queries: int,
     objectives: Sequence[Objective],
+    archs: list[Arch] | None = None,
 ) -> list[Metrics]:
     """A plain Optuna study: each trial suggests the space's decisions define-by-run (only the
     active ones) and evaluates the arch they resolve to (the nearest row of a table; on the
-    darts space a repeated input moves to the lowest other one)."""
+    darts space a repeated input moves to the lowest other one), appended to `archs`."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -129,6 +132,8 @@ def optuna_run(
         trial = study.ask()
         arch = space.sample_with(functools.partial(_suggest, trial))
         metrics = dict(evaluator.evaluate(arch).metrics)
+        if archs is not None:
+            archs.append(arch)
         study.tell(trial, [metrics[o.metric] for o in objectives])
         found.append(metrics)
     return found
@@ -304,39 +309,55 @@ def part_nb201(args: argparse.Namespace) -> None:
         path = Path(folder) / "nb201_edges.csv"
         write_nb201_table(source, path)
         table, lookup = table_parts(path, EDGES, goal, report=["cifar10_test_acc"])
-        ways: dict[str, tuple[SearchSpace, Evaluator]] = {
-            "built-in nb201 space and evaluator": (builtin, NB201Benchmark(nb201, fidelity=200)),
-            "plain table (one column per edge)": (table, lookup),
+        ways: dict[str, tuple[SearchSpace, Evaluator, str]] = {
+            "evolution, built-in nb201 space and evaluator": (
+                builtin,
+                NB201Benchmark(nb201, fidelity=200),
+                "evolution",
+            ),
+            **{
+                f"{name}, plain table": (table, lookup, name)
+                for name in ("evolution", "random", "local", "tpe", "Optuna TPE")
+            },
         }
+        if ONLY is not None:
+            ways = {k: v for k, v in ways.items() if v[2] in ONLY or v[2].split()[0] in ONLY}
         distinct = len({builtin.canonical(a) for a in builtin.enumerate()})
         print(
-            f"NAS-Bench-201 (CIFAR-10 validation accuracy, 200 epochs), evolution, 100 queries; "
+            f"NAS-Bench-201 (CIFAR-10 validation accuracy, 200 epochs), 100 queries; "
             f"{table.size()} table rows, {distinct} distinct networks up to isomorphism\n"
         )
         print(
-            "| path | seeds | best valid at 100 | its test acc | distinct networks "
+            "| strategy, path | seeds | best valid at 100 | its test acc | distinct networks "
             "among the 100 | s/run |"
         )
         print("|---|---|---|---|---|---|")
-        for label, (space, evaluator) in ways.items():
+        for label, (space, evaluator, name) in ways.items():
+            seeds = args.seeds if name in ("evolution", "random") else args.slow_seeds
             valid, test, unique = [], [], []
             started = time.perf_counter()
-            for seed in range(args.seeds):
-                result = Experiment(
-                    space,
-                    make_strategy("evolution", space, seed=seed),
-                    evaluator,
-                    budget=Budget(queries=100),
-                    objective=goal,
-                ).run()
-                done = [t for t in result.trials if t.evaluated][:100]
-                top = max(done, key=lambda t: t.metrics["cifar10_valid_acc"])
-                valid.append(top.metrics["cifar10_valid_acc"])
-                test.append(top.metrics["cifar10_test_acc"])
-                unique.append(len({_network(builtin, space, Arch.parse(t.arch)) for t in done}))
-            seconds = (time.perf_counter() - started) / args.seeds
+            for seed in range(seeds):
+                archs: list[Arch] = []
+                if name == "Optuna TPE":
+                    done = optuna_run(space, evaluator, "tpe", seed, 100, goal, archs)
+                else:
+                    result = Experiment(
+                        space,
+                        make_strategy(name, space, seed=seed),
+                        evaluator,
+                        budget=Budget(queries=100),
+                        objective=goal,
+                    ).run()
+                    trials = [t for t in result.trials if t.evaluated][:100]
+                    done = [dict(t.metrics) for t in trials]
+                    archs = [Arch.parse(t.arch) for t in trials]
+                top = max(done, key=lambda m: m["cifar10_valid_acc"])
+                valid.append(top["cifar10_valid_acc"])
+                test.append(top["cifar10_test_acc"])
+                unique.append(len({_network(builtin, space, a) for a in archs}))
+            seconds = (time.perf_counter() - started) / seeds
             print(
-                f"| {label} | {args.seeds} | {mean_se(valid)} | {mean_se(test)} | "
+                f"| {label} | {seeds} | {mean_se(valid)} | {mean_se(test)} | "
                 f"{mean_se([float(u) for u in unique], 1)} | {seconds:.1f} |",
                 flush=True,
             )
