@@ -34,6 +34,7 @@ import csv
 import functools
 import math
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -450,6 +451,12 @@ def importance_rows(
             rows[label]["pearson"].append(float(pearsonr(true, est)[0]))
             rows[label]["spearman"].append(float(spearmanr(true, est)[0]))
             rows[label]["top"].append(float(top == true_top))
+        print(
+            f"  seed {seed}: "
+            + "; ".join(f"{k.split()[0]} {v['pearson'][-1]:.3f}" for k, v in rows.items()),
+            file=sys.stderr,
+            flush=True,
+        )
     seconds = (time.perf_counter() - started) / seeds
     print("| estimate | seeds | Pearson | Spearman | top decision right |")
     print("|---|---|---|---|---|")
