@@ -10,9 +10,13 @@ the same decisions, measured in the same run):
   perplexity against A100 latency and against CPU energy: hypervolume at 100 and 300 queries
   as a fraction of the hypervolume of the whole table (its exact Pareto front).
 - ``nb201``: NAS-Bench-201 as a plain table (one column per edge, written to a temporary CSV)
-  beside the built-in nb201 space and evaluator: evolution's mean best at 100 queries.
+  beside the built-in nb201 space and evaluator: evolution's mean best at 100 queries, and
+  on the table random search, local, tpe and a plain Optuna TPE study (``--slow-seeds``
+  seeds for the last three).
 - ``importance``: decision importance from 100-query random searches on HW-GPT-Bench S
   (perplexity) against the marginal effects of the whole table, beside naive marginal means.
+- ``importance-nb301``: the same on the NAS-Bench-301 surrogate, the truth from
+  ``--truth-genotypes`` random genotypes.
 
 A plain Optuna study counts every trial as a query, repeats included (as Optuna does); a
 nasforge experiment does not spend a query on an arch it has already evaluated.
@@ -30,17 +34,19 @@ import csv
 import functools
 import math
 import statistics
+import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from nasforge.analysis.importance import decision_importance
+from nasforge.analysis.surrogate import DecisionForest
 from nasforge.arch import Arch
 from nasforge.evaluate import NB201Benchmark, NB201Table
 from nasforge.evaluate.base import Evaluator
@@ -104,10 +110,11 @@ def optuna_run(
     seed: int,
     queries: int,
     objectives: Sequence[Objective],
+    archs: list[Arch] | None = None,
 ) -> list[Metrics]:
     """A plain Optuna study: each trial suggests the space's decisions define-by-run (only the
     active ones) and evaluates the arch they resolve to (the nearest row of a table; on the
-    darts space a repeated input moves to the lowest other one)."""
+    darts space a repeated input moves to the lowest other one), appended to `archs`."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -126,6 +133,8 @@ def optuna_run(
         trial = study.ask()
         arch = space.sample_with(functools.partial(_suggest, trial))
         metrics = dict(evaluator.evaluate(arch).metrics)
+        if archs is not None:
+            archs.append(arch)
         study.tell(trial, [metrics[o.metric] for o in objectives])
         found.append(metrics)
     return found
@@ -301,39 +310,55 @@ def part_nb201(args: argparse.Namespace) -> None:
         path = Path(folder) / "nb201_edges.csv"
         write_nb201_table(source, path)
         table, lookup = table_parts(path, EDGES, goal, report=["cifar10_test_acc"])
-        ways: dict[str, tuple[SearchSpace, Evaluator]] = {
-            "built-in nb201 space and evaluator": (builtin, NB201Benchmark(nb201, fidelity=200)),
-            "plain table (one column per edge)": (table, lookup),
+        ways: dict[str, tuple[SearchSpace, Evaluator, str]] = {
+            "evolution, built-in nb201 space and evaluator": (
+                builtin,
+                NB201Benchmark(nb201, fidelity=200),
+                "evolution",
+            ),
+            **{
+                f"{name}, plain table": (table, lookup, name)
+                for name in ("evolution", "random", "local", "tpe", "Optuna TPE")
+            },
         }
+        if ONLY is not None:
+            ways = {k: v for k, v in ways.items() if v[2] in ONLY or v[2].split()[0] in ONLY}
         distinct = len({builtin.canonical(a) for a in builtin.enumerate()})
         print(
-            f"NAS-Bench-201 (CIFAR-10 validation accuracy, 200 epochs), evolution, 100 queries; "
+            f"NAS-Bench-201 (CIFAR-10 validation accuracy, 200 epochs), 100 queries; "
             f"{table.size()} table rows, {distinct} distinct networks up to isomorphism\n"
         )
         print(
-            "| path | seeds | best valid at 100 | its test acc | distinct networks "
+            "| strategy, path | seeds | best valid at 100 | its test acc | distinct networks "
             "among the 100 | s/run |"
         )
         print("|---|---|---|---|---|---|")
-        for label, (space, evaluator) in ways.items():
+        for label, (space, evaluator, name) in ways.items():
+            seeds = args.seeds if name in ("evolution", "random") else args.slow_seeds
             valid, test, unique = [], [], []
             started = time.perf_counter()
-            for seed in range(args.seeds):
-                result = Experiment(
-                    space,
-                    make_strategy("evolution", space, seed=seed),
-                    evaluator,
-                    budget=Budget(queries=100),
-                    objective=goal,
-                ).run()
-                done = [t for t in result.trials if t.evaluated][:100]
-                top = max(done, key=lambda t: t.metrics["cifar10_valid_acc"])
-                valid.append(top.metrics["cifar10_valid_acc"])
-                test.append(top.metrics["cifar10_test_acc"])
-                unique.append(len({_network(builtin, space, Arch.parse(t.arch)) for t in done}))
-            seconds = (time.perf_counter() - started) / args.seeds
+            for seed in range(seeds):
+                archs: list[Arch] = []
+                if name == "Optuna TPE":
+                    done = optuna_run(space, evaluator, "tpe", seed, 100, goal, archs)
+                else:
+                    result = Experiment(
+                        space,
+                        make_strategy(name, space, seed=seed),
+                        evaluator,
+                        budget=Budget(queries=100),
+                        objective=goal,
+                    ).run()
+                    trials = [t for t in result.trials if t.evaluated][:100]
+                    done = [dict(t.metrics) for t in trials]
+                    archs = [Arch.parse(t.arch) for t in trials]
+                top = max(done, key=lambda m: m["cifar10_valid_acc"])
+                valid.append(top["cifar10_valid_acc"])
+                test.append(top["cifar10_test_acc"])
+                unique.append(len({_network(builtin, space, a) for a in archs}))
+            seconds = (time.perf_counter() - started) / seeds
             print(
-                f"| {label} | {args.seeds} | {mean_se(valid)} | {mean_se(test)} | "
+                f"| {label} | {seeds} | {mean_se(valid)} | {mean_se(test)} | "
                 f"{mean_se([float(u) for u in unique], 1)} | {seconds:.1f} |",
                 flush=True,
             )
@@ -349,8 +374,8 @@ def _network(builtin: NB201Space, space: SearchSpace, arch: Arch) -> Arch:
     return builtin.canonical(arch)
 
 
-# -- decision importance on HW-GPT-Bench S ----------------------------------------------------
-def marginal_effects(codes: np.ndarray, values: np.ndarray, space: TableSpace) -> dict[Any, float]:
+# -- decision importance on HW-GPT-Bench S and NAS-Bench-301 -----------------------------------
+def marginal_effects(codes: np.ndarray, values: np.ndarray, space: SearchSpace) -> dict[Any, float]:
     """(decision, choice) -> mean value of the rows with that choice less the average of the
     decision's choice means (choices absent from the rows are left out)."""
     effects: dict[Any, float] = {}
@@ -368,7 +393,7 @@ def marginal_effects(codes: np.ndarray, values: np.ndarray, space: TableSpace) -
     return effects
 
 
-def top_decision(codes: np.ndarray, values: np.ndarray, space: TableSpace) -> str:
+def top_decision(codes: np.ndarray, values: np.ndarray, space: SearchSpace) -> str:
     """The decision whose marginal effects explain most of the variance over the rows."""
     effects = marginal_effects(codes, values, space)
     explained = {}
@@ -382,57 +407,103 @@ def top_decision(codes: np.ndarray, values: np.ndarray, space: TableSpace) -> st
     return max(explained, key=lambda label: explained[label])
 
 
-def part_importance(args: argparse.Namespace) -> None:
-    space, evaluator, _ = hwgpt_parts("hwgpt-s", args.benchmarks, None)
-    codes, ppl = space.data.codes, space.data.metrics["perplexity"]
-    truth = marginal_effects(codes, ppl, space)
-    true_top = top_decision(codes, ppl, space)
-    keys = list(truth)
-    print(
-        f"HW-GPT-Bench S, perplexity: importance from 100-query random searches against the "
-        f"whole table ({len(keys)} (decision, choice) effects; true top decision {true_top})\n"
-    )
+def importance_rows(
+    space: SearchSpace,
+    evaluator: Evaluator,
+    metric: str,
+    direction: Literal["max", "min"],
+    truth: tuple[dict[Any, float], str],
+    seeds: int,
+) -> None:
+    """Per seed, a 100-query random search; the forest's (`decision_importance`) and the
+    naive per-choice means' effects and top decision against `truth`; prints the table."""
+    effects, true_top = truth
+    forest_rows = DecisionForest(space)
     rows: dict[str, dict[str, list[float]]] = {
         "decision_importance (forest)": {"pearson": [], "spearman": [], "top": []},
         "naive marginal means": {"pearson": [], "spearman": [], "top": []},
     }
     started = time.perf_counter()
-    for seed in range(args.seeds):
+    for seed in range(seeds):
         result = Experiment(
             space,
             make_strategy("random", space, seed=seed),
             evaluator,
             budget=Budget(queries=100),
-            objective=[Objective("perplexity", "min")],
+            objective=[Objective(metric, direction)],
         ).run()
         done = [t for t in result.trials if t.evaluated][:100]
         archs = [space.validate(Arch.parse(t.arch)) for t in done]
-        values = np.array([t.metrics["perplexity"] for t in done])
+        values = np.array([t.metrics[metric] for t in done])
         found = decision_importance(
-            space, archs, values, metric="perplexity", direction="min", seed=seed
+            space, archs, values, metric=metric, direction=direction, seed=seed, min_trials=100
         )
         forest = {(d.label, e.choice): e.effect for d in found.decisions for e in d.effects}
-        sample = np.array([codes[space.data.row_of[a]] for a in archs])
+        sample = forest_rows.rows(archs)
         naive = marginal_effects(sample, values, space)
         for label, estimate, top in (
             ("decision_importance (forest)", forest, found.decisions[0].label),
             ("naive marginal means", naive, top_decision(sample, values, space)),
         ):
-            shared = [k for k in keys if k in estimate]
-            true = [truth[k] for k in shared]
+            shared = [k for k in effects if k in estimate]
+            true = [effects[k] for k in shared]
             est = [estimate[k] for k in shared]
             rows[label]["pearson"].append(float(pearsonr(true, est)[0]))
             rows[label]["spearman"].append(float(spearmanr(true, est)[0]))
             rows[label]["top"].append(float(top == true_top))
-    seconds = (time.perf_counter() - started) / args.seeds
+        print(
+            f"  seed {seed}: "
+            + "; ".join(f"{k.split()[0]} {v['pearson'][-1]:.3f}" for k, v in rows.items()),
+            file=sys.stderr,
+            flush=True,
+        )
+    seconds = (time.perf_counter() - started) / seeds
     print("| estimate | seeds | Pearson | Spearman | top decision right |")
     print("|---|---|---|---|---|")
     for label, got in rows.items():
         print(
-            f"| {label} | {args.seeds} | {mean_se(got['pearson'])} | {mean_se(got['spearman'])} "
+            f"| {label} | {seeds} | {mean_se(got['pearson'])} | {mean_se(got['spearman'])} "
             f"| {100 * statistics.mean(got['top']):.0f}% |"
         )
-    print(f"\n({seconds:.1f} s per seed)\n")
+    print(f"\n({seconds:.1f} s per seed)\n", flush=True)
+
+
+def part_importance(args: argparse.Namespace) -> None:
+    space, evaluator, _ = hwgpt_parts("hwgpt-s", args.benchmarks, None)
+    codes, ppl = space.data.codes, space.data.metrics["perplexity"]
+    truth = marginal_effects(codes, ppl, space)
+    true_top = top_decision(codes, ppl, space)
+    print(
+        f"HW-GPT-Bench S, perplexity: importance from 100-query random searches against the "
+        f"whole table ({len(truth)} (decision, choice) effects; true top decision {true_top})\n"
+    )
+    importance_rows(space, evaluator, "perplexity", "min", (truth, true_top), args.seeds)
+
+
+def part_importance_nb301(args: argparse.Namespace) -> None:
+    space, surrogate = nb301_parts("darts", {}, {}, args.benchmarks / "nb301_surrogate")
+    rng = np.random.default_rng(54321)
+    started = time.perf_counter()
+    archs = [space.sample(rng) for _ in range(args.truth_genotypes)]
+    genotypes = [space.to_genotype(a) for a in archs]
+    accuracy = np.concatenate(
+        [
+            100.0 * surrogate.predict(genotypes[i : i + 5000])[:, 0]
+            for i in range(0, len(genotypes), 5000)
+        ]
+    )
+    codes = DecisionForest(space).rows(archs)
+    truth = marginal_effects(codes, accuracy, space)
+    true_top = top_decision(codes, accuracy, space)
+    spread = statistics.pstdev(truth.values())
+    print(
+        f"NAS-Bench-301 surrogate, valid_acc (%) at epoch 98: importance from 100-query "
+        f"random searches against {len(archs)} random genotypes "
+        f"({time.perf_counter() - started:.0f} s to draw and predict): {len(truth)} "
+        f"(decision, choice) effects, their SD {spread:.3f} points, largest "
+        f"{max(abs(v) for v in truth.values()):.3f}; true top decision {true_top}\n"
+    )
+    importance_rows(space, surrogate, "valid_acc", "max", (truth, true_top), args.seeds)
 
 
 PARTS = {
@@ -441,6 +512,7 @@ PARTS = {
     "hwgpt-pareto": part_hwgpt_pareto,
     "nb201": part_nb201,
     "importance": part_importance,
+    "importance-nb301": part_importance_nb301,
 }
 
 
@@ -451,6 +523,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--slow-seeds", type=int, default=5, help="for reinforce and bayesian")
     parser.add_argument("--random-genotypes", type=int, default=10_000)
+    parser.add_argument(
+        "--truth-genotypes", type=int, default=100_000, help="importance-nb301's truth"
+    )
     parser.add_argument(
         "--only", nargs="+", default=None, help="run these rows only (labels, e.g. random tpe)"
     )

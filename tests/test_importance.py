@@ -95,6 +95,10 @@ def test_too_few_trials_say_so_and_how_many_are_needed() -> None:
         decision_importance(space, archs, values, metric="acc")
     with pytest.raises(TooFewTrials, match="same acc"):
         decision_importance(space, archs * 2, [1.0] * 18, metric="acc")
+    fewer = decision_importance(space, archs, values, metric="acc", min_trials=9)
+    assert fewer.trials == 9 and fewer.decisions
+    with pytest.raises(TooFewTrials, match="need at least 12"):
+        decision_importance(space, archs, values, metric="acc", min_trials=12)
 
 
 def test_noise_alone_gives_a_warning() -> None:

@@ -148,3 +148,25 @@ def test_search_on_nb301_every_query_a_prediction_and_resume(folder: Path, tmp_p
     assert "surrogate prediction" in resumed.stdout
     wrong = runner.invoke(app, ["search", *common[2:], "--space", "nb201", "--store", store])
     assert wrong.exit_code == 2 and "space 'darts' only" in wrong.output
+
+
+def test_proxies_recomputed_on_genotypes_of_the_naslib_csv(folder: Path) -> None:
+    """Two genotypes of nb301_zc_725.csv built by the darts space as NAS-Bench-301 trained
+    them (32 channels, 8 cells): nasforge's parameter count within 2% of NASLib's, and its
+    synflow (log) within 2% of NASLib's score of the same genotype."""
+    import csv
+
+    from nasforge.proxies import ProxyBatch
+    from nasforge.proxies.scoring import score_archs
+    from nasforge.space import make_space
+
+    with (folder / "nb301_zc_725.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:2]
+    space = make_space("darts", channels=32, layers=8, distinct_inputs=True)
+    archs = [space.parse(row["genotype"]) for row in rows]
+    batch = ProxyBatch(input_shape=(3, 32, 32), num_classes=10)
+    scored = score_archs(space, archs, ["params", "synflow"], batch, share_isomorphic=False)
+    for i, row in enumerate(rows):
+        assert scored.scores["params"][i] / 1e6 == pytest.approx(float(row["params"]), rel=0.02)
+        assert scored.scores["synflow"][i] == pytest.approx(float(row["synflow"]), rel=0.02)
+    assert scored.scores["params"][0] != scored.scores["params"][1]

@@ -26,6 +26,7 @@ from nasforge.run.objective import Objective
 from nasforge.run.storage import Store
 from nasforge.space import TableSpace, make_space
 from nasforge.space.stored import read_space, space_config
+from nasforge.space.table_data import TableData
 from nasforge.strategy import STRATEGIES, make_strategy
 from nasforge.testing.strategy_conformance import (
     ConformanceSpace,
@@ -278,6 +279,44 @@ def test_bad_table_input_is_one_line_exit_2_nothing_written(tmp_path: Path, case
     assert len(lines) == 1 and lines[0].startswith("nasforge: error:"), output
     assert needle in lines[0]
     assert not (tmp_path / "s.db").exists()
+
+
+def test_set_choices_moves_many_rows_to_the_nearest_rows_with_the_choices(
+    space: TableSpace,
+) -> None:
+    """The batch form that decision importance uses gives, row for row, what `resolve` of
+    `complete` with the choices set gives among the rows that hold those choices (all rows
+    when none does); a set choice is never lost where a row holds it."""
+    rng = np.random.default_rng(0)
+    rows = space.data.codes[rng.integers(space.size(), size=60)]
+    decisions, codes = space.decisions, space.data.codes
+    changed = 0
+    for choices in ({1: 0}, {1: 1}, {2: 1, 8: 0}, {0: 1, 9: 1}, {3: 0, 5: 1}):
+        batch = space.set_choices(rows, choices)
+        holding = np.all([codes[:, j] == k for j, k in choices.items()], axis=0)
+        among = _rows(space, holding) if holding.any() else space
+        for row, got in zip(rows, batch, strict=True):
+            assignment = space.complete(_arch(space, row))
+            for column, index in choices.items():
+                assignment[decisions[column].label] = decisions[column].choices[index]
+            assert among.resolve(assignment) == _arch(space, got)
+            assert not holding.any() or all(got[j] == k for j, k in choices.items())
+            changed += not np.array_equal(row, got)
+    assert changed > 100
+
+
+def _arch(space: TableSpace, codes: np.ndarray) -> Arch:
+    return space.data.arch_of(codes)
+
+
+def _rows(space: TableSpace, keep: np.ndarray) -> TableSpace:
+    """The table of `space` cut to the rows `keep` allows."""
+    data = space.data
+    archs = [arch for arch, kept in zip(data.archs, keep, strict=True) if kept]
+    metrics = {name: values[keep] for name, values in data.metrics.items()}
+    return TableSpace.from_data(
+        TableData(data.path, data.decisions, data.codes[keep], metrics, archs)
+    )
 
 
 def test_a_table_space_builds_no_network(space: TableSpace) -> None:

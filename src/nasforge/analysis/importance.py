@@ -141,10 +141,12 @@ def decision_importance(
     seed: int = 0,
     trees: int = 100,
     interactions: int = SHOWN_INTERACTIONS,
+    min_trials: int | None = None,
 ) -> Importance:
-    """How much each decision of `space` explains of `values` (one per arch)."""
+    """How much each decision of `space` explains of `values` (one per arch); fewer than
+    `min_trials` archs (default `minimum_trials(space)`) raise TooFewTrials."""
     model, rows, decomposition = fit_and_decompose(
-        space, archs, values, metric=metric, seed=seed, trees=trees
+        space, archs, values, metric=metric, seed=seed, trees=trees, min_trials=min_trials
     )
     total, main = decomposition.total, decomposition.main
     decisions = []
@@ -208,11 +210,14 @@ def fit_and_decompose(
     metric: str = "metric",
     seed: int = 0,
     trees: int = 100,
+    min_trials: int | None = None,
 ) -> tuple[DecisionForest, np.ndarray, Decomposition]:
     """The forest fit on the trials, their rows, and its decomposition over the space; raise
-    TooFewTrials when the trials cannot separate the decisions."""
+    TooFewTrials when the trials cannot separate the decisions (fewer than `min_trials`,
+    default `minimum_trials(space)`: a caller that knows most decisions matter little, as on
+    NAS-Bench-301's 32 decisions from 100 trials, may ask for less)."""
     values_ = np.asarray(values, dtype=np.float64)
-    needed = minimum_trials(space)
+    needed = minimum_trials(space) if min_trials is None else max(min_trials, 3)
     if len(archs) < needed:
         raise TooFewTrials(
             f"too few trials to tell which decisions matter: {len(archs)} with {metric}, "

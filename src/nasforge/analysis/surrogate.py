@@ -87,12 +87,16 @@ class DecisionForest:
     def with_choices(self, rows: np.ndarray, choices: Mapping[int, int]) -> np.ndarray:
         """`rows` with decision j set to choice k for every ``j: k`` of `choices`; in a
         conditional space, the archs that assignment gives (a decision it makes inactive
-        is dropped, one it activates gets its first choice)."""
+        is dropped, one it activates gets its first choice), by `SearchSpace.set_choices`
+        when the space has a batch form."""
         out: np.ndarray = rows.copy()
         for column, index in choices.items():
             out[:, column] = index
         if not self.space.conditional:
             return out
+        batch = self.space.set_choices(rows, choices)
+        if batch is not None:  # the space resolves all rows at once (a table)
+            return batch
         decisions = self.space.decisions
         known = self._resolved  # the same assignment recurs across rows and calls
         archs = []

@@ -111,6 +111,13 @@ class SearchSpace(ABC):
         default for those it leaves inactive. Here (no conditional decisions) ``arch``."""
         return dict(self.validate(arch))
 
+    def set_choices(self, rows: np.ndarray, choices: Mapping[int, int]) -> np.ndarray | None:
+        """Optional batch form of `complete` then `resolve` on archs as rows of choice
+        indices (one column per decision, -1 where inactive): each row with decision j set
+        to choice k for every ``j: k`` of `choices`, resolved, as such a row. None (here):
+        the space has no batch form, and a caller resolves arch by arch."""
+        return None
+
     def sample_with(self, answer: Callable[[Decision], Choice]) -> Arch:
         """The arch whose active decisions ``answer`` chooses, asked one at a time in the
         order the space needs them (define-by-run, as Optuna's ``trial.suggest_*``): here
