@@ -14,7 +14,8 @@ training and ``--test-per-class`` (50) test images of each class of the CIFAR-10
 
 **--search METHOD --seed S**: one ``nasforge oneshot`` search (the CLI, in a subprocess) of
 the darts space at ``--channels`` 8, ``--layers`` 3, ``--epochs`` 4, batch 64, one thread,
-on the ``--subset`` file; its ``--json`` output, with the wall time, is appended to
+on the ``--subset`` file (``--max-minutes``: stopped after the epoch that crosses it); its
+``--json`` output, with the wall time, is appended to
 ``--results`` (``docs/data/darts_surrogate_search.jsonl``).
 
 **--table**: the random scale (median, 90th, 99th percentiles), the published cells, and
@@ -96,6 +97,8 @@ def search(args: argparse.Namespace) -> None:
         "--task", "cifar10", "--data", str(args.subset), "--epochs", str(args.epochs),
         "--seed", str(args.seed), "--threads", "1", "--json",
     ]  # fmt: skip
+    if args.max_minutes is not None:
+        command += ["--max-minutes", str(args.max_minutes)]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -243,6 +246,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-minutes", type=float, help="stop after the epoch crossing it")
     parser.add_argument("--random", type=int, default=10_000)
     parser.add_argument("--random-seed", type=int, default=0)
     parser.add_argument("--benchmark", type=Path, default=SHARED / "benchmarks" / "nb301_surrogate")
