@@ -220,11 +220,10 @@ def table(args: argparse.Namespace) -> None:
     for method in METHODS:
         old = before.get(method, [])
         new = after.get(method, [])
-        now = f"{statistics.mean(new):.1f} ({', '.join(f'{p:.1f}' for p in new)})"
-        print(
-            f"| {method} | {', '.join(f'{p:.1f}' for p in old) or '-'} "
-            f"| {now if new else 'not run'} |"
-        )
+        now = "not run"
+        if new:
+            now = f"{statistics.mean(new):.1f} ({', '.join(f'{p:.1f}' for p in new)})"
+        print(f"| {method} | {', '.join(f'{p:.1f}' for p in old) or '-'} | {now} |")
     means = [statistics.mean(p) for p in after.values() if p]
     if means:
         print(
