@@ -3,6 +3,7 @@ form, its supernet, and one-shot search on it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -269,6 +270,34 @@ def test_edges_that_start_equal_learn_different_ops() -> None:
     ]
     assert any(a[0] != b[0] for a, b in pairs), genotype  # two kept edges, two ops
     assert all(a[1] != b[1] for a, b in pairs)  # two different inputs per node
+
+
+def test_diagnostics_record_the_per_edge_weights_and_the_archs_skip_share() -> None:
+    space = DartsSpace(**TINY)  # type: ignore[arg-type]
+    method = make_method("darts", space)
+    result = method.search(load_task("digits"), epochs=1, batch_size=64, seed=0, threads=1)
+    diagnostics = result.diagnostics
+    # every edge's vector over the 8 primitives (none included), as DARTS weights them
+    assert set(diagnostics.choices) == set(result.alpha)
+    assert diagnostics.choices["normal_node0_edge0"] == space.edge_choices()
+    # after one epoch the weights are near uniform: entropy near log(8), not 0
+    assert 0.9 * np.log(8) < diagnostics.mean_entropy[-1] <= np.log(8)
+    genotype = space.to_genotype(result.arch)
+    ops = [op for op, _ in (*genotype.normal, *genotype.reduce)]
+    assert diagnostics.skip_share[-1] == ops.count("skip_connect") / len(ops)
+
+
+def test_second_order_and_exclude_ops_search_the_per_edge_supernet() -> None:
+    # both read a mask per weighted decision; the per-edge vectors (decisions only the
+    # supernet asks) had none: darts2 failed with a KeyError, exclude_ops=none was refused
+    space = DartsSpace(**TINY)  # type: ignore[arg-type]
+    task = load_task("digits")
+    task = dataclasses.replace(task, x_train=task.x_train[:256], y_train=task.y_train[:256])
+    method = make_method("darts2", space, exclude_ops="none")
+    result = method.search(task, epochs=1, batch_size=32, seed=0, threads=1)
+    none = space.edge_choices().index("none")
+    assert all((w[:, none] == 0).all() for w in result.diagnostics.weights.values())
+    assert "none" not in space.format(result.arch)
 
 
 def test_a_path_taking_one_input_twice_is_the_child() -> None:

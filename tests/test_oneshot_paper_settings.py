@@ -49,6 +49,33 @@ def test_every_method_lists_its_departures_in_help() -> None:
     assert "half the training data" not in text and "validation set of 0.1" in text
 
 
+def test_enas_and_spos_departures_state_our_defaults_beside_the_authors_code() -> None:
+    # the references, read in the authors' code: melodyguan/enas
+    # scripts/cifar10_micro_search.sh and src/cifar10/data_utils.py; megvii-model/
+    # SinglePathOneShot src/Supernet/train.py and src/Search/search.py
+    result = runner.invoke(app, ["oneshot", "--help"], env={"COLUMNS": "400"})
+    text = " ".join(result.output.split()).split("Departures from the papers:")[1]
+    enas_text = text.split("; enas: ")[1].split("; spos: ")[0]
+    spos_text = text.split("; spos: ")[1]
+    enas = make_method("enas", SPACE)
+    spos = make_method("spos", SPACE)
+    for method, said in ((enas, enas_text), (spos, spos_text)):
+        assert method.default_arch_share == 0.1 and "validation set of 0.1" in said
+        assert f"lr {method.lr:g} cosine to {method.eta_min:g}" in said
+        decay = f"{method.weight_decay:.0e}".replace("e-0", "e-")  # 3e-4
+        assert f"weight decay {decay}" in said
+    controller_lr = f"{enas.controller_lr:.0e}".replace("e-0", "e-")
+    ours = f"controller lr {controller_lr}, {enas.controller_steps} steps of "
+    assert ours + f"{enas.controller_aggregate} paths" in enas_text
+    assert "5,000 of 50,000" in enas_text and "(code 3.5e-3, 30 of 10)" in enas_text
+    assert "0.05 to 0.0005 cosine with warm restarts" in enas_text
+    assert "weight decay 1e-4" in enas_text
+    assert f"{spos.population_size} for {spos.generations} generations" in spos_text
+    assert "lr 0.5 at batch 1024 decayed linearly to 0" in spos_text
+    assert "weight decay 4e-5" in spos_text and "label smoothing 0.1" in spos_text
+    assert "50 for 20 generations" in spos_text
+
+
 def test_a_bad_lambda_epochs_is_one_line_and_exit_2() -> None:
     result = runner.invoke(
         app, ["oneshot", "--method", "beta-darts", "-o", "lambda_epochs=0", "--epochs", "1"]

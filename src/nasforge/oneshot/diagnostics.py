@@ -107,10 +107,19 @@ class Diagnostics:
 
 class DiagnosticsRecorder:
     """Collects one point per epoch (or generation); `result` turns them into `Diagnostics`.
-    ``choices``: the decisions recorded (label -> candidate names)."""
+    ``choices``: the decisions recorded (label -> candidate names); ``arch_choices``: the
+    decisions of the archs, whose skip connections are counted (default ``choices``; they
+    differ where the method weights a relaxation of the space's decisions, as the darts
+    space's per-edge op vectors)."""
 
-    def __init__(self, choices: Mapping[str, tuple[str, ...]], unit: str = "epoch") -> None:
+    def __init__(
+        self,
+        choices: Mapping[str, tuple[str, ...]],
+        unit: str = "epoch",
+        arch_choices: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.choices, self.unit = dict(choices), unit
+        self.arch_choices = dict(choices if arch_choices is None else arch_choices)
         self.weights: list[dict[str, FloatArray]] = []
         self.archs: list[Arch] = []
         self.arch_loss: list[float] = []
@@ -155,7 +164,7 @@ class DiagnosticsRecorder:
             choices=self.choices,
             weights=weights,
             archs=tuple(self.archs),
-            skip_share=np.array([skip_share(a, self.choices) for a in self.archs], np.float64),
+            skip_share=np.array([skip_share(a, self.arch_choices) for a in self.archs], np.float64),
             entropy=entropy,
             arch_loss=np.array(self.arch_loss, dtype=np.float64),
             score=np.array(self.scores, dtype=np.float64),

@@ -56,6 +56,7 @@ from nasforge.oneshot.memory import (
 from nasforge.oneshot.sampling import PathScorer
 from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
+from nasforge.space.choices import ChoiceDecision
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, TrainReport
 from nasforge.training.trainer import augment_batch, is_audio
 
@@ -398,7 +399,7 @@ class OneShotMethod(TrainerHooks, ABC):
     def _exclude_masks(self, supernet: SuperNet, labels: Sequence[str]) -> Alpha:
         """Per decision, 0 for a candidate and -inf for one named in ``exclude_ops``."""
         exclude, known, masks = set(self.exclude_ops), set[object](), {}
-        for decision in supernet.decisions:
+        for decision in _decisions_of(supernet):
             if decision.label not in labels:
                 continue
             known.update(decision.choices)
@@ -455,7 +456,9 @@ class OneShotMethod(TrainerHooks, ABC):
             split.x_arch, split.y_arch, batch_size, self.generator_, transform
         )
         self.steps_per_epoch_ = math.ceil(len(split.weights_task.y_train) / batch_size)
-        self.recorder_ = DiagnosticsRecorder(_choices_of(supernet, labels))
+        self.recorder_ = DiagnosticsRecorder(
+            _choices_of(supernet, labels), arch_choices=_choices_of(supernet, supernet.labels)
+        )
         self._arch_losses: list[float] = []
         self.latency_penalty_: LatencyPenalty | None = None
         self.expected_latency_: list[float] = []
@@ -706,7 +709,16 @@ def gradients(loss: torch.Tensor, alpha: Alpha) -> Alpha:
 
 
 def _choices_of(supernet: SuperNet, labels: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """The candidates of each decision in ``labels``, as text (for diagnostics)."""
+    """The candidates of each decision in ``labels``, as text (for diagnostics): the space's
+    decisions and those only the supernet asks (the darts space's per-edge op vectors)."""
     return {
-        d.label: tuple(str(c) for c in d.choices) for d in supernet.decisions if d.label in labels
+        d.label: tuple(str(c) for c in d.choices)
+        for d in _decisions_of(supernet)
+        if d.label in labels
     }
+
+
+def _decisions_of(supernet: SuperNet) -> tuple[ChoiceDecision, ...]:
+    """The space's decisions and those only the supernet asks (the darts space's per-edge op
+    vectors, which the gradient methods weight)."""
+    return (*supernet.decisions, *supernet.search_decisions)

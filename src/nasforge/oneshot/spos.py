@@ -137,7 +137,8 @@ class SPOS(OneShotMethod):
             label: torch.zeros(supernet.num_choices[label], device=device)
             for label in supernet.labels
         }
-        self.recorder_ = DiagnosticsRecorder(self.recorder_.choices, "generation")
+        recorder = self.recorder_
+        self.recorder_ = DiagnosticsRecorder(recorder.choices, "generation", recorder.arch_choices)
         batches = calibration_batches(
             split.weights_task.x_train, batch_size, self.calibration_batches, seed + 1
         )
