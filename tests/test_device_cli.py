@@ -216,3 +216,30 @@ def test_gpus_per_trial_is_refused_in_one_line_where_it_cannot_work(
     assert code == 2, stdout + stderr
     assert len(stderr.strip().splitlines()) == 1 and message in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_search_stored_on_a_gpu_resumes_here_with_device_cpu(tmp_path: Path) -> None:
+    """A search started on a GPU machine (its stored training device: cuda) is refused in one
+    line where torch sees no GPU, and resumes with --device cpu --precision bf16."""
+    store = tmp_path / "s.sqlite"
+    args = ["search", "--budget", "1", "--epochs", "1", "--final-epochs", "0", *TINY,
+            "--store", str(store), "--workers", "1", "--name", "gpu", "--json"]  # fmt: skip
+    code, _, stderr = _run(*args)
+    assert code == 0, stderr
+    config = _stored_config(store)
+    evaluator = config["evaluator"]
+    assert isinstance(evaluator, dict)
+    evaluator["params"]["train"]["device"] = "cuda"
+    with sqlite3.connect(store) as connection:
+        connection.execute("UPDATE experiments SET config = ?", (json.dumps(config),))
+    resume = ["resume", "--name", "gpu", "--store", str(store), "--budget", "2", "--json"]
+    code, _, stderr = _run(*resume)
+    assert code == 2
+    assert "torch sees no CUDA GPU" in stderr and len(stderr.strip().splitlines()) == 1
+    code, _, stderr = _run(*resume, "--device", "cpu", "--precision", "bf16")
+    assert code == 0, stderr
+    with sqlite3.connect(store) as connection:
+        rows = connection.execute("SELECT info FROM trials ORDER BY number").fetchall()
+        infos = [json.loads(info) for (info,) in rows]
+    assert len(infos) == 2
+    assert (infos[1]["device"], infos[1]["precision"]) == ("cpu", "bf16")

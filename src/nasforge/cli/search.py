@@ -693,6 +693,18 @@ def resume(
     ] = None,
     space: MovedSpaceOption = None,
     trust_space_code: TrustSpaceCodeOption = False,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="Train the remaining candidates here: auto, cpu, cuda, cuda:N or mps "
+            "(default: as the search).",
+            show_default=False,
+        ),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="fp32, bf16, fp16 or auto (default: as the search).", show_default=False),
+    ] = None,
 ) -> None:
     """Continue a stopped or killed experiment from its stored trials, with the settings
     its search stored (final epochs, output folder, workers...) unless given again.
@@ -745,6 +757,8 @@ def resume(
             budget=new_budget,
             evaluator_overrides=overrides,
             consent=SpaceConsent(space, trust_space_code),
+            device=device,
+            precision=precision,
         )
         experiment.settings = settings
         if journal.live_runs(record.id):

@@ -262,9 +262,14 @@ def multi_objective_strategies() -> list[str]:
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
     """The parts of a config that must not change between runs of one experiment: a user's
     space counts by its class and options, not by where its file is (a resumed run may name
-    the file where it is now)."""
+    the file where it is now), and its training by what it trains, not where (a search
+    stored on a GPU may resume on a CPU: ``resume --device``)."""
     evaluator = dict(config.get("evaluator", {}))
     params = {k: v for k, v in dict(evaluator.get("params", {})).items() if k != "path"}
+    if isinstance(params.get("train"), dict):
+        params["train"] = {
+            k: v for k, v in params["train"].items() if k not in ("device", "precision")
+        }
     identity = {k: v for k, v in config.items() if k not in (*CHANGEABLE, "space", "ordered")}
     identity["evaluator"] = {"name": evaluator.get("name"), "params": params}
     identity["space"] = space_identity(dict(config.get("space", {})))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nasforge.errors import StoreError
+from nasforge.errors import ConfigError, StoreError
 from nasforge.evaluate import make_evaluator
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
@@ -23,10 +23,18 @@ def experiment_from_config(
     budget: Budget | None = None,
     evaluator_overrides: dict[str, Any] | None = None,
     consent: SpaceConsent | None = None,
+    device: str | None = None,
+    precision: str | None = None,
 ) -> Experiment:
     """The experiment described by `config`, optionally with a new budget or evaluator
-    settings. An experiment of a user's space imports that space's code only with
+    settings, and its candidates trained on another `device` or in another `precision` than
+    stored (resolved here: a search stored on a GPU resumes on a machine without one with
+    ``device="cpu"``). An experiment of a user's space imports that space's code only with
     `consent` (`nasforge.space.stored.rebuild_space`; else `SpaceConsentError`)."""
+    evaluator_overrides = {
+        **(evaluator_overrides or {}),
+        **_device_overrides(config, device, precision),
+    }
     try:
         space_config, strategy_config = config["space"], config["strategy"]
         evaluator_config = config["evaluator"]
@@ -95,3 +103,29 @@ def default_name(config: dict[str, Any]) -> str:
     strategy = config["strategy"]
     parts = [task, config["space"]["name"], strategy["name"], f"seed{strategy.get('seed', 0)}"]
     return "-".join(str(part) for part in parts if part)
+
+
+def _device_overrides(
+    config: dict[str, Any], device: str | None, precision: str | None
+) -> dict[str, Any]:
+    """The evaluator's training settings with `device` and `precision` replaced (resolved on
+    this machine); none for an evaluator that trains nothing (a table). The stored device is
+    checked here too: a search stored on a GPU is refused at once on a machine without one
+    (one line naming ``--device``), not trial by trial."""
+    from nasforge.device import resolve_settings
+
+    params = config.get("evaluator", {}).get("params", {})
+    train = params.get("train") if isinstance(params, dict) else None
+    if not isinstance(train, dict):
+        if device is not None or precision is not None:
+            raise ConfigError("--device and --precision apply to searches that train candidates")
+        return {}
+    stored_device = str(train.get("device", "auto"))
+    stored_precision = str(train.get("precision", "fp32"))
+    chosen_device, chosen_precision = resolve_settings(
+        device if device is not None else stored_device,
+        precision if precision is not None else stored_precision,
+    )
+    if device is None and precision is None:
+        return {}
+    return {"train": {**train, "device": chosen_device, "precision": chosen_precision}}
