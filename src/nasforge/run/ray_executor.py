@@ -199,19 +199,30 @@ class RayExecutor(Executor):
             raise ConfigError(f"cannot join the Ray cluster at {address}: {problem}")
 
     def close(self) -> None:
-        """Cancel running tasks; stop the local instance, or disconnect from the cluster."""
+        """Stop the local instance (its workers with it), or cancel this search's running
+        tasks and disconnect from the cluster.
+
+        Tasks of a local instance are not cancelled one by one: `ray.shutdown()` ends their
+        workers, and a forced cancel racing a task that just finished can abort the driver
+        inside Ray ("Tried to complete task that was not pending", seen under SIGINT). On a
+        joined cluster the tasks are asked to stop (KeyboardInterrupt in the worker), not
+        forced, for the same reason."""
         ray = self._ray
         if ray is None:
             return
-        for ref in self._pending:
-            with suppress(Exception):  # the task may be gone with its node
-                ray.cancel(ref, force=True)
+        if self.address is not None:
+            self._cancel(ray, force=False)
         self._pending.clear()
         self._evaluator_ref = None
         self._task = None
         self._ray = None
         # On a joined cluster, shutdown() disconnects this driver and leaves the nodes up.
         ray.shutdown()
+
+    def _cancel(self, ray: Any, force: bool) -> None:
+        for ref in list(self._pending):
+            with suppress(Exception):  # the task may be gone with its node, or finished
+                ray.cancel(ref, force=force)
 
     # -- jobs ------------------------------------------------------------------------
     def submit(self, job: Job) -> None:
