@@ -25,10 +25,14 @@ def test_synflow_ranks_the_connected_cells_like_nas_bench_suite_zero(zc_csv_path
             if row["synflow_cifar10"] not in ("", "nan")
         }
     assert len(published) == 9445  # the cells NAS-Bench-Suite-Zero scored
+    # 2,000 of them at random: all 9,445 take 7 minutes of CI, and docs/benchmarks.md
+    # ("Zero-cost proxies on NAS-Bench-201") reports the Spearman over every cell.
+    texts = list(published)
+    picked = np.random.default_rng(11).choice(len(texts), 2000, replace=False)
     space = NB201Space()  # C=16, N=5: the network NAS-Bench-Suite-Zero scored
-    archs = [space.parse(text) for text in published]
+    archs = [space.parse(texts[i]) for i in picked]
     ours = score_archs(space, archs, ["synflow"], ProxyBatch((3, 32, 32), 10)).scores["synflow"]
-    assert spearman(ours, list(published.values())) >= 0.9
+    assert spearman(ours, [published[texts[i]] for i in picked]) >= 0.9
 
 
 @pytest.mark.slow
