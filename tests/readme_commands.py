@@ -1,17 +1,19 @@
-"""The shell commands of README.md, run as written from a clean folder with ``../shared``
-beside it (what a new user has after cloning next to the shared data).
+"""The shell commands of README.md and of the guide pages its command tour moved to
+(``docs/guide/``, `PAGES`), run as written from a clean folder with ``../shared`` beside it
+(what a new user has after cloning next to the shared data).
 
-`commands` reads every ```bash block of the README after its "Two commands" section (those
-two set up a virtual environment; CI runs them as `.ci/run`), joins continuation lines and
-keeps the block each command came from. `run_all` runs them in order in one folder, as a
-user following the README would (a later command may use what an earlier one wrote),
+`commands` reads every ```bash block of a page (the README's "Two commands", which set up a
+virtual environment and which CI runs as `.ci/run`, and its "Five examples", which repeat
+commands of the guide, are not run from the README), joins continuation lines and keeps the
+page and heading each command came from. `run_all` runs them in order in one folder, as a
+user following the pages would (a later command may use what an earlier one wrote),
 through ``bash -c`` with the environment that ``export`` lines set; ``nasforge dashboard``,
 which serves until stopped, is started, asked for its front page and stopped with Ctrl-C.
 
-The commands fall into independent chains (`CHAINS`: groups of the README's headings whose
-commands use only what earlier commands of the same chain wrote), each run in its own folder,
-so that `pytest -n 2` runs two of them at once; every heading with a command is in exactly
-one chain (tested), and every chain sees the ``export`` lines of the whole README.
+The commands fall into independent chains (`CHAINS`: groups of pages whose commands use
+only what earlier commands of the same chain wrote), each run in its own folder, so that
+`pytest -n 2` runs two of them at once; every page with a command is in exactly one chain
+(tested), and every chain sees the ``export`` lines of every page.
 
 Run as a script to time every command: ``python tests/readme_commands.py [CHAIN]``.
 """
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SKIPPED_SECTIONS = ("## Two commands",)
+SKIPPED_SECTIONS = ("## Two commands", "## Five examples")
 DASHBOARD_URL = "http://127.0.0.1:8080/"
 
 
@@ -39,29 +41,63 @@ SAVE_AS = re.compile(r"<!-- README runner: save as (\S+) -->")
 
 EXPORT = re.compile(r"export (\w+)=(\S+)")
 
+PAGES: tuple[str, ...] = (
+    "README.md",
+    "docs/guide/search.md",
+    "docs/guide/devices-and-precision.md",
+    "docs/guide/nb201.md",
+    "docs/guide/objectives.md",
+    "docs/guide/proxies.md",
+    "docs/guide/oneshot.md",
+    "docs/guide/experiments.md",
+    "docs/guide/importance.md",
+    "docs/guide/transfer.md",
+    "docs/guide/text-and-audio.md",
+    "docs/guide/mobilenet.md",
+    "docs/guide/see-the-search.md",
+    "docs/guide/own-space.md",
+    "docs/guide/python-api.md",
+    "docs/guide/benchmark-scripts.md",
+    "docs/guide/main-job.md",
+    "docs/guide/cifar10.md",
+)
+"""The pages whose commands run, in the order a reader meets them (the README's command tour
+until issue 30, in its order)."""
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "README.md": ("## Five examples",),
+    "docs/getting-started.md": (
+        "## A first search",
+        "## Search a benchmark table in seconds",
+        "## Train one architecture and predict with it",
+    ),
+}
+"""Sections (page -> sections) that only repeat commands the chains run: each of their
+commands must be one of those (tested), so they run without running twice."""
+
 CHAINS: dict[str, tuple[str, ...]] = {
     # The main job, a trained model, the tabular searches and everything that reads them.
     "searches": (
-        "### Search by training candidates",
-        "### Search NAS-Bench-201 (tabular, in seconds)",
-        "### Several objectives and constraints",
-        "### Experiments",
-        "### Why this architecture: decision importance and explanations",
-        "### Transfer: start from a search on another task",
-        "### See the search: HTML report, live dashboard, ONNX",
+        "docs/guide/search.md",
+        "docs/guide/nb201.md",
+        "docs/guide/objectives.md",
+        "docs/guide/experiments.md",
+        "docs/guide/importance.md",
+        "docs/guide/transfer.md",
+        "docs/guide/see-the-search.md",
     ),
     "proxies-oneshot-text": (
-        "### Zero-cost proxies: rank architectures without training",
-        "### One-shot search: DARTS, PC-DARTS, GDAS, ENAS, SPOS, beta-DARTS",
-        "### Text and audio: classify sentences and recordings",
+        "docs/guide/proxies.md",
+        "docs/guide/oneshot.md",
+        "docs/guide/text-and-audio.md",
     ),
     "mobilenet-own-space-cifar": (
-        "### MobileNet chains, EfficientNet scaling, latency tables",
-        "## Write your own space",
-        "## CIFAR-10",
+        "docs/guide/mobilenet.md",
+        "docs/guide/own-space.md",
+        "docs/guide/cifar10.md",
     ),
 }
-"""Independent runs of the README's commands: chain name -> the headings it runs, in order."""
+"""Independent runs of the pages' commands: chain name -> the pages it runs, in `PAGES` order."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +108,10 @@ class Command:
     text: str
     save_as: str | None = None
     heading: str = ""
-    """The nearest heading above it (``### ...``, else its ``## ...`` section)."""
+    """The nearest heading above it (``### ...``, else its ``## ...`` section or the page's
+    ``# ...`` title)."""
+    page: str = ""
+    """The page it stands in, relative to the checkout (`PAGES`)."""
 
 
 @dataclass(frozen=True)
@@ -84,19 +123,24 @@ class Ran:
     stderr: str
 
 
-def commands(readme: str) -> list[Command]:
-    """The README's shell commands in order, each with the section it stands in."""
+def commands(
+    readme: str, page: str = "", skipped: tuple[str, ...] = SKIPPED_SECTIONS
+) -> list[Command]:
+    """The shell commands of a page in order, each with the section it stands in (none from
+    a section that starts with one of `skipped`)."""
     found: list[Command] = []
     section = heading = ""
-    in_block = False
+    in_block = fenced = False
     pending = ""
     save_as: str | None = None
     saved: list[str] = []
     for line in readme.splitlines():
-        if not in_block and line.startswith("## "):
+        if not fenced and line.startswith(("# ", "## ")):
             section = heading = line
-        elif not in_block and line.startswith("### "):
+        elif not fenced and line.startswith("### "):
             heading = line
+        if line.startswith("```"):
+            fenced = not fenced
         if SAVE_AS.fullmatch(line.strip()):
             save_as = SAVE_AS.fullmatch(line.strip()).group(1)  # type: ignore[union-attr]
             continue
@@ -105,10 +149,10 @@ def commands(readme: str) -> list[Command]:
                 saved.append("")  # the block to save starts
                 continue
             if save_as is not None and saved:
-                found.append(Command(section, "\n".join(saved[1:]) + "\n", save_as, heading))
+                found.append(Command(section, "\n".join(saved[1:]) + "\n", save_as, heading, page))
                 save_as, saved = None, []
                 continue
-            in_block = line.strip() == "```bash" and not section.startswith(SKIPPED_SECTIONS)
+            in_block = line.strip() == "```bash" and not (skipped and section.startswith(skipped))
             continue
         if saved:
             saved.append(line)
@@ -121,15 +165,30 @@ def commands(readme: str) -> list[Command]:
         text = _without_comment(pending + line.strip()).strip()
         pending = ""
         if text:
-            found.append(Command(section, text, heading=heading))
+            found.append(Command(section, text, heading=heading, page=page))
     return found
 
 
+def read_pages(root: Path = ROOT) -> list[Command]:
+    """The commands of every page of `PAGES`, in order."""
+    return [c for page in PAGES for c in commands((root / page).read_text(), page)]
+
+
+def examples(root: Path = ROOT) -> list[Command]:
+    """The commands of the `EXAMPLES` sections, which repeat commands of the chains."""
+    return [
+        c
+        for page, sections in EXAMPLES.items()
+        for c in commands((root / page).read_text(), page, skipped=())
+        if c.section in sections
+    ]
+
+
 def chain(found: list[Command], name: str) -> list[Command]:
-    """The commands of chain `name` in README order, with every ``export`` line of the README
-    (a reader following the README has set them)."""
-    headings = CHAINS[name]
-    return [c for c in found if c.heading in headings or EXPORT.fullmatch(c.text)]
+    """The commands of chain `name` in `PAGES` order, with every ``export`` line of the pages
+    (a reader following them has set them)."""
+    pages = CHAINS[name]
+    return [c for c in found if c.page in pages or EXPORT.fullmatch(c.text)]
 
 
 def _without_comment(line: str) -> str:
@@ -226,7 +285,7 @@ def _dashboard(command: Command, work: Path, env: dict[str, str], started: float
 
 def main() -> None:
     shared = (ROOT / ".." / "shared").resolve()
-    found = commands((ROOT / "README.md").read_text())
+    found = read_pages()
     for name in sys.argv[1:] or list(CHAINS):
         these = chain(found, name)
         print(f"== {name}", flush=True)

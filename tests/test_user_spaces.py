@@ -408,11 +408,11 @@ def test_the_example_searched_one_shot(tmp_path: Path, method: str) -> None:
     assert ("width" in payload["not_searched"]) is not searched_values
 
 
-def test_the_readme_shows_the_example_whole_in_under_40_lines() -> None:
+def test_the_guide_shows_the_example_whole_in_under_40_lines() -> None:
     import re
 
-    readme = (EXAMPLE.parents[1] / "README.md").read_text()
-    (shown,) = re.findall(r"## Write your own space\n.*?```python\n(.*?)```", readme, re.S)
+    page = (EXAMPLE.parents[1] / "docs" / "guide" / "own-space.md").read_text()
+    (shown,) = re.findall(r"^# Write your own space\n.*?```python\n(.*?)```", page, re.S)
     example = EXAMPLE.read_text()
     assert example.endswith(shown) and example[: -len(shown)].count("\n") <= 2  # the docstring
     assert len(shown.splitlines()) < 40
