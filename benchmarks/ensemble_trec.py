@@ -31,7 +31,9 @@ from nasforge.evaluate.training import TrainingEvaluator, retrain
 from nasforge.run.budget import Budget
 from nasforge.run.executor import make_executor
 from nasforge.run.experiment import Experiment
+from nasforge.run.results import SearchResult
 from nasforge.run.setup import default_workers, training_evaluator
+from nasforge.space.base import SearchSpace
 from nasforge.strategy import make_strategy
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "trec"
@@ -49,19 +51,14 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, object]:
         {},
         task_options={"test_path": str(args.data / "TREC_10.label")},
         epochs=args.epochs,
+        threads=getattr(args, "threads", None),
         time_limit=120.0,
         seed=seed,
     )
     assert isinstance(evaluator, TrainingEvaluator)
     task = evaluator.task
     started = time.perf_counter()
-    result = Experiment(
-        space,
-        make_strategy("evolution", space, seed=seed),
-        evaluator,
-        budget=Budget(queries=args.budget),
-        executor=make_executor("local", workers=default_workers(evaluator)),
-    ).run()
+    result = search(space, evaluator, args.budget, seed, getattr(args, "workers", None))
     search_seconds = time.perf_counter() - started
     ranked = result.distinct_ranked(space)[: args.pool]
     log(f"seed {seed}: searched {len(result.trials)} in {search_seconds:.0f} s")
@@ -100,6 +97,24 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, object]:
     }
 
 
+def search(
+    space: SearchSpace,
+    evaluator: TrainingEvaluator,
+    budget: int,
+    seed: int,
+    workers: int | None = None,
+) -> SearchResult:
+    """Evolution over ``budget`` candidates as ``nasforge search`` runs it (a local process
+    pool of ``workers``, by default one per core)."""
+    return Experiment(
+        space,
+        make_strategy("evolution", space, seed=seed),
+        evaluator,
+        budget=Budget(queries=budget),
+        executor=make_executor("local", workers=workers or default_workers(evaluator)),
+    ).run()
+
+
 def _order(name: str) -> tuple[int, str]:
     kind, _, k = name.partition("-")
     return int(k), kind
@@ -122,14 +137,21 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=float, default=25.0, help="stop retraining after this (per seed)"
     )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    parser.add_argument("--workers", type=int, default=None, help="default: one per core")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     runs = [one_seed(args, seed) for seed in args.seeds]
     if args.json is not None:
         args.json.write_text(json.dumps(runs, indent=2))
+    print("\n".join(table(runs)))
+
+
+def table(runs: list[dict[str, object]]) -> list[str]:
+    """The markdown table of `one_seed`'s results: one row per seed, then the means."""
     names = sorted({n for r in runs for n in r["ensembles"]}, key=_order)  # type: ignore[attr-defined]
-    print("| seed | " + " | ".join(names) + " | SVM (search split) | search s | retrain s |")
-    print("|---" * (len(names) + 4) + "|")
+    lines = ["| seed | " + " | ".join(names) + " | SVM (search split) | search s | retrain s |"]
+    lines.append("|---" * (len(names) + 4) + "|")
     for run in runs:
         ensembles = run["ensembles"]
         assert isinstance(ensembles, dict)
@@ -137,7 +159,7 @@ def main() -> None:
         svm = f"{baseline['test_accuracy']:.1f}" if isinstance(baseline, dict) else "-"
         seconds = run["retrain_seconds"]
         assert isinstance(seconds, list)
-        print(
+        lines.append(
             f"| {run['seed']} | "
             + " | ".join(f"{ensembles[n]:.1f}" if n in ensembles else "-" for n in names)
             + f" | {svm} | {run['search_seconds']:.0f} | {sum(seconds):.0f} |"
@@ -146,11 +168,12 @@ def main() -> None:
         n: float(np.mean([r["ensembles"][n] for r in runs if n in r["ensembles"]]))  # type: ignore[index, operator]
         for n in names
     }
-    print(
+    lines.append(
         "| mean | "
         + " | ".join(f"{means[n]:.1f}" for n in names)
         + f" | (all training data: {SVM_ALL_TRAINING}; Kim 2014: {KIM_2014}) | | |"
     )
+    return lines
 
 
 if __name__ == "__main__":

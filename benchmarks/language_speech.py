@@ -13,9 +13,9 @@ Parts (``--part``), each printing a markdown table:
   winner and the baseline retrained with theo held out.
 - ``transformer``: the weight-sharing Transformer search on TREC (``spos`` on the
   ``transformer`` supernet, ``--supernet-epochs`` with AdamW, ``--sampling`` uniform or
-  sandwich), and 10 random sub-networks: Spearman
+  sandwich), and ``--subnets`` (10) random sub-networks: Spearman
   between their inherited-weight validation accuracy and their accuracy retrained from
-  scratch, and the found sub-network retrained the same way against the best of the 10.
+  scratch, and the found sub-network retrained the same way against the best of them.
 
 Every training here uses one thread and AdamW (``--lr``), batch 50. The final networks
 (winners, baselines, sub-networks) train ``--retrain-seeds`` times (mean ± sd reported),
@@ -302,7 +302,7 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
     search_seconds = time.perf_counter() - started
     rng = np.random.default_rng(args.seed + 1)
     randoms: list[Arch] = []
-    while len(randoms) < 10:
+    while len(randoms) < args.subnets:
         arch = space.sample(rng)
         if arch not in randoms and (
             not args.max_params or _count(space, arch, task) <= args.max_params
@@ -333,7 +333,7 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
         "|---|---|---|---|",
     ]
     for label, arch, a, b in zip(
-        ["found", *[f"random {i + 1}" for i in range(10)]],
+        ["found", *[f"random {i + 1}" for i in range(args.subnets)]],
         [found.arch, *randoms],
         inherited,
         scores,
@@ -342,8 +342,9 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
         lines.append(f"| {label} | {_count(space, arch, task):,} | {a:.1f} | {b:.1f} |")
     lines += [
         "",
-        f"Spearman (inherited vs retrained, 10 random): {rho:.2f}; found {scores[0]:.1f} "
-        f"vs best random {best_random:.1f} ({scores[0] - best_random:+.1f} points).",
+        f"Spearman (inherited vs retrained, {args.subnets} random): {rho:.2f}; "
+        f"found {scores[0]:.1f} vs best random {best_random:.1f} "
+        f"({scores[0] - best_random:+.1f} points).",
     ]
     return lines
 
@@ -374,6 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--supernet-lr", type=float, default=1e-3)
     parser.add_argument("--max-params", type=int, default=0)
     parser.add_argument("--sampling", choices=("uniform", "sandwich"), default="uniform")
+    parser.add_argument("--subnets", type=int, default=10, help="random sub-networks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retrain-seeds", type=int, default=1)
     parser.add_argument(
