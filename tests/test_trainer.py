@@ -15,8 +15,8 @@ from torch import nn
 
 from nasforge.data import DataError, Task, load_digits_task, make_task
 from nasforge.errors import ConfigError
-from nasforge.evaluate.result import Status
 from nasforge.space.nb201 import NB201Space
+from nasforge.status import Status
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, TrainReport
 from nasforge.training.trainer import _crop_and_flip, is_channels_last
 

@@ -8,10 +8,11 @@ from typing import Any
 from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.nb201_benchmark import NB201Benchmark, NB201Table
-from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.result import Result
 from nasforge.evaluate.table_lookup import TableEvaluator, table_evaluator
 from nasforge.space.base import SearchSpace
 from nasforge.space.darts import DartsSpace
+from nasforge.status import Status
 
 
 def _nb201_benchmark(

@@ -17,12 +17,12 @@ from typing import Any
 
 from nasforge.arch import Arch
 from nasforge.errors import ConfigError, NasforgeError
-from nasforge.evaluate.result import Status
 from nasforge.report.content import ReportContent, report_content
 from nasforge.report.svg import Chart, Series, bars_svg, cell_svg, chain_svg, chart_svg
 from nasforge.run.spec import task_of
 from nasforge.run.storage import Store, TrialRecord
 from nasforge.space.picture import CellPicture
+from nasforge.status import Status
 
 LEADERBOARD_SIZE = 10
 CURVES_SHOWN = 12

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.errors import StoreError
-from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.result import Result
 from nasforge.run.store_records import (
     ExperimentRecord,
     RunRecord,
@@ -35,6 +35,7 @@ from nasforge.run.store_records import (
     with_reused_result,
 )
 from nasforge.run.store_schema import FORMAT, SCHEMA, SQLITE_MAGIC, UPGRADES, VERSION
+from nasforge.status import Status
 
 __all__ = ["ExperimentExists", "ExperimentRecord", "RunRecord", "Store", "TrialRecord"]
 

@@ -45,7 +45,7 @@ from nasforge.device import (
     resolve_precision,
 )
 from nasforge.errors import ConfigError
-from nasforge.evaluate.result import Status
+from nasforge.status import Status
 
 OPTIMIZERS = ("sgd", "adamw")
 
