@@ -42,7 +42,7 @@ def _training(
 ) -> Evaluator:
     from nasforge.data.loaders import load_task
     from nasforge.evaluate.training import TrainingEvaluator
-    from nasforge.training.trainer import TrainConfig
+    from nasforge.training import TrainConfig
 
     loaded = load_task(
         task["name"], task.get("data"), seed=int(task.get("seed", 0)), **task.get("options", {})

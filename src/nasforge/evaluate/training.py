@@ -43,7 +43,7 @@ from nasforge.objective import Constraint
 from nasforge.space.base import SearchSpace
 from nasforge.space.hyperparams import hyperparameters_of
 from nasforge.status import Status
-from nasforge.training.trainer import TrainConfig, Trainer, TrainerHooks, TrainReport
+from nasforge.training import TrainConfig, Trainer, TrainerHooks, TrainReport
 
 if TYPE_CHECKING:
     from nasforge.measure.latency_table import LatencyTable

@@ -46,7 +46,7 @@ from nasforge.oneshot.sampling import PathScorer
 from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 from nasforge.training import EpochMetrics, TrainerHooks, TrainReport
-from nasforge.training.trainer import augment_batch, is_audio
+from nasforge.training.augment import augment_batch, is_audio
 
 ARCH_AUGMENT_SEED = 2
 """Offset of the seed of the architecture batches' augmentation (``seed + 1`` draws the
