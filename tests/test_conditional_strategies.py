@@ -38,7 +38,7 @@ from nasforge.strategy import (
     SearchExhausted,
     make_strategy,
 )
-from nasforge.strategy.hyperband import BudgetKDE
+from nasforge.strategy.budget_kde import BudgetKDE
 from nasforge.testing.strategy_conformance import SyntheticEvaluator
 
 TRIALS = 30
