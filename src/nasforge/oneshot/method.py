@@ -46,7 +46,7 @@ def require_op_choices(space: SearchSpace) -> None:
 
 
 class OneShotMethod(SearchSteps):
-    """Base class of one-shot methods; see the module docstring for the hook order.
+    """Base class of one-shot methods; the hook order is in `nasforge.oneshot.steps`.
 
     Weight training: SGD (momentum 0.9, Nesterov, as in NAS-Bench-201's search configs), or
     AdamW with ``optimizer="adamw"`` (as AutoFormer trains Transformer supernets), ``lr``
