@@ -51,10 +51,9 @@ import numpy as np
 import torch
 
 from nasforge.measure.parameters import count_parameters
-from nasforge.oneshot import make_method
-from nasforge.oneshot.method import SearchMonitor
+from nasforge.oneshot import SearchMonitor, make_method
 from nasforge.space.darts import NAMED_OPTIONS, DartsSpace
-from nasforge.training.trainer import TrainConfig, Trainer
+from nasforge.training import TrainConfig, Trainer
 from oneshot_nb201 import cifar10_task, data_path  # the same task as the NB201 searches
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -103,7 +103,7 @@ def throughput(folder: Path, steps: int, rounds: int, threads: int) -> None:
 
     from nasforge.data.images import load_image_task
     from nasforge.space import make_space
-    from nasforge.training.trainer import TrainConfig, Trainer, TrainerHooks
+    from nasforge.training import TrainConfig, Trainer, TrainerHooks
 
     class Clock(TrainerHooks):
         def on_fit_start(self, model: object, task: object) -> None:

@@ -63,7 +63,7 @@ from nasforge.run.experiment import Experiment
 from nasforge.space import make_space
 from nasforge.space.base import SearchSpace
 from nasforge.strategy import make_strategy
-from nasforge.training.trainer import TrainConfig, Trainer
+from nasforge.training import TrainConfig, Trainer
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FSDD_PATTERN, FSDD_TEST = r"^(\d)_", r"_[0-4]\.wav$"

@@ -46,11 +46,11 @@ from nasforge.measure.latency_table import (
     build_latency_table,
     measure_network_ms,
 )
+from nasforge.objective import Constraint
 from nasforge.oneshot import make_method
 from nasforge.run.budget import Budget
 from nasforge.run.compound_scaling import coefficient_grid, compound_scaling
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Constraint
 from nasforge.run.setup import training_evaluator_factory
 from nasforge.space import make_space
 from nasforge.space.mobilenet import MobileNetSpace

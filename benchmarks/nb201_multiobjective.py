@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nasforge.evaluate import NB201Benchmark, NB201Table
+from nasforge.objective import Objective
 from nasforge.pareto import hypervolume, pareto_front
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Objective
 from nasforge.space import NB201Space
 from nasforge.strategy import make_strategy
 from nasforge.strategy.base import Strategy

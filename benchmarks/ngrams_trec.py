@@ -19,7 +19,7 @@ from nasforge.arch import Arch
 from nasforge.data.text import load_text_task
 from nasforge.evaluate.baselines import fit_baseline
 from nasforge.space import make_space
-from nasforge.training.trainer import TrainConfig, Trainer
+from nasforge.training import TrainConfig, Trainer
 
 ARCH = "embed_dim=64,ngrams=2,hidden=0,dropout=0.25"
 

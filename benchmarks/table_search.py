@@ -50,10 +50,10 @@ from nasforge.analysis.surrogate import DecisionForest
 from nasforge.arch import Arch
 from nasforge.evaluate import NB201Benchmark, NB201Table
 from nasforge.evaluate.base import Evaluator
+from nasforge.objective import Objective
 from nasforge.pareto import hypervolume
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Objective
 from nasforge.run.table_setup import hwgpt_parts, nb301_parts, table_parts
 from nasforge.space import NB201Space
 from nasforge.space.base import SearchSpace

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from nasforge.evaluate.table_lookup import TableEvaluator
+from nasforge.objective import Objective
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Objective
 from nasforge.space.table import TableSpace
 from nasforge.strategy import make_strategy
 

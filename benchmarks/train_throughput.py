@@ -70,7 +70,7 @@ from torch import nn
 from nasforge.data.loaders import DATA_ENV, load_digits_task, load_npz_task
 from nasforge.data.task import DataError, Task
 from nasforge.space import NB201Space
-from nasforge.training.trainer import EpochMetrics, TrainConfig, Trainer, TrainerHooks
+from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "cifar10_small.npz"

@@ -50,7 +50,7 @@ from language_speech import (  # this script's folder is on the path
 )
 from nasforge.data.task import Task
 from nasforge.space import make_space
-from nasforge.training.trainer import TrainConfig
+from nasforge.training import TrainConfig
 
 CELLS = {
     "kim2014": "kim2014",

@@ -166,7 +166,7 @@ def test_bad_audio_input_is_one_line_and_writes_nothing(
 def test_spec_augment_masks_one_band_and_one_span() -> None:
     import torch
 
-    from nasforge.training.trainer import spec_augment
+    from nasforge.training.augment import spec_augment
 
     x = torch.ones(64, 40, 101)
     masked = spec_augment(x, torch.Generator().manual_seed(0))

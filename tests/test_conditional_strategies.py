@@ -19,9 +19,9 @@ from torch import nn
 from helpers import load_small_cnn
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError
+from nasforge.objective import Objective
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Objective
 from nasforge.run.storage import Store
 from nasforge.space.base import Decision, SearchSpace
 from nasforge.space.choices import Choices
@@ -38,7 +38,7 @@ from nasforge.strategy import (
     SearchExhausted,
     make_strategy,
 )
-from nasforge.strategy.hyperband import BudgetKDE
+from nasforge.strategy.budget_kde import BudgetKDE
 from nasforge.testing.strategy_conformance import SyntheticEvaluator
 
 TRIALS = 30

@@ -27,7 +27,7 @@ from nasforge.space.choices import MixedModule
 from nasforge.space.darts import NAMED_OPTIONS, DartsSpace
 from nasforge.space.darts_genotype import PUBLISHED, parse_genotype
 from nasforge.space.darts_names import CELL_TYPES, edge_label
-from nasforge.training.trainer import TrainConfig, Trainer, TrainerHooks
+from nasforge.training import TrainConfig, Trainer, TrainerHooks
 
 runner = CliRunner()
 

@@ -193,9 +193,9 @@ def test_proxy_inputs_flops_and_latency_use_the_networks_device() -> None:
 
 
 def test_the_report_says_where_networks_ran() -> None:
-    from nasforge.report.html import _device_text
+    from nasforge.report.html_parts import device_text
 
     search = {"evaluator": {"params": {"train": {"device": "cuda", "precision": "bf16"}}}}
-    assert _device_text(search) == "cuda, bf16"
-    assert _device_text({"oneshot": {"device": "cpu", "precision": "fp32"}}) == "cpu, fp32"
-    assert _device_text({"evaluator": {"name": "nb201", "params": {}}}) == ""
+    assert device_text(search) == "cuda, bf16"
+    assert device_text({"oneshot": {"device": "cpu", "precision": "fp32"}}) == "cpu, fp32"
+    assert device_text({"evaluator": {"name": "nb201", "params": {}}}) == ""

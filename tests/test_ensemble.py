@@ -35,7 +35,7 @@ from nasforge.run.final_ensemble import save_retrained_ensemble
 from nasforge.space import make_space
 from nasforge.space.stored import SpaceConsentError
 from nasforge.strategy import make_strategy
-from nasforge.training.trainer import TrainConfig
+from nasforge.training import TrainConfig
 
 runner = CliRunner()
 MARKER_ENV = "NASFORGE_TEST_ENSEMBLE_MARKER"

@@ -17,9 +17,9 @@ from helpers import journal
 from nasforge.arch import Arch
 from nasforge.errors import ConfigError, StoreError
 from nasforge.evaluate import NB201Benchmark, NB201Table, Result, Status
+from nasforge.objective import Objective
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Objective
 from nasforge.run.storage import Store
 from nasforge.space import NB201Space
 from nasforge.strategy import make_strategy

@@ -22,7 +22,7 @@ from nasforge.space import make_space
 from nasforge.space.nb201 import LABELS, NB201Space
 from nasforge.strategy.base import Observation, Proposal, Strategy
 from nasforge.strategy.hyperband import BOHB, Hyperband, SuccessiveHalving, rung_budgets
-from nasforge.training.trainer import TrainConfig, TrainReport
+from nasforge.training import TrainConfig, TrainReport
 
 SAMPLERS = ("random", "evolution", "local", "tpe")
 

@@ -21,7 +21,7 @@ from nasforge.data import DataError, Task, load_task
 from nasforge.data.image_files import ImageFiles
 from nasforge.data.images import load_image_task
 from nasforge.proxies.base import ProxyBatch
-from nasforge.training.trainer import TrainConfig, Trainer
+from nasforge.training import TrainConfig, Trainer
 
 runner = CliRunner()
 

@@ -15,10 +15,10 @@ from nasforge.data.task import Task
 from nasforge.errors import ConfigError
 from nasforge.evaluate import Status, make_evaluator
 from nasforge.evaluate.proxy import ProxyEvaluator
+from nasforge.objective import Objective
 from nasforge.proxies import ProxyBatch, ProxyError
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Objective
 from nasforge.run.spec import experiment_from_config
 from nasforge.run.storage import Store
 from nasforge.space import NB201Space, make_space

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from helpers import journal
 from nasforge.arch import Arch
 from nasforge.errors import StoreError
 from nasforge.evaluate import NB201Benchmark, NB201Table
+from nasforge.run import store_file
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
 from nasforge.run.storage import Store, TrialRecord
@@ -163,14 +165,14 @@ def test_a_store_made_by_another_process_meanwhile_is_joined(
     path = tmp_path / "joint.sqlite"
     with Store(path) as first:
         first.create_experiment("made-first", {"space": "nb201"})
-    real_tables = Store._tables
+    real_tables = store_file._tables
     calls: list[int] = []
 
-    def late(self: Store) -> set[str]:
+    def late(db: sqlite3.Connection) -> set[str]:
         calls.append(1)
-        return set() if len(calls) == 1 else real_tables(self)  # looked before it existed
+        return set() if len(calls) == 1 else real_tables(db)  # looked before it existed
 
-    monkeypatch.setattr(Store, "_tables", late)
+    monkeypatch.setattr(store_file, "_tables", late)
     with Store(path) as second:
         assert second.get_experiment("made-first") is not None
     assert len(calls) == 2

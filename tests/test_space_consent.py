@@ -430,7 +430,7 @@ def test_the_report_shows_what_it_showed_when_it_imported_the_space(
         return make_space(config["name"], **config.get("params", {}))
 
     monkeypatch.setattr("nasforge.report.content.read_space", importing)
-    monkeypatch.setattr("nasforge.analysis.trials.read_space", importing)
+    monkeypatch.setattr("nasforge.run.scored_trials.read_space", importing)
     with Store(store, read_only=True) as journal:
         before = render_report(report_content(journal, name))
     assert marker.read_text() == str(made["absolute"].store_code)  # that imported the file

@@ -20,9 +20,9 @@ from nasforge.arch import Arch
 from nasforge.cli import app
 from nasforge.errors import ArchError, BenchmarkError
 from nasforge.evaluate import TableEvaluator, make_evaluator
+from nasforge.objective import Objective
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Objective
 from nasforge.run.storage import Store
 from nasforge.space import TableSpace, make_space
 from nasforge.space.stored import read_space, space_config

@@ -15,10 +15,11 @@ from torch import nn
 
 from nasforge.data import DataError, Task, load_digits_task, make_task
 from nasforge.errors import ConfigError
-from nasforge.evaluate.result import Status
 from nasforge.space.nb201 import NB201Space
+from nasforge.status import Status
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, TrainReport
-from nasforge.training.trainer import _crop_and_flip, is_channels_last
+from nasforge.training.augment import crop_and_flip
+from nasforge.training.trainer import is_channels_last
 
 CELL = (
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
@@ -394,7 +395,7 @@ class LossLog(TrainerHooks):
 
 def test_crop_and_flip_gives_shifted_or_mirrored_crops() -> None:
     x = torch.arange(4 * 2 * 16 * 16, dtype=torch.float32).reshape(4, 2, 16, 16)
-    out = _crop_and_flip(x, torch.Generator().manual_seed(0))
+    out = crop_and_flip(x, torch.Generator().manual_seed(0))
     padded = nn.functional.pad(x, (2, 2, 2, 2))
     for i in range(4):
         crops = [padded[i, :, r : r + 16, c : c + 16] for r in range(5) for c in range(5)]

@@ -21,7 +21,7 @@ from nasforge.run.experiment import Experiment
 from nasforge.space import make_space
 from nasforge.space.base import Decision, SearchSpace
 from nasforge.strategy import GridSearch
-from nasforge.training.trainer import TrainConfig
+from nasforge.training import TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from helpers import drive, journal
 from nasforge.arch import Arch
 from nasforge.cli import app
 from nasforge.errors import StrategyError
+from nasforge.objective import Objective
 from nasforge.proxies import ProxyBatch, ProxyError
 from nasforge.proxies.ensemble import rank_average
 from nasforge.proxies.scoring import score_archs
@@ -25,7 +26,6 @@ from nasforge.proxies.warm_start import (
 )
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Objective
 from nasforge.run.storage import Store
 from nasforge.space.nb201 import NB201Space
 from nasforge.strategy import (

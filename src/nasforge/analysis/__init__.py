@@ -17,7 +17,7 @@ from nasforge.analysis.importance import (
     decision_importance,
 )
 from nasforge.analysis.surrogate import DecisionForest
-from nasforge.analysis.trials import ScoredTrials, trials_of
+from nasforge.run.scored_trials import ScoredTrials, trials_of
 
 __all__ = [
     "ChoiceEffect",

@@ -8,10 +8,11 @@ from typing import Any
 from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.nb201_benchmark import NB201Benchmark, NB201Table
-from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.result import Result
 from nasforge.evaluate.table_lookup import TableEvaluator, table_evaluator
 from nasforge.space.base import SearchSpace
 from nasforge.space.darts import DartsSpace
+from nasforge.status import Status
 
 
 def _nb201_benchmark(
@@ -41,7 +42,7 @@ def _training(
 ) -> Evaluator:
     from nasforge.data.loaders import load_task
     from nasforge.evaluate.training import TrainingEvaluator
-    from nasforge.training.trainer import TrainConfig
+    from nasforge.training import TrainConfig
 
     loaded = load_task(
         task["name"], task.get("data"), seed=int(task.get("seed", 0)), **task.get("options", {})

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-
-class Status(str, Enum):
-    """How a trial ended (or that it has not ended yet)."""
-
-    RUNNING = "running"
-    OK = "ok"
-    FAILED = "failed"
-    DIVERGED = "diverged"
-
-    @property
-    def finished(self) -> bool:
-        return self is not Status.RUNNING
+from nasforge.status import Status
 
 
 @dataclass(frozen=True)

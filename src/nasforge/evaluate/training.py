@@ -37,12 +37,13 @@ from nasforge.arch import Arch
 from nasforge.data.task import Task
 from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
-from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.result import Result
 from nasforge.measure import count_flops, count_parameters, measure_latency_ms
-from nasforge.run.objective import Constraint
+from nasforge.objective import Constraint
 from nasforge.space.base import SearchSpace
 from nasforge.space.hyperparams import hyperparameters_of
-from nasforge.training.trainer import TrainConfig, Trainer, TrainerHooks, TrainReport
+from nasforge.status import Status
+from nasforge.training import TrainConfig, Trainer, TrainerHooks, TrainReport
 
 if TYPE_CHECKING:
     from nasforge.measure.latency_table import LatencyTable

@@ -110,7 +110,7 @@ class InputSpec:
             files = wav_inputs(path) if self.kind == "audio" else image_inputs(path)
             names = tuple(f.name for f in files) if path.is_dir() else (str(path),)
             return NamedInputs(names, self._features(files))
-        from nasforge.export.model_dir import read_input_file
+        from nasforge.export.input_file import read_input_file
 
         x = self.model_layout(read_input_file(path, label_column=label_column))
         return NamedInputs(tuple(f"{path.name}[{i}]" for i in range(len(x))), x)

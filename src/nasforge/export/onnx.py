@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from nasforge.export.errors import ExportError
-from nasforge.export.model_dir import LoadedModel
+from nasforge.export.loaded_model import LoadedModel
 from nasforge.export.preprocess import preprocess_path, write_preprocess
 
 TOLERANCE = 1e-4
@@ -144,7 +144,7 @@ def export_beside(model_dir: str | Path, *, trust_space_code: bool = False) -> O
     """A saved-model folder's network as ``model.onnx`` in that folder, checked.
     ``trust_space_code``: as `load_model`'s (a command that has just saved the folder from
     the space it built passes True: that code is imported already)."""
-    from nasforge.export.model_dir import load_model
+    from nasforge.export.loading import load_model
 
     loaded = load_model(model_dir, trust_space_code=trust_space_code)
     return export_onnx(loaded, Path(model_dir) / "model.onnx")

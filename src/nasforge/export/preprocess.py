@@ -27,7 +27,7 @@ from nasforge.export.errors import ExportError
 from nasforge.export.inputs import InputSpec, RawInputs
 
 if TYPE_CHECKING:
-    from nasforge.export.model_dir import LoadedModel
+    from nasforge.export.loaded_model import LoadedModel
 
 FORMAT = "nasforge-onnx-inputs"
 VERSION = 1

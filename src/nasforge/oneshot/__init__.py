@@ -25,8 +25,9 @@ from nasforge.oneshot.enas import ENAS
 from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.gdas import GDAS, gumbel_hard
 from nasforge.oneshot.memory import MemoryEstimate, estimate_memory
-from nasforge.oneshot.method import OneShotMethod, OneShotResult, SearchMonitor
+from nasforge.oneshot.method import OneShotMethod
 from nasforge.oneshot.registry import METHODS, make_method, method_options
+from nasforge.oneshot.result import OneShotResult, SearchMonitor
 from nasforge.oneshot.sampling import PathScorer
 from nasforge.oneshot.spos import SPOS
 from nasforge.oneshot.supernet import Alpha, SuperNet

@@ -23,9 +23,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from nasforge.oneshot.arch_weights import gradients
 from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.memory import Probe
-from nasforge.oneshot.method import OneShotMethod, gradients
+from nasforge.oneshot.method import OneShotMethod
 from nasforge.oneshot.supernet import Alpha, SuperNet
 from nasforge.space.base import SearchSpace
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from nasforge.arch import Arch
-from nasforge.run.objective import Objective
+from nasforge.objective import Objective
 from nasforge.run.results import SearchResult
 from nasforge.space.base import SearchSpace
 

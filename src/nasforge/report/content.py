@@ -13,12 +13,12 @@ from typing import Any
 from nasforge.analysis import Explanation, Importance, TooFewTrials, explain, trials_of
 from nasforge.arch import Arch
 from nasforge.errors import NasforgeError
-from nasforge.evaluate.result import Status
 from nasforge.run.results import SearchResult
 from nasforge.run.spec import objectives_of
 from nasforge.run.storage import ExperimentRecord, Store, TrialRecord
 from nasforge.space.base import SearchSpace
 from nasforge.space.stored import read_space
+from nasforge.status import Status
 
 IMPORTANCE_SEED = 0
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from nasforge.errors import ConfigError, StoreError
 from nasforge.evaluate.base import Evaluator
-from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.result import Result
+from nasforge.objective import Constraint, Objective
 from nasforge.run.budget import Budget
 from nasforge.run.executor import Executor, InlineExecutor
 from nasforge.run.loop import (
@@ -21,12 +22,12 @@ from nasforge.run.loop import (
     TrialCallback,
     TrialLoop,
 )
-from nasforge.run.objective import Constraint, Objective
 from nasforge.run.results import SearchResult
 from nasforge.run.signals import SearchInterrupted, stop_signals
 from nasforge.run.storage import ExperimentExists, Store
 from nasforge.space.base import SearchSpace
 from nasforge.space.stored import space_config, space_identity
+from nasforge.status import Status
 from nasforge.strategy.base import Strategy
 
 __all__ = ["MAX_CONSECUTIVE_DUPLICATES", "Experiment", "TrialCallback", "check_objectives"]

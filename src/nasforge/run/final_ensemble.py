@@ -17,7 +17,7 @@ from nasforge.arch import Arch
 from nasforge.evaluate.ensemble import RetrainedEnsemble, retrain_ensemble
 from nasforge.evaluate.training import TrainingEvaluator
 from nasforge.export.ensemble_net import EnsembleNet
-from nasforge.export.model_dir import save_ensemble
+from nasforge.export.saving import save_ensemble
 from nasforge.measure import count_parameters
 from nasforge.run.results import SearchResult
 from nasforge.space.base import SearchSpace

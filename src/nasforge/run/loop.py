@@ -38,13 +38,14 @@ from typing import TYPE_CHECKING
 
 from nasforge.arch import Arch
 from nasforge.errors import StoreError
-from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.result import Result
 from nasforge.run.budget import Usage
 from nasforge.run.executor import Done, Executor, Job
 from nasforge.run.journal import Journal
 from nasforge.run.results import epochs_charged
 from nasforge.run.signals import StopSignals
 from nasforge.run.storage import TrialRecord
+from nasforge.status import Status
 from nasforge.strategy.base import Observation, Proposal, SearchExhausted, WaitForResults
 
 if TYPE_CHECKING:

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nasforge.arch import Arch
-from nasforge.evaluate.result import Status
+from nasforge.objective import Objective
 from nasforge.pareto import hypervolume, pareto_front
 from nasforge.run.budget import Usage
-from nasforge.run.objective import Objective
 from nasforge.run.storage import TrialRecord
 from nasforge.space.base import SearchSpace
+from nasforge.status import Status
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def training_evaluator_factory(
     (compound scaling trains one space per point)."""
     from nasforge.data.loaders import DATA_ENV, load_task
     from nasforge.evaluate.training import TrainingEvaluator
-    from nasforge.training.trainer import TrainConfig
+    from nasforge.training import TrainConfig
 
     config = TrainConfig(
         epochs=epochs,

@@ -7,9 +7,9 @@ from typing import Any
 
 from nasforge.errors import ConfigError, StoreError
 from nasforge.evaluate import make_evaluator
+from nasforge.objective import Constraint, Objective
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Constraint, Objective
 from nasforge.run.storage import Store
 from nasforge.space.stored import SpaceConsent, rebuild_space
 from nasforge.strategy import make_strategy

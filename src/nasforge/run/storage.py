@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.errors import StoreError
-from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.result import Result
+from nasforge.run.store_file import open_store_file
 from nasforge.run.store_records import (
     ExperimentRecord,
     RunRecord,
@@ -34,7 +35,7 @@ from nasforge.run.store_records import (
     trial_from_row,
     with_reused_result,
 )
-from nasforge.run.store_schema import FORMAT, SCHEMA, SQLITE_MAGIC, UPGRADES, VERSION
+from nasforge.status import Status
 
 __all__ = ["ExperimentExists", "ExperimentRecord", "RunRecord", "Store", "TrialRecord"]
 
@@ -51,80 +52,8 @@ class Store:
         the dashboard does while a search writes to it; it never creates or upgrades."""
         self.path = str(path)
         self.read_only = read_only
-        if self.path != ":memory:":
-            _check_is_store_or_new(Path(self.path))
-        if read_only:
-            if not Path(self.path).is_file():
-                raise StoreError(f"store not found: {self.path}")
-            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
-        else:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        self._db = open_store_file(self.path, read_only=read_only)
         self._in_batch = False
-        try:
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._open()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise StoreError(f"{self.path} is not a nasforge store ({exc})") from None
-        except StoreError:
-            self._db.close()
-            raise
-
-    def _tables(self) -> set[str]:
-        rows = self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        return {row[0] for row in rows}
-
-    def _open(self) -> None:
-        tables = self._tables()
-        if self.read_only:
-            self._check_meta(tables)
-            return
-        if not tables:
-            self._create_or_join()
-        else:
-            self._check_meta(tables)
-        if self.path != ":memory:":
-            # Durable against a killed process; one fsync per checkpoint, not per write.
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-
-    def _create_or_join(self) -> None:
-        """Create the schema in a new file; if another process created it since this one
-        looked (two searches starting on one new store), open what that one made."""
-        try:
-            self._db.executescript(
-                f"BEGIN IMMEDIATE; {SCHEMA} INSERT INTO meta VALUES ('format', '{FORMAT}'), "
-                f"('version', '{VERSION}'); COMMIT;"
-            )
-        except sqlite3.OperationalError as exc:
-            if "already exists" not in str(exc):
-                raise
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            self._check_meta(self._tables())
-
-    def _check_meta(self, tables: set[str]) -> None:
-        if "meta" not in tables:
-            raise StoreError(
-                f"{self.path} is not a nasforge store (an SQLite file of something else)"
-            )
-        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("format") != FORMAT:
-            raise StoreError(
-                f"{self.path} is not a nasforge store (an SQLite file of something else)"
-            )
-        if meta.get("version") in UPGRADES and not self.read_only:
-            self._db.executescript(
-                f"BEGIN; {UPGRADES[meta['version']]} "
-                f"UPDATE meta SET value = '{VERSION}' WHERE key = 'version'; COMMIT;"
-            )
-            meta["version"] = str(VERSION)
-        if meta.get("version") != str(VERSION):
-            raise StoreError(
-                f"{self.path} is a nasforge store of version {meta.get('version')}; "
-                f"this nasforge reads version {VERSION}"
-            )
 
     def close(self) -> None:
         self._db.close()
@@ -444,20 +373,3 @@ def _alive(run: RunRecord) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def _check_is_store_or_new(path: Path) -> None:
-    """Refuse, before SQLite touches it, a file that is not an SQLite database."""
-    if path.is_dir():
-        raise StoreError(f"store path {path} is a directory, not a nasforge store")
-    if not path.exists():
-        if not path.parent.exists():
-            raise StoreError(f"cannot create store {path}: folder {path.parent} does not exist")
-        return
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_MAGIC))
-    except OSError as exc:
-        raise StoreError(f"cannot read store {path}: {exc.strerror}") from None
-    if header and header != SQLITE_MAGIC:
-        raise StoreError(f"{path} is not a nasforge store (not an SQLite file)")

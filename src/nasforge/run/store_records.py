@@ -9,7 +9,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from nasforge.evaluate.result import Result, Status
+from nasforge.evaluate.result import Result
+from nasforge.status import Status
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from nasforge.errors import ConfigError
 from nasforge.evaluate.hwgpt_bench import HWGPT_OBJECTIVE, hwgpt_layout
 from nasforge.evaluate.nb301 import NB301Surrogate, check_space
 from nasforge.evaluate.table_lookup import TableEvaluator
-from nasforge.run.objective import Objective
+from nasforge.objective import Objective
 from nasforge.space import make_space
 from nasforge.space.darts import DartsSpace
 from nasforge.space.table import TableSpace

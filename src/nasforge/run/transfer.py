@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.analysis.trials import trials_of
 from nasforge.errors import ConfigError, StoreError
+from nasforge.run.scored_trials import trials_of
 from nasforge.run.storage import Store
 from nasforge.space.base import SearchSpace
 from nasforge.space.loading import space_key

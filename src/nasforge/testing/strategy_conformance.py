@@ -48,9 +48,9 @@ from torch import nn
 from nasforge.arch import Arch
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result
+from nasforge.objective import Constraint, Objective
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Constraint, Objective
 from nasforge.run.results import SearchResult
 from nasforge.run.storage import Store
 from nasforge.space.base import SearchSpace

@@ -1,4 +1,5 @@
-"""`trials_of`: the architectures of a stored experiment and one metric of each."""
+"""`trials_of`: the architectures of a stored experiment and one metric of each (what a
+warm start and the analyses read)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import numpy as np
 
 from nasforge.arch import Arch
 from nasforge.errors import ConfigError, StoreError
-from nasforge.evaluate.result import Status
-from nasforge.run.objective import Objective
+from nasforge.objective import Objective
 from nasforge.run.spec import objectives_of
 from nasforge.run.storage import Store, TrialRecord
 from nasforge.space.base import SearchSpace
 from nasforge.space.stored import read_space
+from nasforge.status import Status
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,57 @@
+"""The augmentation of training batches (`TrainConfig.augment`): crops and flips of images,
+SpecAugment masks of spectrograms, drawn from the fit's own generator."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from nasforge.data.task import Task
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, *, audio: bool) -> torch.Tensor:
+    """The augmentation ``TrainConfig.augment`` applies to a training batch, drawn from
+    ``generator``: crops and flips of images at least 16 pixels high, SpecAugment masks of
+    an audio task's ``(n, bands, frames)`` spectrograms; other inputs as they are (e.g. a
+    one-shot method's architecture batches, augmented as DARTS augments both halves)."""
+    if x.ndim == 4 and x.shape[2] >= 16:
+        return crop_and_flip(x, generator)
+    if audio and x.ndim == 3:
+        return spec_augment(x, generator)
+    return x
+
+
+def is_audio(task: Task) -> bool:
+    """Whether ``task`` holds log-mel spectrograms (which ``augment`` masks)."""
+    return task.preprocessing is not None and task.preprocessing.get("kind") == "audio"
+
+
+def spec_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """SpecAugment's masks on ``(n, bands, frames)`` spectrograms (normalized: 0 is the mean):
+    per example one band of ``[0, F]`` frequencies and one span of ``[0, T]`` frames set to
+    0, with F = min(8, bands // 5) and T = min(20, frames // 5)."""
+    n, bands, frames = x.shape
+    masked = x.clone()
+    for axis, size, limit in ((1, bands, min(8, bands // 5)), (2, frames, min(20, frames // 5))):
+        width = torch.randint(0, limit + 1, (n,), generator=generator)
+        start = (torch.rand(n, generator=generator) * (size - width + 1)).long()
+        positions = torch.arange(size)[None, :]
+        hit = (positions >= start[:, None]) & (positions < (start + width)[:, None])  # (n, size)
+        mask = hit[:, :, None] if axis == 1 else hit[:, None, :]
+        masked = masked.masked_fill(mask, 0.0)
+    return masked
+
+
+def crop_and_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crops of zero-padded images (padding 1/8 of the height) and horizontal flips."""
+    n, _, h, w = x.shape
+    pad = max(1, h // 8)
+    padded = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]  # (n, h, 1)
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]  # (n, 1, w)
+    batch = torch.arange(n)[:, None, None]
+    cropped = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)  # (n, c, h, w)
+    flip = torch.rand(n, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], cropped.flip(3), cropped).contiguous()
