@@ -19,11 +19,11 @@ from nasforge.cli.common import (
     benchmark_path,
     open_existing,
     pick_name,
-    print_best,
     space_of,
     stdout_console,
     user_errors,
 )
+from nasforge.cli.run_output import print_best
 from nasforge.errors import ConfigError
 from nasforge.run.spec import objectives_of
 

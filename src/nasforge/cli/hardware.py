@@ -10,7 +10,6 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    DataOption,
     DeviceOption,
     JsonOption,
     PrecisionOption,
@@ -20,6 +19,7 @@ from nasforge.cli.common import (
     user_errors,
 )
 from nasforge.cli.describe import parse_input_shape
+from nasforge.cli.task_options import DataOption
 from nasforge.errors import ConfigError
 
 __all__ = ["app", "latency_app"]

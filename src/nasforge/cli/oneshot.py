@@ -14,9 +14,6 @@ NAS-Bench-201.
 from __future__ import annotations
 
 import json
-import math
-import os
-import shlex
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,38 +27,23 @@ from nasforge.cli.app import app
 from nasforge.cli.common import (
     DEFAULT_STORE,
     OWN_SPACE_HELP,
-    TASKS,
-    DataOption,
     DeviceOption,
-    FineOption,
-    GroupColumnOption,
-    GroupPatternOption,
-    ImageSizeOption,
     JsonOption,
-    LabelPatternOption,
-    LoaderWorkersOption,
-    MaxLengthOption,
     OnnxOption,
     PrecisionOption,
-    SkipBadFilesOption,
     SpaceOptions,
-    SpectrogramImageOption,
-    TestDataOption,
-    TestPatternOption,
-    TextColumnOption,
     parse_options,
     print_task_notes,
     stdout_console,
-    text_task_options,
     user_errors,
 )
+from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
+from nasforge.data.task_options import TaskOptions
 from nasforge.errors import ConfigError
 
 if TYPE_CHECKING:
     from nasforge.arch import Arch
-    from nasforge.data.task import Task
-    from nasforge.evaluate.nb201_benchmark import NB201Table
-    from nasforge.oneshot import MemoryEstimate, OneShotResult, SearchMonitor
+    from nasforge.oneshot import MemoryEstimate, SearchMonitor
     from nasforge.space.base import SearchSpace
     from nasforge.training import EpochMetrics
 
@@ -95,15 +77,6 @@ METHOD_DEPARTURES = {
 }
 """Where each method's defaults depart from its paper (or agree where users might doubt it),
 shown by ``nasforge oneshot --help``."""
-SPACE_DEFAULTS: dict[str, dict[str, Any]] = {"nb201": {"channels": 8, "cells_per_stage": 1}}
-"""Supernet settings that fit a CPU (NB201's own C=16, N=5 takes ~4 GB and 2.4 s a step)."""
-CALIBRATION_EXAMPLES = 2048
-"""Training images the child's BatchNorm statistics are recomputed on."""
-BENCHMARK_COLUMNS = {
-    "test_accuracy": "cifar10_test_acc",
-    "valid_accuracy": "cifar10_valid_acc",
-    "params_m": "params_m_cifar10",
-}
 
 
 @app.command(
@@ -112,6 +85,7 @@ BENCHMARK_COLUMNS = {
     + "."
 )
 @user_errors
+@with_task_options(task_help=f"Task to search on: {TASKS}.")
 def oneshot(
     method: Annotated[
         str,
@@ -140,21 +114,7 @@ def oneshot(
             "augment=true, exclude_ops=none (repeatable; a wrong key lists the valid ones).",
         ),
     ] = None,
-    task: Annotated[str, typer.Option(help=f"Task to search on: {TASKS}.")] = "digits",
-    data: DataOption = None,
-    label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
-    test_data: TestDataOption = None,
-    text_column: TextColumnOption = None,
-    fine: FineOption = False,
-    max_length: MaxLengthOption = None,
-    label_pattern: LabelPatternOption = None,
-    test_pattern: TestPatternOption = None,
-    spectrogram_image: SpectrogramImageOption = False,
-    group_column: GroupColumnOption = None,
-    group_pattern: GroupPatternOption = None,
-    image_size: ImageSizeOption = None,
-    loader_workers: LoaderWorkersOption = None,
-    skip_bad_files: SkipBadFilesOption = False,
+    task_options: TaskOptions = TASK_OPTIONS,
     epochs: Annotated[int, typer.Option(help="Epochs of supernet training.")] = 10,
     batch_size: Annotated[int, typer.Option(help="Batch size (weights and architecture).")] = 64,
     seed: Annotated[int, typer.Option(help="Seed: the same seed finds the same arch.")] = 0,
@@ -235,25 +195,25 @@ def oneshot(
     The printed arch retrains from scratch with 'nasforge train ARCH'.
     """
     from nasforge.device import resolve_settings
+    from nasforge.oneshot.run_checks import check_run_outputs, check_run_settings
+    from nasforge.run.oneshot_record import check_name_free
 
     device, precision = resolve_settings(device, precision)
     if method == "pc-darts" and partial_channels == 1:
         from nasforge.oneshot.pc_darts import DEFAULT_PARTIAL_CHANNELS
 
         partial_channels = DEFAULT_PARTIAL_CHANNELS
-    _check_arguments(method, epochs, batch_size, memory_limit_mb, max_minutes, finetune_epochs)
-    if out is not None and out.exists() and any(out.iterdir()):
-        raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
-    if (out is not None or finetune_epochs > 0) and partial_channels > 1:
-        raise ConfigError(
-            f"--partial-channels {partial_channels} trains ops on 1/{partial_channels} of the "
-            "channels, so the child cannot inherit them: drop --out and --finetune-epochs, "
-            "or retrain the printed arch with 'nasforge train'"
-        )
-    if benchmark is not None and space != "nb201":
-        raise ConfigError(f"--benchmark is NAS-Bench-201, which covers space nb201, not {space!r}")
+    check_run_settings(method, epochs, batch_size, memory_limit_mb, max_minutes, finetune_epochs)
+    check_run_outputs(
+        out=out,
+        finetune_epochs=finetune_epochs,
+        partial_channels=partial_channels,
+        benchmark=benchmark,
+        space=space,
+        onnx=onnx,
+    )
     if name is not None:
-        _check_name_free(store, name)
+        check_name_free(store, name)
     if onnx:
         if out is None or partial_channels > 1:
             raise ConfigError("--onnx exports the saved child: it needs --out")
@@ -261,29 +221,17 @@ def oneshot(
 
         require_onnx()
 
-    from nasforge.run.setup import task_space_params
-    from nasforge.space import space_key
+    from nasforge.data.task_options import build_task
+    from nasforge.run.setup import TRAIN_SPACE_DEFAULTS, task_space_params
+    from nasforge.space import make_space, space_key
 
-    task_options = text_task_options(
-        task,
-        test_data,
-        text_column,
-        fine,
-        max_length,
-        label_pattern,
-        test_pattern,
-        spectrogram_image,
-        group_column,
-        group_pattern,
-        image_size,
-        loader_workers,
-        skip_bad_files,
-    )
-    params = {**SPACE_DEFAULTS.get(space, {}), **parse_options(space_option or [], "space option")}
-    loaded = _load_task(task, data, label_column, task_options)
+    task_options.loader_options()  # wrong options for the task: refused before loading
+    given = parse_options(space_option or [], "space option")
+    params = {**TRAIN_SPACE_DEFAULTS.get(space, {}), **given}
+    loaded = build_task(task_options)
     print_task_notes(loaded)
     params = task_space_params(loaded, space, params)
-    chosen_space = _make_space(space, params)
+    chosen_space = make_space(space, **params)
 
     from nasforge.evaluate.nb201_benchmark import NB201Table
     from nasforge.oneshot import make_method
@@ -327,12 +275,17 @@ def oneshot(
         )
     seconds = time.perf_counter() - started
 
+    from nasforge.export.oneshot_child import export_child
+    from nasforge.oneshot.summary import benchmark_lookup, retrain_command, run_summary
+
     space_name = space_key(chosen_space)
-    payload = _summary(result, chosen_space, method, space_name, params, task, seconds)
+    payload = run_summary(
+        result, chosen_space, method, space_name, params, task_options.name, seconds
+    )
     payload.update(child=None, finetune=None, model_dir=None)
     if partial_channels == 1:
         payload.update(
-            _export(
+            export_child(
                 result,
                 chosen_space,
                 loaded,
@@ -342,127 +295,37 @@ def oneshot(
                 batch_size=batch_size,
                 seed=seed,
                 threads=threads,
-                quiet=as_json,
                 device=device,
                 precision=precision,
+                on_line=(lambda line: None) if as_json else Console(stderr=True).print,
             )
         )
     if table is not None:
-        payload["benchmark"] = _lookup(table, chosen_space, result.arch)
-    payload["retrain_command"] = _retrain_command(
-        payload["arch"], task, data, space_name, params, task_options
-    )
+        payload["benchmark"] = benchmark_lookup(table, chosen_space, result.arch)
+    payload["retrain_command"] = retrain_command(payload["arch"], task_options, space_name, params)
     if onnx and payload.get("model_dir"):
         from nasforge.export.onnx import export_beside
 
         payload["onnx"] = export_beside(payload["model_dir"], trust_space_code=True).to_dict()
     if name is not None:
-        _record(store, name, result, payload, options, seed, chosen_space)
+        from nasforge.run.oneshot_record import record_summary
+        from nasforge.space.stored import space_config
+
+        record_summary(
+            store,
+            name,
+            payload,
+            arch=result.arch,
+            space_config=space_config(chosen_space),
+            method_options=options,
+            seed=seed,
+            diagnostics=result.diagnostics,
+        )
         payload["store"] = {"path": str(store), "name": name}
     if as_json:
         typer.echo(json.dumps(payload))
         return
     _print(payload)
-
-
-# -- input --------------------------------------------------------------------------------
-
-
-def _check_name_free(store: Path, name: str) -> None:
-    from nasforge.run.storage import Store
-
-    if not name.strip():
-        raise ConfigError("--name is empty")
-    with Store(store) as journal:
-        if journal.get_experiment(name) is not None:
-            raise ConfigError(
-                f"experiment {name!r} already exists in {store}; choose another --name"
-            )
-
-
-def _record(
-    store: Path,
-    name: str,
-    result: OneShotResult,
-    payload: dict[str, Any],
-    options: dict[str, Any],
-    seed: int,
-    space: SearchSpace,
-) -> None:
-    """Keep the run in the store: its diagnostics, and the found arch as its one trial."""
-    from nasforge.run.oneshot_record import OBJECTIVE, record_oneshot
-    from nasforge.run.storage import Store
-    from nasforge.space.stored import space_config
-
-    metrics: dict[str, float] = {OBJECTIVE: payload["supernet_valid_accuracy"]}
-    if payload.get("child"):
-        metrics["child_test_acc"] = payload["child"]["test_accuracy"]
-        metrics["params"] = payload["child"]["params"]
-    if payload.get("finetune"):
-        metrics["finetuned_test_acc"] = payload["finetune"]["test_accuracy"]
-    for key, value in (payload.get("benchmark") or {}).items():
-        if key in BENCHMARK_COLUMNS and value is not None:
-            metrics[f"nb201_{key}"] = float(value)
-    with Store(store) as journal:
-        record_oneshot(
-            journal,
-            name,
-            arch=result.arch,
-            space_config={**space_config(space), **payload["space"]},
-            method=payload["method"],
-            method_options=options,
-            task=payload["task"],
-            seed=seed,
-            epochs=payload["epochs"],
-            seconds=payload["seconds"],
-            diagnostics=result.diagnostics,
-            metrics=metrics,
-            device=payload["device"],
-            precision=payload["precision"],
-        )
-
-
-def _check_arguments(
-    method: str,
-    epochs: int,
-    batch_size: int,
-    memory_limit_mb: float | None,
-    max_minutes: float | None,
-    finetune_epochs: int,
-) -> None:
-    if method not in METHOD_NAMES:
-        raise ConfigError(
-            f"unknown one-shot method {method!r}; choose from {', '.join(METHOD_NAMES)}"
-        )
-    if epochs < 1 or batch_size < 1 or finetune_epochs < 0:
-        raise ConfigError(
-            f"--epochs and --batch-size must be >= 1 and --finetune-epochs >= 0, not "
-            f"{epochs}, {batch_size} and {finetune_epochs}"
-        )
-    for name, value in (("--memory-limit-mb", memory_limit_mb), ("--max-minutes", max_minutes)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise ConfigError(f"{name} must be a number > 0, not {value}")
-
-
-def _make_space(name: str, params: dict[str, Any]) -> SearchSpace:
-    from nasforge.space import make_space
-
-    return make_space(name, **params)
-
-
-def _load_task(
-    name: str, data: Path | None, label_column: str | None, task_options: dict[str, Any]
-) -> Task:
-    from nasforge.data.loaders import DATA_ENV, load_task
-
-    where = str(data) if data is not None else os.environ.get(DATA_ENV)
-    resolved = str(Path(where).expanduser().resolve()) if where else None
-    options = {"label_column": label_column} if label_column else {}
-    options.update(task_options)
-    return load_task(name, resolved, seed=0, **options)
-
-
-# -- progress -------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -516,173 +379,6 @@ def _progress(
         disable=quiet and not console.is_terminal,
     ) as progress:
         yield ProgressMonitor(progress)
-
-
-# -- results --------------------------------------------------------------------------------
-
-
-def _summary(
-    result: OneShotResult,
-    space: SearchSpace,
-    method: str,
-    space_name: str,
-    params: dict[str, Any],
-    task: str,
-    seconds: float,
-) -> dict[str, Any]:
-    d = result.diagnostics
-    memory = result.memory
-    return {
-        "arch": space.format(result.arch),
-        "arch_text": str(result.arch),
-        "method": method,
-        "not_searched": list(result.not_searched),
-        "space": {"name": space_name, "params": params},
-        "task": task,
-        "epochs": result.report.epochs_run,
-        "stopped": result.report.reason,
-        "seconds": round(seconds, 3),
-        "supernet_valid_accuracy": 100.0 * result.report.last_valid_accuracy,
-        "device": result.report.device,
-        "precision": result.report.precision,
-        "latency_ms_predicted": result.latency_ms,
-        "memory": {
-            "batch_size": memory.batch_size,
-            "total_bytes": memory.total_bytes,
-            "tensor_bytes": memory.tensor_bytes,
-            "text": str(memory),
-        },
-        "diagnostics": {
-            "unit": d.unit,
-            "final_skip_share": _number(d.skip_share[-1]) if d.points else None,
-            "final_entropy": _number(d.mean_entropy[-1]) if d.points else None,
-            "archs": [space.format(arch) for arch in d.archs],
-            "skip_share": [_number(v) for v in d.skip_share],
-            "entropy": [_number(v) for v in d.mean_entropy],
-            "arch_loss": [_number(v) for v in d.arch_loss],
-            "score": [_number(v) for v in d.score],
-        },
-    }
-
-
-def _number(value: Any) -> float | None:
-    """A float for JSON (NaN is not JSON: None)."""
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _export(
-    result: OneShotResult,
-    space: SearchSpace,
-    task: Task,
-    *,
-    out: Path | None,
-    finetune_epochs: int,
-    finetune_lr: float,
-    batch_size: int,
-    seed: int,
-    threads: int | None,
-    quiet: bool,
-    device: str = "cpu",
-    precision: str = "fp32",
-) -> dict[str, Any]:
-    """The child with inherited weights: tested, optionally fine-tuned, optionally saved."""
-    import dataclasses
-
-    from nasforge.export import save_model
-    from nasforge.measure import count_parameters
-    from nasforge.training import TrainConfig, Trainer
-
-    child = result.child(task.x_train[:CALIBRATION_EXAMPLES], batch_size=batch_size, seed=seed)
-    tester = Trainer(TrainConfig(threads=threads, seed=seed, device=device, precision=precision))
-    inherited = 100.0 * tester.evaluate(child, task.x_test, task.y_test)
-    exported: dict[str, Any] = {
-        "child": {"test_accuracy": inherited, "params": count_parameters(child)},
-        "finetune": None,
-        "model_dir": None,
-    }
-    metrics = {"test_accuracy": inherited, "params": float(count_parameters(child))}
-    train_config: dict[str, Any] = {"inherited_from": "oneshot supernet"}
-    if finetune_epochs > 0:
-        config = TrainConfig(
-            epochs=finetune_epochs,
-            batch_size=batch_size,
-            lr=finetune_lr,
-            threads=threads,
-            seed=seed,
-            device=device,
-            precision=precision,
-        )
-        if not quiet:
-            Console(stderr=True).print(
-                f"Fine-tuning the child with inherited weights for {finetune_epochs} epochs ..."
-            )
-        trainer = Trainer(config)
-        report = trainer.fit(child, task)
-        tuned = 100.0 * trainer.evaluate(child, task.x_test, task.y_test)
-        exported["finetune"] = {
-            "epochs": report.epochs_run,
-            "test_accuracy": tuned,
-            "valid_accuracy": 100.0 * report.last_valid_accuracy,
-            "seconds": report.seconds,
-        }
-        metrics.update(
-            test_accuracy=tuned,
-            valid_accuracy=100.0 * report.last_valid_accuracy,
-            epochs=float(report.epochs_run),
-        )
-        train_config = {**dataclasses.asdict(config), **train_config}
-    if out is not None:
-        folder = save_model(
-            out,
-            space=space,
-            arch=result.arch,
-            model=child,
-            task=task,
-            metrics=metrics,
-            train_config=train_config,
-            overwrite=True,
-        )
-        exported["model_dir"] = str(folder)
-    return exported
-
-
-def _lookup(table: NB201Table, space: SearchSpace, arch: Arch) -> dict[str, Any]:
-    from nasforge.space.nb201 import NB201Space
-
-    assert isinstance(space, NB201Space)  # checked with --benchmark
-    text = space.to_nb201_string(arch)
-    row = table.metrics(table.row_of(text))
-    found = {name: row.get(column) for name, column in BENCHMARK_COLUMNS.items()}
-    return {"table": str(table.path), "dataset": "cifar10", "epochs": 200, **found}
-
-
-def _retrain_command(
-    arch: str,
-    task: str,
-    data: Path | None,
-    space: str,
-    params: dict[str, Any],
-    task_options: dict[str, Any],
-) -> str:
-    words = ["nasforge", "train", arch, "--task", task]
-    if data is not None:
-        words += ["--data", str(data)]
-    flags = {"test_path": "--test-data", "text_column": "--text-column"}
-    flags.update(
-        max_length="--max-length", label_pattern="--label-pattern", test_pattern="--test-pattern"
-    )
-    for key, value in task_options.items():
-        if key in ("fine", "as_image"):
-            words.append("--fine" if key == "fine" else "--spectrogram-image")
-        else:
-            words += [flags[key], str(value)]
-    if space != "nb201":
-        words += ["--space", space]
-    for key, value in params.items():
-        words += ["-s", f"{key}={value}"]
-    words += ["--out", "models/retrained"]
-    return " ".join(shlex.quote(word) for word in words)
 
 
 def _print(payload: dict[str, Any]) -> None:
