@@ -10,18 +10,20 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    BENCHMARK_DATASETS,
-    DEFAULT_STORE,
-    BenchmarkOption,
-    JsonOption,
-    NameOption,
-    StoreOption,
     benchmark_path,
     open_existing,
     pick_name,
     space_of,
     stdout_console,
     user_errors,
+)
+from nasforge.cli.options import (
+    BENCHMARK_DATASETS,
+    DEFAULT_STORE,
+    BenchmarkOption,
+    JsonOption,
+    NameOption,
+    StoreOption,
 )
 from nasforge.cli.run_output import print_best
 from nasforge.errors import ConfigError

@@ -12,6 +12,12 @@ from rich.console import Console
 from nasforge.cli import resume as _resume  # noqa: F401 (search and resume before train in --help)
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    parse_options,
+    print_task_notes,
+    stdout_console,
+    user_errors,
+)
+from nasforge.cli.options import (
     OWN_SPACE_HELP,
     SPACE_NAMES,
     DeviceOption,
@@ -21,10 +27,6 @@ from nasforge.cli.common import (
     PrecisionOption,
     SpaceOptions,
     TrustSpaceCodeOption,
-    parse_options,
-    print_task_notes,
-    stdout_console,
-    user_errors,
 )
 from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions

@@ -9,133 +9,73 @@ proxy (and of their rank-average ensemble) with a benchmark column is printed to
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    OWN_SPACE_HELP,
-    DeviceOption,
-    JsonOption,
-    PrecisionOption,
-    SpaceOptions,
-    echo_err,
+    echo_note,
     parse_options,
     stdout_console,
     user_errors,
 )
-from nasforge.cli.task_options import TASKS, DataOption
+from nasforge.cli.options import (
+    DeviceOption,
+    JsonOption,
+    PrecisionOption,
+    SpaceOptions,
+)
+from nasforge.cli.proxies_options import (
+    DATA_FREE_PROXIES,
+    DEFAULT_METRIC,
+    DEFAULT_PROXY,
+    KNOWN_PROXIES,
+    BenchmarkOption,
+    CacheOption,
+    MetricOption,
+    OutOption,
+    ProxyOption,
+    SampleOption,
+    SeedOption,
+    SpaceOption,
+    TaskOption,
+)
+from nasforge.cli.proxies_output import correlation_table, score_with_progress, top_table
+from nasforge.cli.task_options import DataOption
 from nasforge.errors import ConfigError
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from nasforge.proxies.scoring import ProxyScores
 
-KNOWN_PROXIES = (
-    "synflow",
-    "jacov",
-    "nwot",
-    "snip",
-    "grasp",
-    "fisher",
-    "grad_norm",
-    "zen",
-    "params",
-    "flops",
-)
-"""For --help only (the registry is not imported before the command runs)."""
-DATA_FREE_PROXIES = ("synflow", "zen", "params", "flops")
-DEFAULT_PROXY = "synflow"
-DEFAULT_SAMPLE = 100
-"""For --help (`nasforge.proxies.selection` draws the sample)."""
-DEFAULT_METRIC = "cifar10_valid_acc"
+__all__ = ["DATA_FREE_PROXIES", "KNOWN_PROXIES", "proxies"]
 ENSEMBLE = "ensemble"
-
-
-def note(line: str) -> None:
-    echo_err(f"note: {line}")
 
 
 @app.command()
 @user_errors
 def proxies(
-    space: Annotated[
-        str | None,
-        typer.Option(
-            help="Search space (default: nb201; with --task, by its input as search). "
-            + OWN_SPACE_HELP
-        ),
-    ] = None,
+    space: SpaceOption = None,
     space_option: SpaceOptions = None,
-    task: Annotated[
-        str | None,
-        typer.Option(
-            help=f"Task whose training split gives the mini-batch: {TASKS} "
-            "(default: none, data-free proxies only).",
-            show_default=False,
-        ),
-    ] = None,
+    task: TaskOption = None,
     data: DataOption = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
-    proxy: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--proxy",
-            "-p",
-            help=f"Proxy to score with, repeatable (default: {DEFAULT_PROXY}): "
-            f"{', '.join(KNOWN_PROXIES)}; data-free: {', '.join(DATA_FREE_PROXIES)}.",
-            show_default=False,
-        ),
-    ] = None,
-    sample: Annotated[
-        int | None,
-        typer.Option(
-            help=f"Score N distinct random architectures drawn with --seed (default: "
-            f"{DEFAULT_SAMPLE}; all of them if the space has fewer).",
-            show_default=False,
-        ),
-    ] = None,
+    proxy: ProxyOption = None,
+    sample: SampleOption = None,
     all_archs: Annotated[
         bool, typer.Option("--all", help="Score every architecture of the space.")
     ] = False,
-    seed: Annotated[
-        int, typer.Option(help="Seed of the sample, the mini-batch and the initial weights.")
-    ] = 0,
+    seed: SeedOption = 0,
     batch_size: Annotated[int, typer.Option(help="Examples in the proxies' mini-batch.")] = 64,
     workers: Annotated[int, typer.Option(help="Worker processes scoring in parallel.")] = 1,
     threads: Annotated[int, typer.Option(help="Torch threads per process.")] = 1,
     device: DeviceOption = "auto",
     precision: PrecisionOption = "fp32",
-    out: Annotated[
-        Path | None,
-        typer.Option(help="CSV file for the scores: arch, one column per proxy, ensemble."),
-    ] = None,
-    cache: Annotated[
-        Path | None,
-        typer.Option(help="Score cache (CSV): reuse the scores in it, append new ones."),
-    ] = None,
-    benchmark: Annotated[
-        Path | None,
-        typer.Option(
-            help="NAS-Bench-201 table (nb201.csv): rank-correlate the scores with --metric "
-            "(space nb201 only).",
-            show_default=False,
-        ),
-    ] = None,
-    metric: Annotated[
-        str | None,
-        typer.Option(
-            help=f"Benchmark column to correlate with (default: {DEFAULT_METRIC}).",
-            show_default=False,
-        ),
-    ] = None,
+    out: OutOption = None,
+    cache: CacheOption = None,
+    benchmark: BenchmarkOption = None,
+    metric: MetricOption = None,
     top: Annotated[int, typer.Option(help="Rows in the table of the best scores.")] = 10,
     as_json: JsonOption = False,
 ) -> None:
@@ -180,7 +120,7 @@ def proxies(
     torch.set_num_threads(threads)
     space_params = parse_options(space_option or [], what="space option")
     chosen_space, batch, task_spec = proxy_space_and_batch(
-        space, space_params, task_options, batch_size=batch_size, seed=seed, on_note=note
+        space, space_params, task_options, batch_size=batch_size, seed=seed, on_note=echo_note
     )
     check_proxy_names(names, batch)
     column = metric or DEFAULT_METRIC
@@ -251,87 +191,11 @@ def proxies(
         return
     console = stdout_console()
     if out is None:
-        console.print(_top_table(texts, columns, ranked_by, top))
+        console.print(top_table(texts, columns, ranked_by, top))
     if correlations is not None:
-        console.print(_correlation_table(correlations, column, len(archs)))
+        console.print(correlation_table(correlations, column, len(archs)))
     where = f"; scores written to {out}" if out is not None else ""
     console.print(
         f"Scored {len(archs)} architectures with {', '.join(names)} in "
         f"{scores.wall_seconds:.1f} s ({scores.computed} networks computed){where}"
     )
-
-
-def score_with_progress(
-    run: Callable[[Callable[[int, int], None]], ProxyScores], *, description: str, as_json: bool
-) -> ProxyScores:
-    """``run(on_progress)`` with a progress bar on stderr."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    stderr = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("networks"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=stderr,
-        transient=as_json,
-        disable=not stderr.is_terminal and as_json,
-    ) as progress:
-        bar = progress.add_task(description, total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            progress.update(bar, completed=done, total=total)
-
-        return run(on_progress)
-
-
-def _shown(value: float) -> str:
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "-inf" if value < 0 else "inf"
-    if value == round(value) and abs(value) >= 1e4:  # a count: params, flops
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
-def _top_table(texts: list[str], columns: dict[str, np.ndarray], ranked_by: str, k: int) -> Table:
-    import numpy as np
-
-    key = np.array(columns[ranked_by], dtype=float)
-    key[np.isnan(key)] = -np.inf
-    order = np.argsort(-key, kind="stable")[:k]
-    table = Table(title=f"Top {len(order)} of {len(texts)} architectures by {ranked_by}")
-    table.add_column("rank", justify="right")
-    table.add_column("architecture", overflow="fold")
-    for name in columns:
-        table.add_column(name, justify="right")
-    for rank, row in enumerate(order, start=1):
-        values = [_shown(float(values[row])) for values in columns.values()]
-        table.add_row(str(rank), texts[row], *values)
-    return table
-
-
-def _correlation_table(
-    correlations: dict[str, dict[str, float | None]], column: str, count: int
-) -> Table:
-    title = f"Rank correlation with {column} ({count} architectures)"
-    table = Table(title=title, min_width=len(title) + 4)
-    table.add_column("proxy")
-    table.add_column("Spearman", justify="right")
-    table.add_column("Kendall", justify="right")
-    for name, values in correlations.items():
-        table.add_row(
-            name,
-            *("-" if values[k] is None else f"{values[k]:.3f}" for k in ("spearman", "kendall")),
-        )
-    return table

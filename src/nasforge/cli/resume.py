@@ -10,16 +10,18 @@ import typer
 from nasforge.cli import search as _search  # noqa: F401 (search before resume in --help)
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    echo_err,
+    open_existing,
+    pick_name,
+    user_errors,
+)
+from nasforge.cli.options import (
     DEFAULT_STORE,
     JsonOption,
     MovedSpaceOption,
     NameOption,
     StoreOption,
     TrustSpaceCodeOption,
-    echo_err,
-    open_existing,
-    pick_name,
-    user_errors,
 )
 from nasforge.cli.run_output import run_and_report
 from nasforge.errors import ConfigError
