@@ -20,6 +20,7 @@ from nasforge.cli import (
     oneshot,
     proxies,
     report,
+    resume,
     search,
 )
 from nasforge.cli.app import app
@@ -37,6 +38,7 @@ __all__ = [
     "oneshot",
     "proxies",
     "report",
+    "resume",
     "search",
 ]
 

@@ -11,14 +11,16 @@ from rich.table import Table
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    DEFAULT_STORE,
-    JsonOption,
-    NameOption,
-    StoreOption,
     open_existing,
     pick_name,
     stdout_console,
     user_errors,
+)
+from nasforge.cli.options import (
+    DEFAULT_STORE,
+    JsonOption,
+    NameOption,
+    StoreOption,
 )
 
 MetricOption = Annotated[

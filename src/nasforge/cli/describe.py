@@ -9,13 +9,15 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    parse_options,
+    stdout_console,
+    user_errors,
+)
+from nasforge.cli.options import (
     OWN_SPACE_HELP,
     SPACE_NAMES,
     JsonOption,
     SpaceOptions,
-    parse_options,
-    stdout_console,
-    user_errors,
 )
 from nasforge.errors import ConfigError
 

@@ -10,20 +10,22 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    benchmark_path,
+    open_existing,
+    pick_name,
+    space_of,
+    stdout_console,
+    user_errors,
+)
+from nasforge.cli.options import (
     BENCHMARK_DATASETS,
     DEFAULT_STORE,
     BenchmarkOption,
     JsonOption,
     NameOption,
     StoreOption,
-    benchmark_path,
-    open_existing,
-    pick_name,
-    print_best,
-    space_of,
-    stdout_console,
-    user_errors,
 )
+from nasforge.cli.run_output import print_best
 from nasforge.errors import ConfigError
 from nasforge.run.spec import objectives_of
 

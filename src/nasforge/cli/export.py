@@ -10,11 +10,13 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    user_errors,
+)
+from nasforge.cli.options import (
     DeviceOption,
     JsonOption,
     MovedSpaceOption,
     TrustSpaceCodeOption,
-    user_errors,
 )
 from nasforge.errors import ConfigError
 

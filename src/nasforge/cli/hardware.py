@@ -10,16 +10,18 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    DataOption,
-    DeviceOption,
-    JsonOption,
-    PrecisionOption,
-    SpaceOptions,
     parse_options,
     progress_bar,
     user_errors,
 )
 from nasforge.cli.describe import parse_input_shape
+from nasforge.cli.options import (
+    DeviceOption,
+    JsonOption,
+    PrecisionOption,
+    SpaceOptions,
+)
+from nasforge.cli.task_options import DataOption
 from nasforge.errors import ConfigError
 
 __all__ = ["app", "latency_app"]

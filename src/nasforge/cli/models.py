@@ -9,60 +9,37 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from nasforge.cli import resume as _resume  # noqa: F401 (search and resume before train in --help)
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    OWN_SPACE_HELP,
-    SPACE_NAMES,
-    TASKS,
-    DataOption,
-    DeviceOption,
-    FineOption,
-    GroupColumnOption,
-    GroupPatternOption,
-    ImageSizeOption,
-    JsonOption,
-    LabelPatternOption,
-    LoaderWorkersOption,
-    MaxLengthOption,
-    MovedSpaceOption,
-    OnnxOption,
-    PrecisionOption,
-    SkipBadFilesOption,
-    SpaceOptions,
-    SpectrogramImageOption,
-    TestDataOption,
-    TestPatternOption,
-    TextColumnOption,
-    TrustSpaceCodeOption,
     parse_options,
     print_task_notes,
     stdout_console,
-    text_task_options,
     user_errors,
 )
-from nasforge.cli.search import save_retrained
+from nasforge.cli.options import (
+    OWN_SPACE_HELP,
+    SPACE_NAMES,
+    DeviceOption,
+    JsonOption,
+    MovedSpaceOption,
+    OnnxOption,
+    PrecisionOption,
+    SpaceOptions,
+    TrustSpaceCodeOption,
+)
+from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
+from nasforge.data.task_options import TaskOptions
 from nasforge.errors import ConfigError
+from nasforge.run.final_model import save_retrained
 
 
 @app.command()
 @user_errors
+@with_task_options(task_help=f"Task to train on: {TASKS}.")
 def train(
     arch: Annotated[str, typer.Argument(help="The architecture: NB201 string or Arch text.")],
-    task: Annotated[str, typer.Option(help=f"Task to train on: {TASKS}.")] = "digits",
-    data: DataOption = None,
-    label_column: Annotated[str | None, typer.Option(help="Label column of a csv task.")] = None,
-    test_data: TestDataOption = None,
-    text_column: TextColumnOption = None,
-    fine: FineOption = False,
-    max_length: MaxLengthOption = None,
-    label_pattern: LabelPatternOption = None,
-    test_pattern: TestPatternOption = None,
-    spectrogram_image: SpectrogramImageOption = False,
-    group_column: GroupColumnOption = None,
-    group_pattern: GroupPatternOption = None,
-    image_size: ImageSizeOption = None,
-    loader_workers: LoaderWorkersOption = None,
-    skip_bad_files: SkipBadFilesOption = False,
+    task_options: TaskOptions = TASK_OPTIONS,
     space: Annotated[
         str | None,
         typer.Option(
@@ -88,7 +65,7 @@ def train(
     """Train one architecture from scratch, report its test accuracy and save it."""
     from nasforge.device import resolve_settings
     from nasforge.evaluate.training import retrain
-    from nasforge.run.setup import training_evaluator
+    from nasforge.run.setup import task_training_evaluator
 
     device, precision = resolve_settings(device, precision)
     if out.exists() and any(out.iterdir()):
@@ -102,28 +79,11 @@ def train(
     space_params = parse_options(space_option or [], what="space option")
     if space is not None:
         space_params = with_named_options(space, arch, space_params)
-    chosen_space, evaluator = training_evaluator(
-        task,
-        data,
+    chosen_space, evaluator = task_training_evaluator(
+        task_options,
         space,
         space_params,
         {},
-        label_column=label_column,
-        task_options=text_task_options(
-            task,
-            test_data,
-            text_column,
-            fine,
-            max_length,
-            label_pattern,
-            test_pattern,
-            spectrogram_image,
-            group_column,
-            group_pattern,
-            image_size,
-            loader_workers,
-            skip_bad_files,
-        ),
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import DEFAULT_STORE, NameOption, StoreOption, user_errors
+from nasforge.cli.common import (
+    user_errors,
+)
+from nasforge.cli.options import (
+    DEFAULT_STORE,
+    NameOption,
+    StoreOption,
+)
 
 __all__ = ["app"]
 

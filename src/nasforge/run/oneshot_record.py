@@ -11,15 +11,71 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from nasforge.arch import Arch
+from nasforge.errors import ConfigError
 from nasforge.evaluate.result import Result
 from nasforge.oneshot.diagnostics import Diagnostics
+from nasforge.oneshot.summary import BENCHMARK_COLUMNS
 from nasforge.run.storage import ExperimentRecord, Store
 
 OBJECTIVE = "supernet_valid_acc"
 """The trial's score: the supernet's validation accuracy (%) at the end of the search."""
+
+
+def check_name_free(path: str | Path, name: str) -> None:
+    """Refuse an empty run name or one the store at ``path`` already holds."""
+    if not name.strip():
+        raise ConfigError("--name is empty")
+    with Store(path) as journal:
+        if journal.get_experiment(name) is not None:
+            raise ConfigError(
+                f"experiment {name!r} already exists in {path}; choose another --name"
+            )
+
+
+def record_summary(
+    path: str | Path,
+    name: str,
+    summary: Mapping[str, Any],
+    *,
+    arch: Arch,
+    space_config: Mapping[str, Any],
+    method_options: Mapping[str, Any],
+    seed: int,
+    diagnostics: Diagnostics,
+) -> None:
+    """Keep a one-shot run in the store at ``path``: its diagnostics, and the found arch as
+    its one trial with what ``summary`` (`nasforge.oneshot.summary.run_summary`, with the
+    child, fine-tuning and benchmark entries) measured of it."""
+    metrics: dict[str, float] = {OBJECTIVE: summary["supernet_valid_accuracy"]}
+    if summary.get("child"):
+        metrics["child_test_acc"] = summary["child"]["test_accuracy"]
+        metrics["params"] = summary["child"]["params"]
+    if summary.get("finetune"):
+        metrics["finetuned_test_acc"] = summary["finetune"]["test_accuracy"]
+    for key, value in (summary.get("benchmark") or {}).items():
+        if key in BENCHMARK_COLUMNS and value is not None:
+            metrics[f"nb201_{key}"] = float(value)
+    with Store(path) as journal:
+        record_oneshot(
+            journal,
+            name,
+            arch=arch,
+            space_config={**space_config, **summary["space"]},
+            method=summary["method"],
+            method_options=dict(method_options),
+            task=summary["task"],
+            seed=seed,
+            epochs=summary["epochs"],
+            seconds=summary["seconds"],
+            diagnostics=diagnostics,
+            metrics=metrics,
+            device=summary["device"],
+            precision=summary["precision"],
+        )
 
 
 def record_oneshot(

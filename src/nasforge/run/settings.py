@@ -39,3 +39,22 @@ def resumed_settings(
     kept = {k: v for k, v in (stored or {}).items() if k in SEARCH_DEFAULTS}
     now = {k: v for k, v in given.items() if v is not None}
     return {**SEARCH_DEFAULTS, **kept, **now}
+
+
+def search_settings(finish: Any, executor: Any, *, top: int) -> dict[str, Any]:
+    """The settings a search stores for `resumed_settings`: what to do with its winner
+    (a `nasforge.run.search_finish.Finish`), where its trials run (a
+    `nasforge.run.new_experiment.ExecutorSettings`) and its leaderboard's rows."""
+    return {
+        "final_epochs": finish.final_epochs,
+        "out": None if finish.out is None else str(finish.out),
+        "workers": executor.workers,
+        "executor": executor.executor,
+        "ray_address": executor.ray_address,
+        "threads": executor.threads,
+        "gpus_per_trial": executor.gpus_per_trial,
+        "onnx": finish.onnx,
+        "top": top,
+        "ensemble": finish.ensemble,
+        "ensemble_selection": finish.ensemble_selection,
+    }

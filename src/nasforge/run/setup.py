@@ -15,6 +15,7 @@ from nasforge.space.base import SearchSpace
 
 if TYPE_CHECKING:
     from nasforge.data.task import Task
+    from nasforge.data.task_options import TaskOptions
     from nasforge.evaluate.training import TrainingEvaluator
 
 TRAIN_SPACE_DEFAULTS: dict[str, dict[str, Any]] = {"nb201": {"channels": 8, "cells_per_stage": 1}}
@@ -106,6 +107,27 @@ def training_evaluator(
     return space, make_evaluator(space)
 
 
+def task_training_evaluator(
+    options: TaskOptions,
+    space_name: str | None,
+    space_params: dict[str, Any],
+    hyperparameters: dict[str, list[Any]],
+    **training: Any,
+) -> tuple[SearchSpace, Evaluator]:
+    """`training_evaluator` for the task that `options` names; `training` holds its keyword
+    settings (epochs, lr, batch_size, seed, device ...)."""
+    return training_evaluator(
+        options.name,
+        options.data,
+        space_name,
+        space_params,
+        hyperparameters,
+        label_column=options.label_column,
+        task_options=options.loader_options(),
+        **training,
+    )
+
+
 def training_evaluator_factory(
     task_name: str,
     data: Path | None,
@@ -126,7 +148,8 @@ def training_evaluator_factory(
 ) -> tuple[Task, Callable[[SearchSpace], TrainingEvaluator]]:
     """A built-in task, loaded once, and a maker of its training evaluator for any space
     (compound scaling trains one space per point)."""
-    from nasforge.data.loaders import DATA_ENV, load_task
+    from nasforge.data.loaders import load_task
+    from nasforge.data.task_options import resolve_data
     from nasforge.evaluate.training import TrainingEvaluator
     from nasforge.training import TrainConfig
 
@@ -141,8 +164,7 @@ def training_evaluator_factory(
     )
     options = {"label_column": label_column} if label_column else {}
     options.update(task_options or {})
-    where = str(data) if data is not None else os.environ.get(DATA_ENV)
-    resolved = str(Path(where).expanduser().resolve()) if where else None
+    resolved = resolve_data(data)
     task = load_task(task_name, resolved, seed=0, **options)
     spec = {"name": task_name, "data": resolved, "seed": 0, "options": options}
 
