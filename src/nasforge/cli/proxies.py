@@ -104,16 +104,16 @@ def proxies(
     import torch
 
     from nasforge.proxies.base import check_logits, check_proxy_names, seeded
-    from nasforge.proxies.benchmark_check import (
+    from nasforge.proxies.cache import ScoreCache
+    from nasforge.proxies.score_files import cache_context, write_scores_csv
+    from nasforge.proxies.scoring import score_archs
+    from nasforge.proxies.selection import choose_archs
+    from nasforge.run.proxy_benchmark import (
         benchmark_table,
         benchmark_values,
         finite,
         rank_correlations,
     )
-    from nasforge.proxies.cache import ScoreCache
-    from nasforge.proxies.score_files import cache_context, write_scores_csv
-    from nasforge.proxies.scoring import score_archs
-    from nasforge.proxies.selection import choose_archs
     from nasforge.run.proxy_setup import proxy_space_and_batch
     from nasforge.space import space_key
 

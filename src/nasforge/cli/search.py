@@ -135,10 +135,10 @@ def search(
     With --warm-start-from it starts from a finished search of the same space on another task.
     """
     from nasforge.device import ray_gpu_settings, resolve_settings
+    from nasforge.objective import Constraint, Objective
     from nasforge.run.budget import Budget
     from nasforge.run.experiment import check_objectives
     from nasforge.run.new_experiment import ExecutorSettings, experiment_name, new_experiment
-    from nasforge.run.objective import Constraint, Objective
     from nasforge.run.search_setup import (
         EvaluatorChoice,
         TableSettings,

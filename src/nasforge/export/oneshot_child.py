@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nasforge.data.task import Task
-    from nasforge.oneshot.method import OneShotResult
+    from nasforge.oneshot.result import OneShotResult
     from nasforge.space.base import SearchSpace
 
 CALIBRATION_EXAMPLES = 2048

@@ -11,7 +11,7 @@ from nasforge.data.task_options import TaskOptions, shell_words
 if TYPE_CHECKING:
     from nasforge.arch import Arch
     from nasforge.evaluate.nb201_benchmark import NB201Table
-    from nasforge.oneshot.method import OneShotResult
+    from nasforge.oneshot.result import OneShotResult
     from nasforge.space.base import SearchSpace
 
 BENCHMARK_COLUMNS = {

@@ -9,9 +9,9 @@ from typing import Any
 
 from nasforge.errors import StoreError
 from nasforge.evaluate.base import Evaluator
+from nasforge.objective import Constraint, Objective
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.run.objective import Constraint, Objective
 from nasforge.run.storage import Store
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Strategy

@@ -13,7 +13,7 @@ from typing import Any
 from nasforge.data.task_options import TaskOptions
 from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
-from nasforge.run.objective import Constraint, Objective
+from nasforge.objective import Constraint, Objective
 from nasforge.space.base import SearchSpace
 
 DEFAULT_TRAIN_BUDGET = 100
