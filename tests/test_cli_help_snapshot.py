@@ -103,3 +103,15 @@ def test_the_comparison_names_a_changed_option() -> None:
     found = _differences(live, changed)
     assert f"nasforge search {key}: " in found[1]
     assert found[0] == "nasforge describe: command gone"
+
+
+HELP_ORDER = [
+    "importance", "explain", "describe", "status", "best", "query", "export", "scale", "search",
+    "resume", "train", "predict", "oneshot", "proxies", "report", "dashboard", "latency",
+]  # fmt: skip
+"""`nasforge --help`'s commands in the order they had before the CLI refactor (the modules of
+`nasforge.cli` import each other in an order that keeps it)."""
+
+
+def test_nasforge_help_lists_the_commands_in_the_same_order() -> None:
+    assert list(typer.main.get_command(app).commands) == HELP_ORDER  # type: ignore[attr-defined]
