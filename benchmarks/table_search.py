@@ -414,9 +414,11 @@ def importance_rows(
     direction: Literal["max", "min"],
     truth: tuple[dict[Any, float], str],
     seeds: int,
+    trials: int = 100,
 ) -> None:
-    """Per seed, a 100-query random search; the forest's (`decision_importance`) and the
-    naive per-choice means' effects and top decision against `truth`; prints the table."""
+    """Per seed, a `trials`-query random search (100, the issue's size); the forest's
+    (`decision_importance`) and the naive per-choice means' effects and top decision against
+    `truth`; prints the table."""
     effects, true_top = truth
     forest_rows = DecisionForest(space)
     rows: dict[str, dict[str, list[float]]] = {
@@ -429,10 +431,10 @@ def importance_rows(
             space,
             make_strategy("random", space, seed=seed),
             evaluator,
-            budget=Budget(queries=100),
+            budget=Budget(queries=trials),
             objective=[Objective(metric, direction)],
         ).run()
-        done = [t for t in result.trials if t.evaluated][:100]
+        done = [t for t in result.trials if t.evaluated][:trials]
         archs = [space.validate(Arch.parse(t.arch)) for t in done]
         values = np.array([t.metrics[metric] for t in done])
         found = decision_importance(
@@ -458,12 +460,12 @@ def importance_rows(
             flush=True,
         )
     seconds = (time.perf_counter() - started) / seeds
-    print("| estimate | seeds | Pearson | Spearman | top decision right |")
-    print("|---|---|---|---|---|")
+    print("| estimate | trials | seeds | Pearson | Spearman | top decision right |")
+    print("|---|---|---|---|---|---|")
     for label, got in rows.items():
         print(
-            f"| {label} | {seeds} | {mean_se(got['pearson'])} | {mean_se(got['spearman'])} "
-            f"| {100 * statistics.mean(got['top']):.0f}% |"
+            f"| {label} | {trials} | {seeds} | {mean_se(got['pearson'])} "
+            f"| {mean_se(got['spearman'])} | {100 * statistics.mean(got['top']):.0f}% |"
         )
     print(f"\n({seconds:.1f} s per seed)\n", flush=True)
 
@@ -497,13 +499,15 @@ def part_importance_nb301(args: argparse.Namespace) -> None:
     true_top = top_decision(codes, accuracy, space)
     spread = statistics.pstdev(truth.values())
     print(
-        f"NAS-Bench-301 surrogate, valid_acc (%) at epoch 98: importance from 100-query "
+        f"NAS-Bench-301 surrogate, valid_acc (%) at epoch 98: importance from {args.trials}-query "
         f"random searches against {len(archs)} random genotypes "
         f"({time.perf_counter() - started:.0f} s to draw and predict): {len(truth)} "
         f"(decision, choice) effects, their SD {spread:.3f} points, largest "
         f"{max(abs(v) for v in truth.values()):.3f}; true top decision {true_top}\n"
     )
-    importance_rows(space, surrogate, "valid_acc", "max", (truth, true_top), args.seeds)
+    importance_rows(
+        space, surrogate, "valid_acc", "max", (truth, true_top), args.seeds, args.trials
+    )
 
 
 PARTS = {
@@ -525,6 +529,9 @@ def main() -> None:
     parser.add_argument("--random-genotypes", type=int, default=10_000)
     parser.add_argument(
         "--truth-genotypes", type=int, default=100_000, help="importance-nb301's truth"
+    )
+    parser.add_argument(
+        "--trials", type=int, default=100, help="importance-nb301: queries per random search"
     )
     parser.add_argument(
         "--only", nargs="+", default=None, help="run these rows only (labels, e.g. random tpe)"
