@@ -1,6 +1,6 @@
-"""In-place distillation in SPOS's sandwich steps (BigNAS), and the weight sharing of the
-`transformer` supernet it trains: leading heads and widths, LayerNorm over the sub-network's
-own width."""
+"""What the `transformer` supernet trains with (issue 33 item 4): in-place distillation in
+SPOS's sandwich steps (BigNAS), AdamW's learning rate annealed, and the weight sharing:
+leading heads and widths, LayerNorm over the sub-network's own width."""
 
 from __future__ import annotations
 
@@ -172,3 +172,22 @@ def test_a_sliced_layernorm_normalizes_over_the_sub_networks_width_only() -> Non
         normalized.var(-1, unbiased=False), torch.ones(3, 10), atol=1e-3, rtol=0
     )
     torch.testing.assert_close(output, F.layer_norm(inputs, (32,), weight, bias))
+
+
+@pytest.mark.parametrize(("optimizer", "lr", "end"), [("adamw", 5e-4, 5e-6), ("sgd", 0.025, 1e-3)])
+def test_the_supernets_learning_rate_is_annealed_by_default(
+    task: Task, optimizer: str, lr: float, end: float
+) -> None:
+    # AdamW at 1e-3 used to end at eta_min 0.001 (constant), and below it was refused
+    space = ChoiceSpace(small_cnn(), input_shape=task.input_shape, num_classes=task.num_classes)
+    seen: list[float] = []
+
+    class Rates(TrainerHooks):
+        def on_batch_end(self, step: int, model: nn.Module, loss: float) -> None:
+            assert method.trainer_.optimizer is not None
+            seen.append(method.trainer_.optimizer.param_groups[0]["lr"])
+
+    method = make_method("spos", space, optimizer=optimizer, lr=lr, **QUICK)
+    method.search(task, epochs=2, batch_size=32, seed=0, threads=1, hooks=[Rates()])
+    assert seen[0] < lr and seen == sorted(seen, reverse=True)
+    assert seen[-1] == pytest.approx(end)
