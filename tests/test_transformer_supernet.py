@@ -191,3 +191,14 @@ def test_the_supernets_learning_rate_is_annealed_by_default(
     method.search(task, epochs=2, batch_size=32, seed=0, threads=1, hooks=[Rates()])
     assert seen[0] < lr and seen == sorted(seen, reverse=True)
     assert seen[-1] == pytest.approx(end)
+
+
+def test_distillation_without_sandwich_is_one_line_and_exit_2() -> None:
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    result = CliRunner().invoke(app, ["oneshot", "--method", "spos", "-o", "distill=true"])
+    assert result.exit_code == 2, result.output
+    assert "spos distill needs sampling='sandwich'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
