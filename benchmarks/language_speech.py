@@ -384,8 +384,17 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
         f"{args.supernet_epochs} epochs, evolution of "
         f"{searcher.evaluated_} sub-networks, {search_seconds / 60:.1f} min"
         + (f", max_params {args.max_params:,}" if args.max_params else "")
-        + f"; every network retrained {args.final_epochs} epochs (AdamW lr {args.lr}, "
-        f"{retraining(args)}).",
+        + (
+            f"; retrained accuracies from {args.reference.name} where it has them"
+            if args.reference is not None
+            else ""
+        )
+        + (
+            f"; every other network retrained {args.final_epochs} epochs (AdamW lr {args.lr}, "
+            f"{retraining(args)})."
+            if args.retrain_seeds
+            else "; no other network retrained (--retrain-seeds 0)."
+        ),
         "",
         "| sub-network | params | inherited valid accuracy | retrained test accuracy |",
         "|---|---|---|---|",
