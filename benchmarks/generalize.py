@@ -16,7 +16,8 @@ Parts (``--part``):
 - ``trec``: `ensemble_trec.one_seed` for each of ``--seeds`` (K = 1, 3, 5, top-K and forward
   selection); each seed's result is appended to ``--results`` too and skipped on a rerun.
 - ``transformer``: ``language_speech.py --part transformer`` with ``--subnets`` (20) random
-  sub-networks.
+  sub-networks (``--sampling``, ``--distill``, ``--retrain-seeds`` and ``--cache``, a file
+  of retrainings that several runs share, passed on).
 
 Usage::
 
@@ -237,6 +238,9 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
             "--max-params", str(args.max_params),
             "--sampling", args.sampling,
             "--seed", str(args.seed),
+            "--retrain-seeds", str(args.retrain_seeds),
+            *(["--distill"] if args.distill else []),
+            *(["--cache", str(args.cache)] if args.cache else []),
         ]
     )  # fmt: skip
     return []
@@ -267,6 +271,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--supernet-epochs", type=int, default=10)
     parser.add_argument("--max-params", type=int, default=1_000_000)
     parser.add_argument("--sampling", choices=("uniform", "sandwich"), default="uniform")
+    parser.add_argument("--distill", action="store_true", help="transformer: with sandwich")
+    parser.add_argument("--retrain-seeds", type=int, default=1, help="transformer")
+    parser.add_argument("--cache", type=Path, default=None, help="transformer: retrainings")
     args = parser.parse_args(argv)
     if args.budget is None:
         args.budget = 100 if args.part == "fsdd" else 12

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import shlex
 import sys
 import tempfile
@@ -119,15 +120,38 @@ def final_task(task: Task, args: argparse.Namespace) -> Task:
     return whole_training_split(task) if args.full_train else task
 
 
-def retrained(build: Callable[[], nn.Module], task: Task, args: argparse.Namespace) -> list[float]:
+def retrained(
+    build: Callable[[], nn.Module], task: Task, args: argparse.Namespace, key: str = ""
+) -> list[float]:
     """Test accuracy of ``build()`` trained ``--final-epochs`` from scratch, once per seed of
-    ``--retrain-seeds`` (seeds ``--seed``, ``--seed + 1``, ...)."""
+    ``--retrain-seeds`` (seeds ``--retrain-seed``, ``--retrain-seed + 1``, ...; default
+    from ``--seed``). With ``--cache`` and a ``key`` (an arch's text), a retraining already
+    in the cache (same key, seed, epochs, lr and split) is read instead of run again, and a
+    new one is appended to it."""
+    first = args.seed if getattr(args, "retrain_seed", None) is None else args.retrain_seed
+    cache_path: Path | None = getattr(args, "cache", None)
+    cached = _read_cache(cache_path) if cache_path is not None and key else {}
     accuracies = []
-    for seed in range(args.seed, args.seed + args.retrain_seeds):
+    for seed in range(first, first + args.retrain_seeds):
+        what = json.dumps([key, seed, args.final_epochs, args.lr, bool(args.full_train)])
+        if what in cached:
+            accuracies.append(cached[what])
+            continue
         torch.manual_seed(seed)
         model = build()
         accuracies.append(train_and_test(model, task, config(args, args.final_epochs, seed)))
+        if cache_path is not None and key:
+            with cache_path.open("a") as out:
+                out.write(json.dumps({"what": what, "accuracy": accuracies[-1]}) + "\n")
     return accuracies
+
+
+def _read_cache(path: Path) -> dict[str, float]:
+    """The retrainings in the cache file ``path`` (none if it does not exist)."""
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {row["what"]: float(row["accuracy"]) for row in rows}
 
 
 def show(accuracies: Sequence[float]) -> str:
@@ -285,21 +309,8 @@ def search_part(args: argparse.Namespace) -> list[str]:
     return [*header, *rows]
 
 
-def transformer_part(args: argparse.Namespace) -> list[str]:
-    task = trec_task(args.data)
-    space = make_space("transformer", vocab_size=task.vocabulary_size or 0)
-    started = time.perf_counter()
-    searcher = make_method(
-        "spos",
-        space,
-        optimizer="adamw",
-        lr=args.supernet_lr,
-        weight_decay=0.01,
-        max_params=args.max_params,
-        sampling=args.sampling,
-    )
-    found = searcher.search(task, epochs=args.supernet_epochs, batch_size=50, seed=args.seed)
-    search_seconds = time.perf_counter() - started
+def random_subnets(space: SearchSpace, task: Task, args: argparse.Namespace) -> list[Arch]:
+    """``--subnets`` distinct random sub-networks within ``--max-params`` (by ``--seed + 1``)."""
     rng = np.random.default_rng(args.seed + 1)
     randoms: list[Arch] = []
     while len(randoms) < args.subnets:
@@ -308,26 +319,82 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
             not args.max_params or _count(space, arch, task) <= args.max_params
         ):
             randoms.append(arch)
+    return randoms
+
+
+def retrain_part(args: argparse.Namespace) -> list[str]:
+    """Only the retraining of the random sub-networks of ``--part transformer`` (into
+    ``--cache``, which the transformer part then reads): no supernet."""
+    task = trec_task(args.data)
+    space = make_space("transformer", vocab_size=task.vocabulary_size or 0)
+    final = final_task(task, args)
+    lines = ["| sub-network | params | retrained test accuracy |", "|---|---|---|"]
+    for i, arch in enumerate(random_subnets(space, task, args)):
+        build = partial(space.build, arch, task.input_shape, task.num_classes)
+        accuracies = retrained(build, final, args, key=str(arch))
+        print(f"{space.format(arch)}: {show(accuracies)}", file=sys.stderr, flush=True)
+        lines.append(f"| random {i + 1} | {_count(space, arch, task):,} | {show(accuracies)} |")
+    return lines
+
+
+def transformer_part(args: argparse.Namespace) -> list[str]:
+    task = trec_task(args.data)
+    space = make_space("transformer", vocab_size=task.vocabulary_size or 0)
+    started = time.perf_counter()
+    dropout = {} if args.supernet_dropout is None else {"dropout": args.supernet_dropout}
+    searcher = make_method(
+        "spos",
+        make_space("transformer", vocab_size=task.vocabulary_size or 0, **dropout),
+        optimizer="adamw",
+        lr=args.supernet_lr,
+        weight_decay=0.01,
+        max_params=args.max_params,
+        sampling=args.sampling,
+        **({"distill": True} if args.distill else {}),
+    )
+    found = searcher.search(task, epochs=args.supernet_epochs, batch_size=50, seed=args.seed)
+    search_seconds = time.perf_counter() - started
+    randoms = random_subnets(space, task, args)
     final = final_task(task, args)
     scoring = config(args, args.final_epochs)
     inherited: list[float] = []
-    scores: list[float] = []
-    for arch in [found.arch, *randoms]:
+    for arch in [found.arch, *randoms]:  # all first: the retrainings may come from --cache
         child = found.supernet.child(arch)
         inherited.append(100.0 * Trainer(scoring).evaluate(child, task.x_valid, task.y_valid))
-        build = partial(space.build, arch, task.input_shape, task.num_classes)
-        accuracies = retrained(build, final, args)
+        print(f"{space.format(arch)}: inherited {inherited[-1]:.1f}", file=sys.stderr, flush=True)
+    reference = _read_reference(args.reference) if args.reference is not None else {}
+    scores: list[float] = []
+    for arch in [found.arch, *randoms]:
+        if str(arch) in reference:
+            accuracies = reference[str(arch)]
+        elif args.retrain_seeds:
+            build = partial(space.build, arch, task.input_shape, task.num_classes)
+            accuracies = retrained(build, final, args, key=str(arch))
+        else:
+            accuracies = [float("nan")]
         scores.append(float(np.mean(accuracies)))
-        print(f"{space.format(arch)}: {inherited[-1]:.1f} {show(accuracies)}", file=sys.stderr)
-    rho = float(spearmanr(inherited[1:], scores[1:])[0])
-    best_random = max(scores[1:])
+        print(f"{space.format(arch)}: retrained {show(accuracies)}", file=sys.stderr, flush=True)
+    known = [i for i in range(1, len(scores)) if np.isfinite(scores[i])]
+    rho = float(spearmanr([inherited[i] for i in known], [scores[i] for i in known])[0])
+    best_random = max(scores[i] for i in known) if known else float("nan")
     lines = [
-        f"spos ({args.sampling} sampling) on the transformer supernet: "
+        f"spos ({args.sampling} sampling{', in-place distillation' if args.distill else ''}"
+        + ("" if args.supernet_dropout is None else f", dropout {args.supernet_dropout}")
+        + ") on the transformer supernet: "
         f"{args.supernet_epochs} epochs, evolution of "
         f"{searcher.evaluated_} sub-networks, {search_seconds / 60:.1f} min"
         + (f", max_params {args.max_params:,}" if args.max_params else "")
-        + f"; every network retrained {args.final_epochs} epochs (AdamW lr {args.lr}, "
-        f"{retraining(args)}).",
+        + (
+            f"; retrained accuracies from {args.reference.name} where it has them"
+            if args.reference is not None
+            else ""
+        )
+        + (
+            f"; every other network retrained {args.final_epochs} epochs (AdamW lr {args.lr}, "
+            f"{retraining(args)})."
+            if args.retrain_seeds
+            else "; no other network retrained (--retrain-seeds 0)."
+        ),
         "",
         "| sub-network | params | inherited valid accuracy | retrained test accuracy |",
         "|---|---|---|---|",
@@ -342,11 +409,18 @@ def transformer_part(args: argparse.Namespace) -> list[str]:
         lines.append(f"| {label} | {_count(space, arch, task):,} | {a:.1f} | {b:.1f} |")
     lines += [
         "",
-        f"Spearman (inherited vs retrained, {args.subnets} random): {rho:.2f}; "
+        f"Spearman (inherited vs retrained, {len(known)} random): {rho:.2f}; "
         f"found {scores[0]:.1f} vs best random {best_random:.1f} "
         f"({scores[0] - best_random:+.1f} points).",
     ]
     return lines
+
+
+def _read_reference(path: Path) -> dict[str, list[float]]:
+    """Retrained accuracies measured before (JSON lines ``{"arch": text, "retrained":
+    [accuracy per seed]}``), used instead of retraining those archs."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {row["arch"]: [float(a) for a in row["retrained"]] for row in rows}
 
 
 def retraining(args: argparse.Namespace) -> str:
@@ -363,7 +437,9 @@ def _count(space: SearchSpace, arch: Arch, task: Task) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--part", choices=("linear", "search", "transformer"), default="linear")
+    parser.add_argument(
+        "--part", choices=("linear", "search", "transformer", "retrain"), default="linear"
+    )
     parser.add_argument("--dataset", choices=("trec", "fsdd"), default="trec")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--candidates", type=int, default=40)
@@ -376,8 +452,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-params", type=int, default=0)
     parser.add_argument("--sampling", choices=("uniform", "sandwich"), default="uniform")
     parser.add_argument("--subnets", type=int, default=10, help="random sub-networks")
+    parser.add_argument("--distill", action="store_true", help="sandwich: in-place distillation")
+    parser.add_argument("--supernet-dropout", type=float, default=None, help="default: space's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retrain-seeds", type=int, default=1)
+    parser.add_argument("--retrain-seed", type=int, default=None, help="default: --seed")
+    parser.add_argument("--cache", type=Path, default=None, help="retrainings (JSON lines)")
+    parser.add_argument(
+        "--reference", type=Path, default=None, help="retrained accuracies measured before"
+    )
     parser.add_argument(
         "--full-train", action="store_true", help="retrain on the training and validation split"
     )
@@ -387,6 +470,7 @@ def main(argv: list[str] | None = None) -> None:
         "linear": linear_part,
         "search": search_part,
         "transformer": transformer_part,
+        "retrain": retrain_part,
     }
     lines = parts[args.part](args)
     command = "Command: `python " + " ".join(shlex.quote(a) for a in sys.argv) + "`"

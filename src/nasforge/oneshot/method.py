@@ -35,6 +35,13 @@ from nasforge.training import TrainConfig, Trainer, TrainerHooks
 PARTIAL_CHANNEL_OPTIONS = (2, 4, 8)
 
 
+SGD_ETA_MIN = 0.001
+"""Where SGD's cosine schedule ends by default (DARTS's and GDAS's ``eta_min``)."""
+ADAMW_ETA_MIN_SHARE = 0.01
+"""Where AdamW's cosine schedule ends by default, as a share of ``lr`` (AutoFormer: 1e-5
+from 1e-3)."""
+
+
 def require_op_choices(space: SearchSpace) -> None:
     """Refuse a space without op choices: a one-shot method has nothing to mix or sample."""
     if not space.op_decisions():
@@ -50,8 +57,10 @@ class OneShotMethod(SearchSteps):
 
     Weight training: SGD (momentum 0.9, Nesterov, as in NAS-Bench-201's search configs), or
     AdamW with ``optimizer="adamw"`` (as AutoFormer trains Transformer supernets), ``lr``
-    cosine-annealed per step to ``eta_min`` (0.001, as DARTS's and GDAS's
-    ``CosineAnnealingLR(optimizer, epochs, eta_min=0.001)``), ``weight_decay``, gradient
+    cosine-annealed per step to ``eta_min`` (SGD: 0.001, as DARTS's and GDAS's
+    ``CosineAnnealingLR(optimizer, epochs, eta_min=0.001)``; AdamW: ``lr / 100``, as
+    AutoFormer's 1e-5 from 1e-3, so that AdamW's usual lr of 1e-3 is annealed rather than
+    held constant), ``weight_decay``, gradient
     norm clipped at ``grad_clip``.
     Architecture: Adam(``arch_lr``, betas ``arch_betas``, ``arch_weight_decay``) on alpha,
     one vector per decision (`Alpha`), initialized as ``alpha_init`` times standard normal
@@ -90,7 +99,7 @@ class OneShotMethod(SearchSteps):
         space: SearchSpace,
         *,
         lr: float = 0.025,
-        eta_min: float = 0.001,
+        eta_min: float | None = None,
         weight_decay: float = 3e-4,
         grad_clip: float | None = 5.0,
         arch_lr: float = 3e-4,
@@ -119,6 +128,8 @@ class OneShotMethod(SearchSteps):
             raise OneShotError(f"optimizer must be 'sgd' or 'adamw', not {optimizer!r}")
         self.optimizer = optimizer
         self.lr = lr
+        if eta_min is None:
+            eta_min = ADAMW_ETA_MIN_SHARE * lr if optimizer == "adamw" else SGD_ETA_MIN
         self.eta_min = eta_min
         if not (math.isfinite(eta_min) and 0 <= eta_min <= lr):
             raise OneShotError(f"eta_min must lie in [0, lr] = [0, {lr:g}], not {eta_min}")

@@ -20,7 +20,10 @@ summing their gradients before one weight step; module and input choices, which 
 size, are drawn uniformly in the largest and smallest paths too. It costs ``2 +
 sandwich_random`` forward and backward passes a step, and gives the small sub-networks of
 an entangled supernet (the `transformer` and `mobilenet` spaces) as much training as the
-large ones. With path limits, only the uniform paths are drawn within them.
+large ones. With path limits, only the uniform paths are drawn within them. With
+``distill=True`` (BigNAS's in-place distillation, `nasforge.oneshot.distillation`), only the
+largest path trains on the labels: the smallest and the uniform paths train on the largest
+path's detached probabilities for the same batch.
 
 With a latency table and target (the `mobilenet` space), or ``max_params`` (any space),
 SPOS's constrained search: the supernet trains only paths within the limits (uniform
@@ -54,6 +57,7 @@ from nasforge.measure.latency import model_device
 from nasforge.oneshot.bilevel import BilevelSplit
 from nasforge.oneshot.calibration import calibration_batches, recalibrate_batchnorm
 from nasforge.oneshot.diagnostics import DiagnosticsRecorder
+from nasforge.oneshot.distillation import distillation_loss, teacher_probabilities
 from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.latency_loss import PathLatency
 from nasforge.oneshot.memory import Probe
@@ -93,6 +97,7 @@ class SPOS(OneShotMethod):
         max_params: int = 0,
         sampling: str = "uniform",
         sandwich_random: int = 2,
+        distill: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(space, **options)
@@ -103,6 +108,11 @@ class SPOS(OneShotMethod):
         if sandwich_random < 0:
             raise OneShotError(f"spos sandwich_random must be >= 0, not {sandwich_random}")
         self.sampling, self.sandwich_random = sampling, sandwich_random
+        if distill and sampling != "sandwich":
+            raise OneShotError(
+                "spos distill needs sampling='sandwich': the largest path of each step teaches"
+            )
+        self.distill = distill
         if max_params < 0:
             raise OneShotError(f"spos max_params must be >= 0 (0: no limit), not {max_params}")
         self.max_params = max_params
@@ -171,19 +181,38 @@ class SPOS(OneShotMethod):
         if self.sampling == "sandwich":  # the trainer's own pass trains the largest path
             self.sandwich_batch_: tuple[torch.Tensor, torch.Tensor] | None = (x, y)
             self.supernet_.use_path(self._extreme_path(largest=True))
+            if self.distill:  # the trainer's pass of the largest path gives the soft labels
+                self.teacher_: torch.Tensor | None = None
+                self._capture = self.supernet_.register_forward_hook(self._keep_teacher)
+
+    def _keep_teacher(self, module: nn.Module, args: object, output: torch.Tensor) -> None:
+        self.teacher_ = teacher_probabilities(output)
+        self._capture.remove()
 
     def after_backward(self, step: int, model: nn.Module) -> None:
-        """Sandwich: add the gradients of the smallest and the uniform paths on the batch."""
+        """Sandwich: add the gradients of the smallest and the uniform paths on the batch
+        (on the labels, or on the largest path's probabilities with ``distill``)."""
         batch = getattr(self, "sandwich_batch_", None)
         if batch is None:
             return
         x, y = batch
+        teacher = getattr(self, "teacher_", None) if self.distill else None
         paths = [self._extreme_path(largest=False)]
         paths += [self._sample_path() for _ in range(self.sandwich_random)]
         for path in paths:
             self.supernet_.use_path(path)
-            F.cross_entropy(self.supernet_(x), y).backward()  # type: ignore[no-untyped-call]
-        self.sandwich_batch_ = None
+            self.path_loss(self.supernet_(x), y, teacher).backward()  # type: ignore[no-untyped-call]
+        self.sandwich_batch_ = self.teacher_ = None
+
+    @staticmethod
+    def path_loss(
+        logits: torch.Tensor, y: torch.Tensor, teacher: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The loss a smaller path of a sandwich step trains on: the cross-entropy on the
+        labels ``y``, or against the ``teacher``'s probabilities (in-place distillation)."""
+        if teacher is None:
+            return F.cross_entropy(logits, y)
+        return distillation_loss(logits, teacher)
 
     def _extreme_path(self, *, largest: bool) -> dict[str, int]:
         """Every value choice at its largest (or smallest) value, the other decisions drawn
