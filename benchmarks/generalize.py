@@ -9,8 +9,11 @@ Parts (``--part``):
   (validation on 10% of the others' recordings), as ``nasforge search --task audio`` runs
   them (evolution, ``--budget`` candidates x ``--epochs``, the winner retrained
   ``--final-epochs`` and tested on the held-out speaker), with the baseline each search
-  reports. One line of JSON per search is appended to ``--results``; a rerun skips the
-  searches already there (same speaker, groups, size and seed), so a stopped run resumes.
+  reports. ``--augment`` trains candidates and the winner as ``nasforge search --augment``
+  does (for audio: `nasforge.training.augment.AUDIO_AUGMENTATION`, recorded as the run's
+  ``augment``; ``none`` without it). One line of JSON per search is appended to
+  ``--results``; a rerun skips the searches already there (same speaker, groups, size,
+  augmentation and seed), so a stopped run resumes.
   Prints a table per speaker, the mean and the worst, beside the issue's
   logistic-regression figures.
 - ``trec``: `ensemble_trec.one_seed` for each of ``--seeds`` (K = 1, 3, 5, top-K and forward
@@ -21,7 +24,7 @@ Parts (``--part``):
 Usage::
 
     PYTHONPATH=src python benchmarks/generalize.py --part fsdd --budget 4 --epochs 5 \\
-        --final-epochs 10 --threads 1 --results fsdd.jsonl
+        --final-epochs 10 --threads 1 --results fsdd.jsonl [--augment]
     PYTHONPATH=src python benchmarks/generalize.py --part trec --seeds 0 1 2 --threads 1 \\
         --results trec.jsonl
     PYTHONPATH=src python benchmarks/generalize.py --part transformer --subnets 20
@@ -52,8 +55,10 @@ ISSUE_BASELINE = {
     "yweweler": 74.6,
 }
 """Logistic regression (C=0.1) on standardized log-mels, per held-out speaker (issue 33)."""
-SIZE_KEYS = ("budget", "epochs", "final_epochs", "seed")
-"""What makes two FSDD searches of one speaker the same run (with ``groups``)."""
+SIZE_KEYS = ("budget", "epochs", "final_epochs", "seed", "augment")
+"""What makes two FSDD searches of one speaker the same run (with ``groups``); a result
+written before ``augment`` was recorded trained without augmentation (``none``)."""
+NO_AUGMENT = "none"
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
@@ -78,12 +83,17 @@ def append_result(path: Path, result: dict[str, Any]) -> None:
         out.write(("\n" if cut else "") + json.dumps(result) + "\n")
 
 
+def size_of(result: dict[str, Any]) -> dict[str, Any]:
+    """The values of `SIZE_KEYS` of ``result`` (``augment`` ``none`` when absent)."""
+    return {k: result.get(k, NO_AUGMENT) if k == "augment" else result[k] for k in SIZE_KEYS}
+
+
 def fsdd_key(result: dict[str, Any]) -> tuple[Any, ...]:
-    return (result["speaker"], result["groups"], *(result[k] for k in SIZE_KEYS))
+    return (result["speaker"], result["groups"], *size_of(result).values())
 
 
 def fsdd_pending(
-    speakers: Sequence[str], size: dict[str, int], done: Iterable[dict[str, Any]]
+    speakers: Sequence[str], size: dict[str, Any], done: Iterable[dict[str, Any]]
 ) -> list[tuple[str, bool]]:
     """The (speaker, groups) searches of ``size`` not yet in ``done``, grouped first."""
     finished = {fsdd_key(r) for r in done}
@@ -96,7 +106,7 @@ def fsdd_pending(
 
 
 def fsdd_search(
-    recordings: Path, speaker: str, groups: bool, size: dict[str, int], args: argparse.Namespace
+    recordings: Path, speaker: str, groups: bool, size: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
     """One search with ``speaker`` held out, its winner retrained and tested on them."""
     from ensemble_trec import search
@@ -115,6 +125,7 @@ def fsdd_search(
         {},
         task_options={"group_pattern": GROUP_PATTERN} if groups else {},
         epochs=size["epochs"],
+        augment=size["augment"] != NO_AUGMENT,
         threads=args.threads,
         time_limit=120.0,
         seed=size["seed"],
@@ -148,13 +159,11 @@ def summary(values: Sequence[float]) -> tuple[float, float]:
     return sum(values) / len(values), min(values)
 
 
-def fsdd_table(results: Sequence[dict[str, Any]], size: dict[str, int]) -> list[str]:
+def fsdd_table(results: Sequence[dict[str, Any]], size: dict[str, Any]) -> list[str]:
     """Per held-out speaker: the issue's baseline, then with and without groups the
     retrained winner and the search's own baseline on that speaker; then mean and worst over
     the speakers that have both searches of ``size``."""
-    runs = {
-        (r["speaker"], r["groups"]): r for r in results if all(r[k] == v for k, v in size.items())
-    }
+    runs = {(r["speaker"], r["groups"]): r for r in results if size_of(r) == size}
     speakers = [s for s in SPEAKERS if (s, True) in runs and (s, False) in runs]
     lines = [
         "| held out | issue's baseline | groups: winner | groups: baseline (valid on) "
@@ -184,12 +193,23 @@ def fsdd_table(results: Sequence[dict[str, Any]], size: dict[str, int]) -> list[
     return lines
 
 
+def audio_augmentation(augment: bool) -> str:
+    """What ``--augment`` does to an audio task's batches in the library run (``none``
+    without it)."""
+    if not augment:
+        return NO_AUGMENT
+    from nasforge.training.augment import AUDIO_AUGMENTATION
+
+    return AUDIO_AUGMENTATION
+
+
 def fsdd_part(args: argparse.Namespace) -> list[str]:
     size = {
         "budget": args.budget,
         "epochs": args.epochs,
         "final_epochs": args.final_epochs,
         "seed": args.seed,
+        "augment": audio_augmentation(args.augment),
     }
     for speaker, groups in fsdd_pending(args.speakers, size, read_results(args.results)):
         result = fsdd_search(args.data, speaker, groups, size, args)
@@ -256,6 +276,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--budget", type=int, default=None, help="fsdd 100, trec 12")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--final-epochs", type=int, default=None, help="fsdd, trec 30; tr. 10")
+    parser.add_argument("--augment", action="store_true", help="fsdd: as search --augment")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     parser.add_argument("--workers", type=int, default=None, help="default: one per core")
     parser.add_argument("--results", type=Path, default=None, help="JSON lines, appended to")

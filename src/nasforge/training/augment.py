@@ -8,6 +8,9 @@ import torch.nn.functional as F
 
 from nasforge.data.task import Task
 
+AUDIO_AUGMENTATION = "specaugment"
+"""What ``augment`` does to an audio task's spectrograms, by name (benchmarks record it)."""
+
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, *, audio: bool) -> torch.Tensor:
     """The augmentation ``TrainConfig.augment`` applies to a training batch, drawn from
