@@ -1,5 +1,6 @@
-"""The augmentation of training batches (`TrainConfig.augment`): crops and flips of images,
-SpecAugment masks of spectrograms, drawn from the fit's own generator."""
+"""The augmentation of training batches (`TrainConfig.augment`): crops and flips of images;
+speaker-changing warps (`nasforge.training.speaker_augment`) and SpecAugment masks of
+spectrograms; drawn from the fit's own generator."""
 
 from __future__ import annotations
 
@@ -7,21 +8,29 @@ import torch
 import torch.nn.functional as F
 
 from nasforge.data.task import Task
+from nasforge.training.speaker_augment import speaker_perturbation
 
-AUDIO_AUGMENTATION = "specaugment"
+AUDIO_AUGMENTATION = "vtlp+speed+specaugment"
 """What ``augment`` does to an audio task's spectrograms, by name (benchmarks record it)."""
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, *, audio: bool) -> torch.Tensor:
     """The augmentation ``TrainConfig.augment`` applies to a training batch, drawn from
-    ``generator``: crops and flips of images at least 16 pixels high, SpecAugment masks of
+    ``generator``: crops and flips of images at least 16 pixels high, `augment_audio` of
     an audio task's ``(n, bands, frames)`` spectrograms; other inputs as they are (e.g. a
     one-shot method's architecture batches, augmented as DARTS augments both halves)."""
     if x.ndim == 4 and x.shape[2] >= 16:
         return crop_and_flip(x, generator)
     if audio and x.ndim == 3:
-        return spec_augment(x, generator)
+        return augment_audio(x, generator)
     return x
+
+
+def augment_audio(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An audio task's ``(n, bands, frames)`` spectrograms as another speaker might say them
+    (`speaker_perturbation`: VTLP of the mel axis and a speed change, factors ~ U(0.9, 1.1)),
+    then SpecAugment's masks (`spec_augment`)."""
+    return spec_augment(speaker_perturbation(x, generator), generator)
 
 
 def is_audio(task: Task) -> bool:
