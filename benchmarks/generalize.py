@@ -13,7 +13,9 @@ Parts (``--part``):
   does (for audio: `nasforge.training.augment.AUDIO_AUGMENTATION`, recorded as the run's
   ``augment``; ``none`` without it). One line of JSON per search is appended to
   ``--results``; a rerun skips the searches already there (same speaker, groups, size,
-  augmentation and seed), so a stopped run resumes.
+  augmentation, features and seed), so a stopped run resumes. ``--utterance-norm`` loads the
+  task with ``utterance_norm`` (`nasforge.data.audio`: each recording's log-mels normalized
+  over its own frames).
   Prints a table per speaker, the mean and the worst, beside the issue's
   logistic-regression figures.
 - ``trec``: `ensemble_trec.one_seed` for each of ``--seeds`` (K = 1, 3, 5, top-K and forward
@@ -24,7 +26,7 @@ Parts (``--part``):
 Usage::
 
     PYTHONPATH=src python benchmarks/generalize.py --part fsdd --budget 4 --epochs 5 \\
-        --final-epochs 10 --threads 1 --results fsdd.jsonl [--augment]
+        --final-epochs 10 --threads 1 --results fsdd.jsonl [--augment] [--utterance-norm]
     PYTHONPATH=src python benchmarks/generalize.py --part trec --seeds 0 1 2 --threads 1 \\
         --results trec.jsonl
     PYTHONPATH=src python benchmarks/generalize.py --part transformer --subnets 20
@@ -55,10 +57,12 @@ ISSUE_BASELINE = {
     "yweweler": 74.6,
 }
 """Logistic regression (C=0.1) on standardized log-mels, per held-out speaker (issue 33)."""
-SIZE_KEYS = ("budget", "epochs", "final_epochs", "seed", "augment")
+SIZE_KEYS = ("budget", "epochs", "final_epochs", "seed", "augment", "utterance_norm")
 """What makes two FSDD searches of one speaker the same run (with ``groups``); a result
-written before ``augment`` was recorded trained without augmentation (``none``)."""
+written before ``augment`` and ``utterance_norm`` were recorded had neither."""
 NO_AUGMENT = "none"
+DEFAULTS = {"augment": NO_AUGMENT, "utterance_norm": False}
+"""The values of the keys that older results do not hold."""
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
@@ -84,8 +88,8 @@ def append_result(path: Path, result: dict[str, Any]) -> None:
 
 
 def size_of(result: dict[str, Any]) -> dict[str, Any]:
-    """The values of `SIZE_KEYS` of ``result`` (``augment`` ``none`` when absent)."""
-    return {k: result.get(k, NO_AUGMENT) if k == "augment" else result[k] for k in SIZE_KEYS}
+    """The values of `SIZE_KEYS` of ``result`` (`DEFAULTS` where absent)."""
+    return {k: result[k] if k in result else DEFAULTS[k] for k in SIZE_KEYS}
 
 
 def fsdd_key(result: dict[str, Any]) -> tuple[Any, ...]:
@@ -123,7 +127,10 @@ def fsdd_search(
         None,
         {},
         {},
-        task_options={"group_pattern": GROUP_PATTERN} if groups else {},
+        task_options={
+            "utterance_norm": size["utterance_norm"],
+            **({"group_pattern": GROUP_PATTERN} if groups else {}),
+        },
         epochs=size["epochs"],
         augment=size["augment"] != NO_AUGMENT,
         threads=args.threads,
@@ -210,6 +217,7 @@ def fsdd_part(args: argparse.Namespace) -> list[str]:
         "final_epochs": args.final_epochs,
         "seed": args.seed,
         "augment": audio_augmentation(args.augment),
+        "utterance_norm": args.utterance_norm,
     }
     for speaker, groups in fsdd_pending(args.speakers, size, read_results(args.results)):
         result = fsdd_search(args.data, speaker, groups, size, args)
@@ -277,6 +285,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--final-epochs", type=int, default=None, help="fsdd, trec 30; tr. 10")
     parser.add_argument("--augment", action="store_true", help="fsdd: as search --augment")
+    parser.add_argument(
+        "--utterance-norm", action="store_true", help="fsdd: each recording's log-mels normalized"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     parser.add_argument("--workers", type=int, default=None, help="default: one per core")
     parser.add_argument("--results", type=Path, default=None, help="JSON lines, appended to")
