@@ -16,7 +16,6 @@ speaker. One JSON line per run is appended to ``--results``; a rerun skips what 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
