@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, variant: str, seed: int, epochs: int) -> dict[
         "conv1d",
         {},
         {},
-        task_options={"group_pattern": GROUP_PATTERN, "utterance_norm": norm},
+        task_options={"group_pattern": GROUP_PATTERN, **({"utterance_norm": True} if norm else {})},
         epochs=epochs,
         augment=augment,
         threads=args.threads,
