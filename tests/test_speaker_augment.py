@@ -143,3 +143,19 @@ def test_the_trainer_augments_an_audio_task_with_the_speaker_warps(augment: bool
         assert len(bands) > 2, bands  # moved up and down, not only blanked (band 0)
     else:
         assert bands == {20}
+
+
+def test_with_the_tasks_band_stats_silence_stays_silence() -> None:
+    # warped after the per-band normalization, a band would carry its neighbour's normalized
+    # silence; with the stats every band's silence is the log-mel of silence again
+    raw = log_mels(*(tone(300.0 + 50 * i, 0.0, 0.5) for i in range(16)))
+    mean, std = raw.mean(dim=(0, 2)), raw.std(dim=(0, 2))
+    x = (raw - mean[None, :, None]) / std[None, :, None]
+    silence = math.log(1e-6)
+    for stats, kept in (((mean, std), True), (None, False)):
+        out = augment_audio(x, torch.Generator().manual_seed(1), stats)
+        back = out * std[None, :, None] + mean[None, :, None]
+        tail = back[:, :, 70:]  # frames after every tone, stretched or not
+        masked = (out[:, :, 70:] == 0).all(dim=2, keepdim=True) | (out[:, :, 70:] == 0)
+        near = (tail - silence).abs() < 1e-3
+        assert bool((near | masked).all()) is kept

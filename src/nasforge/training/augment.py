@@ -26,11 +26,33 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, *, audio: bool) -
     return x
 
 
-def augment_audio(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+BandStats = tuple[torch.Tensor, torch.Tensor]
+"""An audio task's per-band mean and standard deviation ``(bands,)`` (`Task.mean`, `.std`)."""
+
+
+def augment_audio(
+    x: torch.Tensor, generator: torch.Generator, stats: BandStats | None = None
+) -> torch.Tensor:
     """An audio task's ``(n, bands, frames)`` spectrograms as another speaker might say them
     (`speaker_perturbation`: VTLP of the mel axis and a speed change, factors ~ U(0.9, 1.1)),
-    then SpecAugment's masks (`spec_augment`)."""
-    return spec_augment(speaker_perturbation(x, generator), generator)
+    then SpecAugment's masks (`spec_augment`). With the task's ``stats`` (`band_stats`), the
+    warps move the log-mels as computed, before the per-band normalization (so that a band
+    moved up or down keeps the level of the band it lands in, silence that band's silence),
+    and the result is normalized again."""
+    if stats is None:
+        return spec_augment(speaker_perturbation(x, generator), generator)
+    mean, std = (s.to(device=x.device, dtype=x.dtype)[None, :, None] for s in stats)
+    warped = speaker_perturbation(x * std + mean, generator)
+    return spec_augment((warped - mean) / std, generator)
+
+
+def band_stats(task: Task) -> BandStats | None:
+    """The per-band mean and std an audio task of ``(bands, frames)`` inputs was normalized
+    with, for `augment_audio`; None for other tasks."""
+    shape = task.input_shape
+    if not is_audio(task) or len(shape) != 2 or task.mean.shape != (shape[0],):
+        return None
+    return torch.from_numpy(task.mean.copy()), torch.from_numpy(task.std.copy())
 
 
 def is_audio(task: Task) -> bool:
