@@ -2,15 +2,17 @@
 training options meant to carry to a new voice, to measure them apart from the noise of a
 search (issue 33).
 
-Each ``--variants`` entry is ``none``, ``augment`` (``TrainConfig.augment``: for audio the
-library's `AUDIO_AUGMENTATION`, recorded by name), ``norm`` (the task loaded with
-``utterance_norm``) or ``augment+norm``. For each variant, seed and ``--epochs`` value the
-arch is trained from scratch as a search's winner is retrained with ``--group-pattern``
-(`nasforge.evaluate.training.retrain`: on all 5 other speakers) and tested on the held-out
-speaker. One JSON line per run is appended to ``--results``; a rerun skips what is there.
+Each ``--variants`` entry is ``none``, ``augment`` (``TrainConfig.augment``: SpecAugment),
+``speaker`` (``augment`` and ``speaker_augment``: VTLP and speed warps, then SpecAugment),
+``norm`` (the task loaded with ``utterance_norm``), or ``augment+norm``, ``speaker+norm``; the
+augmentation is recorded by name (`nasforge.training.augment.audio_augmentation`). For each
+variant, seed and ``--epochs`` value the arch is trained from scratch as a search's winner is
+retrained with ``--group-pattern`` (`nasforge.evaluate.training.retrain`: on all 5 other
+speakers) and tested on the held-out speaker. One JSON line per run is appended to
+``--results``; a rerun skips what is there.
 
     PYTHONPATH=src python benchmarks/fsdd_augment.py --speaker theo --epochs 10 30 \\
-        --variants none augment norm augment+norm --threads 1 --results fsdd_augment.jsonl
+        --variants none augment speaker norm --threads 1 --results fsdd_augment.jsonl
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +35,24 @@ ARCH = (
     "channels_3=16,kernel_3=3,pool=avg,skip=true"
 )
 """A `conv1d` arch that small FSDD searches pick (theo held out, 4 x 5, seed 0)."""
-VARIANTS = ("none", "augment", "norm", "augment+norm")
+VARIANTS = ("none", "augment", "speaker", "norm", "augment+norm", "speaker+norm")
+
+
+def augmentation(variant: str) -> str:
+    """The name of what ``variant`` does to the training batches."""
+    from nasforge.training.augment import audio_augmentation
+
+    if "augment" in variant or "speaker" in variant:
+        return audio_augmentation("speaker" in variant)
+    return "none"
 
 
 def run(args: argparse.Namespace, variant: str, seed: int, epochs: int) -> dict[str, Any]:
     from nasforge.evaluate.training import TrainingEvaluator, retrain
     from nasforge.run.setup import training_evaluator
-    from nasforge.training.augment import AUDIO_AUGMENTATION
 
     began = time.perf_counter()
-    augment, norm = "augment" in variant, "norm" in variant
+    augment, norm = augmentation(variant) != "none", "norm" in variant
     manifest = args.results.resolve().parent / f"fsdd_{args.speaker}_out.csv"
     write_manifest(args.data, args.speaker, manifest)
     space, evaluator = training_evaluator(
@@ -57,11 +68,13 @@ def run(args: argparse.Namespace, variant: str, seed: int, epochs: int) -> dict[
         seed=seed,
     )
     assert isinstance(evaluator, TrainingEvaluator)
+    if "speaker" in variant:
+        evaluator.train_config = replace(evaluator.train_config, speaker_augment=True)
     retrained = retrain(evaluator, space.parse(args.arch), epochs)
     return {
         "speaker": args.speaker,
         "arch": args.arch,
-        "augment": AUDIO_AUGMENTATION if augment else "none",
+        "augment": augmentation(variant),
         "utterance_norm": norm,
         "seed": seed,
         "epochs": epochs,
@@ -87,15 +100,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_RECORDINGS)
     parser.add_argument("--results", type=Path, default=Path("fsdd_augment.jsonl"))
     args = parser.parse_args()
-    from nasforge.training.augment import AUDIO_AUGMENTATION
-
     for variant in args.variants:
         for seed in args.seeds:
             for epochs in args.epochs:
                 probe = {
                     "speaker": args.speaker,
                     "arch": args.arch,
-                    "augment": AUDIO_AUGMENTATION if "augment" in variant else "none",
+                    "augment": augmentation(variant),
                     "utterance_norm": "norm" in variant,
                     "seed": seed,
                 }

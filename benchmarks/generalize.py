@@ -9,13 +9,14 @@ Parts (``--part``):
   (validation on 10% of the others' recordings), as ``nasforge search --task audio`` runs
   them (evolution, ``--budget`` candidates x ``--epochs``, the winner retrained
   ``--final-epochs`` and tested on the held-out speaker), with the baseline each search
-  reports. ``--augment`` trains candidates and the winner as ``nasforge search --augment``
-  does (for audio: `nasforge.training.augment.AUDIO_AUGMENTATION`, recorded as the run's
-  ``augment``; ``none`` without it). One line of JSON per search is appended to
-  ``--results``; a rerun skips the searches already there (same speaker, groups, size,
-  augmentation, features and seed), so a stopped run resumes. ``--utterance-norm`` loads the
-  task with ``utterance_norm`` (`nasforge.data.audio`: each recording's log-mels normalized
-  over its own frames).
+  reports. ``--augment`` trains candidates and the winner as ``nasforge search --augment`` does
+  (SpecAugment), ``--speaker-augment`` with ``TrainConfig.speaker_augment`` too (VTLP and speed
+  warps first), recorded as the run's ``augment``
+  (`nasforge.training.augment.audio_augmentation`; ``none`` without them). One line of JSON per
+  search is appended to ``--results``; a rerun skips the searches already there (same speaker,
+  groups, size, augmentation, features and seed), so a stopped run resumes. ``--utterance-norm``
+  loads the task with ``utterance_norm`` (`nasforge.data.audio`: each recording's log-mels
+  normalized over its own frames).
   Prints a table per speaker, the mean and the worst, beside the issue's
   logistic-regression figures.
 - ``trec``: `ensemble_trec.one_seed` for each of ``--seeds`` (K = 1, 3, 5, top-K and forward
@@ -26,7 +27,8 @@ Parts (``--part``):
 Usage::
 
     PYTHONPATH=src python benchmarks/generalize.py --part fsdd --budget 4 --epochs 5 \\
-        --final-epochs 10 --threads 1 --results fsdd.jsonl [--augment] [--utterance-norm]
+        --final-epochs 10 --threads 1 --results fsdd.jsonl [--augment] [--speaker-augment] \\
+        [--utterance-norm]
     PYTHONPATH=src python benchmarks/generalize.py --part trec --seeds 0 1 2 --threads 1 \\
         --results trec.jsonl
     PYTHONPATH=src python benchmarks/generalize.py --part transformer --subnets 20
@@ -40,6 +42,7 @@ import shlex
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +141,8 @@ def fsdd_search(
         seed=size["seed"],
     )
     assert isinstance(evaluator, TrainingEvaluator)
+    if size["augment"] == audio_augmentation(True, True):
+        evaluator.train_config = replace(evaluator.train_config, speaker_augment=True)
     result = search(space, evaluator, size["budget"], size["seed"], args.workers)
     search_seconds = time.perf_counter() - began
     assert result.best is not None
@@ -200,14 +205,14 @@ def fsdd_table(results: Sequence[dict[str, Any]], size: dict[str, Any]) -> list[
     return lines
 
 
-def audio_augmentation(augment: bool) -> str:
-    """What ``--augment`` does to an audio task's batches in the library run (``none``
-    without it)."""
-    if not augment:
+def audio_augmentation(augment: bool, speaker: bool = False) -> str:
+    """What ``--augment`` (and ``--speaker-augment``) do to an audio task's batches in the
+    library run (``none`` without augmentation)."""
+    if not augment and not speaker:
         return NO_AUGMENT
-    from nasforge.training.augment import AUDIO_AUGMENTATION
+    from nasforge.training.augment import audio_augmentation as name
 
-    return AUDIO_AUGMENTATION
+    return name(speaker)
 
 
 def fsdd_part(args: argparse.Namespace) -> list[str]:
@@ -216,7 +221,7 @@ def fsdd_part(args: argparse.Namespace) -> list[str]:
         "epochs": args.epochs,
         "final_epochs": args.final_epochs,
         "seed": args.seed,
-        "augment": audio_augmentation(args.augment),
+        "augment": audio_augmentation(args.augment, args.speaker_augment),
         "utterance_norm": args.utterance_norm,
     }
     for speaker, groups in fsdd_pending(args.speakers, size, read_results(args.results)):
@@ -285,6 +290,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--final-epochs", type=int, default=None, help="fsdd, trec 30; tr. 10")
     parser.add_argument("--augment", action="store_true", help="fsdd: as search --augment")
+    parser.add_argument("--speaker-augment", action="store_true", help="fsdd: VTLP, speed too")
     parser.add_argument(
         "--utterance-norm", action="store_true", help="fsdd: each recording's log-mels normalized"
     )

@@ -133,6 +133,5 @@ def test_augmentation_and_features_are_part_of_a_runs_size(
     normalized = {**SIZE, "utterance_norm": True}
     assert generalize.fsdd_pending(["theo"], normalized, done) == [("theo", True), ("theo", False)]
     assert generalize.audio_augmentation(False) == "none"
-    from nasforge.training.augment import AUDIO_AUGMENTATION
-
-    assert generalize.audio_augmentation(True) == AUDIO_AUGMENTATION != "none"
+    assert generalize.audio_augmentation(True) == "specaugment"
+    assert generalize.audio_augmentation(True, True) == "vtlp+speed+specaugment"

@@ -13,7 +13,7 @@ from torch import nn
 from nasforge.data import make_task
 from nasforge.data.audio import LogMel
 from nasforge.training import TrainConfig, Trainer
-from nasforge.training.augment import augment_audio, augment_batch
+from nasforge.training.augment import augment_audio, augment_batch, spec_augment
 from nasforge.training.hooks import TrainerHooks
 from nasforge.training.speaker_augment import (
     speaker_perturbation,
@@ -106,12 +106,14 @@ def test_seeded_per_example_and_shape_kept() -> None:
 
 def test_audio_batches_are_warped_then_masked() -> None:
     x = log_mels(*(tone(1000.0) for _ in range(64)))
-    out = augment_audio(x, torch.Generator().manual_seed(0))
+    out = augment_audio(x, torch.Generator().manual_seed(0), speaker=True)
     assert out.shape == x.shape
     assert len(set(peak_band(out).tolist())) > 1  # VTLP moved the tone for some
     assert ((out == 0).all(dim=2).any(dim=1)).any()  # SpecAugment's masked bands
+    masked = augment_audio(x, torch.Generator().manual_seed(0))  # SpecAugment alone
+    assert torch.equal(masked, spec_augment(x, torch.Generator().manual_seed(0)))
     batch = augment_batch(x, torch.Generator().manual_seed(0), audio=True)
-    assert torch.equal(batch, out)
+    assert torch.equal(batch, masked)  # one-shot batches: SpecAugment
     assert torch.equal(augment_batch(x, torch.Generator(), audio=False), x)
 
 
@@ -123,8 +125,8 @@ class Batches(TrainerHooks):
         self.seen.append(x.detach().clone())
 
 
-@pytest.mark.parametrize("augment", [False, True])
-def test_the_trainer_augments_an_audio_task_with_the_speaker_warps(augment: bool) -> None:
+@pytest.mark.parametrize(("augment", "speaker"), [(False, False), (True, False), (True, True)])
+def test_the_trainer_warps_audio_with_speaker_augment(augment: bool, speaker: bool) -> None:
     # one bright band per example: SpecAugment can only blank it, VTLP moves it
     x = np.zeros((96, 40, 101), np.float32)
     x[:, 20, :] = 5.0
@@ -135,12 +137,16 @@ def test_the_trainer_augments_an_audio_task_with_the_speaker_warps(augment: bool
     )
     model = nn.Sequential(nn.Flatten(), nn.Linear(40 * 101, 2))
     probe = Batches()
-    config = TrainConfig(epochs=1, batch_size=32, augment=augment, threads=1, device="cpu")
+    config = TrainConfig(
+        epochs=1, batch_size=32, augment=augment, speaker_augment=speaker, threads=1, device="cpu"
+    )
     Trainer(config, hooks=[probe]).fit(model, task)
     seen = torch.cat(probe.seen)
     bands = set(peak_band(seen).tolist())
-    if augment:
+    if speaker:
         assert len(bands) > 2, bands  # moved up and down, not only blanked (band 0)
+    elif augment:
+        assert bands == {0, 20}  # some blanked by SpecAugment
     else:
         assert bands == {20}
 
@@ -153,7 +159,7 @@ def test_with_the_tasks_band_stats_silence_stays_silence() -> None:
     x = (raw - mean[None, :, None]) / std[None, :, None]
     silence = math.log(1e-6)
     for stats, kept in (((mean, std), True), (None, False)):
-        out = augment_audio(x, torch.Generator().manual_seed(1), stats)
+        out = augment_audio(x, torch.Generator().manual_seed(1), stats, speaker=True)
         back = out * std[None, :, None] + mean[None, :, None]
         tail = back[:, :, 70:]  # frames after every tone, stretched or not
         masked = (out[:, :, 70:] == 0).all(dim=2, keepdim=True) | (out[:, :, 70:] == 0)

@@ -1,6 +1,6 @@
 """The augmentation of training batches (`TrainConfig.augment`): crops and flips of images;
-speaker-changing warps (`nasforge.training.speaker_augment`) and SpecAugment masks of
-spectrograms; drawn from the fit's own generator."""
+SpecAugment masks of spectrograms, and with ``speaker_augment`` speaker-changing warps of
+them (`nasforge.training.speaker_augment`); drawn from the fit's own generator."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import torch.nn.functional as F
 from nasforge.data.task import Task
 from nasforge.training.speaker_augment import speaker_perturbation
 
-AUDIO_AUGMENTATION = "vtlp+speed+specaugment"
-"""What ``augment`` does to an audio task's spectrograms, by name (benchmarks record it)."""
+
+def audio_augmentation(speaker: bool) -> str:
+    """What ``augment`` does to an audio task's spectrograms, by name (benchmarks record it),
+    with or without ``TrainConfig.speaker_augment``."""
+    return "vtlp+speed+specaugment" if speaker else "specaugment"
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, *, audio: bool) -> torch.Tensor:
@@ -31,14 +34,20 @@ BandStats = tuple[torch.Tensor, torch.Tensor]
 
 
 def augment_audio(
-    x: torch.Tensor, generator: torch.Generator, stats: BandStats | None = None
+    x: torch.Tensor,
+    generator: torch.Generator,
+    stats: BandStats | None = None,
+    *,
+    speaker: bool = False,
 ) -> torch.Tensor:
-    """An audio task's ``(n, bands, frames)`` spectrograms as another speaker might say them
-    (`speaker_perturbation`: VTLP of the mel axis and a speed change, factors ~ U(0.9, 1.1)),
-    then SpecAugment's masks (`spec_augment`). With the task's ``stats`` (`band_stats`), the
-    warps move the log-mels as computed, before the per-band normalization (so that a band
-    moved up or down keeps the level of the band it lands in, silence that band's silence),
-    and the result is normalized again."""
+    """SpecAugment's masks (`spec_augment`) on an audio task's ``(n, bands, frames)``
+    spectrograms; with ``speaker``, first the spectrograms as another speaker might say them
+    (`speaker_perturbation`: VTLP of the mel axis and a speed change, factors ~ U(0.9, 1.1)).
+    With the task's ``stats`` (`band_stats`), the warps move the log-mels as computed, before
+    the per-band normalization (so that a band moved up or down keeps the level of the band
+    it lands in, silence that band's silence), and the result is normalized again."""
+    if not speaker:
+        return spec_augment(x, generator)
     if stats is None:
         return spec_augment(speaker_perturbation(x, generator), generator)
     mean, std = (s.to(device=x.device, dtype=x.dtype)[None, :, None] for s in stats)

@@ -275,7 +275,9 @@ class Trainer:
             if self._augment:
                 xb = crop_and_flip(xb, self._generator)
             if self._audio_augment:
-                xb = augment_audio(xb, self._generator, self._band_stats)
+                xb = augment_audio(
+                    xb, self._generator, self._band_stats, speaker=cfg.speaker_augment
+                )
             if cfg.channels_last and xb.ndim == 4:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             xb, yb = xb.to(self.device), yb.to(self.device)
