@@ -9,8 +9,14 @@ Parts (``--part``):
   (validation on 10% of the others' recordings), as ``nasforge search --task audio`` runs
   them (evolution, ``--budget`` candidates x ``--epochs``, the winner retrained
   ``--final-epochs`` and tested on the held-out speaker), with the baseline each search
-  reports. One line of JSON per search is appended to ``--results``; a rerun skips the
-  searches already there (same speaker, groups, size and seed), so a stopped run resumes.
+  reports. ``--augment`` trains candidates and the winner as ``nasforge search --augment`` does
+  (SpecAugment), ``--speaker-augment`` with ``TrainConfig.speaker_augment`` too (VTLP and speed
+  warps first), recorded as the run's ``augment``
+  (`nasforge.training.augment.audio_augmentation`; ``none`` without them). One line of JSON per
+  search is appended to ``--results``; a rerun skips the searches already there (same speaker,
+  groups, size, augmentation, features and seed), so a stopped run resumes. ``--utterance-norm``
+  loads the task with ``utterance_norm`` (`nasforge.data.audio`: each recording's log-mels
+  normalized over its own frames).
   Prints a table per speaker, the mean and the worst, beside the issue's
   logistic-regression figures.
 - ``trec``: `ensemble_trec.one_seed` for each of ``--seeds`` (K = 1, 3, 5, top-K and forward
@@ -22,7 +28,8 @@ Parts (``--part``):
 Usage::
 
     PYTHONPATH=src python benchmarks/generalize.py --part fsdd --budget 4 --epochs 5 \\
-        --final-epochs 10 --threads 1 --results fsdd.jsonl
+        --final-epochs 10 --threads 1 --results fsdd.jsonl [--augment] [--speaker-augment] \\
+        [--utterance-norm]
     PYTHONPATH=src python benchmarks/generalize.py --part trec --seeds 0 1 2 --threads 1 \\
         --results trec.jsonl
     PYTHONPATH=src python benchmarks/generalize.py --part transformer --subnets 20
@@ -36,6 +43,7 @@ import shlex
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +61,12 @@ ISSUE_BASELINE = {
     "yweweler": 74.6,
 }
 """Logistic regression (C=0.1) on standardized log-mels, per held-out speaker (issue 33)."""
-SIZE_KEYS = ("budget", "epochs", "final_epochs", "seed")
-"""What makes two FSDD searches of one speaker the same run (with ``groups``)."""
+SIZE_KEYS = ("budget", "epochs", "final_epochs", "seed", "augment", "utterance_norm")
+"""What makes two FSDD searches of one speaker the same run (with ``groups``); a result
+written before ``augment`` and ``utterance_norm`` were recorded had neither."""
+NO_AUGMENT = "none"
+DEFAULTS = {"augment": NO_AUGMENT, "utterance_norm": False}
+"""The values of the keys that older results do not hold."""
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
@@ -79,12 +91,17 @@ def append_result(path: Path, result: dict[str, Any]) -> None:
         out.write(("\n" if cut else "") + json.dumps(result) + "\n")
 
 
+def size_of(result: dict[str, Any]) -> dict[str, Any]:
+    """The values of `SIZE_KEYS` of ``result`` (`DEFAULTS` where absent)."""
+    return {k: result[k] if k in result else DEFAULTS[k] for k in SIZE_KEYS}
+
+
 def fsdd_key(result: dict[str, Any]) -> tuple[Any, ...]:
-    return (result["speaker"], result["groups"], *(result[k] for k in SIZE_KEYS))
+    return (result["speaker"], result["groups"], *size_of(result).values())
 
 
 def fsdd_pending(
-    speakers: Sequence[str], size: dict[str, int], done: Iterable[dict[str, Any]]
+    speakers: Sequence[str], size: dict[str, Any], done: Iterable[dict[str, Any]]
 ) -> list[tuple[str, bool]]:
     """The (speaker, groups) searches of ``size`` not yet in ``done``, grouped first."""
     finished = {fsdd_key(r) for r in done}
@@ -97,7 +114,7 @@ def fsdd_pending(
 
 
 def fsdd_search(
-    recordings: Path, speaker: str, groups: bool, size: dict[str, int], args: argparse.Namespace
+    recordings: Path, speaker: str, groups: bool, size: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
     """One search with ``speaker`` held out, its winner retrained and tested on them."""
     from ensemble_trec import search
@@ -114,13 +131,19 @@ def fsdd_search(
         None,
         {},
         {},
-        task_options={"group_pattern": GROUP_PATTERN} if groups else {},
+        task_options={
+            "utterance_norm": size["utterance_norm"],
+            **({"group_pattern": GROUP_PATTERN} if groups else {}),
+        },
         epochs=size["epochs"],
+        augment=size["augment"] != NO_AUGMENT,
         threads=args.threads,
         time_limit=120.0,
         seed=size["seed"],
     )
     assert isinstance(evaluator, TrainingEvaluator)
+    if size["augment"] == audio_augmentation(True, True):
+        evaluator.train_config = replace(evaluator.train_config, speaker_augment=True)
     result = search(space, evaluator, size["budget"], size["seed"], args.workers)
     search_seconds = time.perf_counter() - began
     assert result.best is not None
@@ -149,13 +172,11 @@ def summary(values: Sequence[float]) -> tuple[float, float]:
     return sum(values) / len(values), min(values)
 
 
-def fsdd_table(results: Sequence[dict[str, Any]], size: dict[str, int]) -> list[str]:
+def fsdd_table(results: Sequence[dict[str, Any]], size: dict[str, Any]) -> list[str]:
     """Per held-out speaker: the issue's baseline, then with and without groups the
     retrained winner and the search's own baseline on that speaker; then mean and worst over
     the speakers that have both searches of ``size``."""
-    runs = {
-        (r["speaker"], r["groups"]): r for r in results if all(r[k] == v for k, v in size.items())
-    }
+    runs = {(r["speaker"], r["groups"]): r for r in results if size_of(r) == size}
     speakers = [s for s in SPEAKERS if (s, True) in runs and (s, False) in runs]
     lines = [
         "| held out | issue's baseline | groups: winner | groups: baseline (valid on) "
@@ -185,12 +206,24 @@ def fsdd_table(results: Sequence[dict[str, Any]], size: dict[str, int]) -> list[
     return lines
 
 
+def audio_augmentation(augment: bool, speaker: bool = False) -> str:
+    """What ``--augment`` (and ``--speaker-augment``) do to an audio task's batches in the
+    library run (``none`` without augmentation)."""
+    if not augment and not speaker:
+        return NO_AUGMENT
+    from nasforge.training.augment import audio_augmentation as name
+
+    return name(speaker)
+
+
 def fsdd_part(args: argparse.Namespace) -> list[str]:
     size = {
         "budget": args.budget,
         "epochs": args.epochs,
         "final_epochs": args.final_epochs,
         "seed": args.seed,
+        "augment": audio_augmentation(args.augment, args.speaker_augment),
+        "utterance_norm": args.utterance_norm,
     }
     for speaker, groups in fsdd_pending(args.speakers, size, read_results(args.results)):
         result = fsdd_search(args.data, speaker, groups, size, args)
@@ -260,6 +293,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--budget", type=int, default=None, help="fsdd 100, trec 12")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--final-epochs", type=int, default=None, help="fsdd, trec 30; tr. 10")
+    parser.add_argument("--augment", action="store_true", help="fsdd: as search --augment")
+    parser.add_argument("--speaker-augment", action="store_true", help="fsdd: VTLP, speed too")
+    parser.add_argument(
+        "--utterance-norm", action="store_true", help="fsdd: each recording's log-mels normalized"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     parser.add_argument("--workers", type=int, default=None, help="default: one per core")
     parser.add_argument("--results", type=Path, default=None, help="JSON lines, appended to")

@@ -15,7 +15,14 @@ import pytest
 from conftest import shared_file
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "generalize.py"
-SIZE = {"budget": 4, "epochs": 5, "final_epochs": 10, "seed": 0}
+SIZE = {
+    "budget": 4,
+    "epochs": 5,
+    "final_epochs": 10,
+    "seed": 0,
+    "augment": "none",
+    "utterance_norm": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +35,7 @@ def generalize() -> ModuleType:
     return module
 
 
-def result(speaker: str, groups: bool, test: float, baseline: float, **size: int) -> dict[str, Any]:
+def result(speaker: str, groups: bool, test: float, baseline: float, **size: Any) -> dict[str, Any]:
     return {
         "speaker": speaker,
         "groups": groups,
@@ -109,3 +116,22 @@ def test_table_mean_and_worst(generalize: ModuleType) -> None:
 def test_summary(generalize: ModuleType) -> None:
     issue = [55.8, 62.6, 41.6, 50.8, 81.4, 74.6]
     assert generalize.summary(issue) == pytest.approx((61.1, 41.6), abs=0.05)
+
+
+def test_augmentation_and_features_are_part_of_a_runs_size(
+    generalize: ModuleType, tmp_path: Path
+) -> None:
+    path = tmp_path / "results.jsonl"
+    old = result("theo", True, 73.0, 56.4)
+    del old["augment"], old["utterance_norm"]  # written before they were recorded: neither
+    generalize.append_result(path, old)
+    generalize.append_result(path, result("theo", False, 63.0, 60.8, augment="specaugment"))
+    done = generalize.read_results(path)
+    assert generalize.fsdd_pending(["theo"], SIZE, done) == [("theo", False)]
+    augmented = {**SIZE, "augment": "specaugment"}
+    assert generalize.fsdd_pending(["theo"], augmented, done) == [("theo", True)]
+    normalized = {**SIZE, "utterance_norm": True}
+    assert generalize.fsdd_pending(["theo"], normalized, done) == [("theo", True), ("theo", False)]
+    assert generalize.audio_augmentation(False) == "none"
+    assert generalize.audio_augmentation(True) == "specaugment"
+    assert generalize.audio_augmentation(True, True) == "vtlp+speed+specaugment"

@@ -21,7 +21,11 @@ padded with silence at the end to ``seconds``, and turned into a log-mel spectro
 torch (`LogMel`: a periodic Hann window of 25 ms, hop 10 ms, power spectrum, ``n_mels``
 triangular filters on the HTK mel scale, ``log(mel + 1e-6)``), so the task's inputs are
 sequences ``(n_mels, frames)`` normalized per mel band with the training split's
-statistics. No torchaudio: its builds do not match the torch used here.
+statistics. ``utterance_norm`` first normalizes each recording's log-mels per band by their
+own mean and standard deviation over the frames that hold the recording (not the silence
+padded on): cepstral mean and variance normalization, the standard step against the
+differences of microphones and voices; it stays with a saved model. No torchaudio: its builds
+do not match the torch used here.
 """
 
 from __future__ import annotations
@@ -126,6 +130,7 @@ class LogMel:
     sample_rate: int
     samples: int
     n_mels: int = 40
+    utterance_norm: bool = False
 
     @property
     def n_fft(self) -> int:
@@ -161,24 +166,41 @@ class LogMel:
         return torch.log(mel + 1e-6).numpy().astype(np.float32)
 
     def features(self, paths: Sequence[Path]) -> FloatArray:
-        """Read, resample, fix the length of, and transform WAV files, in batches."""
+        """Read, resample, fix the length of, and transform WAV files, in batches (with
+        ``utterance_norm``, each normalized over its own frames)."""
         out = []
         for start in range(0, len(paths), 256):
-            chunk = [self.samples_of(p) for p in paths[start : start + 256]]
-            out.append(self(np.stack(chunk)))
+            chunk = [self._read(p) for p in paths[start : start + 256]]
+            x = self(np.stack([samples for samples, _ in chunk]))
+            if self.utterance_norm:
+                x = normalize_utterances(x, [self.frames_of(length) for _, length in chunk])
+            out.append(x)
         return np.concatenate(out) if out else np.zeros((0, self.n_mels, 0), np.float32)
 
     def samples_of(self, path: Path) -> FloatArray:
+        return self._read(path)[0]
+
+    def frames_of(self, length: int) -> int:
+        """How many frames hold some of the first ``length`` samples (not only padding)."""
+        frames = 1 + self.samples // self.hop
+        return max(1, min(frames, 1 + (min(length, self.samples) + self.window // 2) // self.hop))
+
+    def _read(self, path: Path) -> tuple[FloatArray, int]:
+        """The recording at the rate, cut or padded to ``samples``; and its own length."""
         samples, rate = read_wav(path)
-        return fix_length(resample(samples, rate, self.sample_rate), self.samples)
+        samples = resample(samples, rate, self.sample_rate)
+        return fix_length(samples, self.samples), len(samples)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "kind": "audio",
             "sample_rate": self.sample_rate,
             "samples": self.samples,
             "n_mels": self.n_mels,
         }
+        if self.utterance_norm:
+            settings["utterance_norm"] = True
+        return settings
 
     def model_inputs(self, paths: Sequence[Path], as_image: bool) -> FloatArray:
         """`features` in the layout a task made with ``as_image`` trains on."""
@@ -188,9 +210,26 @@ class LogMel:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LogMel:
         try:
-            return cls(int(data["sample_rate"]), int(data["samples"]), int(data["n_mels"]))
+            return cls(
+                int(data["sample_rate"]),
+                int(data["samples"]),
+                int(data["n_mels"]),
+                bool(data.get("utterance_norm", False)),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not saved audio features: {type(exc).__name__} {exc}") from None
+
+
+def normalize_utterances(x: FloatArray, frames: Sequence[int]) -> FloatArray:
+    """``(N, n_mels, T)`` log-mels, each minus its mean and over its standard deviation per
+    band, both over its first ``frames[i]`` frames (the recording, not the padding)."""
+    out = np.empty_like(x)
+    for i, used in enumerate(frames):
+        own = x[i, :, :used]
+        mean = own.mean(axis=1, keepdims=True)
+        std = own.std(axis=1, keepdims=True)
+        out[i] = (x[i] - mean) / np.maximum(std, 1e-3)
+    return out
 
 
 def wav_inputs(path: str | Path) -> list[Path]:
@@ -344,11 +383,14 @@ def load_audio_task(
     name: str | None = None,
     group_column: str | None = None,
     group_pattern: str | None = None,
+    utterance_norm: bool = False,
 ) -> Task:
     """An audio classification task (see the module docstring); the features' settings
     are the task's ``preprocessing``, class ids follow the sorted label names.
     ``as_image=True`` gives one-channel images ``(1, n_mels, frames)`` (normalized as one
-    channel) for the image spaces (`mobilenet`, `nb201`) instead of sequences."""
+    channel) for the image spaces (`mobilenet`, `nb201`) instead of sequences.
+    ``utterance_norm``: each recording normalized over its own frames first (see the module
+    docstring)."""
     if not seconds > 0 or n_mels < 1:
         raise DataError(f"audio needs seconds > 0 and n_mels >= 1, not {seconds} and {n_mels}")
     recordings = find_recordings(
@@ -361,7 +403,7 @@ def load_audio_task(
     if sample_rate is None:
         rates = Counter(read_wav(r.path)[1] for r in recordings[:: max(1, len(recordings) // 50)])
         sample_rate = max(rates, key=lambda rate: (rates[rate], rate))
-    features = LogMel(int(sample_rate), round(seconds * sample_rate), n_mels)
+    features = LogMel(int(sample_rate), round(seconds * sample_rate), n_mels, utterance_norm)
     labels = np.array([r.label for r in recordings])
     decided = [r.test for r in recordings]
     grouped = group_column is not None or group_pattern is not None

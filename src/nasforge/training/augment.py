@@ -1,5 +1,6 @@
-"""The augmentation of training batches (`TrainConfig.augment`): crops and flips of images,
-SpecAugment masks of spectrograms, drawn from the fit's own generator."""
+"""The augmentation of training batches (`TrainConfig.augment`): crops and flips of images;
+SpecAugment masks of spectrograms, and with ``speaker_augment`` speaker-changing warps of
+them (`nasforge.training.speaker_augment`); drawn from the fit's own generator."""
 
 from __future__ import annotations
 
@@ -7,18 +8,60 @@ import torch
 import torch.nn.functional as F
 
 from nasforge.data.task import Task
+from nasforge.training.speaker_augment import speaker_perturbation
+
+
+def audio_augmentation(speaker: bool) -> str:
+    """What ``augment`` does to an audio task's spectrograms, by name (benchmarks record it),
+    with or without ``TrainConfig.speaker_augment``."""
+    return "vtlp+speed+specaugment" if speaker else "specaugment"
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, *, audio: bool) -> torch.Tensor:
     """The augmentation ``TrainConfig.augment`` applies to a training batch, drawn from
-    ``generator``: crops and flips of images at least 16 pixels high, SpecAugment masks of
+    ``generator``: crops and flips of images at least 16 pixels high, `augment_audio` of
     an audio task's ``(n, bands, frames)`` spectrograms; other inputs as they are (e.g. a
     one-shot method's architecture batches, augmented as DARTS augments both halves)."""
     if x.ndim == 4 and x.shape[2] >= 16:
         return crop_and_flip(x, generator)
     if audio and x.ndim == 3:
-        return spec_augment(x, generator)
+        return augment_audio(x, generator)
     return x
+
+
+BandStats = tuple[torch.Tensor, torch.Tensor]
+"""An audio task's per-band mean and standard deviation ``(bands,)`` (`Task.mean`, `.std`)."""
+
+
+def augment_audio(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    stats: BandStats | None = None,
+    *,
+    speaker: bool = False,
+) -> torch.Tensor:
+    """SpecAugment's masks (`spec_augment`) on an audio task's ``(n, bands, frames)``
+    spectrograms; with ``speaker``, first the spectrograms as another speaker might say them
+    (`speaker_perturbation`: VTLP of the mel axis and a speed change, factors ~ U(0.9, 1.1)).
+    With the task's ``stats`` (`band_stats`), the warps move the log-mels as computed, before
+    the per-band normalization (so that a band moved up or down keeps the level of the band
+    it lands in, silence that band's silence), and the result is normalized again."""
+    if not speaker:
+        return spec_augment(x, generator)
+    if stats is None:
+        return spec_augment(speaker_perturbation(x, generator), generator)
+    mean, std = (s.to(device=x.device, dtype=x.dtype)[None, :, None] for s in stats)
+    warped = speaker_perturbation(x * std + mean, generator)
+    return spec_augment((warped - mean) / std, generator)
+
+
+def band_stats(task: Task) -> BandStats | None:
+    """The per-band mean and std an audio task of ``(bands, frames)`` inputs was normalized
+    with, for `augment_audio`; None for other tasks."""
+    shape = task.input_shape
+    if not is_audio(task) or len(shape) != 2 or task.mean.shape != (shape[0],):
+        return None
+    return torch.from_numpy(task.mean.copy()), torch.from_numpy(task.std.copy())
 
 
 def is_audio(task: Task) -> bool:

@@ -25,8 +25,11 @@ class TrainConfig:
     randomly crops (zero padding of 1/8 of the size) and flips images at least 16 pixels
     high, and masks one band of frequencies and one span of time of an audio task's log-mel
     spectrograms (SpecAugment: up to a fifth of each, at most 8 bands and 20 frames); other
-    inputs are left as they are. ``threads`` sets torch's thread count during the fit
-    (``None`` keeps it).
+    inputs are left as they are. ``speaker_augment`` (with ``augment``) first warps an audio
+    task's spectrograms as another speaker might say them (VTLP of the mel axis and a speed
+    change, factors ~ U(0.9, 1.1): `nasforge.training.speaker_augment`); off by default: on FSDD
+    with a speaker held out it did not beat SpecAugment alone (docs/benchmarks.md). ``threads``
+    sets torch's thread count during the fit (``None`` keeps it).
     ``channels_last`` trains 4-D (image) inputs in the channels_last memory format, which is
     faster on CPU for the NB201 networks at 8x8 and 32x32 (other inputs are left as they
     are); it changes only the memory layout, not what is computed (up to float rounding).
@@ -50,6 +53,7 @@ class TrainConfig:
     grad_clip: float | None = 5.0
     early_stopping_patience: int | None = None
     augment: bool = False
+    speaker_augment: bool = False
     threads: int | None = None
     seed: int = 0
     channels_last: bool = True

@@ -43,7 +43,7 @@ from nasforge.device import (
     resolve_precision,
 )
 from nasforge.status import Status
-from nasforge.training.augment import crop_and_flip, is_audio, spec_augment
+from nasforge.training.augment import BandStats, augment_audio, band_stats, crop_and_flip
 from nasforge.training.batches import EpochBatches, ShuffledTensors, split_batches
 from nasforge.training.config import TrainConfig
 from nasforge.training.hooks import TrainerHooks
@@ -80,7 +80,8 @@ class Trainer:
         self.hooks = tuple(hooks)
         self._generator = torch.Generator()
         self._augment = False
-        self._spec_augment = False
+        self._audio_augment = False
+        self._band_stats: BandStats | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         """The weight optimizer of the fit under way (hooks may read its learning rate)."""
         self._params: list[nn.Parameter] = []
@@ -140,7 +141,8 @@ class Trainer:
             )
         self._params = list(model.parameters())
         self._augment = cfg.augment and len(shape) == 3 and shape[1] >= 16
-        self._spec_augment = cfg.augment and is_audio(task) and len(shape) == 2
+        self._band_stats = band_stats(task) if cfg.augment else None
+        self._audio_augment = self._band_stats is not None
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
         optimizer = self.optimizer = self._optimizer(model)
         self.scaler = grad_scaler(self.device, self.precision)
@@ -272,8 +274,10 @@ class Trainer:
             step = first_step + run.steps
             if self._augment:
                 xb = crop_and_flip(xb, self._generator)
-            if self._spec_augment:
-                xb = spec_augment(xb, self._generator)
+            if self._audio_augment:
+                xb = augment_audio(
+                    xb, self._generator, self._band_stats, speaker=cfg.speaker_augment
+                )
             if cfg.channels_last and xb.ndim == 4:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             xb, yb = xb.to(self.device), yb.to(self.device)
