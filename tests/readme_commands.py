@@ -15,13 +15,15 @@ only what earlier commands of the same chain wrote), each run in its own folder,
 `pytest -n 2` runs two of them at once; every page with a command is in exactly one chain
 (tested), and every chain sees the ``export`` lines of every page.
 
-Run as a script to time every command: ``python tests/readme_commands.py [CHAIN]``.
+Run as a script to time every command (wall and CPU seconds): ``python
+tests/readme_commands.py [CHAIN]``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -121,6 +123,9 @@ class Ran:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0
+    """User and system time of the command's processes (steadier than `seconds` on a
+    shared machine)."""
 
 
 def commands(
@@ -236,6 +241,7 @@ def run_all(
         elif command.text.startswith("nasforge dashboard"):
             result = _dashboard(command, work, env, started)
         else:
+            cpu = _children_cpu()
             done = subprocess.run(
                 ["bash", "-c", command.text],
                 cwd=work,
@@ -245,13 +251,20 @@ def run_all(
                 timeout=timeout,
             )
             seconds = time.perf_counter() - started
-            result = Ran(command, seconds, done.returncode, done.stdout, done.stderr)
+            result = Ran(
+                command, seconds, done.returncode, done.stdout, done.stderr, _children_cpu() - cpu
+            )
         ran.append(result)
         if on_ran is not None:
             on_ran(result)
         if result.returncode != 0:
             break
     return ran
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _dashboard(command: Command, work: Path, env: dict[str, str], started: float) -> Ran:
@@ -291,13 +304,15 @@ def main() -> None:
         print(f"== {name}", flush=True)
         with tempfile.TemporaryDirectory() as folder:
             ran = run_all(prepare(Path(folder), shared), these, on_ran=_print)
-        print(f"{sum(r.seconds for r in ran):7.1f} s  total, {len(ran)} of {len(these)} commands")
+        wall, cpu = sum(r.seconds for r in ran), sum(r.cpu_seconds for r in ran)
+        print(f"{wall:7.1f} s  {cpu:7.1f} s cpu  total, {len(ran)} of {len(these)} commands")
 
 
 def _print(result: Ran) -> None:
     status = "ok" if result.returncode == 0 else f"EXIT {result.returncode}"
     shown = f"(save {result.command.save_as})" if result.command.save_as else result.command.text
-    print(f"{result.seconds:7.1f} s  {status:8}  {shown[:110]}", flush=True)
+    cpu = f"{result.cpu_seconds:7.1f} s cpu"
+    print(f"{result.seconds:7.1f} s  {cpu}  {status:8}  {shown[:100]}", flush=True)
     if result.returncode != 0:
         print(result.stderr[-3000:], flush=True)
 
