@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import inspect
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,12 +35,19 @@ from torch import nn
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace, active_misfit
-from nasforge.space.choices import ChoiceDecision, Choices, _Run
+from nasforge.space.choices.decision import ChoiceDecision
+from nasforge.space.choices.policies import (
+    Policy,
+    first_choice,
+    first_or,
+    given_or,
+    random_policy,
+)
+from nasforge.space.choices.primitives import Choices, _Run
 
 if TYPE_CHECKING:
-    from nasforge.space.choice_supernet import ChoiceSuperNet
+    from nasforge.space.choices.supernet import ChoiceSuperNet
 
-Policy = Callable[[ChoiceDecision], Choice]
 MAX_DISCOVERY_RUNS = 20_000
 _CACHE_SIZE = 4096
 _PATHS_SIZE = 50_000
@@ -169,7 +176,7 @@ class ChoiceSpace(SearchSpace):
                     "find its decisions"
                 )
             base = queue.popleft()
-            choices = Choices("trace", policy=_first_or(base), known=found)
+            choices = Choices("trace", policy=first_or(base), known=found)
             with torch.device("meta"):
                 self.construct(choices)
             run = choices.run_
@@ -226,7 +233,7 @@ class ChoiceSpace(SearchSpace):
             for label, choice in assignment.items()
             if label in self._by_label
         }
-        return self._resolve(_given(given, _first))
+        return self._resolve(given_or(given, first_choice))
 
     def complete(self, arch: Arch) -> dict[str, Choice]:
         """A choice for every decision: ``arch``'s, and the first choice of the decisions it
@@ -278,7 +285,7 @@ class ChoiceSpace(SearchSpace):
     def sample(self, rng: np.random.Generator) -> Arch:
         if not self.conditional:
             return super().sample(rng)
-        return self._resolve(_random(rng))
+        return self._resolve(random_policy(rng))
 
     def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
         """Change one active decision (with >1 choice) to another choice; decisions it
@@ -296,14 +303,14 @@ class ChoiceSpace(SearchSpace):
             **arch,
             decision.label: decision.choices[(current + offset) % len(decision.choices)],
         }
-        return self._resolve(_given(changed, _random(rng)))
+        return self._resolve(given_or(changed, random_policy(rng)))
 
     def crossover(self, first: Arch, second: Arch, rng: np.random.Generator) -> Arch:
         """Each active decision from either parent with equal chance (from the one that has
         it if only one does; drawn at random if neither does)."""
         if not self.conditional:
             return super().crossover(first, second, rng)
-        fallback = _random(rng)
+        fallback = random_policy(rng)
 
         def policy(decision: ChoiceDecision) -> Choice:
             label = decision.label
@@ -325,7 +332,7 @@ class ChoiceSpace(SearchSpace):
         stack: list[dict[str, Choice]] = [{}]
         while stack:
             forced = stack.pop()
-            arch, run = self._resolve_run(_given(forced, _first))
+            arch, run = self._resolve_run(given_or(forced, first_choice))
             yield arch
             count += 1
             branches: list[dict[str, Choice]] = []
@@ -384,7 +391,7 @@ class ChoiceSpace(SearchSpace):
         configure the BatchNorm layers inside module choices' candidates (the others are the
         model's own); ``partial_channels=K`` runs 1/K of the channels through the module
         choices asked with ``partial=True`` (PC-DARTS)."""
-        from nasforge.space.choice_supernet import ChoiceSuperNet
+        from nasforge.space.choices.supernet import ChoiceSuperNet
 
         return ChoiceSuperNet(
             self,
@@ -398,7 +405,7 @@ class ChoiceSpace(SearchSpace):
     def check_input(self, input_shape: tuple[int, ...]) -> None:
         """Raise SpaceError if the first-choice child fails on inputs of ``input_shape``
         (checked on the meta device: no memory, no compute)."""
-        arch = self._resolve(_first)
+        arch = self._resolve(first_choice)
         choices = Choices("trace", policy=lambda d: arch[d.label], known=self._by_label)
         with torch.device("meta"):
             model = self.construct(choices, input_shape)
@@ -414,30 +421,6 @@ class ChoiceSpace(SearchSpace):
 def _step(label: str, choice: Choice) -> tuple[str, str, Choice]:
     """One answer of a path; the type name keeps ``True`` and ``1`` apart."""
     return (label, type(choice).__name__, choice)
-
-
-def _first(decision: ChoiceDecision) -> Choice:
-    return decision.choices[0]
-
-
-def _first_or(assigned: dict[str, Choice]) -> Policy:
-    return _given(assigned, _first)
-
-
-def _random(rng: np.random.Generator) -> Policy:
-    def policy(decision: ChoiceDecision) -> Choice:
-        return decision.choices[int(rng.integers(len(decision.choices)))]
-
-    return policy
-
-
-def _given(assigned: dict[str, Choice], fallback: Policy) -> Policy:
-    def policy(decision: ChoiceDecision) -> Choice:
-        if decision.label in assigned:
-            return assigned[decision.label]
-        return fallback(decision)
-
-    return policy
 
 
 def _merge_order(order: list[str], asked: list[str]) -> None:
