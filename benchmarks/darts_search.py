@@ -52,7 +52,7 @@ import torch
 
 from nasforge.measure.parameters import count_parameters
 from nasforge.oneshot import SearchMonitor, make_method
-from nasforge.space.darts import NAMED_OPTIONS, DartsSpace
+from nasforge.space.darts.space import NAMED_OPTIONS, DartsSpace
 from nasforge.training import TrainConfig, Trainer
 from oneshot_nb201 import cifar10_task, data_path  # the same task as the NB201 searches
 

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 
 from nasforge.measure.flops import count_flops
 from nasforge.measure.parameters import count_parameters
-from nasforge.space.darts import NAMED_OPTIONS, DartsSpace
-from nasforge.space.darts_genotype import PUBLISHED
+from nasforge.space.darts.genotype import PUBLISHED
+from nasforge.space.darts.space import NAMED_OPTIONS, DartsSpace
 
 
 def published_sizes() -> list[str]:

@@ -43,7 +43,7 @@ from torch import nn
 
 from nasforge.data import make_task
 from nasforge.oneshot import DARTS
-from nasforge.space.darts import DartsSpace
+from nasforge.space.darts.space import DartsSpace
 from nasforge.training import TrainerHooks
 
 

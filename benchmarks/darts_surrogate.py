@@ -48,8 +48,8 @@ import numpy as np
 
 from nasforge.errors import ArchError
 from nasforge.evaluate.nb301 import NB301Surrogate, nb301_config
-from nasforge.space.darts import DartsSpace
-from nasforge.space.darts_genotype import PUBLISHED, Genotype, parse_genotype
+from nasforge.space.darts.genotype import PUBLISHED, Genotype, parse_genotype
+from nasforge.space.darts.space import DartsSpace
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

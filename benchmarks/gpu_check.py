@@ -34,7 +34,7 @@ from typer.testing import CliRunner
 
 from nasforge.cli import app
 from nasforge.data.loaders import load_digits_task
-from nasforge.space.nb201 import NB201Space
+from nasforge.space.nb201.space import NB201Space
 from nasforge.training import TrainConfig, Trainer
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"

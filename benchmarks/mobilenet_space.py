@@ -53,7 +53,7 @@ from nasforge.run.compound_scaling import coefficient_grid, compound_scaling
 from nasforge.run.experiment import Experiment
 from nasforge.run.setup import training_evaluator_factory
 from nasforge.space import make_space
-from nasforge.space.mobilenet import MobileNetSpace
+from nasforge.space.mobilenet.space import MobileNetSpace
 from nasforge.strategy import make_strategy
 
 SMALL = {"width_mult": 0.25}

@@ -39,7 +39,7 @@ from nasforge.evaluate import NB201Benchmark, NB201Table
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
 from nasforge.space import NB201Space
-from nasforge.space.nb201 import LABELS, OPS
+from nasforge.space.nb201.space import LABELS, OPS
 from nasforge.strategy import make_strategy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -103,7 +103,7 @@ from nasforge.oneshot import ENAS, METHODS, SPOS, MemoryEstimate, OneShotMethod,
 from nasforge.oneshot import make_method as build_method
 from nasforge.oneshot.supernet import NONE_OP, SuperNet
 from nasforge.space import NB201Space
-from nasforge.space.nb201 import LABELS
+from nasforge.space.nb201.space import LABELS
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -57,8 +57,8 @@ from nasforge.run.experiment import Experiment
 from nasforge.run.table_setup import hwgpt_parts, nb301_parts, table_parts
 from nasforge.space import NB201Space
 from nasforge.space.base import SearchSpace
-from nasforge.space.table import TableSpace
-from nasforge.space.table_data import INACTIVE
+from nasforge.space.table.data import INACTIVE
+from nasforge.space.table.space import TableSpace
 from nasforge.strategy import make_strategy
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks"

@@ -23,7 +23,7 @@ from nasforge.evaluate.table_lookup import TableEvaluator
 from nasforge.objective import Objective
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
-from nasforge.space.table import TableSpace
+from nasforge.space.table.space import TableSpace
 from nasforge.strategy import make_strategy
 
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from nasforge.arch import Arch
 from nasforge.run.storage import TrialRecord
-from nasforge.space.nb201 import LABELS
+from nasforge.space.nb201.space import LABELS
 from nasforge.strategy.base import Observation, Strategy
 
 

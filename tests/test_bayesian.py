@@ -10,9 +10,9 @@ import pytest
 
 from nasforge.arch import Arch
 from nasforge.errors import StrategyError
-from nasforge.space.mlp import MLPSpace
-from nasforge.space.nb201 import LABELS, NB201Space
-from nasforge.space.path_encoding import PATHS, cell_paths, nb201_path_encoding
+from nasforge.space.nb201.path_encoding import PATHS, cell_paths, nb201_path_encoding
+from nasforge.space.nb201.space import LABELS, NB201Space
+from nasforge.space.table.mlp import MLPSpace
 from nasforge.strategy.base import Observation, Proposal, Strategy
 from nasforge.strategy.bayesian import BayesianOptimization
 from nasforge.strategy.random_search import RandomSearch

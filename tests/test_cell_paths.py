@@ -8,7 +8,7 @@ from nasforge.analysis import DecisionForest, decision_importance
 from nasforge.arch import Arch
 from nasforge.space import NB201Space
 from nasforge.space.cell_paths import input_output_paths
-from nasforge.space.nb201 import EDGES, LABELS, OPS
+from nasforge.space.nb201.space import EDGES, LABELS, OPS
 
 
 def features(text: str) -> dict[str, float]:

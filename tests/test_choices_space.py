@@ -16,9 +16,10 @@ from helpers import load_small_cnn
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision
-from nasforge.space.choice_supernet import ChoiceSuperNet, slice_to
-from nasforge.space.choices import Choices, ChosenInputs
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.inputs import ChosenInputs
+from nasforge.space.choices.primitives import Choices
+from nasforge.space.choices.space import ChoiceSpace
+from nasforge.space.choices.supernet import ChoiceSuperNet, slice_to
 from nasforge.strategy import Observation, make_strategy
 
 SmallCNN = load_small_cnn()

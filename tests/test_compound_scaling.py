@@ -11,8 +11,9 @@ from nasforge.cli import app
 from nasforge.errors import ConfigError
 from nasforge.run.compound_scaling import coefficient_grid
 from nasforge.space import make_space_for_arch
-from nasforge.space.mobilenet import MobileNetSpace, depth_label, width_label
-from nasforge.space.mobilenet_scaling import scale_arch, scaled_resolution
+from nasforge.space.mobilenet.names import depth_label, width_label
+from nasforge.space.mobilenet.scaling import scale_arch, scaled_resolution
+from nasforge.space.mobilenet.space import MobileNetSpace
 
 runner = CliRunner()
 

@@ -24,10 +24,10 @@ from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
 from nasforge.run.storage import Store
 from nasforge.space.base import Decision, SearchSpace
-from nasforge.space.choices import Choices
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.primitives import Choices
+from nasforge.space.choices.space import ChoiceSpace
 from nasforge.space.hyperparams import WithHyperparameters
-from nasforge.space.nb201 import NB201Space
+from nasforge.space.nb201.space import NB201Space
 from nasforge.strategy import (
     STRATEGIES,
     GridSearch,

@@ -23,10 +23,10 @@ from nasforge.errors import ArchError
 from nasforge.measure.parameters import count_parameters
 from nasforge.oneshot import make_method
 from nasforge.space import make_space
-from nasforge.space.choices import MixedModule
-from nasforge.space.darts import NAMED_OPTIONS, DartsSpace
-from nasforge.space.darts_genotype import PUBLISHED, parse_genotype
-from nasforge.space.darts_names import CELL_TYPES, edge_label
+from nasforge.space.choices.mixed import MixedModule
+from nasforge.space.darts.genotype import PUBLISHED, parse_genotype
+from nasforge.space.darts.names import CELL_TYPES, edge_label
+from nasforge.space.darts.space import NAMED_OPTIONS, DartsSpace
 from nasforge.training import TrainConfig, Trainer, TrainerHooks
 
 runner = CliRunner()

@@ -19,7 +19,7 @@ from nasforge.device import (
     trial_devices,
 )
 from nasforge.errors import ConfigError
-from nasforge.space.nb201 import NB201Space
+from nasforge.space.nb201.space import NB201Space
 from nasforge.training import TrainConfig, Trainer
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"

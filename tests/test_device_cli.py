@@ -19,7 +19,7 @@ from nasforge.data.loaders import load_digits_task
 from nasforge.evaluate.training import retrain
 from nasforge.export import load_model, save_model
 from nasforge.run.setup import training_evaluator
-from nasforge.space.nb201 import NB201Space
+from nasforge.space.nb201.space import NB201Space
 
 runner = CliRunner()
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"

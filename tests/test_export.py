@@ -26,7 +26,7 @@ from nasforge.errors import ConfigError
 from nasforge.export import ExportError, LoadedModel, load_model, read_input_file, save_model
 from nasforge.space import SPACES
 from nasforge.space.base import Decision, SearchSpace
-from nasforge.space.nb201 import NB201Space
+from nasforge.space.nb201.space import NB201Space
 from nasforge.training import TrainConfig, Trainer
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"

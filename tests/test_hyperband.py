@@ -19,7 +19,7 @@ from nasforge.run.experiment import Experiment
 from nasforge.run.results import epochs_charged
 from nasforge.run.storage import TrialRecord
 from nasforge.space import make_space
-from nasforge.space.nb201 import LABELS, NB201Space
+from nasforge.space.nb201.space import LABELS, NB201Space
 from nasforge.strategy.base import Observation, Proposal, Strategy
 from nasforge.strategy.hyperband import BOHB, Hyperband, SuccessiveHalving, rung_budgets
 from nasforge.training import TrainConfig, TrainReport

@@ -42,6 +42,12 @@ FLOORS: list[tuple[str, ...]] = [
 
 FLOOR_OF = {room: level for level, rooms in enumerate(FLOORS) for room in rooms}
 
+# Inside space/: the mechanism (its top-level modules and these sub-packages) is shared by the
+# families (every other sub-package: nb201, darts, mobilenet, text, sequence, table). A family
+# imports the mechanism and never another family; the mechanism imports no family, except the
+# registry (space/__init__.py), which names them all.
+SPACE_MECHANISM_PACKAGES = ("choices",)
+
 
 def _module_name(path: Path, src: Path) -> str:
     parts = list(path.relative_to(src).with_suffix("").parts)
@@ -88,6 +94,39 @@ def upward_imports(src: Path) -> list[str]:
     return found
 
 
+def _space_family(module: str, families: set[str]) -> str | None:
+    parts = module.split(".")
+    if parts[:2] != ["nasforge", "space"] or len(parts) < 3:
+        return None
+    return parts[2] if parts[2] in families else None
+
+
+def space_family_imports(src: Path) -> list[str]:
+    """Every import inside `src`/nasforge/space that breaks the family rule, as text lines."""
+    space = src / "nasforge" / "space"
+    families = {
+        p.name
+        for p in space.iterdir()
+        if (p / "__init__.py").is_file() and p.name not in SPACE_MECHANISM_PACKAGES
+    }
+    found = []
+    for path in sorted(space.rglob("*.py")):
+        module = _module_name(path, src)
+        if module == "nasforge.space":
+            continue  # the registry
+        own = _space_family(module, families)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            for target in _imported(node, module, path.name == "__init__.py"):
+                other = _space_family(target, families)
+                if other is None or other == own:
+                    continue
+                who = f"family {own}" if own else "the mechanism"
+                where = path.relative_to(src)
+                found.append(f"{where}:{node.lineno}: {who} imports {target} (family {other})")
+    return found
+
+
 def test_every_room_has_a_floor() -> None:
     rooms = {_room(_module_name(p, SRC)) for p in (SRC / "nasforge").rglob("*.py")}
     missing = sorted(r for r in rooms if r not in FLOOR_OF)
@@ -99,6 +138,33 @@ def test_every_room_has_a_floor() -> None:
 def test_no_import_runs_back_up() -> None:
     found = upward_imports(SRC)
     assert not found, "imports from a lower room to a higher one:\n" + "\n".join(found)
+
+
+def test_the_space_mechanism_imports_no_family_and_families_not_each_other() -> None:
+    found = space_family_imports(SRC)
+    assert not found, "imports across the families of space/:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "expected"),
+    [
+        ("base.py", "from nasforge.space.nb201.space import OPS\n", "the mechanism imports"),
+        ("choices/space.py", "def f():\n    from ..darts import net\n", "the mechanism imports"),
+        ("nb201/net.py", "from nasforge.space.darts.ops import Zero\n", "family nb201 imports"),
+    ],
+)
+def test_an_import_across_space_families_is_found(
+    tmp_path: Path, where: str, code: str, expected: str
+) -> None:
+    space = tmp_path / "nasforge" / "space"
+    for package in ("choices", "nb201", "darts"):
+        (space / package).mkdir(parents=True)
+        (space / package / "__init__.py").write_text("")
+    (space / "__init__.py").write_text("from nasforge.space.darts import x\n")  # the registry
+    (space / "darts" / "net.py").write_text("from nasforge.space.choices import Choices\n")
+    (space / where).write_text(code)
+    found = space_family_imports(tmp_path)
+    assert len(found) == 1 and expected in found[0], found
 
 
 @pytest.mark.parametrize(

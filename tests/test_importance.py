@@ -13,8 +13,8 @@ from nasforge.analysis import TooFewTrials, decision_importance, explain
 from nasforge.analysis.surrogate import RIDGE, LinearPart, leave_one_out
 from nasforge.arch import Arch
 from nasforge.space.base import Decision, SearchSpace
-from nasforge.space.choices import Choices
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.primitives import Choices
+from nasforge.space.choices.space import ChoiceSpace
 
 EFFECTS = {
     "a": {"x": 3.0, "y": 0.0, "z": -3.0},

@@ -13,7 +13,7 @@ from nasforge.cli import app
 from nasforge.errors import ConfigError
 from nasforge.measure.latency_table import LatencyTable, build_latency_table
 from nasforge.space import NB201Space, make_space
-from nasforge.space.mobilenet import all_latency_units, latency_units
+from nasforge.space.mobilenet.latency import all_latency_units, latency_units
 
 runner = CliRunner()
 SMALL = {"width_mult": 0.25, "kernels": [3, 5], "expansions": [3]}

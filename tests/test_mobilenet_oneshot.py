@@ -22,7 +22,7 @@ from nasforge.oneshot import OneShotResult, make_method
 from nasforge.oneshot.errors import OneShotError
 from nasforge.oneshot.latency_loss import ExpectedLatency, LatencyPenalty
 from nasforge.space import NB201Space, make_space
-from nasforge.space.mobilenet import MobileNetSpace
+from nasforge.space.mobilenet.space import MobileNetSpace
 
 runner = CliRunner()
 SPACE = {

@@ -14,14 +14,14 @@ from nasforge.cli import app
 from nasforge.errors import ArchError, SpaceError
 from nasforge.measure import count_parameters
 from nasforge.space import make_space, make_space_for_arch
-from nasforge.space.mobilenet import (
+from nasforge.space.mobilenet.names import (
     EFFICIENTNET_SCALING,
-    MobileNetSpace,
     block_label,
     depth_label,
     round_channels,
     round_depth,
 )
+from nasforge.space.mobilenet.space import MobileNetSpace
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from nasforge.space.nb201 import EDGES, NB201Space
-from nasforge.space.nb201_net import NB201Cell, NB201Network
+from nasforge.space.nb201.net import NB201Cell, NB201Network
+from nasforge.space.nb201.space import EDGES, NB201Space
 
 ALL_NONE = ("none",) * 6
 ALL_SKIP = ("skip_connect",) * 6

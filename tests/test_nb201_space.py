@@ -12,7 +12,7 @@ import pytest
 
 from nasforge.arch import Arch
 from nasforge.errors import ArchError
-from nasforge.space.nb201 import EDGES, LABELS, NODES, OPS, NB201Space, cell_function_key
+from nasforge.space.nb201.space import EDGES, LABELS, NODES, OPS, NB201Space, cell_function_key
 
 NONE, SKIP, C1, C3, POOL = OPS
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"

@@ -16,7 +16,7 @@ from nasforge.cli import app
 from nasforge.errors import ArchError, ConfigError
 from nasforge.evaluate.nb301 import NB301Surrogate, nb301_config
 from nasforge.space import DartsSpace
-from nasforge.space.darts_genotype import parse_genotype
+from nasforge.space.darts.genotype import parse_genotype
 
 runner = CliRunner()
 REPEATED = (

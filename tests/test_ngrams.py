@@ -14,7 +14,7 @@ from nasforge.arch import Arch
 from nasforge.cli import app
 from nasforge.errors import SpaceError
 from nasforge.space import make_space
-from nasforge.space.ngrams_net import HASH_MULTIPLIER
+from nasforge.space.text.ngrams_net import HASH_MULTIPLIER
 
 runner = CliRunner()
 

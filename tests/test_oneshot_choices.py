@@ -16,8 +16,10 @@ from torch import nn
 from nasforge.data.loaders import load_task
 from nasforge.data.task import Task
 from nasforge.oneshot import METHODS, OneShotError, make_method
-from nasforge.space.choices import Choices, MixedModule, SuperMode, Zero
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.mixed import MixedModule, Zero
+from nasforge.space.choices.mode import SuperMode
+from nasforge.space.choices.primitives import Choices
+from nasforge.space.choices.space import ChoiceSpace
 from nasforge.training import TrainerHooks
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "small_cnn.py"

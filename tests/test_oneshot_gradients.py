@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from nasforge.oneshot import SuperNet, beta_decay, gumbel_hard, unrolled_hypergradient
 from nasforge.space import NB201Space
-from nasforge.space.nb201 import LABELS
+from nasforge.space.nb201.space import LABELS
 
 XI, WEIGHT_DECAY = 0.5, 0.01
 

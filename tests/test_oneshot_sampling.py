@@ -28,8 +28,8 @@ from nasforge.oneshot import (
 )
 from nasforge.oneshot.calibration import batchnorms
 from nasforge.space import NB201Space
-from nasforge.space.nb201 import LABELS, OPS
-from nasforge.space.nb201_net import NB201Network
+from nasforge.space.nb201.net import NB201Network
+from nasforge.space.nb201.space import LABELS, OPS
 from nasforge.strategy.lstm_policy import LSTMPolicy
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks
 

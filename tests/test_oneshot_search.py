@@ -25,7 +25,7 @@ from nasforge.oneshot import (
 )
 from nasforge.oneshot.bilevel import BatchStream
 from nasforge.space import MLPSpace, NB201Space
-from nasforge.space.nb201_net import NB201Network
+from nasforge.space.nb201.net import NB201Network
 from nasforge.training import TrainConfig, Trainer, TrainerHooks
 
 

@@ -11,16 +11,11 @@ import torch.nn.functional as F
 from nasforge.arch import Arch
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space import MLPSpace, NB201Space
-from nasforge.space.choice_supernet import ChoiceSuperNet
-from nasforge.space.choices import (
-    MixedModule,
-    SuperMode,
-    Zero,
-    box_average_3x3,
-    channel_shuffle,
-)
-from nasforge.space.nb201 import OPS
-from nasforge.space.nb201_net import NB201Network, make_op
+from nasforge.space.choices.mixed import MixedModule, Zero, box_average_3x3, channel_shuffle
+from nasforge.space.choices.mode import SuperMode
+from nasforge.space.choices.supernet import ChoiceSuperNet
+from nasforge.space.nb201.net import NB201Network, make_op
+from nasforge.space.nb201.space import OPS
 
 SPACE = NB201Space(channels=4, cells_per_stage=1)
 SHAPE = (1, 8, 8)

@@ -20,7 +20,7 @@ from nasforge.export import ExportError, load_model, save_model
 from nasforge.export.onnx import export_onnx
 from nasforge.space import make_space
 from nasforge.space.base import SearchSpace
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.space import ChoiceSpace
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from torch import nn
 
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space import make_space
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.space import ChoiceSpace
 from nasforge.space.recorded import RecordedSpace, derive_conditions, describe_space
 from nasforge.space.stored import read_space, space_config
 

@@ -17,7 +17,7 @@ from helpers import conv3x3_count, drive
 from nasforge.arch import Arch
 from nasforge.errors import ArchError, StrategyError
 from nasforge.space import Decision, NB201Space, SearchSpace
-from nasforge.space.nb201 import LABELS
+from nasforge.space.nb201.space import LABELS
 from nasforge.strategy.base import Observation, Proposal
 from nasforge.strategy.reinforce import ReinforceController
 

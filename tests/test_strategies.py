@@ -15,7 +15,7 @@ from helpers import conv3x3_count as score
 from helpers import drive
 from nasforge.arch import Arch
 from nasforge.errors import StrategyError
-from nasforge.space.nb201 import LABELS, NB201Space
+from nasforge.space.nb201.space import LABELS, NB201Space
 from nasforge.strategy import (
     STRATEGIES,
     LocalSearch,

@@ -26,7 +26,7 @@ from nasforge.run.experiment import Experiment
 from nasforge.run.storage import Store
 from nasforge.space import TableSpace, make_space
 from nasforge.space.stored import read_space, space_config
-from nasforge.space.table_data import TableData
+from nasforge.space.table.data import TableData
 from nasforge.strategy import STRATEGIES, make_strategy
 from nasforge.testing.strategy_conformance import (
     ConformanceSpace,

@@ -15,7 +15,7 @@ from torch import nn
 
 from nasforge.data import DataError, Task, load_digits_task, make_task
 from nasforge.errors import ConfigError
-from nasforge.space.nb201 import NB201Space
+from nasforge.space.nb201.space import NB201Space
 from nasforge.status import Status
 from nasforge.training import EpochMetrics, TrainConfig, Trainer, TrainerHooks, TrainReport
 from nasforge.training.augment import crop_and_flip

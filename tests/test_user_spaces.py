@@ -20,9 +20,9 @@ from nasforge.data.task import apply_normalization
 from nasforge.errors import SpaceError
 from nasforge.export import load_model
 from nasforge.space import make_space, space_key
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.space import ChoiceSpace
+from nasforge.space.choices.user_space import UserSpace
 from nasforge.space.loading import load_class, load_space
-from nasforge.space.user_space import UserSpace
 
 runner = CliRunner()
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "small_cnn.py"
@@ -189,7 +189,7 @@ def test_a_search_space_subclass_in_a_file_is_built_with_the_options(tmp_path: P
     (tmp_path / "spaces.py").write_text(
         TINY_NET
         + """
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.space import ChoiceSpace
 
 
 class MySpace(ChoiceSpace):

@@ -27,7 +27,7 @@ from nasforge.proxies.warm_start import (
 from nasforge.run.budget import Budget
 from nasforge.run.experiment import Experiment
 from nasforge.run.storage import Store
-from nasforge.space.nb201 import NB201Space
+from nasforge.space.nb201.space import NB201Space
 from nasforge.strategy import (
     STRATEGIES,
     BayesianOptimization,

@@ -11,7 +11,7 @@ from nasforge.evaluate.nb201_benchmark import NB201Benchmark, NB201Table
 from nasforge.evaluate.result import Result
 from nasforge.evaluate.table_lookup import TableEvaluator, table_evaluator
 from nasforge.space.base import SearchSpace
-from nasforge.space.darts import DartsSpace
+from nasforge.space.darts.space import DartsSpace
 from nasforge.status import Status
 
 

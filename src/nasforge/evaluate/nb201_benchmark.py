@@ -27,7 +27,7 @@ from nasforge.arch import Arch
 from nasforge.errors import ArchError, BenchmarkError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result
-from nasforge.space.nb201 import NB201Space
+from nasforge.space.nb201.space import NB201Space
 
 ENV_VAR = "NASFORGE_NB201"
 FIDELITIES = (12, 200)

@@ -28,9 +28,9 @@ from nasforge.arch import Arch
 from nasforge.errors import ArchError, BenchmarkError, ConfigError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result
-from nasforge.space.darts import DartsSpace
-from nasforge.space.darts_genotype import Genotype
-from nasforge.space.darts_names import SEARCH_OPS
+from nasforge.space.darts.genotype import Genotype
+from nasforge.space.darts.names import SEARCH_OPS
+from nasforge.space.darts.space import DartsSpace
 
 PREFIX = "NetworkSelectorDatasetInfo_COLON_darts_COLON_"
 COLUMNS = (

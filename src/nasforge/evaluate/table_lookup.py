@@ -18,7 +18,7 @@ from nasforge.errors import ArchError, BenchmarkError, SpaceError
 from nasforge.evaluate.base import Evaluator
 from nasforge.evaluate.result import Result
 from nasforge.space.base import SearchSpace
-from nasforge.space.table import TableSpace
+from nasforge.space.table.space import TableSpace
 
 
 class TableEvaluator(Evaluator):

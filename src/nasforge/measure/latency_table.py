@@ -1,7 +1,7 @@
 """Latency lookup tables: each block timed once per machine, summed to predict a network.
 
 As ProxylessNAS and FBNet do: a space that can cut its networks into units (stem, blocks,
-head, each with its input size; `nasforge.space.mobilenet.latency_units`) has every unit it
+head, each with its input size; `nasforge.space.mobilenet.latency`) has every unit it
 can hold timed once on this machine (batch 1, eval mode, median of repeats, at a given
 thread count). The sum of an arch's units predicts its measured latency without building
 it, in microseconds rather than the seconds a measurement takes: cheap enough to screen
@@ -33,11 +33,8 @@ from nasforge.errors import ConfigError
 from nasforge.measure.latency import measure_latency_ms
 from nasforge.space.base import SearchSpace
 from nasforge.space.loading import space_key
-from nasforge.space.mobilenet import (
-    MobileNetSpace,
-    all_latency_units,
-    latency_units,
-)
+from nasforge.space.mobilenet.latency import all_latency_units, latency_units
+from nasforge.space.mobilenet.space import MobileNetSpace
 
 TABLE_FORMAT = 1
 NETWORK_VERSION = {"mobilenet": 1}
@@ -212,7 +209,7 @@ def build_latency_table(
     leave the cache between blocks; about 20% at 32x32 here), so the sum is calibrated:
     `calibration_networks` random archs (drawn with `seed`) are built and timed the same
     way, and ``offset + scale * sum`` is fitted to them by least squares."""
-    from nasforge.space.mobilenet_net import unit_module
+    from nasforge.space.mobilenet.net import unit_module
 
     mobilenet = _mobilenet(space)
     if threads < 1 or repeats < 1 or rounds < 1:

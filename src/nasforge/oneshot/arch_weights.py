@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from nasforge.oneshot.supernet import Alpha, SuperNet
-from nasforge.space.choices import ChoiceDecision
+from nasforge.space.choices.decision import ChoiceDecision
 
 
 def gradients(loss: torch.Tensor, alpha: Alpha) -> Alpha:

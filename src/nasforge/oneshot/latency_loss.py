@@ -25,13 +25,9 @@ from nasforge.arch import Arch, Choice
 from nasforge.errors import ConfigError
 from nasforge.measure.latency_table import LatencyTable
 from nasforge.space.base import SearchSpace
-from nasforge.space.mobilenet import (
-    ACTIVATIONS,
-    LatencyUnit,
-    MobileNetSpace,
-    block_label,
-    latency_units,
-)
+from nasforge.space.mobilenet.latency import LatencyUnit, latency_units
+from nasforge.space.mobilenet.names import ACTIVATIONS, block_label
+from nasforge.space.mobilenet.space import MobileNetSpace
 
 
 @dataclass(frozen=True)

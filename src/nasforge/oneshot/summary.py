@@ -75,7 +75,7 @@ def _number(value: Any) -> float | None:
 
 def benchmark_lookup(table: NB201Table, space: SearchSpace, arch: Arch) -> dict[str, Any]:
     """``arch`` (of the nb201 space) looked up in NAS-Bench-201: CIFAR-10 at 200 epochs."""
-    from nasforge.space.nb201 import NB201Space
+    from nasforge.space.nb201.space import NB201Space
 
     assert isinstance(space, NB201Space)  # checked with --benchmark
     text = space.to_nb201_string(arch)

@@ -1,5 +1,5 @@
 """What a one-shot method needs from the supernet of a space: `ChoiceSuperNet`, the one
-supernet of every space (`nasforge.space.choice_supernet`).
+supernet of every space (`nasforge.space.choices.supernet`).
 
 A supernet holds every candidate of every decision of a space. The methods treat it through
 one interface, whatever the space:
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from nasforge.space.choice_supernet import ChoiceSuperNet
+from nasforge.space.choices.supernet import ChoiceSuperNet
 
 NONE_OP = "none"
 SKIP_OP = "skip_connect"

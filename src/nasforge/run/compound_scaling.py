@@ -19,8 +19,8 @@ from typing import Any
 from nasforge.arch import Arch
 from nasforge.errors import ConfigError
 from nasforge.evaluate.base import Evaluator
-from nasforge.space.mobilenet import MobileNetSpace
-from nasforge.space.mobilenet_scaling import scale_arch, scaled_resolution
+from nasforge.space.mobilenet.scaling import scale_arch, scaled_resolution
+from nasforge.space.mobilenet.space import MobileNetSpace
 
 PAPER_COEFFICIENTS = (1.2, 1.1, 1.15)
 """alpha (depth), beta (width), gamma (resolution) of EfficientNet."""

@@ -14,8 +14,8 @@ from nasforge.evaluate.nb301 import NB301Surrogate, check_space
 from nasforge.evaluate.table_lookup import TableEvaluator
 from nasforge.objective import Objective
 from nasforge.space import make_space
-from nasforge.space.darts import DartsSpace
-from nasforge.space.table import TableSpace
+from nasforge.space.darts.space import DartsSpace
+from nasforge.space.table.space import TableSpace
 
 
 def table_parts(

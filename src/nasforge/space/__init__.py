@@ -8,17 +8,17 @@ from typing import Any
 
 from nasforge.errors import SpaceError
 from nasforge.space.base import Decision, SearchSpace
-from nasforge.space.conv1d import Conv1DSpace
-from nasforge.space.darts import DartsSpace
+from nasforge.space.darts.space import DartsSpace
 from nasforge.space.hyperparams import HPChoices, WithHyperparameters, hyperparameters_of
 from nasforge.space.loading import is_spec, load_space, space_key
-from nasforge.space.mlp import MLPSpace
-from nasforge.space.mobilenet import MobileNetSpace
-from nasforge.space.nb201 import NB201Space
-from nasforge.space.ngrams import NgramsSpace
-from nasforge.space.table import TableSpace
-from nasforge.space.textconv import TextConvSpace
-from nasforge.space.transformer import TransformerSpace
+from nasforge.space.mobilenet.space import MobileNetSpace
+from nasforge.space.nb201.space import NB201Space
+from nasforge.space.sequence.conv1d import Conv1DSpace
+from nasforge.space.table.mlp import MLPSpace
+from nasforge.space.table.space import TableSpace
+from nasforge.space.text.ngrams import NgramsSpace
+from nasforge.space.text.textconv import TextConvSpace
+from nasforge.space.text.transformer import TransformerSpace
 
 SPACES: dict[str, type[SearchSpace]] = {
     space.name: space

@@ -60,7 +60,7 @@ class SearchSpace(ABC):
     """A search space: decisions, generic operations on them, and a network builder.
 
     A space is *conditional* if some decisions exist only when others have some value (see
-    `nasforge.space.define_by_run.ChoiceSpace`): an arch then holds only its active
+    `nasforge.space.choices.space.ChoiceSpace`): an arch then holds only its active
     decisions. Strategies that model every decision at once bridge the two with `resolve`
     (a choice for every decision -> an arch) and `complete` (an arch -> a choice for every
     decision); strategies that ask one decision at a time use `sample_with`. On an

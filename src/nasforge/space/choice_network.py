@@ -19,8 +19,8 @@ from nasforge.space.base import SearchSpace
 if TYPE_CHECKING:
     from torch import nn
 
-    from nasforge.space.choice_supernet import ChoiceSuperNet
-    from nasforge.space.define_by_run import ChoiceSpace
+    from nasforge.space.choices.space import ChoiceSpace
+    from nasforge.space.choices.supernet import ChoiceSuperNet
 
 
 class ChoiceNetworkSpace(SearchSpace):
@@ -37,7 +37,7 @@ class ChoiceNetworkSpace(SearchSpace):
     def build(
         self, arch: Arch, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
     ) -> nn.Module:
-        from nasforge.space.choices import fixed_choices
+        from nasforge.space.choices.primitives import fixed_choices
 
         self.check_input(input_shape)
         answers = dict(self.validate(arch))
@@ -69,7 +69,7 @@ class ChoiceNetworkSpace(SearchSpace):
     def choice_space(self) -> ChoiceSpace:
         """The network as a `ChoiceSpace` with the same decisions (built once)."""
         if self._choice_space is None:
-            from nasforge.space.define_by_run import ChoiceSpace
+            from nasforge.space.choices.space import ChoiceSpace
 
             space = ChoiceSpace(
                 self.network_class(), input_shape=self.trace_input_shape, **self.config()

@@ -12,7 +12,7 @@ Its text form is the inner space's text form, a space, then the hyperparameters:
     |nor_conv_3x3~0|+|none~0|skip_connect~1|+|...| hp.lr=0.1,hp.batch_size=64
 
 A conditional inner space (an arch holds its active decisions only, see
-`nasforge.space.define_by_run`) makes this one conditional too: validation, sampling,
+`nasforge.space.choices.space`) makes this one conditional too: validation, sampling,
 mutation, crossover, neighbors, encodings, enumeration and the bridges `resolve`,
 `complete` and `sample_with` then hand the inner decisions to the inner space's own
 operators and treat the hyperparameters (always active) as the base class does. Over an

@@ -33,6 +33,7 @@ from typing import Any
 from nasforge.errors import SpaceError
 from nasforge.space.base import SearchSpace
 from nasforge.space.hyperparams import WithHyperparameters
+from nasforge.space.moved import current_module
 
 # torch is imported when a space is loaded, not with this module (the CLI's --help stays fast)
 
@@ -90,7 +91,7 @@ def load_space(spec: str, **params: Any) -> SearchSpace:
     ``cls(**params)``."""
     from torch import nn
 
-    from nasforge.space.user_space import UserSpace
+    from nasforge.space.choices.user_space import UserSpace
 
     resolved = resolve_spec(spec)
     cls = load_class(spec)
@@ -120,8 +121,8 @@ def space_key(space: SearchSpace) -> str:
     spec = getattr(inner, "spec", None)
     if isinstance(spec, str):
         return spec
-    define_by_run = sys.modules.get("nasforge.space.define_by_run")  # no torch import here
-    if define_by_run is not None and isinstance(inner, define_by_run.ChoiceSpace):
+    choice_space = sys.modules.get("nasforge.space.choices.space")  # no torch import here
+    if choice_space is not None and isinstance(inner, choice_space.ChoiceSpace):
         model = inner.model
         module = sys.modules.get(model.__module__)
         importable = module is not None and model.__module__ not in ("__main__", "builtins")
@@ -136,7 +137,7 @@ def is_imported(spec: str) -> bool:
     it again runs no code)."""
     target, _ = _split(spec)
     if not _is_file(target):
-        return target in sys.modules
+        return current_module(target) in sys.modules
     file = Path(target).expanduser().resolve()
     return _module_name(file) in sys.modules
 
@@ -203,7 +204,7 @@ def _import_module(target: str, spec: str) -> ModuleType:
             f"space {spec!r}: {target!r} is neither a .py file nor a module name like pkg.module"
         )
     try:
-        return importlib.import_module(target)
+        return importlib.import_module(current_module(target))
     except ModuleNotFoundError as exc:
         if exc.name is not None and target.startswith(exc.name):
             raise SpaceError(

@@ -40,7 +40,7 @@ import numpy as np
 from nasforge.arch import Arch
 from nasforge.errors import StrategyError
 from nasforge.space.base import SearchSpace
-from nasforge.space.nb201 import NB201Space
+from nasforge.space.nb201.space import NB201Space
 from nasforge.strategy.base import (
     Observation,
     PriorTrial,
@@ -133,7 +133,7 @@ class BayesianOptimization(Strategy):
         self.num_random_candidates = num_random_candidates
         self._encode: Callable[[Arch], np.ndarray] = space.encode
         if encoding == "path":
-            from nasforge.space.path_encoding import nb201_path_encoding
+            from nasforge.space.nb201.path_encoding import nb201_path_encoding
 
             self._encode = nb201_path_encoding
         self.asked_ = 0

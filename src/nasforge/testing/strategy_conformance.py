@@ -54,9 +54,9 @@ from nasforge.run.experiment import Experiment
 from nasforge.run.results import SearchResult
 from nasforge.run.storage import Store
 from nasforge.space.base import SearchSpace
-from nasforge.space.choices import Choices
-from nasforge.space.define_by_run import ChoiceSpace
-from nasforge.space.nb201 import LABELS, NB201Space
+from nasforge.space.choices.primitives import Choices
+from nasforge.space.choices.space import ChoiceSpace
+from nasforge.space.nb201.space import LABELS, NB201Space
 from nasforge.strategy import Observation, Proposal, SearchExhausted, Strategy, make_strategy
 from nasforge.strategy.base import WaitForResults
 

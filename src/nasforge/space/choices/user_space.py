@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.space import ChoiceSpace
 
 
 class UserSpace(ChoiceSpace):

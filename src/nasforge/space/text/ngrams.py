@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from nasforge.errors import SpaceError
 from nasforge.space.base import Decision
 from nasforge.space.choice_network import ChoiceNetworkSpace
-from nasforge.space.text_inputs import check_token_input
+from nasforge.space.text.inputs import check_token_input
 
 if TYPE_CHECKING:
     from torch import nn
@@ -86,7 +86,7 @@ class NgramsSpace(ChoiceNetworkSpace):
         check_token_input(self.name, input_shape, self.vocab_size)
 
     def network_class(self) -> type[nn.Module]:
-        from nasforge.space.ngrams_net import NgramsNetwork
+        from nasforge.space.text.ngrams_net import NgramsNetwork
 
         return NgramsNetwork
 

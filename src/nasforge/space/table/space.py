@@ -3,7 +3,7 @@
 Each decision column is a decision, its choices the distinct values in it; an empty cell
 makes the decision inactive in that row (a conditional decision: the arch of the row does
 not hold it). The space is exactly the rows that have every objective
-(`nasforge.space.table_data`), so every operation lands on a row: `sample` draws a row,
+(`nasforge.space.table.data`), so every operation lands on a row: `sample` draws a row,
 `mutate` changes one active decision and moves to the nearest row that has the new choice,
 `crossover` mixes the parents' choices and moves to the nearest row, `neighbors` are the
 nearest rows for each other choice of each active decision, `resolve` maps a choice for
@@ -27,7 +27,7 @@ import numpy as np
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace
-from nasforge.space.table_data import INACTIVE, TableData, read_table
+from nasforge.space.table.data import INACTIVE, TableData, read_table
 
 if TYPE_CHECKING:
     from torch import nn

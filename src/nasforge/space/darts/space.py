@@ -5,7 +5,7 @@ same structure. A cell has `nodes` intermediate nodes (4 in DARTS, 5 in NASNet);
 sums two slots, each one earlier state through one op. The decisions, per cell type, node
 and slot: ``{cell}_node{k}_in{s}`` (0 and 1 are the cell's two inputs, ``j + 2`` node ``j``)
 and ``{cell}_node{k}_op{s}``. Any DARTS genotype is an arch of this space and back
-(`nasforge.space.darts_genotype`); two slots of a node are unordered (`canonical`).
+(`nasforge.space.darts.genotype`); two slots of a node are unordered (`canonical`).
 
 Options: ``channels`` (C, 16), ``layers`` (8), ``nodes`` (4), ``ops`` (``darts``: the seven
 DARTS primitives besides ``none``; ``nasnet`` adds ``sep_conv_7x7`` and ``conv_7x1_1x7``),
@@ -28,14 +28,14 @@ import numpy as np
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision, SearchSpace
-from nasforge.space.darts_genotype import PUBLISHED, Genotype, parse_genotype
-from nasforge.space.darts_names import (
+from nasforge.space.darts.derive import derive_choices
+from nasforge.space.darts.genotype import PUBLISHED, Genotype, parse_genotype
+from nasforge.space.darts.names import (
     CELL_TYPES,
     NASNET_OPS,
     PARAMETER_FREE,
     SEARCH_OPS,
     concat_nodes,
-    edge_label,
     input_label,
     op_label,
 )
@@ -44,8 +44,8 @@ from nasforge.space.picture import ArchPicture, CellEdge, CellPicture
 if TYPE_CHECKING:
     from torch import nn
 
-    from nasforge.space.choice_supernet import ChoiceSuperNet
-    from nasforge.space.define_by_run import ChoiceSpace
+    from nasforge.space.choices.space import ChoiceSpace
+    from nasforge.space.choices.supernet import ChoiceSuperNet
 
 OP_SETS: dict[str, tuple[str, ...]] = {"darts": SEARCH_OPS, "nasnet": NASNET_OPS}
 CONCAT_RULES = ("all", "loose")
@@ -326,53 +326,9 @@ class DartsSpace(SearchSpace):
         that op; slot 0 takes the stronger edge. On weights of the arch's own decisions
         (ENAS's marginals), the same rule with the weight of op ``o`` on input ``i`` taken
         as the sum over slots of ``P(in_s = i) P(op_s = o)``. None for other weights."""
-        if all(
-            edge_label(cell, node, i) in weights
-            for cell in CELL_TYPES
-            for node in range(self.nodes)
-            for i in range(node + 2)
-        ):
-            return self._derive(lambda cell, node: self._edge_weights(weights, cell, node))
-        if all(d.label in weights for d in self._decisions):
-            return self._derive(lambda cell, node: self._slot_weights(weights, cell, node))
-        return None
-
-    def _edge_weights(
-        self, weights: Mapping[str, Sequence[float]], cell: str, node: int
-    ) -> np.ndarray:
-        """Rows: the node's inputs; columns: the ops (``none`` dropped)."""
-        rows = [
-            np.asarray(weights[edge_label(cell, node, i)], dtype=float) for i in range(node + 2)
-        ]
-        for row in rows:
-            if row.shape != (len(self.ops) + 1,):
-                raise ArchError(
-                    f"{edge_label(cell, node, 0)}: edge weights need {len(self.ops) + 1} "
-                    f"values (none and the ops), not {row.shape[0]}"
-                )
-        return np.stack(rows)[:, 1:]
-
-    def _slot_weights(
-        self, weights: Mapping[str, Sequence[float]], cell: str, node: int
-    ) -> np.ndarray:
-        edge = np.zeros((node + 2, len(self.ops)))
-        for slot in range(2):
-            inputs = np.asarray(weights[input_label(cell, node, slot)], dtype=float)
-            ops = np.asarray(weights[op_label(cell, node, slot)], dtype=float)
-            edge += np.outer(inputs, ops)
-        return edge
-
-    def _derive(self, edges: Callable[[str, int], np.ndarray]) -> Arch:
-        choices: dict[str, Any] = {}
-        for cell in CELL_TYPES:
-            for node in range(self.nodes):
-                edge = edges(cell, node)
-                strength = edge.max(axis=1)
-                kept = sorted(range(node + 2), key=lambda i: (-strength[i], i))[:2]
-                for slot, source in enumerate(kept):
-                    choices[input_label(cell, node, slot)] = source
-                    choices[op_label(cell, node, slot)] = self.ops[int(edge[source].argmax())]
-        return self.validate(Arch(choices))
+        labels = [d.label for d in self._decisions]
+        choices = derive_choices(weights, self.ops, self.nodes, labels)
+        return None if choices is None else self.validate(Arch(choices))
 
     def skip_and_parameter_free_share(self, arch: Arch) -> tuple[float, float]:
         """Shares of the slots (both cells) that are ``skip_connect``, and that have no
@@ -405,8 +361,8 @@ class DartsSpace(SearchSpace):
     def build(
         self, arch: Arch, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
     ) -> nn.Module:
-        from nasforge.space.choices import Choices
-        from nasforge.space.darts_net import DartsNetwork
+        from nasforge.space.choices.primitives import Choices
+        from nasforge.space.darts.net import DartsNetwork
 
         arch = self.validate(arch)
         self.check_input(input_shape)
@@ -428,7 +384,7 @@ class DartsSpace(SearchSpace):
     ) -> ChoiceSuperNet:
         """The generic supernet of the darts network: every slot holds every op on every
         candidate input. Candidate BatchNorm is ``affine=False``, as in DARTS's search."""
-        from nasforge.space.choice_supernet import supernet_with_channels
+        from nasforge.space.choices.supernet import supernet_with_channels
 
         self.check_input(input_shape)
         return supernet_with_channels(
@@ -443,8 +399,8 @@ class DartsSpace(SearchSpace):
 
     def choice_space(self) -> ChoiceSpace:
         if self._choice_space is None:
-            from nasforge.space.darts_net import DartsNetwork
-            from nasforge.space.define_by_run import ChoiceSpace
+            from nasforge.space.choices.space import ChoiceSpace
+            from nasforge.space.darts.net import DartsNetwork
 
             options = self._network_options()
             options.update(auxiliary=False, drop_path_prob=0.0)

@@ -42,15 +42,11 @@ from torch.func import functional_call
 
 from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
-from nasforge.space.choices import (
-    ChoiceDecision,
-    Choices,
-    MixedModule,
-    SuperMode,
-    _Run,
-    largest,
-)
-from nasforge.space.define_by_run import ChoiceSpace
+from nasforge.space.choices.decision import ChoiceDecision, largest
+from nasforge.space.choices.mixed import MixedModule
+from nasforge.space.choices.mode import SuperMode
+from nasforge.space.choices.primitives import Choices, _Run
+from nasforge.space.choices.space import ChoiceSpace
 
 _STRUCTURE_CACHE = 64
 ValueKey = tuple[tuple[str, str, Choice], ...]

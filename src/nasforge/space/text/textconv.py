@@ -27,12 +27,12 @@ from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision
 from nasforge.space.choice_network import ChoiceNetworkSpace
-from nasforge.space.text_inputs import check_token_input
+from nasforge.space.text.inputs import check_token_input
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from nasforge.space.define_by_run import ChoiceSpace
+    from nasforge.space.choices.space import ChoiceSpace
 
 POOLINGS: tuple[str, ...] = ("max", "mean")
 
@@ -158,7 +158,7 @@ class TextConvSpace(ChoiceNetworkSpace):
         check_token_input(self.name, input_shape, self.vocab_size)
 
     def network_class(self) -> type[nn.Module]:
-        from nasforge.space.textconv_net import TextConvNetwork
+        from nasforge.space.text.textconv_net import TextConvNetwork
 
         return TextConvNetwork
 

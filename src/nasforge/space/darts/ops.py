@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasforge.errors import ArchError
-from nasforge.space.choices import Zero
-from nasforge.space.darts_names import ALL_OPS
+from nasforge.space.choices.mixed import Zero
+from nasforge.space.darts.names import ALL_OPS
 
 
 class ReLUConvBN(nn.Sequential):

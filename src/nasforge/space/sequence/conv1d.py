@@ -100,7 +100,7 @@ class Conv1DSpace(SearchSpace):
     def build(
         self, arch: Arch, input_shape: tuple[int, ...] = (1, 40), num_classes: int = 10
     ) -> nn.Module:
-        from nasforge.space.conv1d_net import conv1d_network
+        from nasforge.space.sequence.conv1d_net import conv1d_network
 
         self.check_input(input_shape)
         arch = self.validate(arch)

@@ -15,7 +15,7 @@ import itertools
 import numpy as np
 
 from nasforge.arch import Arch
-from nasforge.space.nb201 import EDGES, LABELS, OPS
+from nasforge.space.nb201.space import EDGES, LABELS, OPS
 
 LIVE_OPS: tuple[str, ...] = tuple(op for op in OPS if op != "none")
 ROUTES: tuple[tuple[int, ...], ...] = ((0, 3), (0, 1, 3), (0, 2, 3), (0, 1, 2, 3))

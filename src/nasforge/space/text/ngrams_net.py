@@ -23,9 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from nasforge.space.choices import Choices
-from nasforge.space.ngrams import NgramsSpace
-from nasforge.space.text_inputs import known_ids
+from nasforge.space.choices.primitives import Choices
+from nasforge.space.text.inputs import known_ids
+from nasforge.space.text.ngrams import NgramsSpace
 
 HASH_MULTIPLIER = 1_000_003
 EMBEDDING_INIT = 0.1

@@ -28,9 +28,11 @@ import torch
 from torch import nn
 
 from nasforge.errors import ArchError
-from nasforge.space.choices import Choices, ChosenInputs, MixedModule
-from nasforge.space.darts_names import concat_nodes, edge_label, input_label, op_label
-from nasforge.space.darts_ops import FactorizedReduce, ReLUConvBN, make_op
+from nasforge.space.choices.inputs import ChosenInputs
+from nasforge.space.choices.mixed import MixedModule
+from nasforge.space.choices.primitives import Choices
+from nasforge.space.darts.names import concat_nodes, edge_label, input_label, op_label
+from nasforge.space.darts.ops import FactorizedReduce, ReLUConvBN, make_op
 
 
 class DartsCell(nn.Module):

@@ -18,7 +18,7 @@ The network is defined once, with labelled choices (`nasforge.space.choices`): e
 ``choices.choose_module(label, {op: factory})`` with the same 6 labels in every cell, so the
 cells share one decision per edge. ``NB201Network(ops)`` answers them with the 6 ops (the
 plain child: ``none`` edges hold no module); `NB201Space.supernet` runs the same class in
-supernet mode (`nasforge.space.choice_supernet.ChoiceSuperNet`), where each edge holds all 5
+supernet mode (`nasforge.space.choices.supernet.ChoiceSuperNet`), where each edge holds all 5
 candidates.
 """
 
@@ -30,8 +30,9 @@ import torch
 from torch import nn
 
 from nasforge.errors import ArchError
-from nasforge.space.choices import Choices, Zero
-from nasforge.space.nb201 import EDGES, LABELS, NODES, OPS
+from nasforge.space.choices.mixed import Zero
+from nasforge.space.choices.primitives import Choices
+from nasforge.space.nb201.space import EDGES, LABELS, NODES, OPS
 
 # -- building blocks -----------------------------------------------------------------
 

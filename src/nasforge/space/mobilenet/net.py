@@ -35,16 +35,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasforge.arch import Choice
-from nasforge.space.choices import Choices, fixed_choices
-from nasforge.space.mobilenet import (
+from nasforge.space.choices.primitives import Choices, fixed_choices
+from nasforge.space.mobilenet.latency import LatencyUnit
+from nasforge.space.mobilenet.names import (
     ACTIVATIONS,
     STRIDES,
-    LatencyUnit,
-    MobileNetSpace,
     block_label,
     depth_label,
     width_label,
 )
+from nasforge.space.mobilenet.space import MobileNetSpace
 
 BN_EPS = 1e-3
 

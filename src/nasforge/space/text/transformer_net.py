@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasforge.space.choices import Choices
-from nasforge.space.text_inputs import known_ids
-from nasforge.space.transformer import ACTIVATIONS, TransformerSpace, layer_label
+from nasforge.space.text.inputs import known_ids
+from nasforge.space.text.transformer import ACTIVATIONS, TransformerSpace, layer_label
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from nasforge.arch import Arch, Choice
 from nasforge.errors import SpaceError
-from nasforge.space.mobilenet import (
+from nasforge.space.mobilenet.names import (
     MIN_RESOLUTION,
     STRIDES,
-    MobileNetSpace,
     block_label,
     depth_label,
     width_label,
 )
+from nasforge.space.mobilenet.space import MobileNetSpace
 
 BLOCK_FIELDS = ("kernel", "expand", "se")
 

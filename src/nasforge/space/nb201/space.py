@@ -23,8 +23,8 @@ from nasforge.space.picture import ArchPicture, CellEdge, CellPicture
 if TYPE_CHECKING:
     from torch import nn
 
-    from nasforge.space.choice_supernet import ChoiceSuperNet
-    from nasforge.space.define_by_run import ChoiceSpace
+    from nasforge.space.choices.space import ChoiceSpace
+    from nasforge.space.choices.supernet import ChoiceSuperNet
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NODES = 3
@@ -117,7 +117,7 @@ class NB201Space(SearchSpace):
         self, arch: Arch, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
     ) -> nn.Module:
         """The NB201 network: stem, 3 stages of cells (C, 2C, 4C), residual reductions."""
-        from nasforge.space.nb201_net import NB201Network
+        from nasforge.space.nb201.net import NB201Network
 
         self.check_input(input_shape)
         return NB201Network(
@@ -146,7 +146,7 @@ class NB201Space(SearchSpace):
         every edge holds all 5 ops, one decision per edge shared by all cells. Candidate
         BatchNorm is ``affine=False`` by default, as in the search cells of the NB201
         authors' code; the stem, reductions and head keep affine BatchNorm."""
-        from nasforge.space.choice_supernet import supernet_with_channels
+        from nasforge.space.choices.supernet import supernet_with_channels
 
         self.check_input(input_shape)
         return supernet_with_channels(
@@ -162,8 +162,8 @@ class NB201Space(SearchSpace):
     def choice_space(self) -> ChoiceSpace:
         """The NB201 network as a `ChoiceSpace` (the same decisions; built once)."""
         if self._choice_space is None:
-            from nasforge.space.define_by_run import ChoiceSpace
-            from nasforge.space.nb201_net import NB201Network
+            from nasforge.space.choices.space import ChoiceSpace
+            from nasforge.space.nb201.net import NB201Network
 
             space = ChoiceSpace(
                 NB201Network, channels=self.channels, cells_per_stage=self.cells_per_stage

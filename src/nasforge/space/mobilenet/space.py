@@ -1,7 +1,7 @@
 """The `mobilenet` space: chains of inverted-residual (MBConv) blocks, as in MnasNet,
 ProxylessNAS, once-for-all and EfficientNet.
 
-The network (`nasforge.space.mobilenet_net`): a stem (3x3 convolution, stride 2, 32
+The network (`nasforge.space.mobilenet.net`): a stem (3x3 convolution, stride 2, 32
 channels), seven stages of MBConv blocks with strides 1, 2, 2, 2, 1, 2, 1, and the head of
 MobileNetV2/EfficientNet (1x1 convolution to 1,280 channels, global pooling, dropout, linear).
 An MBConv block: a 1x1 expansion (none when the expansion is 1), a depthwise k x k
@@ -32,7 +32,6 @@ user did not give).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,86 +43,31 @@ from nasforge.arch import Arch, Choice
 from nasforge.errors import ArchError, SpaceError
 from nasforge.space.base import Decision
 from nasforge.space.choice_network import ChoiceNetworkSpace
+from nasforge.space.mobilenet.names import (
+    ACTIVATIONS,
+    DEFAULT_DEPTHS,
+    DEFAULT_WIDTHS,
+    EFFICIENTNET_B0,
+    HEAD_CHANNELS,
+    MIN_RESOLUTION,
+    MOBILENET_V2,
+    NAMED_OPTIONS,
+    STEM_CHANNELS,
+    STRIDES,
+    block_label,
+    depth_label,
+    round_channels,
+    round_depth,
+    width_label,
+)
 from nasforge.space.picture import ArchPicture, ChainBlock, ChainPicture
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from nasforge.space.define_by_run import ChoiceSpace
+    from nasforge.space.choices.space import ChoiceSpace
 
-STRIDES: tuple[int, ...] = (1, 2, 2, 2, 1, 2, 1)
-STEM_CHANNELS = 32
-HEAD_CHANNELS = 1280
-ACTIVATIONS: tuple[str, ...] = ("swish", "relu6")
-DEFAULT_WIDTHS: tuple[tuple[int, ...], ...] = (
-    (16,),
-    (16, 24, 32),
-    (32, 40, 48),
-    (64, 80, 96),
-    (96, 112, 128),
-    (160, 192, 224),
-    (320,),
-)
-DEFAULT_DEPTHS: tuple[tuple[int, ...], ...] = (
-    (1,),
-    (1, 2, 3, 4),
-    (1, 2, 3, 4),
-    (1, 2, 3, 4),
-    (1, 2, 3, 4),
-    (1, 2, 3, 4),
-    (1,),
-)
 _COMPACT_BLOCK = re.compile(r"k(\d+)e(\d+)(se)?")
-MIN_RESOLUTION = 32
-"""Five stride-2 steps: below 32 pixels the last stages would see less than one pixel."""
-
-# (width, depth, resolution, dropout) of Tan and Le (2019), as in their reference code.
-EFFICIENTNET_SCALING: dict[str, tuple[float, float, int, float]] = {
-    "efficientnet-b0": (1.0, 1.0, 224, 0.2),
-    "efficientnet-b1": (1.0, 1.1, 240, 0.2),
-    "efficientnet-b2": (1.1, 1.2, 260, 0.3),
-    "efficientnet-b3": (1.2, 1.4, 300, 0.3),
-    "efficientnet-b4": (1.4, 1.8, 380, 0.4),
-}
-NAMED_OPTIONS: dict[str, dict[str, Any]] = {
-    "mobilenetv2": {"width_mult": 1.0, "depth_mult": 1.0},
-    **{
-        name: {"width_mult": width, "depth_mult": depth, "resolution": resolution}
-        for name, (width, depth, resolution, _) in EFFICIENTNET_SCALING.items()
-    },
-}
-# Per stage (expansion, kernel, base width, base depth): EfficientNet-B0 (Tan and Le 2019,
-# Table 1) and MobileNetV2 (Sandler et al. 2018, Table 2).
-EFFICIENTNET_B0 = ((1, 3, 16, 1), (6, 3, 24, 2), (6, 5, 40, 2), (6, 3, 80, 3), (6, 5, 112, 3),
-                   (6, 5, 192, 4), (6, 3, 320, 1))  # fmt: skip
-MOBILENET_V2 = ((1, 3, 16, 1), (6, 3, 24, 2), (6, 3, 32, 3), (6, 3, 64, 4), (6, 3, 96, 3),
-                (6, 3, 160, 3), (6, 3, 320, 1))  # fmt: skip
-
-
-def round_channels(channels: float, divisor: int = 8) -> int:
-    """Channels rounded to a multiple of `divisor`, never down by more than 10% (the
-    ``round_filters`` / ``_make_divisible`` of the EfficientNet and MobileNetV2 references)."""
-    rounded = max(divisor, int(channels + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * channels:
-        rounded += divisor
-    return rounded
-
-
-def round_depth(depth: int, depth_mult: float) -> int:
-    """Blocks of a stage after depth scaling: rounded up (``round_repeats``)."""
-    return math.ceil(depth_mult * depth)
-
-
-def width_label(stage: int) -> str:
-    return f"stage{stage}_width"
-
-
-def depth_label(stage: int) -> str:
-    return f"stage{stage}_depth"
-
-
-def block_label(stage: int, block: int, what: str) -> str:
-    return f"stage{stage}_block{block}_{what}"
 
 
 class MobileNetSpace(ChoiceNetworkSpace):
@@ -408,7 +352,7 @@ class MobileNetSpace(ChoiceNetworkSpace):
             )
 
     def network_class(self) -> type[nn.Module]:
-        from nasforge.space.mobilenet_net import MobileNetNetwork
+        from nasforge.space.mobilenet.net import MobileNetNetwork
 
         return MobileNetNetwork
 
@@ -453,113 +397,3 @@ def _distinct(values: Any) -> tuple[int, ...]:
 
 def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-@dataclass(frozen=True)
-class LatencyUnit:
-    """A piece of a network timed on its own for a latency lookup table: ``stem``, an MBConv
-    block, or ``head``, with the spatial size of its input (ProxylessNAS and FBNet time each
-    candidate block at each position's input size)."""
-
-    kind: str
-    """``stem``, ``block`` or ``head``."""
-    size: int
-    """Height (= width) of its input."""
-    in_channels: int
-    out_channels: int
-    kernel: int = 0
-    expand: int = 0
-    se: bool = False
-    stride: int = 1
-    activation: str = "swish"
-
-    @property
-    def key(self) -> str:
-        if self.kind == "block":
-            return (
-                f"block:{self.size}:{self.in_channels}>{self.out_channels}:k{self.kernel}"
-                f":e{self.expand}:se{int(self.se)}:s{self.stride}:{self.activation}"
-            )
-        return f"{self.kind}:{self.size}:{self.in_channels}>{self.out_channels}:{self.activation}"
-
-
-def latency_units(
-    space: MobileNetSpace, arch: Arch, input_shape: tuple[int, ...], num_classes: int
-) -> list[LatencyUnit]:
-    """The stem, every active block and the head of `arch`, with their input sizes."""
-    space.check_input(input_shape)
-    activation = str(space.validate(arch)["activation"])
-    size = space.resolution or int(input_shape[1])
-    units = [
-        LatencyUnit("stem", size, int(input_shape[0]), space.stem_channels, activation=activation)
-    ]
-    size = _halved(size)
-    channels = space.stem_channels
-    for block in space.blocks(arch):
-        units.append(
-            LatencyUnit(
-                "block",
-                size,
-                block.in_channels,
-                block.out_channels,
-                block.kernel,
-                block.expand,
-                block.se,
-                block.stride,
-                activation,
-            )
-        )
-        size = _halved(size) if block.stride == 2 else size
-        channels = block.out_channels
-    units.append(LatencyUnit("head", size, channels, num_classes, activation=activation))
-    return units
-
-
-def all_latency_units(
-    space: MobileNetSpace, input_shape: tuple[int, ...], num_classes: int
-) -> list[LatencyUnit]:
-    """Every unit any arch of `space` can hold at this input: what a full table times."""
-    space.check_input(input_shape)
-    units: dict[str, LatencyUnit] = {}
-
-    def add(unit: LatencyUnit) -> None:
-        units.setdefault(unit.key, unit)
-
-    size = space.resolution or int(input_shape[1])
-    for activation in ACTIVATIONS:
-        add(
-            LatencyUnit(
-                "stem", size, int(input_shape[0]), space.stem_channels, activation=activation
-            )
-        )
-    size = _halved(size)
-    previous: tuple[int, ...] = (space.stem_channels,)
-    for s, stride in enumerate(STRIDES, start=1):
-        widths, depths = space.stage_widths[s - 1], space.stage_depths[s - 1]
-        expand = space.block_expansions(s)
-        for activation in ACTIVATIONS:
-            for kernel in space.kernels:
-                for e in expand:
-                    for se in (False, True):
-                        for out in widths:
-                            for cin in previous:
-                                add(LatencyUnit("block", size, cin, out, kernel, e, se, stride,
-                                                activation))  # fmt: skip
-                            if max(depths) > 1:
-                                out_size = _halved(size) if stride == 2 else size
-                                add(LatencyUnit("block", out_size, out, out, kernel, e, se, 1,
-                                                activation))  # fmt: skip
-        size = _halved(size) if stride == 2 else size
-        previous = widths
-    for activation in ACTIVATIONS:
-        for cin in previous:
-            add(LatencyUnit("head", size, cin, num_classes, activation=activation))
-    return list(units.values())
-
-
-def stem_unit(size: int, in_channels: int, out_channels: int, activation: str) -> LatencyUnit:
-    return LatencyUnit("stem", size, in_channels, out_channels, activation=activation)
-
-
-def _halved(size: int) -> int:
-    return (size + 1) // 2

@@ -28,12 +28,12 @@ from nasforge.arch import Arch, Choice
 from nasforge.errors import SpaceError
 from nasforge.space.base import Decision
 from nasforge.space.choice_network import ChoiceNetworkSpace
-from nasforge.space.text_inputs import check_token_input
+from nasforge.space.text.inputs import check_token_input
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from nasforge.space.define_by_run import ChoiceSpace
+    from nasforge.space.choices.space import ChoiceSpace
 
 ACTIVATIONS: tuple[str, ...] = ("gelu", "relu")
 
@@ -136,7 +136,7 @@ class TransformerSpace(ChoiceNetworkSpace):
         check_token_input(self.name, input_shape, self.vocab_size)
 
     def network_class(self) -> type[nn.Module]:
-        from nasforge.space.transformer_net import TransformerNetwork
+        from nasforge.space.text.transformer_net import TransformerNetwork
 
         return TransformerNetwork
 

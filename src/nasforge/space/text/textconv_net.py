@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from nasforge.space.choices import Choices
-from nasforge.space.text_inputs import known_ids
-from nasforge.space.textconv import POOLINGS, TextConvSpace, kernel_label, width_label
+from nasforge.space.choices.primitives import Choices
+from nasforge.space.text.inputs import known_ids
+from nasforge.space.text.textconv import POOLINGS, TextConvSpace, kernel_label, width_label
 
 
 class MaxOverTime(nn.Module):
