@@ -7,13 +7,13 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from nasforge.arch import Arch
 from nasforge.errors import ConfigError, NasforgeError, StoreError
@@ -124,19 +124,34 @@ def unexpected_error_line(command: str, exc: BaseException) -> str:
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A transient progress bar on stderr, hidden when stderr is not a terminal; yields the
+def progress_bar(
+    label: str, unit: str = "", *, keep: bool = False
+) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (``done/total unit``, and the time with a `unit`); it goes
+    when done, and shows only on a terminal, unless `keep`. Yields the
     ``on_progress(done, total)`` callback that library functions take."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     stderr = Console(stderr=True)
+    timed: list[ProgressColumn] = []
+    if unit:
+        timed = [TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
+        *timed,
         console=stderr,
-        transient=True,
-        disable=not stderr.is_terminal,
+        transient=not keep,
+        disable=not keep and not stderr.is_terminal,
     ) as progress:
         task_id = progress.add_task(label, total=None)
         yield lambda done, total: progress.update(task_id, completed=done, total=total)
@@ -223,6 +238,13 @@ class _StdoutConsole(Console):
         self.quiet = True
         quiet_stdout()
         raise SystemExit(EXIT_BROKEN_PIPE)
+
+
+def print_lines(lines: Iterable[RenderableType], *, soft_wrap: bool = False) -> None:
+    """Lines of text (and tables) from `nasforge.report` on stdout."""
+    console = stdout_console()
+    for line in lines:
+        console.print(line, soft_wrap=soft_wrap)
 
 
 def print_task_notes(task: Any) -> None:

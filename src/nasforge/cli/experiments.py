@@ -13,6 +13,7 @@ from nasforge.cli.common import (
     benchmark_path,
     open_existing,
     pick_name,
+    print_lines,
     space_of,
     stdout_console,
     user_errors,
@@ -25,8 +26,8 @@ from nasforge.cli.options import (
     NameOption,
     StoreOption,
 )
-from nasforge.cli.run_output import print_best
 from nasforge.errors import ConfigError
+from nasforge.report.search_text import best_lines
 from nasforge.run.spec import objectives_of
 
 
@@ -40,6 +41,7 @@ def status(
     """List the experiments in a store: task, progress against budget, best score and the
     retrained winner's test accuracy."""
     from nasforge.report.console import status_table
+    from nasforge.report.search_text import status_rows
     from nasforge.run.status import experiment_status
 
     with open_existing(store) as journal:
@@ -48,17 +50,7 @@ def status(
     if as_json:
         typer.echo(json.dumps({"store": str(store), "experiments": rows}))
         return
-    shown = [
-        {
-            k: "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
-            for k, v in r.items()
-        }
-        for r in rows
-    ]
-    for row in shown:
-        row["best"] = row.pop("best_score")
-        row["test acc"] = row.pop("final_test_accuracy")
-    stdout_console().print(status_table(shown))
+    stdout_console().print(status_table(status_rows(rows)))
 
 
 @app.command()
@@ -92,7 +84,7 @@ def best(
     if as_json:
         typer.echo(json.dumps(payload))
         return
-    print_best(payload)
+    print_lines(best_lines(payload))
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -19,8 +19,9 @@ from nasforge.cli.options import (
     TrustSpaceCodeOption,
 )
 from nasforge.errors import ConfigError
+from nasforge.report.export_text import onnx_line
 
-__all__ = ["app", "onnx_line"]
+__all__ = ["app"]
 
 FORMATS = ("onnx",)
 
@@ -76,13 +77,3 @@ def export(
         typer.echo(json.dumps(payload))
         return
     typer.echo(onnx_line(payload))
-
-
-def onnx_line(payload: dict[str, Any]) -> str:
-    return (
-        f"ONNX written to {payload['onnx']} (opset {payload['opset']}); checked in onnxruntime "
-        f"on {payload['checked_samples']} inputs: probabilities within "
-        f"{payload['max_probability_difference']:.2g} of PyTorch's (tolerance "
-        f"{payload['tolerance']:g}), same class for {100 * payload['same_predictions']:.0f}%; "
-        f"its inputs from raw ones: nasforge.export.onnx_inputs with {payload['preprocess']}"
-    )

@@ -31,6 +31,7 @@ from nasforge.cli.options import (
 from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions
 from nasforge.errors import ConfigError
+from nasforge.report.export_text import onnx_line, prediction_line, trained_line
 from nasforge.run.final_model import save_retrained
 
 
@@ -108,14 +109,8 @@ def train(
     if as_json:
         typer.echo(json.dumps(payload))
         return
-    stdout_console().print(
-        f"{payload['arch']}: test accuracy [bold]{payload['test_accuracy']:.2f}%[/] "
-        f"after {payload['epochs']} epochs (valid {payload['valid_accuracy']:.2f}%); "
-        f"saved to {payload['model_dir']}"
-    )
+    stdout_console().print(trained_line(payload))
     if onnx:
-        from nasforge.cli.export import onnx_line
-
         typer.echo(onnx_line(payload["onnx"]))
 
 
@@ -188,15 +183,3 @@ def predict(
         return
     for row in rows:
         typer.echo(prediction_line(row))
-
-
-def prediction_line(row: dict[str, object]) -> str:
-    """NAME, LABEL, then the top classes and every class's probability, tab-separated."""
-    fields = [str(row["input"]), str(row["label"])]
-    top = row.get("top")
-    if isinstance(top, list):
-        fields.append(" ".join(f"{t['label']}={t['probability']:.4f}" for t in top))
-    probabilities = row.get("probabilities")
-    if isinstance(probabilities, dict):
-        fields.append(" ".join(f"{c}={p:.4f}" for c, p in probabilities.items()))
-    return "\t".join(fields)

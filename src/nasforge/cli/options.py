@@ -4,7 +4,7 @@ registry names their help lists."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,18 @@ STRATEGY_NAMES = ", ".join(STRATEGIES)
 """The registered strategies, for --help."""
 BENCHMARK_DATASETS = ", ".join(DATASETS)
 """The datasets of the NAS-Bench-201 table, for --help."""
+
+
+def opt(help: str, *names: str, **settings: Any) -> Any:
+    """A Typer option with this help, and its names and settings (metavar, show_default)."""
+    return typer.Option(*names, help=help, **settings)
+
+
+def as_search(help: str, *names: str) -> Any:
+    """An option of ``nasforge resume`` whose default is what the search stored."""
+    return typer.Option(*names, help=f"{help} (default: as the search).", show_default=False)
+
+
 StoreOption = Annotated[
     Path, typer.Option("--store", help="SQLite file that journals every trial.")
 ]
@@ -131,3 +143,5 @@ BenchmarkOption = Annotated[
         show_default=False,
     ),
 ]
+LabelColumnOption = Annotated[str | None, opt("Label column of a csv task.")]
+ThreadsOption = Annotated[int | None, opt("Torch threads (default: torch's).")]
