@@ -20,9 +20,8 @@ def run_and_report(
 ) -> None:
     """Run ``experiment`` with a progress bar on stderr, print its leaderboard, finish it
     (`nasforge.run.search_finish`) and print its summary (or one JSON object)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from nasforge.report.console import leaderboard_table, pareto_table
+    from nasforge.report.search_progress import search_progress
     from nasforge.run.search_finish import (
         finish_search,
         groups_line,
@@ -31,37 +30,9 @@ def run_and_report(
     )
 
     retrains = finish.retrains(experiment)
-    stderr = Console(stderr=True)
     if validation_groups(experiment.evaluator):
         echo_err(groups_line(experiment.evaluator.task))
-    so_far = experiment.best_score()  # of the experiment, not only of this run
-    best_score: list[float] = [] if so_far is None else [so_far]
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[done]} evaluated · best {task.fields[best]}"),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=as_json,
-        disable=not stderr.is_terminal and as_json,
-    ) as progress:
-        task = progress.add_task(
-            experiment.name,
-            total=1.0,
-            done=0,
-            best=f"{best_score[0]:.2f}" if best_score else "-",
-        )
-
-        def on_trial(trial: Any, usage: Any) -> None:
-            if trial.score is not None and (not best_score or trial.score > best_score[0]):
-                best_score[:] = [trial.score]
-            progress.update(
-                task,
-                completed=experiment.budget.fraction(usage),
-                done=usage.queries,
-                best=f"{best_score[0]:.2f}" if best_score else "-",
-            )
-
+    with search_progress(experiment, Console(stderr=True), quiet=as_json) as on_trial:
         result = experiment.run(on_trial=on_trial)
     payload = search_summary(experiment, result, journal.path)
     shown = tuple(payload.get("report", ()))
