@@ -10,8 +10,6 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    open_existing,
-    pick_name,
     print_lines,
     user_errors,
 )
@@ -22,6 +20,7 @@ from nasforge.cli.options import (
     StoreOption,
 )
 from nasforge.report.analysis_text import explanation_view, importance_view
+from nasforge.run.storage import Store
 
 MetricOption = Annotated[
     str | None,
@@ -47,8 +46,8 @@ def importance(
     trials (fANOVA on a random forest), its choices' marginal effects, and interactions."""
     from nasforge.analysis import decision_importance, trials_of
 
-    with open_existing(store) as journal:
-        scored = trials_of(journal, pick_name(journal, name), metric)
+    with Store.existing(store) as journal:
+        scored = trials_of(journal, journal.pick_name(name), metric)
     result = decision_importance(
         scored.space,
         scored.archs,
@@ -84,8 +83,8 @@ def explain(
     from nasforge.analysis import explain as explain_arch
     from nasforge.analysis import trials_of
 
-    with open_existing(store) as journal:
-        scored = trials_of(journal, pick_name(journal, name), metric)
+    with Store.existing(store) as journal:
+        scored = trials_of(journal, journal.pick_name(name), metric)
     target = scored.archs[scored.best()] if arch is None else scored.space.parse(arch)
     result = explain_arch(
         scored.space,

@@ -10,16 +10,13 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console, RenderableType
 
 from nasforge.arch import Arch
-from nasforge.errors import ConfigError, NasforgeError, StoreError
-
-if TYPE_CHECKING:
-    from nasforge.run.storage import Store
+from nasforge.errors import ConfigError, NasforgeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -188,41 +185,6 @@ def parse_hyperparameters(pairs: list[str]) -> dict[str, list[Any]]:
             Arch.parse(f"x={value.strip()}")["x"] for value in values.split(",")
         ]
     return searched
-
-
-def benchmark_path(given: Path | None) -> str | None:
-    return str(given) if given is not None else os.environ.get("NASFORGE_NB201")
-
-
-def open_existing(path: Path) -> Store:
-    from nasforge.run.storage import Store
-
-    if not path.exists():
-        raise StoreError(f"store not found: {path}")
-    return Store(path)
-
-
-def pick_name(journal: Store, name: str | None) -> str:
-    if name is not None:
-        return name
-    names = [record.name for record in journal.experiments()]
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise StoreError(f"store {journal.path} holds no experiment")
-    raise StoreError(
-        f"store {journal.path} holds several experiments; pick one with --name: {', '.join(names)}"
-    )
-
-
-def space_of(config: dict[str, Any]) -> Any:
-    """The space of a stored experiment, for reading: imports no code (`read_space`)."""
-    from nasforge.space.stored import read_space
-
-    try:
-        return read_space(config["space"])
-    except KeyError as exc:
-        raise StoreError(f"experiment config lacks {exc}") from None
 
 
 def stdout_console() -> Console:

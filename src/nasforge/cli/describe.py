@@ -10,7 +10,7 @@ import typer
 from nasforge.cli.app import app
 from nasforge.cli.common import (
     parse_options,
-    stdout_console,
+    print_lines,
     user_errors,
 )
 from nasforge.cli.options import (
@@ -51,6 +51,7 @@ def describe(
     """Describe one architecture: canonical form, parameters (without an auxiliary head),
     multiply-adds, batch-1 CPU latency on this machine, and a picture of it."""
     from nasforge.measure.describe import describe_arch
+    from nasforge.report.measure_text import described_lines
     from nasforge.report.text_picture import render_text
     from nasforge.space import make_space_for_arch
     from nasforge.space.guess import parse_or_hint
@@ -65,30 +66,7 @@ def describe(
     if as_json:
         typer.echo(json.dumps({**described.to_dict(), "picture": picture}))
         return
-    console = stdout_console()
-    console.print(f"[bold]{described.arch}[/] (space {described.space})", highlight=False)
-    if described.canonical != described.arch:
-        console.print(f"  canonical form: {described.canonical}", highlight=False)
-    auxiliary = (
-        f" (+{described.auxiliary_params:,} in the auxiliary head)"
-        if described.auxiliary_params
-        else ""
-    )
-    latency_text = (
-        f"; latency {described.latency_ms:.3g} ms at batch 1 ({described.threads} threads)"
-        if described.latency_ms is not None
-        else ""
-    )
-    shape = described.input_shape
-    resized = described.resolution is not None and described.resolution != shape[1]
-    counted_at = f" resized to {described.resolution}x{described.resolution}" if resized else ""
-    console.print(
-        f"  input {','.join(map(str, shape))}{counted_at}, {described.classes} classes: "
-        f"{described.params:,} parameters{auxiliary}, {described.flops:,} multiply-adds"
-        f"{latency_text}",
-        highlight=False,
-    )
-    console.print(picture, markup=False, highlight=False)
+    print_lines(described_lines(described, picture))
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -59,6 +59,7 @@ def build(
     (it records the device and precision; check and searches refuse it elsewhere)."""
     from nasforge.device import resolve_settings
     from nasforge.measure.latency_table import build_latency_table
+    from nasforge.report.measure_text import latency_table_line
     from nasforge.space import make_space
 
     device, precision = resolve_settings(device, precision)
@@ -73,11 +74,7 @@ def build(
             precision=precision,
         )  # fmt: skip
     table.save(out)
-    typer.echo(
-        f"latency table of {len(table.entries)} blocks written to {out} in {table.seconds:.0f} s "
-        f"({threads} thread(s), {device}, {precision}); "
-        f"prediction = {table.offset:+.3f} ms + {table.scale:.3f} x sum"
-    )
+    typer.echo(latency_table_line(table, out, device, precision))
 
 
 @latency_app.command("check")
@@ -90,6 +87,7 @@ def check(
 ) -> None:
     """Measure random networks of the table's space and compare with its predictions."""
     from nasforge.measure.latency_table import LatencyTable, check_table
+    from nasforge.report.measure_text import latency_check_line
 
     loaded = LatencyTable.load(table)
     if networks < 2:
@@ -98,12 +96,7 @@ def check(
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
         return
-    typer.echo(
-        f"{networks} networks: Spearman {report.spearman:.3f}, mean absolute percentage error "
-        f"{report.mape:.1%} (plain sum of blocks: {report.sum_mape:.1%}); measured "
-        f"{min(report.measured_ms):.2f}-{max(report.measured_ms):.2f} ms at "
-        f"{loaded.machine['threads']} thread(s)"
-    )
+    typer.echo(latency_check_line(report, loaded))
 
 
 @latency_app.command("predict")
@@ -159,56 +152,20 @@ def scale(
     """EfficientNet's compound scaling on a task: a grid search over (alpha, beta, gamma)
     at phi=1, then the base network scaled by each phi; accuracy, parameters, multiply-adds
     and latency of every point."""
-    from nasforge.run.compound_scaling import coefficient_grid, compound_scaling
-    from nasforge.run.setup import training_evaluator_factory
-    from nasforge.space import with_named_options
-    from nasforge.space.mobilenet import MobileNetSpace
+    from nasforge.run.compound_scaling import scale_on_task
 
-    given = _coefficients(coefficients) if coefficients is not None else None
-    if grid_points < 1:
-        raise ConfigError(f"--grid-points must be >= 1, not {grid_points}")
-    params = with_named_options(
-        "mobilenet", arch, parse_options(space_option or [], "space option")
-    )
-    space = MobileNetSpace(**params)
-    base_arch = space.parse(arch)
-    loaded, make_evaluator = training_evaluator_factory(
-        task, data, epochs=epochs, lr=lr, batch_size=batch_size, threads=threads, seed=seed
-    )
-    base_resolution = space.input_resolution(loaded.input_shape)
-    grid = None if given else coefficient_grid(tolerance=tolerance, limit=grid_points)
-
-    def progress(point: Any) -> None:
-        if not as_json:
-            typer.echo(_point_line(point), err=True)
-
-    report = compound_scaling(
-        space, base_arch, make_evaluator, base_resolution=base_resolution, grid=grid,
-        coefficients=given, phis=phi or [1, 2, 3], on_point=progress,
+    report = scale_on_task(
+        arch, parse_options(space_option or [], "space option"), task, data,
+        coefficients=_coefficients(coefficients) if coefficients is not None else None,
+        grid_points=grid_points, tolerance=tolerance, phis=phi or [1, 2, 3],
+        on_point=None if as_json else lambda point: typer.echo(point.summary(), err=True),
+        epochs=epochs, lr=lr, batch_size=batch_size, threads=threads, seed=seed,
     )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
         return
-    a, b, g = report.coefficients
-    typer.echo(
-        f"scaled with alpha={a}, beta={b}, gamma={g} ({report.chosen_by}); base resolution "
-        f"{report.base_resolution}"
-    )
-    for point in report.points:
-        typer.echo(_point_line(point))
-
-
-def _point_line(point: Any) -> str:
-    metrics = point.metrics
-    accuracy = metrics.get("accuracy")
-    accuracy_text = f"{accuracy:.2f}" if accuracy is not None else point.status
-    return (
-        f"{point.step:<6} phi={point.phi} alpha={point.alpha} beta={point.beta} "
-        f"gamma={point.gamma} resolution={point.resolution}: accuracy {accuracy_text}, "
-        f"params {metrics.get('params', float('nan')):,.0f}, multiply-adds "
-        f"{metrics.get('flops', float('nan')):,.0f}, latency "
-        f"{metrics.get('latency_ms', float('nan')):.2f} ms"
-    )
+    for line in report.summary():
+        typer.echo(line)
 
 
 def _coefficients(text: str) -> tuple[float, float, float]:

@@ -1,20 +1,10 @@
-"""`nasforge oneshot`: one-shot search (DARTS, GDAS, ENAS, SPOS, beta-DARTS) on a task.
-
-A supernet of the space is trained once on half of the task's training data (all but a tenth
-for SPOS and ENAS); the method reads the architecture off it. Before training the estimated
-peak memory is printed (and checked against ``--memory-limit-mb``); a progress bar on stderr
-shows each epoch's loss and argmax architecture. Afterwards the found architecture's child
-network inherits the supernet's weights (BatchNorm statistics recomputed on training
-images), is tested, and with ``--out`` saved in the folder format of ``nasforge train
---out``; ``--finetune-epochs`` trains it further first. The printed architecture string
-retrains from scratch with ``nasforge train``. With ``--benchmark`` it is also looked up in
-NAS-Bench-201.
-"""
+"""`nasforge oneshot`: one-shot search (DARTS, GDAS, ENAS, SPOS, beta-DARTS, PC-DARTS) on a
+task: `nasforge.run.oneshot_run` trains the supernet once and reads the architecture off
+it; its child inherits the supernet's weights, is tested and, with --out, saved."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,35 +12,96 @@ from rich.console import Console
 
 from nasforge.cli.app import app
 from nasforge.cli.common import echo_err, echo_note, parse_options, print_lines, user_errors
-from nasforge.cli.oneshot_options import (
-    METHOD_DEPARTURES,
-    METHOD_NAMES,
-    BenchmarkOption,
-    FinetuneEpochsOption,
-    LatencyTableOption,
-    LatencyTargetOption,
-    MaxMinutesOption,
-    MemoryLimitMbOption,
-    MethodOption,
-    MethodOptionOption,
-    NameOption,
-    OutOption,
-    PartialChannelsOption,
-    SpaceOption,
-    StoreOption,
-)
 from nasforge.cli.options import (
-    DEFAULT_STORE,
+    OWN_SPACE_HELP,
     DeviceOption,
     JsonOption,
     OnnxOption,
     PrecisionOption,
     SpaceOptions,
+    ThreadsOption,
+    opt,
 )
+from nasforge.cli.settings import Parsed, with_settings
 from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions
+from nasforge.run.oneshot_run import OneshotSettings
 
 __all__ = ["METHOD_NAMES", "oneshot"]
+
+METHOD_NAMES = ("darts", "darts2", "gdas", "enas", "spos", "beta-darts", "pc-darts")
+"""For --help and early checks (the registry, `nasforge.oneshot.METHODS`, imports torch)."""
+METHOD_NOTES = {
+    "darts": "first order",
+    "darts2": "second order",
+    "pc-darts": "partial channels, K=4",
+}
+METHOD_DEPARTURES = {
+    "darts": "weights cosine-annealed to eta_min 0.001 and, with augment, both halves "
+    "augmented, as the paper",
+    "darts2": "as darts",
+    "pc-darts": "arch lr 6e-4 and architecture steps from 0.3 of the epochs (15 of 50) as "
+    "the paper, cosine to 0 as its code; no edge normalization; weight lr 0.025 at batch 64 "
+    "(paper 0.1 at 256)",
+    "gdas": "cosine to eta_min 0.001 as the paper",
+    "beta-darts": "weight 50 * epoch / lambda_epochs (100, as the reference code)",
+    "enas": "the supernet trains on all but a validation set of 0.1 (arch_share), as its "
+    "code (5,000 of 50,000); weights at lr 0.025 cosine to 0.001, weight decay 3e-4 (its "
+    "micro search, melodyguan/enas: 0.05 to 0.0005 cosine with warm restarts, periods of 10, "
+    "20, 40... epochs, weight decay 1e-4); controller lr 1e-2, 10 steps of 10 paths an epoch "
+    "(code 3.5e-3, 30 of 10)",
+    "spos": "the supernet trains on all but a validation set of 0.1 (arch_share; the paper "
+    "holds out 50,000 of ImageNet's 1.28M training images); weights at lr 0.025 cosine to "
+    "0.001, Nesterov, weight decay 3e-4 (its code, megvii-model/SinglePathOneShot: lr 0.5 at "
+    "batch 1024 decayed linearly to 0, plain momentum 0.9, weight decay 4e-5 on conv and "
+    "linear weights only, label smoothing 0.1); tournament evolution, 20 for 10 generations "
+    "(code: top 10 kept, 25 mutations and 25 crossovers, 50 for 20 generations)",
+}
+"""Where each method's defaults depart from its paper (or agree where users might doubt it),
+shown by ``nasforge oneshot --help``."""
+
+ONESHOT_OPTIONS = {
+    "method": opt(", ".join(f"{name} ({METHOD_NOTES[name]})" if name in METHOD_NOTES else name
+                            for name in METHOD_NAMES) + "."),
+    "space": opt("Search space with op choices. nb201 defaults to channels=8, cells_per_stage=1 "
+                 "(fits a CPU); override with -s. " + OWN_SPACE_HELP),
+    "space_params": Parsed(SpaceOptions, lambda given: parse_options(given or [], "space option")),
+    "method_options": Parsed(
+        Annotated[list[str] | None, opt(
+            "Method setting KEY=VALUE, e.g. arch_lr=0.003, warmup_epochs=30, augment=true, "
+            "exclude_ops=none (repeatable; a wrong key lists the valid ones).",
+            "--method-option", "-o")],
+        lambda given: parse_options(given or [], "method option"),
+    ),
+    "epochs": opt("Epochs of supernet training."),
+    "batch_size": opt("Batch size (weights and architecture)."),
+    "seed": opt("Seed: the same seed finds the same arch."),
+    "partial_channels": opt("PC-DARTS: send 1/K of the channels through the mixed ops (darts, "
+                            "darts2, beta-darts); the child then cannot inherit weights."),
+    "memory_limit_mb": opt("Refuse to train if the estimated peak exceeds this (default: free "
+                           "RAM)."),
+    "max_minutes": opt("Stop training after the epoch during which this much time passed."),
+    "threads": ThreadsOption,
+    "device": DeviceOption,
+    "precision": PrecisionOption,
+    "benchmark": opt("NAS-Bench-201 table (nb201.csv): look the found arch up in it.",
+                     "--benchmark", show_default=False),
+    "out": opt("Save the child with inherited weights in this folder."),
+    "finetune_epochs": opt("Train the child with inherited weights this many epochs."),
+    "finetune_lr": opt("Learning rate of the fine-tuning."),
+    "name": opt("Keep the run in --store under this name (for nasforge report, dashboard, "
+                "best).", "--name", show_default=False),
+    "store": opt("SQLite file that keeps the run (with --name).", "--store"),
+    "latency_table": opt("Latency lookup table of the mobilenet space built here for this task "
+                         "('nasforge latency build'); needs --latency-target.",
+                         show_default=False),
+    "latency_target": opt("Latency target in ms: darts-family methods add weight * "
+                          "E\\[latency] / target to the architecture loss; spos trains and "
+                          "evolves only archs predicted within it.", show_default=False),
+    "latency_weight": opt("Weight of the latency term (darts-family methods)."),
+    "onnx": OnnxOption,
+}  # fmt: skip
+"""The options of `OneshotSettings`, in the order of ``nasforge oneshot --help``."""
 
 
 @app.command(
@@ -60,34 +111,11 @@ __all__ = ["METHOD_NAMES", "oneshot"]
 )
 @user_errors
 @with_task_options(task_help=f"Task to search on: {TASKS}.")
+@with_settings(OneshotSettings, ONESHOT_OPTIONS, parameter="settings")
 def oneshot(
-    method: MethodOption = "darts",
-    space: SpaceOption = "nb201",
-    space_option: SpaceOptions = None,
-    method_option: MethodOptionOption = None,
     task_options: TaskOptions = TASK_OPTIONS,
-    epochs: Annotated[int, typer.Option(help="Epochs of supernet training.")] = 10,
-    batch_size: Annotated[int, typer.Option(help="Batch size (weights and architecture).")] = 64,
-    seed: Annotated[int, typer.Option(help="Seed: the same seed finds the same arch.")] = 0,
-    partial_channels: PartialChannelsOption = 1,
-    memory_limit_mb: MemoryLimitMbOption = None,
-    max_minutes: MaxMinutesOption = None,
-    threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
-    device: DeviceOption = "auto",
-    precision: PrecisionOption = "auto",
-    benchmark: BenchmarkOption = None,
-    out: OutOption = None,
-    finetune_epochs: FinetuneEpochsOption = 0,
-    finetune_lr: Annotated[float, typer.Option(help="Learning rate of the fine-tuning.")] = 0.01,
-    name: NameOption = None,
-    store: StoreOption = Path(DEFAULT_STORE),
-    latency_table: LatencyTableOption = None,
-    latency_target: LatencyTargetOption = None,
-    latency_weight: Annotated[
-        float, typer.Option(help="Weight of the latency term (darts-family methods).")
-    ] = 0.5,
+    settings: OneshotSettings = OneshotSettings(),
     as_json: JsonOption = False,
-    onnx: OnnxOption = False,
 ) -> None:
     """Search a space with a one-shot method: train its supernet once, read the arch off it.
 
@@ -97,20 +125,13 @@ def oneshot(
     """
     from nasforge.report.oneshot_progress import oneshot_progress
     from nasforge.report.oneshot_text import oneshot_lines
-    from nasforge.run.oneshot_run import OneshotSettings, plan_oneshot
+    from nasforge.run.oneshot_run import plan_oneshot
 
-    settings = OneshotSettings(
-        method, space, parse_options(space_option or [], "space option"),
-        parse_options(method_option or [], "method option"), epochs, batch_size, seed,
-        partial_channels, memory_limit_mb, max_minutes, threads, device, precision, benchmark,
-        out, finetune_epochs, finetune_lr, name, store, latency_table, latency_target,
-        latency_weight, onnx,
-    )  # fmt: skip
     plan = plan_oneshot(settings, task_options, on_note=echo_note)
     stderr = Console(stderr=True)
     if not stderr.is_terminal:  # logs: room for whole NB201 strings on one line
         stderr = Console(stderr=True, width=200)
-    with oneshot_progress(stderr, plan.space, method, quiet=as_json) as monitor:
+    with oneshot_progress(stderr, plan.space, settings.method, quiet=as_json) as monitor:
         payload = plan.run(monitor, on_line=(lambda line: None) if as_json else echo_err)
     if as_json:
         typer.echo(json.dumps(payload))

@@ -29,7 +29,12 @@ def opt(help: str, *names: str, **settings: Any) -> Any:
 
 def as_search(help: str, *names: str) -> Any:
     """An option of ``nasforge resume`` whose default is what the search stored."""
-    return typer.Option(*names, help=f"{help} (default: as the search).", show_default=False)
+    said = (
+        f"{help[:-1]}; default: as the search)"
+        if help.endswith(")")
+        else f"{help} (default: as the search)"
+    )
+    return typer.Option(*names, help=f"{said}.", show_default=False)
 
 
 StoreOption = Annotated[

@@ -31,7 +31,9 @@ from nasforge.run.proxy_run import (
 )
 
 __all__ = ["DATA_FREE_PROXIES", "KNOWN_PROXIES", "proxies"]
-CsvOption = Annotated[Path | None, opt("CSV file for the scores: arch, a column per proxy.")]
+CsvOption = Annotated[
+    Path | None, opt("CSV file for the scores: arch, one column per proxy, ensemble.")
+]
 
 
 @app.command()
@@ -81,7 +83,7 @@ def proxies(
     precision: PrecisionOption = "fp32",
     out: CsvOption = None,
     cache: Annotated[
-        Path | None, opt("Score cache (CSV): reuse its scores, append new ones.")
+        Path | None, opt("Score cache (CSV): reuse the scores in it, append new ones.")
     ] = None,
     benchmark: Annotated[
         Path | None,

@@ -16,6 +16,7 @@ from nasforge.cli.options import (
     NameOption,
     StoreOption,
 )
+from nasforge.run.storage import Store
 
 __all__ = ["app"]
 
@@ -33,11 +34,10 @@ def report(
     """Write one self-contained HTML file (no network request) that shows an experiment:
     settings, best so far, leaderboard, the winner drawn, Pareto front, decision importance,
     learning curves, one-shot weights and every trial."""
-    from nasforge.cli.common import open_existing, pick_name
     from nasforge.report.html import write_report
 
-    with open_existing(store) as journal:
-        chosen = pick_name(journal, name)
+    with Store.existing(store) as journal:
+        chosen = journal.pick_name(name)
         journal.experiment(chosen)
     written = write_report(store, chosen, out if out is not None else Path(f"{chosen}.html"))
     typer.echo(f"report of {chosen!r} written to {written}")
@@ -55,10 +55,9 @@ def dashboard(
 ) -> None:
     """Serve a live, read-only view of a store in the browser: its experiments, their
     progress, and each one's report, updating while a search writes to the store."""
-    from nasforge.cli.common import open_existing
     from nasforge.report.dashboard import make_dashboard
 
-    open_existing(store).close()  # a missing store: the usual one-line error
+    Store.existing(store).close()  # a missing store: the usual one-line error
     server = make_dashboard(store, host=host, port=port)
     typer.echo(f"nasforge dashboard of {store} on {server.url} (Ctrl-C stops it)")
     try:

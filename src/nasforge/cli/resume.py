@@ -6,7 +6,7 @@ from pathlib import Path
 
 from nasforge.cli import search as _search  # noqa: F401 (search before resume in --help)
 from nasforge.cli.app import app
-from nasforge.cli.common import echo_err, open_existing, pick_name, user_errors
+from nasforge.cli.common import echo_err, user_errors
 from nasforge.cli.options import (
     DEFAULT_STORE,
     JsonOption,
@@ -20,6 +20,7 @@ from nasforge.cli.options import (
 from nasforge.cli.run_output import run_and_report
 from nasforge.cli.settings import with_settings
 from nasforge.run.resume_request import ResumeRequest
+from nasforge.run.storage import Store
 
 RESUME_OPTIONS = {
     "budget": opt("New total number of evaluations (default: as stored)."),
@@ -59,7 +60,7 @@ def resume(
     (the recorded file) or --space (a file you name)."""
     from nasforge.run.resume_request import resume_experiment
 
-    with open_existing(store) as journal:
-        named = pick_name(journal, name)
+    with Store.existing(store) as journal:
+        named = journal.pick_name(name)
         experiment, finish, top = resume_experiment(journal, named, request, on_line=echo_err)
         run_and_report(experiment, journal, finish, top=top, as_json=as_json)

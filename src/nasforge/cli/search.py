@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from nasforge.cli.app import app
 from nasforge.cli.common import (
     echo_err,
@@ -47,8 +49,11 @@ SEARCH_OPTIONS = {
     "space_params": Parsed(SpaceOptions, lambda given: parse_options(given or [], "space option")),
     "hyperparameters": Parsed(HyperparameterOptions, lambda hp: parse_hyperparameters(hp or [])),
     "strategy": opt(f"Search strategy: {STRATEGY_NAMES}."),
-    "strategy_options": Parsed(opt("Strategy option KEY=VALUE (repeatable).", "--option", "-o"),
-                               lambda given: parse_options(given or [])),
+    "strategy_options": Parsed(
+        Annotated[list[str] | None, opt("Strategy option KEY=VALUE (repeatable).", "--option",
+                                        "-o")],
+        lambda given: parse_options(given or []),
+    ),
     "budget": opt(f"Architectures to evaluate (default {DEFAULT_TRAIN_BUDGET} trained, "
                   f"{DEFAULT_BENCHMARK_BUDGET} benchmark queries)."),
     "epochs": opt("Training epochs per candidate."),

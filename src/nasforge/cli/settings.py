@@ -67,6 +67,7 @@ def with_settings(kind: type, options: dict[str, Any], *, parameter: str) -> Cal
     for f in fields:
         given, default = options[f.name], f.default
         if isinstance(given, Parsed):
+            assert typing.get_origin(given.option) is Annotated, f"{f.name}: give its type"
             given, parsers[f.name], default = given.option, given.parse, None
         elif callable(f.default_factory):
             default = f.default_factory()

@@ -4,11 +4,15 @@ retrained winner, its baseline and the cost, from the payload of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from nasforge.errors import StoreError
 from nasforge.report.export_text import onnx_line
+
+if TYPE_CHECKING:
+    from nasforge.run.storage import Store
 
 SHOWN_METRICS = (
     "valid_acc",
@@ -19,6 +23,32 @@ SHOWN_METRICS = (
     "params",
     "latency_ms",
 )
+
+
+def best_payload(journal: Store, name: str) -> dict[str, Any]:
+    """The best of experiment `name` so far (or its Pareto front), its retraining where it
+    finished, and the winner drawn: what ``nasforge best --json`` prints."""
+    from nasforge.arch import Arch
+    from nasforge.report.text_picture import render_text
+    from nasforge.run.results import SearchResult
+    from nasforge.run.spec import objectives_of
+    from nasforge.space.stored import read_space
+
+    record = journal.experiment(name)
+    try:
+        space = read_space(record.config["space"])  # imports no code
+    except KeyError as exc:
+        raise StoreError(f"experiment config lacks {exc}") from None
+    result = SearchResult.from_trials(
+        record.name, journal.trials(record.id), record.wall_seconds, objectives_of(record.config)
+    )
+    payload = {"store": journal.path, **result.to_dict(space)}
+    if record.config.get("final"):  # the winner's retraining, recorded when it finished
+        payload["final"] = record.config["final"]
+    if result.best is not None and not result.multi_objective:
+        winner = Arch.parse(result.best.arch)
+        payload["picture"] = render_text(space.pictures(winner), winner)
+    return payload
 
 
 def search_lines(payload: dict[str, Any]) -> list[Text]:
