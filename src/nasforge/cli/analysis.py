@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    print_lines,
+    print_payload,
     user_errors,
 )
 from nasforge.cli.options import (
@@ -44,23 +43,11 @@ def importance(
 ) -> None:
     """Which decisions mattered: each one's share of the variance of the metric over the
     trials (fANOVA on a random forest), its choices' marginal effects, and interactions."""
-    from nasforge.analysis import decision_importance, trials_of
+    from nasforge.analysis.stored import stored_importance
 
     with Store.existing(store) as journal:
-        scored = trials_of(journal, journal.pick_name(name), metric)
-    result = decision_importance(
-        scored.space,
-        scored.archs,
-        scored.values,
-        metric=scored.metric,
-        direction=scored.direction,
-        seed=seed,
-    )
-    payload = {"store": str(store), "experiment": scored.experiment, **result.to_dict()}
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    print_lines(importance_view(payload))
+        payload = stored_importance(journal, journal.pick_name(name), metric=metric, seed=seed)
+    print_payload(payload, as_json, importance_view)
 
 
 @app.command()
@@ -80,29 +67,9 @@ def explain(
 ) -> None:
     """Why this architecture: each decision's contribution to its predicted metric against
     the average architecture, and the evaluated architectures one decision away."""
-    from nasforge.analysis import explain as explain_arch
-    from nasforge.analysis import trials_of
+    from nasforge.analysis.stored import stored_explanation
 
     with Store.existing(store) as journal:
-        scored = trials_of(journal, journal.pick_name(name), metric)
-    target = scored.archs[scored.best()] if arch is None else scored.space.parse(arch)
-    result = explain_arch(
-        scored.space,
-        scored.archs,
-        scored.values,
-        target,
-        numbers=[t.number for t in scored.trials],
-        metric=scored.metric,
-        direction=scored.direction,
-        seed=seed,
-    )
-    payload = {
-        "store": str(store),
-        "experiment": scored.experiment,
-        "winner": arch is None,
-        **result.to_dict(),
-    }
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    print_lines(explanation_view(payload))
+        chosen = journal.pick_name(name)
+        payload = stored_explanation(journal, chosen, arch, metric=metric, seed=seed)
+    print_payload(payload, as_json, explanation_view)

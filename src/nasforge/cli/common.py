@@ -203,14 +203,25 @@ class _StdoutConsole(Console):
 
 
 def print_lines(lines: Iterable[RenderableType], *, soft_wrap: bool = False) -> None:
-    """Lines of text (and tables) from `nasforge.report` on stdout."""
+    """Lines from `nasforge.report` on stdout: a plain ``str`` as it is, Rich text and
+    tables laid out by Rich (wrapped at the terminal's width, unless `soft_wrap`)."""
     console = stdout_console()
     for line in lines:
-        console.print(line, soft_wrap=soft_wrap)
+        if isinstance(line, str):
+            typer.echo(line)
+        else:
+            console.print(line, soft_wrap=soft_wrap)
 
 
-def print_task_notes(task: Any) -> None:
-    """The notes of a loaded task (files left out, modes converted), one line each on
-    stderr."""
-    for note in getattr(task, "notes", ()):
-        echo_note(note)
+def print_payload(
+    payload: dict[str, Any],
+    as_json: bool,
+    lines: Callable[[dict[str, Any]], Iterable[RenderableType]],
+    *,
+    soft_wrap: bool = False,
+) -> None:
+    """One JSON object on stdout with ``--json``, else the lines of text `lines` makes."""
+    if as_json:
+        typer.echo(json.dumps(payload))
+    else:
+        print_lines(lines(payload), soft_wrap=soft_wrap)

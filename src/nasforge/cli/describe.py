@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from nasforge.cli.app import app
 from nasforge.cli.common import (
     parse_options,
-    print_lines,
+    print_payload,
     user_errors,
 )
 from nasforge.cli.options import (
@@ -63,10 +62,8 @@ def describe(
     parsed = parse_or_hint(chosen, space, arch)
     described = describe_arch(chosen, parsed, input_shape=shape, classes=classes, latency=latency)
     picture = render_text(described.pictures, parsed)
-    if as_json:
-        typer.echo(json.dumps({**described.to_dict(), "picture": picture}))
-        return
-    print_lines(described_lines(described, picture))
+    payload = {**described.to_dict(), "picture": picture}
+    print_payload(payload, as_json, lambda _: described_lines(described, picture))
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:

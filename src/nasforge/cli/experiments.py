@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import print_lines, stdout_console, user_errors
+from nasforge.cli.common import print_payload, user_errors
 from nasforge.cli.options import (
     BENCHMARK_DATASETS,
     DEFAULT_STORE,
@@ -39,10 +38,8 @@ def status(
     with Store.existing(store) as journal:
         records = [journal.experiment(name)] if name else journal.experiments()
         rows = [experiment_status(journal, record) for record in records]
-    if as_json:
-        typer.echo(json.dumps({"store": str(store), "experiments": rows}))
-        return
-    stdout_console().print(status_table(status_rows(rows)))
+    payload = {"store": str(store), "experiments": rows}
+    print_payload(payload, as_json, lambda _: [status_table(status_rows(rows))])
 
 
 @app.command()
@@ -57,10 +54,7 @@ def best(
 
     with Store.existing(store) as journal:
         payload = best_payload(journal, journal.pick_name(name))
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    print_lines(best_lines(payload))
+    print_payload(payload, as_json, best_lines)
 
 
 @app.command()
@@ -93,7 +87,6 @@ def query(
         payload = query_nb301(arch, benchmark, epoch=fidelity or 98)
     else:
         payload = query_nb201(arch, benchmark, dataset=dataset, fidelity=fidelity or 200)
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    print_lines(query_lines(payload, dataset=dataset, fidelity=fidelity or 200))
+    print_payload(
+        payload, as_json, lambda p: query_lines(p, dataset=dataset, fidelity=fidelity or 200)
+    )

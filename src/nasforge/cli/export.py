@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
+    print_payload,
     user_errors,
 )
 from nasforge.cli.options import (
@@ -72,8 +72,4 @@ def export(
     result = export_onnx(
         loaded, out if out is not None else model_dir / "model.onnx", inputs=inputs
     )
-    payload = result.to_dict()
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    typer.echo(onnx_line(payload))
+    print_payload(result.to_dict(), as_json, lambda payload: [onnx_line(payload)])

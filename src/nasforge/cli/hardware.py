@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from nasforge.cli.app import app
 from nasforge.cli.common import (
     parse_options,
+    print_payload,
     progress_bar,
     user_errors,
 )
@@ -93,10 +93,7 @@ def check(
     if networks < 2:
         raise ConfigError(f"--networks must be >= 2, not {networks}")
     report = check_table(loaded, networks=networks, seed=seed)
-    if as_json:
-        typer.echo(json.dumps(report.to_dict()))
-        return
-    typer.echo(latency_check_line(report, loaded))
+    print_payload(report.to_dict(), as_json, lambda _: [latency_check_line(report, loaded)])
 
 
 @latency_app.command("predict")
@@ -161,11 +158,7 @@ def scale(
         on_point=None if as_json else lambda point: typer.echo(point.summary(), err=True),
         epochs=epochs, lr=lr, batch_size=batch_size, threads=threads, seed=seed,
     )  # fmt: skip
-    if as_json:
-        typer.echo(json.dumps(report.to_dict()))
-        return
-    for line in report.summary():
-        typer.echo(line)
+    print_payload(report.to_dict(), as_json, lambda _: report.summary())
 
 
 def _coefficients(text: str) -> tuple[float, float, float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,7 @@ from rich.console import Console
 
 from nasforge.cli import resume as _resume  # noqa: F401 (search and resume before train in --help)
 from nasforge.cli.app import app
-from nasforge.cli.common import echo_note, parse_options, stdout_console, user_errors
+from nasforge.cli.common import echo_note, parse_options, print_payload, user_errors
 from nasforge.cli.options import (
     OWN_SPACE_HELP,
     SPACE_NAMES,
@@ -28,7 +27,7 @@ from nasforge.cli.options import (
 from nasforge.cli.settings import Parsed, with_settings
 from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions
-from nasforge.report.export_text import onnx_line, prediction_line, trained_line
+from nasforge.report.export_text import prediction_line, trained_lines
 from nasforge.run.train_request import TrainRequest
 
 TRAIN_OPTIONS = {
@@ -67,12 +66,7 @@ def train(
             f"Training {plan.space.format(plan.arch)} for {request.epochs} epochs ..."
         )
     payload = plan.run(onnx=onnx)
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    stdout_console().print(trained_line(payload))
-    if onnx:
-        typer.echo(onnx_line(payload["onnx"]))
+    print_payload(payload, as_json, trained_lines)
 
 
 @app.command()
@@ -129,8 +123,4 @@ def predict(
     payload = loaded.predictions(data, label_column=label_column).to_dict(
         str(model_dir), proba=proba, top=top
     )
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    for row in payload["rows"]:
-        typer.echo(prediction_line(row))
+    print_payload(payload, as_json, lambda p: [prediction_line(row) for row in p["rows"]])

@@ -4,14 +4,12 @@ it; its child inherits the supernet's weights, is tested and, with --out, saved.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
-import typer
 from rich.console import Console
 
 from nasforge.cli.app import app
-from nasforge.cli.common import echo_err, echo_note, parse_options, print_lines, user_errors
+from nasforge.cli.common import echo_err, echo_note, parse_options, print_payload, user_errors
 from nasforge.cli.options import (
     OWN_SPACE_HELP,
     DeviceOption,
@@ -133,7 +131,4 @@ def oneshot(
         stderr = Console(stderr=True, width=200)
     with oneshot_progress(stderr, plan.space, settings.method, quiet=as_json) as monitor:
         payload = plan.run(monitor, on_line=(lambda line: None) if as_json else echo_err)
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    print_lines(oneshot_lines(payload), soft_wrap=True)
+    print_payload(payload, as_json, oneshot_lines, soft_wrap=True)

@@ -3,13 +3,11 @@ summary of the best (or the Pareto front) and of the retrained winner; or one JS
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import typer
 from rich.console import Console
 
-from nasforge.cli.common import echo_err, print_lines, stdout_console
+from nasforge.cli.common import echo_err, print_payload, stdout_console
 from nasforge.report.search_text import search_lines
 from nasforge.run.search_finish import Finish
 from nasforge.run.storage import Store
@@ -51,7 +49,4 @@ def run_and_report(
         on_line=(lambda line: None) if as_json else echo_err,
         on_note=echo_err,
     )
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    print_lines(search_lines(payload))
+    print_payload(payload, as_json, search_lines)

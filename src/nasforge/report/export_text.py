@@ -18,6 +18,11 @@ def trained_line(payload: dict[str, Any]) -> Text:
     )
 
 
+def trained_lines(payload: dict[str, Any]) -> list[Text | str]:
+    """`trained_line`, then the ONNX export where there is one (a plain line)."""
+    return [trained_line(payload)] + ([onnx_line(payload["onnx"])] if payload.get("onnx") else [])
+
+
 def onnx_line(payload: dict[str, Any]) -> str:
     """An ONNX export and its check (`nasforge.export.onnx.OnnxExport.to_dict`)."""
     return (

@@ -51,10 +51,11 @@ def best_payload(journal: Store, name: str) -> dict[str, Any]:
     return payload
 
 
-def search_lines(payload: dict[str, Any]) -> list[Text]:
-    """What ``nasforge search``, ``resume`` and ``best`` print after the leaderboard."""
-    lines = [Text(onnx_line(payload["onnx"]))] if payload.get("onnx") else []
-    return lines + best_lines(payload)
+def search_lines(payload: dict[str, Any]) -> list[Text | str]:
+    """What ``nasforge search`` and ``resume`` print after the leaderboard: the ONNX export
+    (a plain line, never wrapped), then `best_lines`."""
+    lines: list[Text | str] = [onnx_line(payload["onnx"])] if payload.get("onnx") else []
+    return lines + list(best_lines(payload))
 
 
 def best_lines(payload: dict[str, Any]) -> list[Text]:
