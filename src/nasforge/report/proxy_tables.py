@@ -6,10 +6,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from nasforge.run.proxy_run import ProxyRun
 
 
 def top_table(texts: list[str], columns: dict[str, np.ndarray], ranked_by: str, k: int) -> Table:
@@ -55,3 +59,16 @@ def _shown(value: float) -> str:
     if value == round(value) and abs(value) >= 1e4:  # a count: params, flops
         return f"{value:,.0f}"
     return f"{value:.4g}"
+
+
+def proxy_tables(scored: ProxyRun) -> list[RenderableType]:
+    """What ``nasforge proxies`` prints: the best scores (unless they went to a CSV file),
+    the rank correlations with the benchmark (where there is one) and a summary line."""
+    view: list[RenderableType] = []
+    if scored.plan.settings.out is None:
+        view.append(
+            top_table(scored.texts, scored.columns, scored.ranked_by, scored.plan.settings.top)
+        )
+    if scored.correlations is not None:
+        view.append(correlation_table(scored.correlations, scored.metric, len(scored.texts)))
+    return [*view, Text(scored.summary_line())]
