@@ -17,19 +17,20 @@ from nasforge.cli.options import (
     JsonOption,
     NameOption,
     StoreOption,
+    opt,
 )
 from nasforge.report.analysis_text import explanation_view, importance_view
 from nasforge.run.storage import Store
 
 MetricOption = Annotated[
     str | None,
-    typer.Option(
+    opt(
+        "Metric to explain, NAME or NAME:min (default: the experiment's objective).",
         "--metric",
-        help="Metric to explain, NAME or NAME:min (default: the experiment's objective).",
         show_default=False,
     ),
 ]
-SeedOption = Annotated[int, typer.Option(help="Seed of the model (a random forest).")]
+SeedOption = Annotated[int, opt("Seed of the model (a random forest).")]
 
 
 @app.command()

@@ -17,6 +17,7 @@ from nasforge.cli.options import (
     SPACE_NAMES,
     JsonOption,
     SpaceOptions,
+    opt,
 )
 from nasforge.errors import ConfigError
 
@@ -29,22 +30,18 @@ def describe(
     arch: Annotated[
         str, typer.Argument(help="The architecture: its text form or a published name.")
     ],
-    space: Annotated[
-        str, typer.Option(help=f"Space of ARCH: {SPACE_NAMES}. {OWN_SPACE_HELP}")
-    ] = "nb201",
+    space: Annotated[str, opt(f"Space of ARCH: {SPACE_NAMES}. {OWN_SPACE_HELP}")] = "nb201",
     space_option: SpaceOptions = None,
     input_shape: Annotated[
         str | None,
-        typer.Option(
-            help="Input shape C,H,W (or C,L, or F) without the batch axis (default: 3,32,32; "
+        opt(
+            "Input shape C,H,W (or C,L, or F) without the batch axis (default: 3,32,32; "
             "conv1d 1,40; mlp 64).",
             show_default=False,
         ),
     ] = None,
-    classes: Annotated[int, typer.Option(help="Classes of the output layer.")] = 10,
-    latency: Annotated[
-        bool, typer.Option(help="Measure batch-1 CPU latency (median of 20 runs).")
-    ] = True,
+    classes: Annotated[int, opt("Classes of the output layer.")] = 10,
+    latency: Annotated[bool, opt("Measure batch-1 CPU latency (median of 20 runs).")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Describe one architecture: canonical form, parameters (without an auxiliary head),

@@ -16,6 +16,7 @@ from nasforge.cli.options import (
     JsonOption,
     NameOption,
     StoreOption,
+    opt,
 )
 from nasforge.errors import ConfigError
 from nasforge.report.search_text import best_lines
@@ -26,7 +27,7 @@ from nasforge.run.storage import Store
 @user_errors
 def status(
     store: StoreOption = Path(DEFAULT_STORE),
-    name: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
+    name: Annotated[str | None, opt("Only this experiment.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List the experiments in a store: task, progress against budget, best score and the
@@ -62,17 +63,17 @@ def best(
 def query(
     arch: Annotated[str, typer.Argument(help="NB201 string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|.")],
     benchmark: BenchmarkOption = None,
-    dataset: Annotated[str, typer.Option(help=f"Dataset: {BENCHMARK_DATASETS}.")] = "cifar10",
+    dataset: Annotated[str, opt(f"Dataset: {BENCHMARK_DATASETS}.")] = "cifar10",
     fidelity: Annotated[
-        int | None, typer.Option(help="Training epochs: 12 or 200 (default); 1-98 for nb301 (98).")
+        int | None, opt("Training epochs: 12 or 200 (default); 1-98 for nb301 (98).")
     ] = None,
     as_json: JsonOption = False,
     evaluator_name: Annotated[
         str,
-        typer.Option(
+        opt(
+            "nb201 (the table), or nb301: a DARTS genotype on the NAS-Bench-301 surrogate in "
+            "folder --benchmark.",
             "--evaluator",
-            help="nb201 (the table), or nb301: a DARTS genotype on the NAS-Bench-301 surrogate "
-            "in folder --benchmark.",
         ),
     ] = "nb201",
 ) -> None:

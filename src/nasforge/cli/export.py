@@ -17,6 +17,7 @@ from nasforge.cli.options import (
     JsonOption,
     MovedSpaceOption,
     TrustSpaceCodeOption,
+    opt,
 )
 from nasforge.errors import ConfigError
 from nasforge.report.export_text import onnx_line
@@ -30,15 +31,15 @@ FORMATS = ("onnx",)
 @user_errors
 def export(
     model_dir: Annotated[Path, typer.Argument(help="A folder saved by search, train or oneshot.")],
-    format: Annotated[str, typer.Option("--format", help="Format to write: onnx.")] = "onnx",
+    format: Annotated[str, opt("Format to write: onnx.", "--format")] = "onnx",
     out: Annotated[
         Path | None,
-        typer.Option(help="File to write (default: MODEL_DIR/model.onnx).", show_default=False),
+        opt("File to write (default: MODEL_DIR/model.onnx).", show_default=False),
     ] = None,
     data: Annotated[
         Path | None,
-        typer.Option(
-            help="Check the export on these inputs, as predict takes them (.npz, .npy or "
+        opt(
+            "Check the export on these inputs, as predict takes them (.npz, .npy or "
             ".csv; a text model: a text file; an audio model: .wav files or a folder) instead "
             "of samples drawn around the saved mean.",
             show_default=False,

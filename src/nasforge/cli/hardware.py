@@ -20,6 +20,7 @@ from nasforge.cli.options import (
     JsonOption,
     PrecisionOption,
     SpaceOptions,
+    opt,
 )
 from nasforge.cli.task_options import DataOption
 from nasforge.errors import ConfigError
@@ -33,27 +34,25 @@ latency_app = typer.Typer(
 )
 app.add_typer(latency_app, name="latency")
 
-TableOption = Annotated[Path, typer.Option("--table", help="The latency table (JSON).")]
+TableOption = Annotated[Path, opt("The latency table (JSON).", "--table")]
 
 
 @latency_app.command("build")
 @user_errors
 def build(
-    space: Annotated[str, typer.Option(help="The space (mobilenet).")] = "mobilenet",
+    space: Annotated[str, opt("The space (mobilenet).")] = "mobilenet",
     space_option: SpaceOptions = None,
-    input_shape: Annotated[str, typer.Option(help="Input shape C,H,W.")] = "3,32,32",
-    classes: Annotated[int, typer.Option(help="Classes of the output layer.")] = 10,
-    threads: Annotated[int, typer.Option(help="Torch threads to time at.")] = 1,
+    input_shape: Annotated[str, opt("Input shape C,H,W.")] = "3,32,32",
+    classes: Annotated[int, opt("Classes of the output layer.")] = 10,
+    threads: Annotated[int, opt("Torch threads to time at.")] = 1,
     device: DeviceOption = "auto",
     precision: PrecisionOption = "fp32",
-    repeats: Annotated[int, typer.Option(help="Runs of each block per round.")] = 10,
-    rounds: Annotated[int, typer.Option(help="Passes over all blocks; least time kept.")] = 3,
+    repeats: Annotated[int, opt("Runs of each block per round.")] = 10,
+    rounds: Annotated[int, opt("Passes over all blocks; least time kept.")] = 3,
     calibration: Annotated[
-        int, typer.Option(help="Whole networks timed to calibrate the sum (0: plain sum).")
+        int, opt("Whole networks timed to calibrate the sum (0: plain sum).")
     ] = 10,
-    out: Annotated[Path, typer.Option(help="Where to write the table.")] = Path(
-        "latency_table.json"
-    ),
+    out: Annotated[Path, opt("Where to write the table.")] = Path("latency_table.json"),
 ) -> None:
     """Time every block the space can hold at this input on --device, and save the table
     (it records the device and precision; check and searches refuse it elsewhere)."""
@@ -81,8 +80,8 @@ def build(
 @user_errors
 def check(
     table: TableOption = Path("latency_table.json"),
-    networks: Annotated[int, typer.Option(help="Random networks to measure.")] = 20,
-    seed: Annotated[int, typer.Option(help="Seed of the networks drawn.")] = 1,
+    networks: Annotated[int, opt("Random networks to measure.")] = 20,
+    seed: Annotated[int, opt("Seed of the networks drawn.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Measure random networks of the table's space and compare with its predictions."""
@@ -101,7 +100,7 @@ def check(
 def predict(
     arch: Annotated[str, typer.Argument(help="The architecture: text form or published name.")],
     table: TableOption = Path("latency_table.json"),
-    space: Annotated[str, typer.Option(help="The space of ARCH.")] = "mobilenet",
+    space: Annotated[str, opt("The space of ARCH.")] = "mobilenet",
     space_option: SpaceOptions = None,
 ) -> None:
     """Predict ARCH's batch-1 latency from the table (no network is built)."""
@@ -120,30 +119,27 @@ def scale(
     arch: Annotated[
         str, typer.Argument(help="Base architecture of the mobilenet space (text or name).")
     ] = "efficientnet-b0",
-    task: Annotated[str, typer.Option(help="Task to train on.")] = "digits",
+    task: Annotated[str, opt("Task to train on.")] = "digits",
     data: DataOption = None,
     space_option: SpaceOptions = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs of every point.")] = 3,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.05,
-    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
-    phi: Annotated[
-        list[int] | None, typer.Option(help="Compound coefficients to scale by (repeatable).")
-    ] = None,
+    epochs: Annotated[int, opt("Training epochs of every point.")] = 3,
+    lr: Annotated[float, opt("Learning rate.")] = 0.05,
+    batch_size: Annotated[int, opt("Batch size.")] = 64,
+    phi: Annotated[list[int] | None, opt("Compound coefficients to scale by (repeatable).")] = None,
     coefficients: Annotated[
         str | None,
-        typer.Option(
-            help="alpha,beta,gamma to scale with, skipping the grid search (the paper's: "
-            "1.2,1.1,1.15)."
+        opt(
+            "alpha,beta,gamma to scale with, skipping the grid search (the paper's: 1.2,1.1,1.15)."
         ),
     ] = None,
     grid_points: Annotated[
-        int, typer.Option(help="Grid points (alpha, beta, gamma) to train, closest to 2 first.")
+        int, opt("Grid points (alpha, beta, gamma) to train, closest to 2 first.")
     ] = 4,
     tolerance: Annotated[
-        float, typer.Option(help="Grid points keep |alpha * beta^2 * gamma^2 - 2| <= this.")
+        float, opt("Grid points keep |alpha * beta^2 * gamma^2 - 2| <= this.")
     ] = 0.1,
-    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
-    threads: Annotated[int | None, typer.Option(help="Torch threads for training.")] = None,
+    seed: Annotated[int, opt("Training seed.")] = 0,
+    threads: Annotated[int | None, opt("Torch threads for training.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """EfficientNet's compound scaling on a task: a grid search over (alpha, beta, gamma)

@@ -15,6 +15,7 @@ from nasforge.cli.options import (
     DEFAULT_STORE,
     NameOption,
     StoreOption,
+    opt,
 )
 from nasforge.run.storage import Store
 
@@ -28,7 +29,7 @@ def report(
     name: NameOption = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="HTML file to write (default: NAME.html).", show_default=False),
+        opt("HTML file to write (default: NAME.html).", show_default=False),
     ] = None,
 ) -> None:
     """Write one self-contained HTML file (no network request) that shows an experiment:
@@ -47,10 +48,10 @@ def report(
 @user_errors
 def dashboard(
     store: StoreOption = Path(DEFAULT_STORE),
-    port: Annotated[int, typer.Option(help="Port to serve on (0: a free one).")] = 8080,
+    port: Annotated[int, opt("Port to serve on (0: a free one).")] = 8080,
     host: Annotated[
         str,
-        typer.Option(help="Address to bind: 127.0.0.1 serves this machine only."),
+        opt("Address to bind: 127.0.0.1 serves this machine only."),
     ] = "127.0.0.1",
 ) -> None:
     """Serve a live, read-only view of a store in the browser: its experiments, their

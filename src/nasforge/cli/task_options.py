@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from nasforge.cli.options import opt
 from nasforge.cli.settings import F, replace_parameter
 from nasforge.data.loaders import TASK_NAMES
 from nasforge.data.task_options import TaskOptions
@@ -28,9 +29,7 @@ TASK_OPTIONS = TaskOptions()
 
 DataOption = Annotated[
     Path | None,
-    typer.Option(
-        help="Data file or folder for the task (default: $NASFORGE_DATA).", show_default=False
-    ),
+    opt("Data file or folder for the task (default: $NASFORGE_DATA).", show_default=False),
 ]
 
 
@@ -77,9 +76,9 @@ def with_task_options(
     (help `task_help`), --data, --label-column (help `label_help`) and, with `loaders`, the
     text, audio, images and group options; the command receives them as one `TaskOptions`."""
     declared: list[tuple[str, Any, Any]] = [
-        ("task", Annotated[str, typer.Option(help=task_help)], "digits"),
+        ("task", Annotated[str, opt(task_help)], "digits"),
         ("data", DataOption, None),
-        ("label_column", Annotated[str | None, typer.Option(help=label_help)], None),
+        ("label_column", Annotated[str | None, opt(label_help)], None),
         *(LOADER_OPTIONS if loaders else []),
     ]
     added = [Parameter(name, Parameter.KEYWORD_ONLY, default=default, annotation=kind)
