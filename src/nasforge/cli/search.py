@@ -15,25 +15,18 @@ from nasforge.cli.common import (
 )
 from nasforge.cli.options import (
     BENCHMARK_DATASETS,
+    HYPERPARAMETER_NAMES,
     OWN_SPACE_HELP,
     SPACE_NAMES,
     STRATEGY_NAMES,
     BenchmarkOption,
     DeviceOption,
-    ExecutorOption,
-    FinalEpochsOption,
-    GpusPerTrialOption,
-    HyperparameterOptions,
     JsonOption,
     OnnxOption,
     PrecisionOption,
-    RayAddressOption,
     SpaceOptions,
     StoreOption,
     ThreadsOption,
-    TopOption,
-    WinnerFolderOption,
-    WorkersOption,
     opt,
 )
 from nasforge.cli.run_output import run_and_report
@@ -47,7 +40,11 @@ SEARCH_OPTIONS = {
     "space": opt(f"Search space: {SPACE_NAMES} (default: nb201 for images, conv1d for sequences, "
                  f"textconv for texts, mlp for tables). {OWN_SPACE_HELP}"),
     "space_params": Parsed(SpaceOptions, lambda given: parse_options(given or [], "space option")),
-    "hyperparameters": Parsed(HyperparameterOptions, lambda hp: parse_hyperparameters(hp or [])),
+    "hyperparameters": Parsed(
+        Annotated[list[str] | None, opt(f"Search a hyperparameter too: lr=0.01,0.1 "
+                                        f"({HYPERPARAMETER_NAMES}).", "--hp")],
+        lambda hp: parse_hyperparameters(hp or []),
+    ),
     "strategy": opt(f"Search strategy: {STRATEGY_NAMES}."),
     "strategy_options": Parsed(
         Annotated[list[str] | None, opt("Strategy option KEY=VALUE (repeatable).", "--option",
@@ -57,7 +54,7 @@ SEARCH_OPTIONS = {
     "budget": opt(f"Architectures to evaluate (default {DEFAULT_TRAIN_BUDGET} trained, "
                   f"{DEFAULT_BENCHMARK_BUDGET} benchmark queries)."),
     "epochs": opt("Training epochs per candidate."),
-    "final_epochs": FinalEpochsOption,
+    "final_epochs": opt("Epochs to retrain the winner (0: do not retrain)."),
     "time_limit": opt("Seconds one candidate may train before it fails."),
     "lr": opt("Learning rate (unless searched with --hp)."),
     "batch_size": opt("Batch size (unless searched with --hp)."),
@@ -65,7 +62,7 @@ SEARCH_OPTIONS = {
     "threads": ThreadsOption,
     "device": DeviceOption,
     "precision": PrecisionOption,
-    "out": WinnerFolderOption,
+    "out": opt("Folder for the retrained winner (default: models/NAME)."),
     "benchmark": BenchmarkOption,
     "evaluator": opt("train, benchmark, auto (benchmark if --benchmark is given), or nb301 "
                      "(--space darts on the NAS-Bench-301 surrogate in folder --benchmark)."),
@@ -82,7 +79,7 @@ SEARCH_OPTIONS = {
     "constraint": opt("Hard limit NAME<=VALUE or NAME>=VALUE (repeatable)."),
     "store": StoreOption,
     "name": opt("Experiment name (default: SPACE-STRATEGY-seedN)."),
-    "top": TopOption,
+    "top": opt("Rows in the leaderboard."),
     "onnx": OnnxOption,
     "warm_start": opt("Evaluate first the best archs of a random sample by this zero-cost "
                       "proxy, e.g. synflow (repeatable: ranked by the average rank).",
@@ -97,10 +94,15 @@ SEARCH_OPTIONS = {
                            metavar="STORE:NAME"),
     "warm_start_sample": opt("Random architectures the warm start scores."),
     "warm_start_top": opt("Best-scoring architectures the warm start seeds the search with."),
-    "workers": WorkersOption,
-    "executor": ExecutorOption,
-    "ray_address": RayAddressOption,
-    "gpus_per_trial": GpusPerTrialOption,
+    "workers": opt("Evaluations at once (default: one per core when candidates are trained, "
+                   "else 1). A seed repeats its trials with any number (unless --unordered).",
+                   "--workers", show_default=False),
+    "executor": opt("Where trials run: local (processes here) or ray (a Ray cluster).",
+                    "--executor"),
+    "ray_address": opt("Ray cluster to join, HOST:PORT (default: start a local Ray instance).",
+                       "--ray-address", show_default=False),
+    "gpus_per_trial": opt("With --executor ray: GPUs Ray reserves for each trial (fractions "
+                          "share one, e.g. 0.5); trials then train on cuda.", "--gpus-per-trial"),
     "table": opt("Search the rows of this table (CSV) instead: name its --decisions and "
                  "--objective columns."),
     "decisions": opt("With --table: the decision columns, COL[,COL...] (empty cell: inactive)."),
