@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console, RenderableType
 
-from nasforge.arch import Arch
-from nasforge.errors import ConfigError, NasforgeError
+from nasforge.errors import NasforgeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -152,39 +151,6 @@ def progress_bar(
     ) as progress:
         task_id = progress.add_task(label, total=None)
         yield lambda done, total: progress.update(task_id, completed=done, total=total)
-
-
-def parse_options(pairs: list[str], what: str = "strategy option") -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; a VALUE in brackets is a JSON list (``kernels=[3,5]``)."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{what} {pair!r} must read KEY=VALUE")
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                options[key.strip()] = json.loads(text)
-            except ValueError:
-                raise ConfigError(
-                    f"{what} {pair!r}: {text!r} is not a list (write it as JSON: [3,5])"
-                ) from None
-            continue
-        options[key.strip()] = Arch.parse(f"x={text}")["x"]
-    return options
-
-
-def parse_hyperparameters(pairs: list[str]) -> dict[str, list[Any]]:
-    """``lr=0.01,0.1`` -> {"lr": [0.01, 0.1]}."""
-    searched: dict[str, list[Any]] = {}
-    for pair in pairs:
-        key, sep, values = pair.partition("=")
-        if not sep or not key.strip() or not values.strip():
-            raise ConfigError(f"--hp {pair!r} must read NAME=VALUE,VALUE,...")
-        searched[key.strip()] = [
-            Arch.parse(f"x={value.strip()}")["x"] for value in values.split(",")
-        ]
-    return searched
 
 
 def stdout_console() -> Console:

@@ -8,7 +8,6 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    parse_options,
     print_payload,
     user_errors,
 )
@@ -20,8 +19,9 @@ from nasforge.cli.options import (
     opt,
 )
 from nasforge.errors import ConfigError
+from nasforge.run.setting_words import parse_input_shape, parse_options
 
-__all__ = ["app", "parse_input_shape"]
+__all__ = ["app"]
 
 
 @app.command()
@@ -61,17 +61,3 @@ def describe(
     picture = render_text(described.pictures, parsed)
     payload = {**described.to_dict(), "picture": picture}
     print_payload(payload, as_json, lambda _: described_lines(described, picture))
-
-
-def parse_input_shape(text: str) -> tuple[int, ...]:
-    """``3,224,224`` as ``(3, 224, 224)``; anything else is a one-line error."""
-    try:
-        shape = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        shape = ()
-    if not shape or any(size < 1 for size in shape):
-        raise ConfigError(
-            f"--input-shape {text!r} is not a shape: give positive sizes separated by commas, "
-            "e.g. 3,32,32"
-        )
-    return shape

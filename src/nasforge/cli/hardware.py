@@ -9,12 +9,10 @@ import typer
 
 from nasforge.cli.app import app
 from nasforge.cli.common import (
-    parse_options,
     print_payload,
     progress_bar,
     user_errors,
 )
-from nasforge.cli.describe import parse_input_shape
 from nasforge.cli.options import (
     DeviceOption,
     JsonOption,
@@ -24,6 +22,7 @@ from nasforge.cli.options import (
 )
 from nasforge.cli.task_options import DataOption
 from nasforge.errors import ConfigError
+from nasforge.run.setting_words import parse_coefficients, parse_input_shape, parse_options
 
 __all__ = ["app", "latency_app"]
 
@@ -149,21 +148,9 @@ def scale(
 
     report = scale_on_task(
         arch, parse_options(space_option or [], "space option"), task, data,
-        coefficients=_coefficients(coefficients) if coefficients is not None else None,
+        coefficients=parse_coefficients(coefficients) if coefficients is not None else None,
         grid_points=grid_points, tolerance=tolerance, phis=phi or [1, 2, 3],
         on_point=None if as_json else lambda point: typer.echo(point.summary(), err=True),
         epochs=epochs, lr=lr, batch_size=batch_size, threads=threads, seed=seed,
     )  # fmt: skip
     print_payload(report.to_dict(), as_json, lambda _: report.summary())
-
-
-def _coefficients(text: str) -> tuple[float, float, float]:
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 3 or min(values) < 1.0:
-        raise ConfigError(
-            f"--coefficients takes alpha,beta,gamma, each >= 1 (e.g. 1.2,1.1,1.15), not {text!r}"
-        )
-    return values[0], values[1], values[2]

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from nasforge.cli import resume as _resume  # noqa: F401 (search and resume before train in --help)
 from nasforge.cli.app import app
-from nasforge.cli.common import echo_note, parse_options, print_payload, user_errors
+from nasforge.cli.common import echo_note, print_payload, user_errors
 from nasforge.cli.options import (
     OWN_SPACE_HELP,
     SPACE_NAMES,
@@ -28,6 +28,7 @@ from nasforge.cli.settings import Parsed, with_settings
 from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions
 from nasforge.report.export_text import prediction_line, trained_lines
+from nasforge.run.setting_words import parse_options
 from nasforge.run.train_request import TrainRequest
 
 TRAIN_OPTIONS = {

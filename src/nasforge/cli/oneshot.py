@@ -9,7 +9,7 @@ from typing import Annotated
 from rich.console import Console
 
 from nasforge.cli.app import app
-from nasforge.cli.common import echo_err, echo_note, parse_options, print_payload, user_errors
+from nasforge.cli.common import echo_err, echo_note, print_payload, user_errors
 from nasforge.cli.options import (
     OWN_SPACE_HELP,
     DeviceOption,
@@ -23,40 +23,10 @@ from nasforge.cli.options import (
 from nasforge.cli.settings import Parsed, with_settings
 from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions
-from nasforge.run.oneshot_run import OneshotSettings
+from nasforge.run.oneshot_run import METHOD_DEPARTURES, METHOD_NAMES, METHOD_NOTES, OneshotSettings
+from nasforge.run.setting_words import parse_options
 
 __all__ = ["METHOD_NAMES", "oneshot"]
-
-METHOD_NAMES = ("darts", "darts2", "gdas", "enas", "spos", "beta-darts", "pc-darts")
-"""For --help and early checks (the registry, `nasforge.oneshot.METHODS`, imports torch)."""
-METHOD_NOTES = {
-    "darts": "first order",
-    "darts2": "second order",
-    "pc-darts": "partial channels, K=4",
-}
-METHOD_DEPARTURES = {
-    "darts": "weights cosine-annealed to eta_min 0.001 and, with augment, both halves "
-    "augmented, as the paper",
-    "darts2": "as darts",
-    "pc-darts": "arch lr 6e-4 and architecture steps from 0.3 of the epochs (15 of 50) as "
-    "the paper, cosine to 0 as its code; no edge normalization; weight lr 0.025 at batch 64 "
-    "(paper 0.1 at 256)",
-    "gdas": "cosine to eta_min 0.001 as the paper",
-    "beta-darts": "weight 50 * epoch / lambda_epochs (100, as the reference code)",
-    "enas": "the supernet trains on all but a validation set of 0.1 (arch_share), as its "
-    "code (5,000 of 50,000); weights at lr 0.025 cosine to 0.001, weight decay 3e-4 (its "
-    "micro search, melodyguan/enas: 0.05 to 0.0005 cosine with warm restarts, periods of 10, "
-    "20, 40... epochs, weight decay 1e-4); controller lr 1e-2, 10 steps of 10 paths an epoch "
-    "(code 3.5e-3, 30 of 10)",
-    "spos": "the supernet trains on all but a validation set of 0.1 (arch_share; the paper "
-    "holds out 50,000 of ImageNet's 1.28M training images); weights at lr 0.025 cosine to "
-    "0.001, Nesterov, weight decay 3e-4 (its code, megvii-model/SinglePathOneShot: lr 0.5 at "
-    "batch 1024 decayed linearly to 0, plain momentum 0.9, weight decay 4e-5 on conv and "
-    "linear weights only, label smoothing 0.1); tournament evolution, 20 for 10 generations "
-    "(code: top 10 kept, 25 mutations and 25 crossovers, 50 for 20 generations)",
-}
-"""Where each method's defaults depart from its paper (or agree where users might doubt it),
-shown by ``nasforge oneshot --help``."""
 
 ONESHOT_OPTIONS = {
     "method": opt(", ".join(f"{name} ({METHOD_NOTES[name]})" if name in METHOD_NOTES else name

@@ -7,7 +7,6 @@ from typing import Annotated
 from nasforge.cli.app import app
 from nasforge.cli.common import (
     echo_note,
-    parse_options,
     print_payload,
     progress_bar,
     user_errors,
@@ -32,6 +31,7 @@ from nasforge.run.proxy_run import (
     ProxySettings,
     plan_proxies,
 )
+from nasforge.run.setting_words import parse_options
 
 __all__ = ["DATA_FREE_PROXIES", "KNOWN_PROXIES", "proxies"]
 PROXY_HELP = (

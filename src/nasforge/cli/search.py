@@ -8,8 +8,6 @@ from nasforge.cli.app import app
 from nasforge.cli.common import (
     echo_err,
     echo_note,
-    parse_hyperparameters,
-    parse_options,
     progress_bar,
     user_errors,
 )
@@ -35,6 +33,7 @@ from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions
 from nasforge.run.search_request import SearchRequest
 from nasforge.run.search_setup import DEFAULT_BENCHMARK_BUDGET, DEFAULT_TRAIN_BUDGET
+from nasforge.run.setting_words import parse_hyperparameters, parse_options
 
 SEARCH_OPTIONS = {
     "space": opt(f"Search space: {SPACE_NAMES} (default: nb201 for images, conv1d for sequences, "
