@@ -7,8 +7,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +32,8 @@ def user_errors(command: F) -> F:
             typer.echo(f"nasforge: error: {one_line(str(exc))}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
+            from nasforge.run.signals import interrupted_line
+
             typer.echo(interrupted_line(command.__name__, exc), err=True)
             raise typer.Exit(getattr(exc, "exit_code", EXIT_SIGINT)) from None
         except BrokenPipeError:
@@ -52,21 +53,6 @@ EXIT_SIGINT = 128 + signal.SIGINT
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 """What a shell reports for a program ended by SIGPIPE (``cat``, ``grep``), here when the
 reader of stdout went away (``nasforge predict ... | head -3``)."""
-
-
-def interrupted_line(command: str, exc: KeyboardInterrupt) -> str:
-    """One line for a command stopped by SIGINT or SIGTERM: which, and how to go on."""
-    from nasforge.run.signals import SearchInterrupted
-
-    if isinstance(exc, SearchInterrupted):
-        return (
-            f"nasforge: {command} stopped by {signal.Signals(exc.signum).name}; finished trials "
-            f"are in the store, and the interrupted ones run again with: {exc.resume_hint()}"
-        )
-    return (
-        f"nasforge: {command} interrupted; finished trials are in the store "
-        "('nasforge resume' continues a search)"
-    )
 
 
 def quiet_stdout() -> None:
@@ -117,40 +103,6 @@ def unexpected_error_line(command: str, exc: BaseException) -> str:
         f"{type(exc).__name__}{': ' + text if text else ''}{where} "
         "(run it again with --debug for the traceback)"
     )
-
-
-@contextmanager
-def progress_bar(
-    label: str, unit: str = "", *, keep: bool = False
-) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr (``done/total unit``, and the time with a `unit`); it goes
-    when done, and shows only on a terminal, unless `keep`. Yields the
-    ``on_progress(done, total)`` callback that library functions take."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    stderr = Console(stderr=True)
-    timed: list[ProgressColumn] = []
-    if unit:
-        timed = [TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        *timed,
-        console=stderr,
-        transient=not keep,
-        disable=not keep and not stderr.is_terminal,
-    ) as progress:
-        task_id = progress.add_task(label, total=None)
-        yield lambda done, total: progress.update(task_id, completed=done, total=total)
 
 
 def stdout_console() -> Console:

@@ -10,7 +10,6 @@ import typer
 from nasforge.cli.app import app
 from nasforge.cli.common import (
     print_payload,
-    progress_bar,
     user_errors,
 )
 from nasforge.cli.options import (
@@ -22,6 +21,7 @@ from nasforge.cli.options import (
 )
 from nasforge.cli.task_options import DataOption
 from nasforge.errors import ConfigError
+from nasforge.report.progress import progress_bar
 from nasforge.run.setting_words import parse_coefficients, parse_input_shape, parse_options
 
 __all__ = ["app", "latency_app"]

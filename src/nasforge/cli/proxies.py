@@ -8,7 +8,6 @@ from nasforge.cli.app import app
 from nasforge.cli.common import (
     echo_note,
     print_payload,
-    progress_bar,
     user_errors,
 )
 from nasforge.cli.options import (
@@ -22,6 +21,7 @@ from nasforge.cli.options import (
 )
 from nasforge.cli.settings import Parsed, with_settings
 from nasforge.cli.task_options import TASKS, DataOption
+from nasforge.report.progress import progress_bar
 from nasforge.run.proxy_run import (
     DATA_FREE_PROXIES,
     DEFAULT_METRIC,

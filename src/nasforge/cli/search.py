@@ -8,7 +8,6 @@ from nasforge.cli.app import app
 from nasforge.cli.common import (
     echo_err,
     echo_note,
-    progress_bar,
     user_errors,
 )
 from nasforge.cli.options import (
@@ -31,6 +30,7 @@ from nasforge.cli.run_output import run_and_report
 from nasforge.cli.settings import Parsed, with_settings
 from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions
+from nasforge.report.progress import progress_bar
 from nasforge.run.search_request import SearchRequest
 from nasforge.run.search_setup import DEFAULT_BENCHMARK_BUDGET, DEFAULT_TRAIN_BUDGET
 from nasforge.run.setting_words import parse_hyperparameters, parse_options
