@@ -8,17 +8,8 @@ from typing import Annotated
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    print_payload,
-    user_errors,
-)
-from nasforge.cli.options import (
-    DEFAULT_STORE,
-    JsonOption,
-    NameOption,
-    StoreOption,
-    opt,
-)
+from nasforge.cli.common import print_payload, user_errors
+from nasforge.cli.options import DEFAULT_STORE, JsonOption, NameOption, StoreOption, opt
 from nasforge.report.analysis_text import explanation_view, importance_view
 from nasforge.run.storage import Store
 

@@ -7,17 +7,8 @@ from typing import Annotated
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    print_payload,
-    user_errors,
-)
-from nasforge.cli.options import (
-    OWN_SPACE_HELP,
-    SPACE_NAMES,
-    JsonOption,
-    SpaceOptions,
-    opt,
-)
+from nasforge.cli.common import print_payload, user_errors
+from nasforge.cli.options import OWN_SPACE_HELP, SPACE_NAMES, JsonOption, SpaceOptions, opt
 from nasforge.errors import ConfigError
 from nasforge.run.setting_words import parse_input_shape, parse_options
 

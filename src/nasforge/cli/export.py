@@ -8,10 +8,7 @@ from typing import Annotated
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    print_payload,
-    user_errors,
-)
+from nasforge.cli.common import print_payload, user_errors
 from nasforge.cli.options import (
     DeviceOption,
     JsonOption,

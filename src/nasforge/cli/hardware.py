@@ -8,17 +8,8 @@ from typing import Annotated
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    print_payload,
-    user_errors,
-)
-from nasforge.cli.options import (
-    DeviceOption,
-    JsonOption,
-    PrecisionOption,
-    SpaceOptions,
-    opt,
-)
+from nasforge.cli.common import print_payload, user_errors
+from nasforge.cli.options import DeviceOption, JsonOption, PrecisionOption, SpaceOptions, opt
 from nasforge.cli.task_options import DataOption
 from nasforge.errors import ConfigError
 from nasforge.report.progress import progress_bar

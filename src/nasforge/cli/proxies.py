@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    echo_note,
-    print_payload,
-    user_errors,
-)
+from nasforge.cli.common import echo_note, print_payload, user_errors
 from nasforge.cli.options import (
     OWN_SPACE_HELP,
     DeviceOption,

@@ -8,15 +8,8 @@ from typing import Annotated
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    user_errors,
-)
-from nasforge.cli.options import (
-    DEFAULT_STORE,
-    NameOption,
-    StoreOption,
-    opt,
-)
+from nasforge.cli.common import user_errors
+from nasforge.cli.options import DEFAULT_STORE, NameOption, StoreOption, opt
 from nasforge.run.storage import Store
 
 __all__ = ["app"]

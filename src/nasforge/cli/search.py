@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    echo_err,
-    echo_note,
-    user_errors,
-)
+from nasforge.cli.common import echo_err, echo_note, user_errors
 from nasforge.cli.options import (
     BENCHMARK_DATASETS,
     HYPERPARAMETER_NAMES,
