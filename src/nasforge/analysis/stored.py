@@ -3,6 +3,8 @@ importance --json`` and ``nasforge explain --json`` print them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nasforge.analysis.explain import explain
@@ -51,3 +53,26 @@ def stored_explanation(
         "winner": arch is None,
         **result.to_dict(),
     }
+
+
+@dataclass(frozen=True)
+class StoredAnalysis:
+    """An experiment in a store file (``name`` None: the only one there) to analyse by
+    ``metric`` (None: its objective) with a model seeded by ``seed``."""
+
+    store: Path = Path("nasforge.sqlite")
+    name: str | None = None
+    metric: str | None = None
+    seed: int = 0
+
+    def importance(self) -> dict[str, Any]:
+        """`stored_importance` of the experiment."""
+        with Store.existing(self.store) as journal:
+            name = journal.pick_name(self.name)
+            return stored_importance(journal, name, metric=self.metric, seed=self.seed)
+
+    def explanation(self, arch: str | None) -> dict[str, Any]:
+        """`stored_explanation` of `arch` (None: the best trial) in the experiment."""
+        with Store.existing(self.store) as journal:
+            name = journal.pick_name(self.name)
+            return stored_explanation(journal, name, arch, metric=self.metric, seed=self.seed)

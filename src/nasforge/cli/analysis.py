@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from nasforge.analysis.stored import StoredAnalysis
 from nasforge.cli.app import app
 from nasforge.cli.common import print_payload, user_errors
-from nasforge.cli.options import DEFAULT_STORE, JsonOption, NameOption, StoreOption, opt
+from nasforge.cli.options import JsonOption, NameOption, StoreOption, opt
+from nasforge.cli.settings import with_settings
 from nasforge.report.analysis_text import explanation_view, importance_view
-from nasforge.run.storage import Store
 
 MetricOption = Annotated[
     str | None,
@@ -24,26 +24,26 @@ MetricOption = Annotated[
 SeedOption = Annotated[int, opt("Seed of the model (a random forest).")]
 
 
+ANALYSIS_OPTIONS = {
+    "store": StoreOption,
+    "name": NameOption,
+    "metric": MetricOption,
+    "seed": SeedOption,
+}
+
+
 @app.command()
 @user_errors
-def importance(
-    store: StoreOption = Path(DEFAULT_STORE),
-    name: NameOption = None,
-    metric: MetricOption = None,
-    seed: SeedOption = 0,
-    as_json: JsonOption = False,
-) -> None:
+@with_settings(StoredAnalysis, ANALYSIS_OPTIONS, parameter="analysis")
+def importance(analysis: StoredAnalysis = StoredAnalysis(), as_json: JsonOption = False) -> None:
     """Which decisions mattered: each one's share of the variance of the metric over the
     trials (fANOVA on a random forest), its choices' marginal effects, and interactions."""
-    from nasforge.analysis.stored import stored_importance
-
-    with Store.existing(store) as journal:
-        payload = stored_importance(journal, journal.pick_name(name), metric=metric, seed=seed)
-    print_payload(payload, as_json, importance_view)
+    print_payload(analysis.importance(), as_json, importance_view)
 
 
 @app.command()
 @user_errors
+@with_settings(StoredAnalysis, ANALYSIS_OPTIONS, parameter="analysis")
 def explain(
     arch: Annotated[
         str | None,
@@ -51,17 +51,9 @@ def explain(
             help="Architecture to explain (default: the best trial).", show_default=False
         ),
     ] = None,
-    store: StoreOption = Path(DEFAULT_STORE),
-    name: NameOption = None,
-    metric: MetricOption = None,
-    seed: SeedOption = 0,
+    analysis: StoredAnalysis = StoredAnalysis(),
     as_json: JsonOption = False,
 ) -> None:
     """Why this architecture: each decision's contribution to its predicted metric against
     the average architecture, and the evaluated architectures one decision away."""
-    from nasforge.analysis.stored import stored_explanation
-
-    with Store.existing(store) as journal:
-        chosen = journal.pick_name(name)
-        payload = stored_explanation(journal, chosen, arch, metric=metric, seed=seed)
-    print_payload(payload, as_json, explanation_view)
+    print_payload(analysis.explanation(arch), as_json, explanation_view)
