@@ -7,19 +7,14 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 
-from nasforge.arch import Arch
-from nasforge.errors import ConfigError, NasforgeError, StoreError
-
-if TYPE_CHECKING:
-    from nasforge.run.storage import Store
+from nasforge.errors import NasforgeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +32,8 @@ def user_errors(command: F) -> F:
             typer.echo(f"nasforge: error: {one_line(str(exc))}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
+            from nasforge.run.signals import interrupted_line
+
             typer.echo(interrupted_line(command.__name__, exc), err=True)
             raise typer.Exit(getattr(exc, "exit_code", EXIT_SIGINT)) from None
         except BrokenPipeError:
@@ -56,21 +53,6 @@ EXIT_SIGINT = 128 + signal.SIGINT
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 """What a shell reports for a program ended by SIGPIPE (``cat``, ``grep``), here when the
 reader of stdout went away (``nasforge predict ... | head -3``)."""
-
-
-def interrupted_line(command: str, exc: KeyboardInterrupt) -> str:
-    """One line for a command stopped by SIGINT or SIGTERM: which, and how to go on."""
-    from nasforge.run.signals import SearchInterrupted
-
-    if isinstance(exc, SearchInterrupted):
-        return (
-            f"nasforge: {command} stopped by {signal.Signals(exc.signum).name}; finished trials "
-            f"are in the store, and the interrupted ones run again with: {exc.resume_hint()}"
-        )
-    return (
-        f"nasforge: {command} interrupted; finished trials are in the store "
-        "('nasforge resume' continues a search)"
-    )
 
 
 def quiet_stdout() -> None:
@@ -123,93 +105,6 @@ def unexpected_error_line(command: str, exc: BaseException) -> str:
     )
 
 
-@contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A transient progress bar on stderr, hidden when stderr is not a terminal; yields the
-    ``on_progress(done, total)`` callback that library functions take."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    stderr = Console(stderr=True)
-    with Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=stderr,
-        transient=True,
-        disable=not stderr.is_terminal,
-    ) as progress:
-        task_id = progress.add_task(label, total=None)
-        yield lambda done, total: progress.update(task_id, completed=done, total=total)
-
-
-def parse_options(pairs: list[str], what: str = "strategy option") -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; a VALUE in brackets is a JSON list (``kernels=[3,5]``)."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{what} {pair!r} must read KEY=VALUE")
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                options[key.strip()] = json.loads(text)
-            except ValueError:
-                raise ConfigError(
-                    f"{what} {pair!r}: {text!r} is not a list (write it as JSON: [3,5])"
-                ) from None
-            continue
-        options[key.strip()] = Arch.parse(f"x={text}")["x"]
-    return options
-
-
-def parse_hyperparameters(pairs: list[str]) -> dict[str, list[Any]]:
-    """``lr=0.01,0.1`` -> {"lr": [0.01, 0.1]}."""
-    searched: dict[str, list[Any]] = {}
-    for pair in pairs:
-        key, sep, values = pair.partition("=")
-        if not sep or not key.strip() or not values.strip():
-            raise ConfigError(f"--hp {pair!r} must read NAME=VALUE,VALUE,...")
-        searched[key.strip()] = [
-            Arch.parse(f"x={value.strip()}")["x"] for value in values.split(",")
-        ]
-    return searched
-
-
-def benchmark_path(given: Path | None) -> str | None:
-    return str(given) if given is not None else os.environ.get("NASFORGE_NB201")
-
-
-def open_existing(path: Path) -> Store:
-    from nasforge.run.storage import Store
-
-    if not path.exists():
-        raise StoreError(f"store not found: {path}")
-    return Store(path)
-
-
-def pick_name(journal: Store, name: str | None) -> str:
-    if name is not None:
-        return name
-    names = [record.name for record in journal.experiments()]
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise StoreError(f"store {journal.path} holds no experiment")
-    raise StoreError(
-        f"store {journal.path} holds several experiments; pick one with --name: {', '.join(names)}"
-    )
-
-
-def space_of(config: dict[str, Any]) -> Any:
-    """The space of a stored experiment, for reading: imports no code (`read_space`)."""
-    from nasforge.space.stored import read_space
-
-    try:
-        return read_space(config["space"])
-    except KeyError as exc:
-        raise StoreError(f"experiment config lacks {exc}") from None
-
-
 def stdout_console() -> Console:
     """A console for stdout; piped output gets room for whole NB201 strings on one line."""
     console = _StdoutConsole()
@@ -225,8 +120,26 @@ class _StdoutConsole(Console):
         raise SystemExit(EXIT_BROKEN_PIPE)
 
 
-def print_task_notes(task: Any) -> None:
-    """The notes of a loaded task (files left out, modes converted), one line each on
-    stderr."""
-    for note in getattr(task, "notes", ()):
-        echo_note(note)
+def print_lines(lines: Iterable[RenderableType], *, soft_wrap: bool = False) -> None:
+    """Lines from `nasforge.report` on stdout: a plain ``str`` as it is, Rich text and
+    tables laid out by Rich (wrapped at the terminal's width, unless `soft_wrap`)."""
+    console = stdout_console()
+    for line in lines:
+        if isinstance(line, str):
+            typer.echo(line)
+        else:
+            console.print(line, soft_wrap=soft_wrap)
+
+
+def print_payload(
+    payload: dict[str, Any],
+    as_json: bool,
+    lines: Callable[[dict[str, Any]], Iterable[RenderableType]],
+    *,
+    soft_wrap: bool = False,
+) -> None:
+    """One JSON object on stdout with ``--json``, else the lines of text `lines` makes."""
+    if as_json:
+        typer.echo(json.dumps(payload))
+    else:
+        print_lines(lines(payload), soft_wrap=soft_wrap)

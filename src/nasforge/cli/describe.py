@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    parse_options,
-    stdout_console,
-    user_errors,
-)
-from nasforge.cli.options import (
-    OWN_SPACE_HELP,
-    SPACE_NAMES,
-    JsonOption,
-    SpaceOptions,
-)
+from nasforge.cli.common import print_payload, user_errors
+from nasforge.cli.options import OWN_SPACE_HELP, SPACE_NAMES, JsonOption, SpaceOptions, opt
 from nasforge.errors import ConfigError
+from nasforge.run.setting_words import parse_input_shape, parse_options
 
-__all__ = ["app", "parse_input_shape"]
+__all__ = ["app"]
 
 
 @app.command()
@@ -30,27 +21,24 @@ def describe(
     arch: Annotated[
         str, typer.Argument(help="The architecture: its text form or a published name.")
     ],
-    space: Annotated[
-        str, typer.Option(help=f"Space of ARCH: {SPACE_NAMES}. {OWN_SPACE_HELP}")
-    ] = "nb201",
+    space: Annotated[str, opt(f"Space of ARCH: {SPACE_NAMES}. {OWN_SPACE_HELP}")] = "nb201",
     space_option: SpaceOptions = None,
     input_shape: Annotated[
         str | None,
-        typer.Option(
-            help="Input shape C,H,W (or C,L, or F) without the batch axis (default: 3,32,32; "
+        opt(
+            "Input shape C,H,W (or C,L, or F) without the batch axis (default: 3,32,32; "
             "conv1d 1,40; mlp 64).",
             show_default=False,
         ),
     ] = None,
-    classes: Annotated[int, typer.Option(help="Classes of the output layer.")] = 10,
-    latency: Annotated[
-        bool, typer.Option(help="Measure batch-1 CPU latency (median of 20 runs).")
-    ] = True,
+    classes: Annotated[int, opt("Classes of the output layer.")] = 10,
+    latency: Annotated[bool, opt("Measure batch-1 CPU latency (median of 20 runs).")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Describe one architecture: canonical form, parameters (without an auxiliary head),
     multiply-adds, batch-1 CPU latency on this machine, and a picture of it."""
     from nasforge.measure.describe import describe_arch
+    from nasforge.report.measure_text import described_lines
     from nasforge.report.text_picture import render_text
     from nasforge.space import make_space_for_arch
     from nasforge.space.guess import parse_or_hint
@@ -62,44 +50,5 @@ def describe(
     parsed = parse_or_hint(chosen, space, arch)
     described = describe_arch(chosen, parsed, input_shape=shape, classes=classes, latency=latency)
     picture = render_text(described.pictures, parsed)
-    if as_json:
-        typer.echo(json.dumps({**described.to_dict(), "picture": picture}))
-        return
-    console = stdout_console()
-    console.print(f"[bold]{described.arch}[/] (space {described.space})", highlight=False)
-    if described.canonical != described.arch:
-        console.print(f"  canonical form: {described.canonical}", highlight=False)
-    auxiliary = (
-        f" (+{described.auxiliary_params:,} in the auxiliary head)"
-        if described.auxiliary_params
-        else ""
-    )
-    latency_text = (
-        f"; latency {described.latency_ms:.3g} ms at batch 1 ({described.threads} threads)"
-        if described.latency_ms is not None
-        else ""
-    )
-    shape = described.input_shape
-    resized = described.resolution is not None and described.resolution != shape[1]
-    counted_at = f" resized to {described.resolution}x{described.resolution}" if resized else ""
-    console.print(
-        f"  input {','.join(map(str, shape))}{counted_at}, {described.classes} classes: "
-        f"{described.params:,} parameters{auxiliary}, {described.flops:,} multiply-adds"
-        f"{latency_text}",
-        highlight=False,
-    )
-    console.print(picture, markup=False, highlight=False)
-
-
-def parse_input_shape(text: str) -> tuple[int, ...]:
-    """``3,224,224`` as ``(3, 224, 224)``; anything else is a one-line error."""
-    try:
-        shape = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        shape = ()
-    if not shape or any(size < 1 for size in shape):
-        raise ConfigError(
-            f"--input-shape {text!r} is not a shape: give positive sizes separated by commas, "
-            "e.g. 3,32,32"
-        )
-    return shape
+    payload = {**described.to_dict(), "picture": picture}
+    print_payload(payload, as_json, lambda _: described_lines(described, picture))

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    user_errors,
-)
+from nasforge.cli.common import print_payload, user_errors
 from nasforge.cli.options import (
     DeviceOption,
     JsonOption,
     MovedSpaceOption,
     TrustSpaceCodeOption,
+    opt,
 )
 from nasforge.errors import ConfigError
+from nasforge.report.export_text import onnx_line
 
-__all__ = ["app", "onnx_line"]
+__all__ = ["app"]
 
 FORMATS = ("onnx",)
 
@@ -29,15 +28,15 @@ FORMATS = ("onnx",)
 @user_errors
 def export(
     model_dir: Annotated[Path, typer.Argument(help="A folder saved by search, train or oneshot.")],
-    format: Annotated[str, typer.Option("--format", help="Format to write: onnx.")] = "onnx",
+    format: Annotated[str, opt("Format to write: onnx.", "--format")] = "onnx",
     out: Annotated[
         Path | None,
-        typer.Option(help="File to write (default: MODEL_DIR/model.onnx).", show_default=False),
+        opt("File to write (default: MODEL_DIR/model.onnx).", show_default=False),
     ] = None,
     data: Annotated[
         Path | None,
-        typer.Option(
-            help="Check the export on these inputs, as predict takes them (.npz, .npy or "
+        opt(
+            "Check the export on these inputs, as predict takes them (.npz, .npy or "
             ".csv; a text model: a text file; an audio model: .wav files or a folder) instead "
             "of samples drawn around the saved mean.",
             show_default=False,
@@ -71,18 +70,4 @@ def export(
     result = export_onnx(
         loaded, out if out is not None else model_dir / "model.onnx", inputs=inputs
     )
-    payload = result.to_dict()
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    typer.echo(onnx_line(payload))
-
-
-def onnx_line(payload: dict[str, Any]) -> str:
-    return (
-        f"ONNX written to {payload['onnx']} (opset {payload['opset']}); checked in onnxruntime "
-        f"on {payload['checked_samples']} inputs: probabilities within "
-        f"{payload['max_probability_difference']:.2g} of PyTorch's (tolerance "
-        f"{payload['tolerance']:g}), same class for {100 * payload['same_predictions']:.0f}%; "
-        f"its inputs from raw ones: nasforge.export.onnx_inputs with {payload['preprocess']}"
-    )
+    print_payload(result.to_dict(), as_json, lambda payload: [onnx_line(payload)])

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    parse_options,
-    progress_bar,
-    user_errors,
-)
-from nasforge.cli.describe import parse_input_shape
-from nasforge.cli.options import (
-    DeviceOption,
-    JsonOption,
-    PrecisionOption,
-    SpaceOptions,
-)
+from nasforge.cli.common import print_payload, user_errors
+from nasforge.cli.options import DeviceOption, JsonOption, PrecisionOption, SpaceOptions, opt
 from nasforge.cli.task_options import DataOption
 from nasforge.errors import ConfigError
+from nasforge.report.progress import progress_bar
+from nasforge.run.setting_words import parse_coefficients, parse_input_shape, parse_options
 
 __all__ = ["app", "latency_app"]
 
@@ -33,32 +24,31 @@ latency_app = typer.Typer(
 )
 app.add_typer(latency_app, name="latency")
 
-TableOption = Annotated[Path, typer.Option("--table", help="The latency table (JSON).")]
+TableOption = Annotated[Path, opt("The latency table (JSON).", "--table")]
 
 
 @latency_app.command("build")
 @user_errors
 def build(
-    space: Annotated[str, typer.Option(help="The space (mobilenet).")] = "mobilenet",
+    space: Annotated[str, opt("The space (mobilenet).")] = "mobilenet",
     space_option: SpaceOptions = None,
-    input_shape: Annotated[str, typer.Option(help="Input shape C,H,W.")] = "3,32,32",
-    classes: Annotated[int, typer.Option(help="Classes of the output layer.")] = 10,
-    threads: Annotated[int, typer.Option(help="Torch threads to time at.")] = 1,
+    input_shape: Annotated[str, opt("Input shape C,H,W.")] = "3,32,32",
+    classes: Annotated[int, opt("Classes of the output layer.")] = 10,
+    threads: Annotated[int, opt("Torch threads to time at.")] = 1,
     device: DeviceOption = "auto",
     precision: PrecisionOption = "fp32",
-    repeats: Annotated[int, typer.Option(help="Runs of each block per round.")] = 10,
-    rounds: Annotated[int, typer.Option(help="Passes over all blocks; least time kept.")] = 3,
+    repeats: Annotated[int, opt("Runs of each block per round.")] = 10,
+    rounds: Annotated[int, opt("Passes over all blocks; least time kept.")] = 3,
     calibration: Annotated[
-        int, typer.Option(help="Whole networks timed to calibrate the sum (0: plain sum).")
+        int, opt("Whole networks timed to calibrate the sum (0: plain sum).")
     ] = 10,
-    out: Annotated[Path, typer.Option(help="Where to write the table.")] = Path(
-        "latency_table.json"
-    ),
+    out: Annotated[Path, opt("Where to write the table.")] = Path("latency_table.json"),
 ) -> None:
     """Time every block the space can hold at this input on --device, and save the table
     (it records the device and precision; check and searches refuse it elsewhere)."""
     from nasforge.device import resolve_settings
     from nasforge.measure.latency_table import build_latency_table
+    from nasforge.report.measure_text import latency_table_line
     from nasforge.space import make_space
 
     device, precision = resolve_settings(device, precision)
@@ -73,37 +63,26 @@ def build(
             precision=precision,
         )  # fmt: skip
     table.save(out)
-    typer.echo(
-        f"latency table of {len(table.entries)} blocks written to {out} in {table.seconds:.0f} s "
-        f"({threads} thread(s), {device}, {precision}); "
-        f"prediction = {table.offset:+.3f} ms + {table.scale:.3f} x sum"
-    )
+    typer.echo(latency_table_line(table, out, device, precision))
 
 
 @latency_app.command("check")
 @user_errors
 def check(
     table: TableOption = Path("latency_table.json"),
-    networks: Annotated[int, typer.Option(help="Random networks to measure.")] = 20,
-    seed: Annotated[int, typer.Option(help="Seed of the networks drawn.")] = 1,
+    networks: Annotated[int, opt("Random networks to measure.")] = 20,
+    seed: Annotated[int, opt("Seed of the networks drawn.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Measure random networks of the table's space and compare with its predictions."""
     from nasforge.measure.latency_table import LatencyTable, check_table
+    from nasforge.report.measure_text import latency_check_line
 
     loaded = LatencyTable.load(table)
     if networks < 2:
         raise ConfigError(f"--networks must be >= 2, not {networks}")
     report = check_table(loaded, networks=networks, seed=seed)
-    if as_json:
-        typer.echo(json.dumps(report.to_dict()))
-        return
-    typer.echo(
-        f"{networks} networks: Spearman {report.spearman:.3f}, mean absolute percentage error "
-        f"{report.mape:.1%} (plain sum of blocks: {report.sum_mape:.1%}); measured "
-        f"{min(report.measured_ms):.2f}-{max(report.measured_ms):.2f} ms at "
-        f"{loaded.machine['threads']} thread(s)"
-    )
+    print_payload(report.to_dict(), as_json, lambda _: [latency_check_line(report, loaded)])
 
 
 @latency_app.command("predict")
@@ -111,7 +90,7 @@ def check(
 def predict(
     arch: Annotated[str, typer.Argument(help="The architecture: text form or published name.")],
     table: TableOption = Path("latency_table.json"),
-    space: Annotated[str, typer.Option(help="The space of ARCH.")] = "mobilenet",
+    space: Annotated[str, opt("The space of ARCH.")] = "mobilenet",
     space_option: SpaceOptions = None,
 ) -> None:
     """Predict ARCH's batch-1 latency from the table (no network is built)."""
@@ -130,94 +109,39 @@ def scale(
     arch: Annotated[
         str, typer.Argument(help="Base architecture of the mobilenet space (text or name).")
     ] = "efficientnet-b0",
-    task: Annotated[str, typer.Option(help="Task to train on.")] = "digits",
+    task: Annotated[str, opt("Task to train on.")] = "digits",
     data: DataOption = None,
     space_option: SpaceOptions = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs of every point.")] = 3,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.05,
-    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
-    phi: Annotated[
-        list[int] | None, typer.Option(help="Compound coefficients to scale by (repeatable).")
-    ] = None,
+    epochs: Annotated[int, opt("Training epochs of every point.")] = 3,
+    lr: Annotated[float, opt("Learning rate.")] = 0.05,
+    batch_size: Annotated[int, opt("Batch size.")] = 64,
+    phi: Annotated[list[int] | None, opt("Compound coefficients to scale by (repeatable).")] = None,
     coefficients: Annotated[
         str | None,
-        typer.Option(
-            help="alpha,beta,gamma to scale with, skipping the grid search (the paper's: "
-            "1.2,1.1,1.15)."
+        opt(
+            "alpha,beta,gamma to scale with, skipping the grid search (the paper's: 1.2,1.1,1.15)."
         ),
     ] = None,
     grid_points: Annotated[
-        int, typer.Option(help="Grid points (alpha, beta, gamma) to train, closest to 2 first.")
+        int, opt("Grid points (alpha, beta, gamma) to train, closest to 2 first.")
     ] = 4,
     tolerance: Annotated[
-        float, typer.Option(help="Grid points keep |alpha * beta^2 * gamma^2 - 2| <= this.")
+        float, opt("Grid points keep |alpha * beta^2 * gamma^2 - 2| <= this.")
     ] = 0.1,
-    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
-    threads: Annotated[int | None, typer.Option(help="Torch threads for training.")] = None,
+    seed: Annotated[int, opt("Training seed.")] = 0,
+    threads: Annotated[int | None, opt("Torch threads for training.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """EfficientNet's compound scaling on a task: a grid search over (alpha, beta, gamma)
     at phi=1, then the base network scaled by each phi; accuracy, parameters, multiply-adds
     and latency of every point."""
-    from nasforge.run.compound_scaling import coefficient_grid, compound_scaling
-    from nasforge.run.setup import training_evaluator_factory
-    from nasforge.space import with_named_options
-    from nasforge.space.mobilenet import MobileNetSpace
+    from nasforge.run.compound_scaling import scale_on_task
 
-    given = _coefficients(coefficients) if coefficients is not None else None
-    if grid_points < 1:
-        raise ConfigError(f"--grid-points must be >= 1, not {grid_points}")
-    params = with_named_options(
-        "mobilenet", arch, parse_options(space_option or [], "space option")
-    )
-    space = MobileNetSpace(**params)
-    base_arch = space.parse(arch)
-    loaded, make_evaluator = training_evaluator_factory(
-        task, data, epochs=epochs, lr=lr, batch_size=batch_size, threads=threads, seed=seed
-    )
-    base_resolution = space.input_resolution(loaded.input_shape)
-    grid = None if given else coefficient_grid(tolerance=tolerance, limit=grid_points)
-
-    def progress(point: Any) -> None:
-        if not as_json:
-            typer.echo(_point_line(point), err=True)
-
-    report = compound_scaling(
-        space, base_arch, make_evaluator, base_resolution=base_resolution, grid=grid,
-        coefficients=given, phis=phi or [1, 2, 3], on_point=progress,
+    report = scale_on_task(
+        arch, parse_options(space_option or [], "space option"), task, data,
+        coefficients=parse_coefficients(coefficients) if coefficients is not None else None,
+        grid_points=grid_points, tolerance=tolerance, phis=phi or [1, 2, 3],
+        on_point=None if as_json else lambda point: typer.echo(point.summary(), err=True),
+        epochs=epochs, lr=lr, batch_size=batch_size, threads=threads, seed=seed,
     )  # fmt: skip
-    if as_json:
-        typer.echo(json.dumps(report.to_dict()))
-        return
-    a, b, g = report.coefficients
-    typer.echo(
-        f"scaled with alpha={a}, beta={b}, gamma={g} ({report.chosen_by}); base resolution "
-        f"{report.base_resolution}"
-    )
-    for point in report.points:
-        typer.echo(_point_line(point))
-
-
-def _point_line(point: Any) -> str:
-    metrics = point.metrics
-    accuracy = metrics.get("accuracy")
-    accuracy_text = f"{accuracy:.2f}" if accuracy is not None else point.status
-    return (
-        f"{point.step:<6} phi={point.phi} alpha={point.alpha} beta={point.beta} "
-        f"gamma={point.gamma} resolution={point.resolution}: accuracy {accuracy_text}, "
-        f"params {metrics.get('params', float('nan')):,.0f}, multiply-adds "
-        f"{metrics.get('flops', float('nan')):,.0f}, latency "
-        f"{metrics.get('latency_ms', float('nan')):.2f} ms"
-    )
-
-
-def _coefficients(text: str) -> tuple[float, float, float]:
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 3 or min(values) < 1.0:
-        raise ConfigError(
-            f"--coefficients takes alpha,beta,gamma, each >= 1 (e.g. 1.2,1.1,1.15), not {text!r}"
-        )
-    return values[0], values[1], values[2]
+    print_payload(report.to_dict(), as_json, lambda _: report.summary())

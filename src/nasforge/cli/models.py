@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +10,7 @@ from rich.console import Console
 
 from nasforge.cli import resume as _resume  # noqa: F401 (search and resume before train in --help)
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    parse_options,
-    print_task_notes,
-    stdout_console,
-    user_errors,
-)
+from nasforge.cli.common import echo_note, print_payload, user_errors
 from nasforge.cli.options import (
     OWN_SPACE_HELP,
     SPACE_NAMES,
@@ -26,97 +20,54 @@ from nasforge.cli.options import (
     OnnxOption,
     PrecisionOption,
     SpaceOptions,
+    ThreadsOption,
     TrustSpaceCodeOption,
+    opt,
 )
+from nasforge.cli.settings import Parsed, with_settings
 from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions
-from nasforge.errors import ConfigError
-from nasforge.run.final_model import save_retrained
+from nasforge.report.export_text import prediction_line, trained_lines
+from nasforge.run.setting_words import parse_options
+from nasforge.run.train_request import TrainRequest
+
+TRAIN_OPTIONS = {
+    "space": opt(f"Search space of ARCH: {SPACE_NAMES} (default: by the task's input). "
+                 + OWN_SPACE_HELP),
+    "space_params": Parsed(SpaceOptions, lambda given: parse_options(given or [], "space option")),
+    "epochs": opt("Training epochs."),
+    "lr": opt("Learning rate."),
+    "batch_size": opt("Batch size."),
+    "augment": opt("Random crop and flip for images."),
+    "threads": ThreadsOption,
+    "device": DeviceOption,
+    "precision": PrecisionOption,
+    "seed": opt("Seed of the initialization and data order."),
+    "out": opt("Folder to save the trained model in."),
+}  # fmt: skip
 
 
 @app.command()
 @user_errors
 @with_task_options(task_help=f"Task to train on: {TASKS}.")
+@with_settings(TrainRequest, TRAIN_OPTIONS, parameter="request")
 def train(
     arch: Annotated[str, typer.Argument(help="The architecture: NB201 string or Arch text.")],
     task_options: TaskOptions = TASK_OPTIONS,
-    space: Annotated[
-        str | None,
-        typer.Option(
-            help=f"Search space of ARCH: {SPACE_NAMES} (default: by the task's input). "
-            + OWN_SPACE_HELP
-        ),
-    ] = None,
-    space_option: SpaceOptions = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.05,
-    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
-    augment: Annotated[bool, typer.Option(help="Random crop and flip for images.")] = False,
-    threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
-    device: DeviceOption = "auto",
-    precision: PrecisionOption = "auto",
-    seed: Annotated[int, typer.Option(help="Seed of the initialization and data order.")] = 0,
-    out: Annotated[Path, typer.Option(help="Folder to save the trained model in.")] = Path(
-        "models/trained"
-    ),
+    request: TrainRequest = TrainRequest(),
     as_json: JsonOption = False,
     onnx: OnnxOption = False,
 ) -> None:
     """Train one architecture from scratch, report its test accuracy and save it."""
-    from nasforge.device import resolve_settings
-    from nasforge.evaluate.training import retrain
-    from nasforge.run.setup import task_training_evaluator
+    from nasforge.run.train_request import plan_train
 
-    device, precision = resolve_settings(device, precision)
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"output folder {out} exists and is not empty; choose another --out")
-    if onnx:
-        from nasforge.export.onnx import require_onnx
-
-        require_onnx()  # before training, not after
-    from nasforge.space import with_named_options
-
-    space_params = parse_options(space_option or [], what="space option")
-    if space is not None:
-        space_params = with_named_options(space, arch, space_params)
-    chosen_space, evaluator = task_training_evaluator(
-        task_options,
-        space,
-        space_params,
-        {},
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        augment=augment,
-        threads=threads,
-        seed=seed,
-        device=device,
-        precision=precision,
-    )
-    print_task_notes(getattr(evaluator, "task", None))
-    parsed = chosen_space.parse(arch)
+    plan = plan_train(arch, request, task_options, onnx=onnx, on_note=echo_note)
     if not as_json:
         Console(stderr=True).print(
-            f"Training {chosen_space.format(parsed)} for {epochs} epochs ..."
+            f"Training {plan.space.format(plan.arch)} for {request.epochs} epochs ..."
         )
-    retrained = retrain(evaluator, parsed, epochs)  # type: ignore[arg-type]
-    payload = save_retrained(chosen_space, parsed, evaluator, retrained, out)
-    if onnx:
-        from nasforge.export.onnx import export_beside
-
-        payload["onnx"] = export_beside(payload["model_dir"], trust_space_code=True).to_dict()
-    if as_json:
-        typer.echo(json.dumps(payload))
-        return
-    stdout_console().print(
-        f"{payload['arch']}: test accuracy [bold]{payload['test_accuracy']:.2f}%[/] "
-        f"after {payload['epochs']} epochs (valid {payload['valid_accuracy']:.2f}%); "
-        f"saved to {payload['model_dir']}"
-    )
-    if onnx:
-        from nasforge.cli.export import onnx_line
-
-        typer.echo(onnx_line(payload["onnx"]))
+    payload = plan.run(onnx=onnx)
+    print_payload(payload, as_json, trained_lines)
 
 
 @app.command()
@@ -125,23 +76,21 @@ def predict(
     model_dir: Annotated[Path, typer.Argument(help="A folder saved by search or train.")],
     data: Annotated[
         Path,
-        typer.Option(
-            help="Inputs: .npz (x or x_test), .npy or .csv; a text model: a UTF-8 text file, "
-            "one text a line (every line, a blank one is an empty text); an audio model: a "
-            ".wav file or a folder of them; an image model: a .png/.jpg file or a folder."
+        opt(
+            "Inputs: .npz (x or x_test), .npy or .csv; a text model: a UTF-8 text file, one "
+            "text a line (every line, a blank one is an empty text); an audio model: a .wav "
+            "file or a folder of them; an image model: a .png/.jpg file or a folder."
         ),
     ],
     label_column: Annotated[
-        str | None, typer.Option(help="Column to drop from a .csv before predicting.")
+        str | None, opt("Column to drop from a .csv before predicting.")
     ] = None,
-    proba: Annotated[
-        bool, typer.Option("--proba", help="Also give every class's probability.")
-    ] = False,
+    proba: Annotated[bool, opt("Also give every class's probability.", "--proba")] = False,
     top: Annotated[
         int | None,
-        typer.Option(
+        opt(
+            "Also give the K most likely classes with their probabilities.",
             "--top",
-            help="Also give the K most likely classes with their probabilities.",
             metavar="K",
             show_default=False,
         ),
@@ -167,36 +116,12 @@ def predict(
     from nasforge.export.predictions import check_top
 
     loaded = load_model(
-        model_dir,
-        space=space,
-        trust_space_code=trust_space_code,
-        device=device,
+        model_dir, space=space, trust_space_code=trust_space_code, device=device,
         precision=precision,
-    )
+    )  # fmt: skip
     if top is not None:
         check_top(top, loaded.num_classes)
-    predictions = loaded.predictions(data, label_column=label_column)
-    rows = predictions.rows(proba=proba, top=top)
-    if as_json:
-        payload = {
-            "model": str(model_dir),
-            "count": len(rows),
-            "predictions": predictions.labels,
-            "rows": rows,
-        }
-        typer.echo(json.dumps(payload))
-        return
-    for row in rows:
-        typer.echo(prediction_line(row))
-
-
-def prediction_line(row: dict[str, object]) -> str:
-    """NAME, LABEL, then the top classes and every class's probability, tab-separated."""
-    fields = [str(row["input"]), str(row["label"])]
-    top = row.get("top")
-    if isinstance(top, list):
-        fields.append(" ".join(f"{t['label']}={t['probability']:.4f}" for t in top))
-    probabilities = row.get("probabilities")
-    if isinstance(probabilities, dict):
-        fields.append(" ".join(f"{c}={p:.4f}" for c, p in probabilities.items()))
-    return "\t".join(fields)
+    payload = loaded.predictions(data, label_column=label_column).to_dict(
+        str(model_dir), proba=proba, top=top
+    )
+    print_payload(payload, as_json, lambda p: [prediction_line(row) for row in p["rows"]])

@@ -8,14 +8,9 @@ from typing import Annotated
 import typer
 
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    user_errors,
-)
-from nasforge.cli.options import (
-    DEFAULT_STORE,
-    NameOption,
-    StoreOption,
-)
+from nasforge.cli.common import user_errors
+from nasforge.cli.options import DEFAULT_STORE, NameOption, StoreOption, opt
+from nasforge.run.storage import Store
 
 __all__ = ["app"]
 
@@ -27,17 +22,16 @@ def report(
     name: NameOption = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="HTML file to write (default: NAME.html).", show_default=False),
+        opt("HTML file to write (default: NAME.html).", show_default=False),
     ] = None,
 ) -> None:
     """Write one self-contained HTML file (no network request) that shows an experiment:
     settings, best so far, leaderboard, the winner drawn, Pareto front, decision importance,
     learning curves, one-shot weights and every trial."""
-    from nasforge.cli.common import open_existing, pick_name
     from nasforge.report.html import write_report
 
-    with open_existing(store) as journal:
-        chosen = pick_name(journal, name)
+    with Store.existing(store) as journal:
+        chosen = journal.pick_name(name)
         journal.experiment(chosen)
     written = write_report(store, chosen, out if out is not None else Path(f"{chosen}.html"))
     typer.echo(f"report of {chosen!r} written to {written}")
@@ -47,18 +41,17 @@ def report(
 @user_errors
 def dashboard(
     store: StoreOption = Path(DEFAULT_STORE),
-    port: Annotated[int, typer.Option(help="Port to serve on (0: a free one).")] = 8080,
+    port: Annotated[int, opt("Port to serve on (0: a free one).")] = 8080,
     host: Annotated[
         str,
-        typer.Option(help="Address to bind: 127.0.0.1 serves this machine only."),
+        opt("Address to bind: 127.0.0.1 serves this machine only."),
     ] = "127.0.0.1",
 ) -> None:
     """Serve a live, read-only view of a store in the browser: its experiments, their
     progress, and each one's report, updating while a search writes to the store."""
-    from nasforge.cli.common import open_existing
     from nasforge.report.dashboard import make_dashboard
 
-    open_existing(store).close()  # a missing store: the usual one-line error
+    Store.existing(store).close()  # a missing store: the usual one-line error
     server = make_dashboard(store, host=host, port=port)
     typer.echo(f"nasforge dashboard of {store} on {server.url} (Ctrl-C stops it)")
     try:

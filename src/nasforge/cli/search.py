@@ -2,72 +2,122 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-import typer
-
 from nasforge.cli.app import app
-from nasforge.cli.common import (
-    echo_err,
-    echo_note,
-    parse_hyperparameters,
-    parse_options,
-    progress_bar,
-    user_errors,
-)
+from nasforge.cli.common import echo_err, echo_note, user_errors
 from nasforge.cli.options import (
-    DEFAULT_STORE,
+    BENCHMARK_DATASETS,
+    HYPERPARAMETER_NAMES,
+    OWN_SPACE_HELP,
+    SPACE_NAMES,
+    STRATEGY_NAMES,
     BenchmarkOption,
     DeviceOption,
-    ExecutorOption,
-    FinalEpochsOption,
-    GpusPerTrialOption,
-    HyperparameterOptions,
     JsonOption,
     OnnxOption,
     PrecisionOption,
-    RayAddressOption,
     SpaceOptions,
     StoreOption,
-    TopOption,
-    WinnerFolderOption,
-    WorkersOption,
+    ThreadsOption,
+    opt,
 )
 from nasforge.cli.run_output import run_and_report
-from nasforge.cli.search_options import (
-    BenchmarkDirOption,
-    BudgetOption,
-    ConstraintOption,
-    CostColumnOption,
-    DatasetOption,
-    DecisionsOption,
-    EnsembleOption,
-    EnsembleSelectionOption,
-    EpochsBudgetOption,
-    EvaluatorOption,
-    FidelityOption,
-    LatencyTableOption,
-    NameOption,
-    ObjectiveOption,
-    OptionOption,
-    ReportOption,
-    SimulatedSecondsOption,
-    SpaceOption,
-    StrategyOption,
-    TableOption,
-    TimeLimitOption,
-    UnorderedOption,
-    WallSecondsOption,
-    WarmStartFromOption,
-    WarmStartOption,
-    WarmStartSampleOption,
-    WarmStartTopOption,
-)
+from nasforge.cli.settings import Parsed, with_settings
 from nasforge.cli.task_options import TASK_OPTIONS, TASKS, with_task_options
 from nasforge.data.task_options import TaskOptions
-from nasforge.errors import ConfigError
-from nasforge.run.search_finish import Finish
+from nasforge.report.progress import progress_bar
+from nasforge.run.search_request import SearchRequest
+from nasforge.run.search_setup import DEFAULT_BENCHMARK_BUDGET, DEFAULT_TRAIN_BUDGET
+from nasforge.run.setting_words import parse_hyperparameters, parse_options
+
+SEARCH_OPTIONS = {
+    "space": opt(f"Search space: {SPACE_NAMES} (default: nb201 for images, conv1d for sequences, "
+                 f"textconv for texts, mlp for tables). {OWN_SPACE_HELP}"),
+    "space_params": Parsed(SpaceOptions, lambda given: parse_options(given or [], "space option")),
+    "hyperparameters": Parsed(
+        Annotated[list[str] | None, opt(f"Search a hyperparameter too: lr=0.01,0.1 "
+                                        f"({HYPERPARAMETER_NAMES}).", "--hp")],
+        lambda hp: parse_hyperparameters(hp or []),
+    ),
+    "strategy": opt(f"Search strategy: {STRATEGY_NAMES}."),
+    "strategy_options": Parsed(
+        Annotated[list[str] | None, opt("Strategy option KEY=VALUE (repeatable).", "--option",
+                                        "-o")],
+        lambda given: parse_options(given or []),
+    ),
+    "budget": opt(f"Architectures to evaluate (default {DEFAULT_TRAIN_BUDGET} trained, "
+                  f"{DEFAULT_BENCHMARK_BUDGET} benchmark queries)."),
+    "epochs": opt("Training epochs per candidate."),
+    "final_epochs": opt("Epochs to retrain the winner (0: do not retrain)."),
+    "time_limit": opt("Seconds one candidate may train before it fails."),
+    "lr": opt("Learning rate (unless searched with --hp)."),
+    "batch_size": opt("Batch size (unless searched with --hp)."),
+    "augment": opt("Random crop and flip for images."),
+    "threads": ThreadsOption,
+    "device": DeviceOption,
+    "precision": PrecisionOption,
+    "out": opt("Folder for the retrained winner (default: models/NAME)."),
+    "benchmark": BenchmarkOption,
+    "evaluator": opt("train, benchmark, auto (benchmark if --benchmark is given), or nb301 "
+                     "(--space darts on the NAS-Bench-301 surrogate in folder --benchmark)."),
+    "dataset": opt(f"Benchmark dataset: {BENCHMARK_DATASETS}."),
+    "fidelity": opt("Benchmark training epochs: 12 or 200 (default), 1-98 for nb301 (98)."),
+    "simulated_seconds": opt("Also stop after this much simulated training time."),
+    "wall_seconds": opt("Also stop after this much wall-clock time."),
+    "epochs_budget": opt("Also stop after this many training epochs in all (a continued trial "
+                         "pays only for its new epochs): the fair budget for multi-fidelity "
+                         "schedulers."),
+    "seed": opt("Seed: the same seed gives the same trials."),
+    "objective": opt("Metric to optimize, NAME:max or NAME:min (default: validation "
+                     "accuracy); repeat for a multi-objective search."),
+    "constraint": opt("Hard limit NAME<=VALUE or NAME>=VALUE (repeatable)."),
+    "store": StoreOption,
+    "name": opt("Experiment name (default: SPACE-STRATEGY-seedN)."),
+    "top": opt("Rows in the leaderboard."),
+    "onnx": OnnxOption,
+    "warm_start": opt("Evaluate first the best archs of a random sample by this zero-cost "
+                      "proxy, e.g. synflow (repeatable: ranked by the average rank).",
+                      "--warm-start", metavar="PROXY"),
+    "latency_table": opt("A latency table (nasforge latency build) for this space and task: "
+                         "every candidate gets latency_ms_predicted, which objectives and "
+                         "constraints may use."),
+    "warm_start_from": opt("Transfer: start from finished experiment NAME of store file STORE, "
+                           "a search of the same space on another task: its best archs are "
+                           "evaluated first (--warm-start-top of them) and all its trials "
+                           "inform the strategy's model.", "--warm-start-from",
+                           metavar="STORE:NAME"),
+    "warm_start_sample": opt("Random architectures the warm start scores."),
+    "warm_start_top": opt("Best-scoring architectures the warm start seeds the search with."),
+    "workers": opt("Evaluations at once (default: one per core when candidates are trained, "
+                   "else 1). A seed repeats its trials with any number (unless --unordered).",
+                   "--workers", show_default=False),
+    "executor": opt("Where trials run: local (processes here) or ray (a Ray cluster).",
+                    "--executor"),
+    "ray_address": opt("Ray cluster to join, HOST:PORT (default: start a local Ray instance).",
+                       "--ray-address", show_default=False),
+    "gpus_per_trial": opt("With --executor ray: GPUs Ray reserves for each trial (fractions "
+                          "share one, e.g. 0.5); trials then train on cuda.", "--gpus-per-trial"),
+    "table": opt("Search the rows of this table (CSV) instead: name its --decisions and "
+                 "--objective columns."),
+    "decisions": opt("With --table: the decision columns, COL[,COL...] (empty cell: inactive)."),
+    "report": opt("With --table: columns to show beside the objectives, never chosen by."),
+    "cost_column": opt("With --table: the column holding each row's cost in seconds."),
+    "benchmark_dir": opt("Folder of the shared benchmarks, for --benchmark "
+                         "hwgpt-s|hwgpt-m|hwgpt-l (default: $NASFORGE_BENCHMARKS)."),
+    "ensemble": opt("Retrain this many of the best distinct architectures and save their "
+                    "ensemble (averaged probabilities) as the model (1: the winner alone)."),
+    "ensemble_selection": opt("How --ensemble chooses members: top (the best K by validation) "
+                              "or forward (retrain the best 2K, add the one that most lowers "
+                              "the ensemble's validation loss, K times; Neural Ensemble "
+                              "Search)."),
+    "unordered": opt("With several workers, tell the strategy each result as it arrives: "
+                     "faster, but the trials then depend on timing (default: in trial order, "
+                     "so that a seed repeats its trials). Kept by resume.", "--unordered"),
+}  # fmt: skip
+"""The options of `SearchRequest`, in the order of ``nasforge search --help``."""
+SEARCH_REQUEST = SearchRequest()
+"""The default of the ``request`` parameter, which `with_settings` fills."""
 
 
 @app.command()
@@ -76,56 +126,11 @@ from nasforge.run.search_finish import Finish
     task_help=f"Task to train on: {TASKS}.",
     label_help="Label column of a csv task, or of a text task's table.",
 )
+@with_settings(SearchRequest, SEARCH_OPTIONS, parameter="request")
 def search(
     task_options: TaskOptions = TASK_OPTIONS,
-    space: SpaceOption = None,
-    space_option: SpaceOptions = None,
-    hp: HyperparameterOptions = None,
-    strategy: StrategyOption = "evolution",
-    option: OptionOption = None,
-    budget: BudgetOption = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 10,
-    final_epochs: FinalEpochsOption = 30,
-    time_limit: TimeLimitOption = 120.0,
-    lr: Annotated[float, typer.Option(help="Learning rate (unless searched with --hp).")] = 0.05,
-    batch_size: Annotated[int, typer.Option(help="Batch size (unless searched with --hp).")] = 64,
-    augment: Annotated[bool, typer.Option(help="Random crop and flip for images.")] = False,
-    threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's).")] = None,
-    device: DeviceOption = "auto",
-    precision: PrecisionOption = "auto",
-    out: WinnerFolderOption = None,
-    benchmark: BenchmarkOption = None,
-    evaluator: EvaluatorOption = "auto",
-    dataset: DatasetOption = "cifar10",
-    fidelity: FidelityOption = None,
-    simulated_seconds: SimulatedSecondsOption = None,
-    wall_seconds: WallSecondsOption = None,
-    epochs_budget: EpochsBudgetOption = None,
-    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same trials.")] = 0,
-    objective: ObjectiveOption = None,
-    constraint: ConstraintOption = None,
-    store: StoreOption = Path(DEFAULT_STORE),
-    name: NameOption = None,
-    top: TopOption = 10,
+    request: SearchRequest = SEARCH_REQUEST,
     as_json: JsonOption = False,
-    onnx: OnnxOption = False,
-    warm_start: WarmStartOption = None,
-    latency_table: LatencyTableOption = None,
-    warm_start_from: WarmStartFromOption = None,
-    warm_start_sample: WarmStartSampleOption = 1000,
-    warm_start_top: WarmStartTopOption = 10,
-    workers: WorkersOption = None,
-    executor: ExecutorOption = "local",
-    ray_address: RayAddressOption = None,
-    gpus_per_trial: GpusPerTrialOption = 0.0,
-    table: TableOption = None,
-    decisions: DecisionsOption = None,
-    report: ReportOption = None,
-    cost_column: CostColumnOption = None,
-    benchmark_dir: BenchmarkDirOption = None,
-    ensemble: EnsembleOption = 1,
-    ensemble_selection: EnsembleSelectionOption = "top",
-    unordered: UnorderedOption = False,
 ) -> None:
     """Search for the best architecture; by default train candidates on the digits task.
 
@@ -134,116 +139,13 @@ def search(
     With --warm-start the search first evaluates the archs a zero-cost proxy likes best.
     With --warm-start-from it starts from a finished search of the same space on another task.
     """
-    from nasforge.device import ray_gpu_settings, resolve_settings
-    from nasforge.objective import Constraint, Objective
-    from nasforge.run.budget import Budget
-    from nasforge.run.experiment import check_objectives
-    from nasforge.run.new_experiment import ExecutorSettings, experiment_name, new_experiment
-    from nasforge.run.search_setup import (
-        EvaluatorChoice,
-        TableSettings,
-        TrainingSettings,
-        check_search_ensemble,
-        scheduler_options,
-        search_parts,
-    )
-    from nasforge.run.settings import search_settings
+    from nasforge.run.search_request import plan_search
     from nasforge.run.storage import Store
-    from nasforge.run.warm_starts import proxy_warm_started, transferred
-    from nasforge.strategy import make_strategy
 
-    settings_of = ray_gpu_settings if gpus_per_trial > 0 else resolve_settings
-    device, precision = settings_of(device, precision)
-    choice = EvaluatorChoice(evaluator, benchmark, table)
-    running = ExecutorSettings(executor, workers, threads, ray_address, gpus_per_trial)
-    running.check()
-    limits = Budget(
-        queries=choice.default_budget() if budget is None else budget,
-        simulated_seconds=simulated_seconds,
-        wall_seconds=wall_seconds,
-        epochs=epochs_budget,
-    )
-    goals = [Objective.parse(text) for text in objective] if objective else None
-    check_search_ensemble(
-        ensemble,
-        ensemble_selection,
-        trains=not choice.looks_up,
-        final_epochs=final_epochs,
-        queries=limits.queries,
-        objectives=len(goals or ()),
-    )
-    limits_on_metrics = [Constraint.parse(text) for text in constraint or []]
-    training = TrainingSettings(
-        epochs, lr, batch_size, augment, threads, time_limit, seed, device, precision
-    )
-    training.latency_table, training.constraints = latency_table, limits_on_metrics
-    search_space, chosen_evaluator, goals = search_parts(
-        choice,
-        task=task_options,
-        space=space,
-        space_params=parse_options(space_option or [], what="space option"),
-        hyperparameters=parse_hyperparameters(hp or []),
-        goals=goals,
-        training=training,
-        tables=TableSettings(decisions, report, cost_column, benchmark_dir),
-        dataset=dataset,
-        fidelity=fidelity,
-        on_note=echo_note,
-    )
-    if not choice.looks_up and final_epochs < 0:
-        raise ConfigError(f"--final-epochs must be >= 0, not {final_epochs}")
-    options = scheduler_options(strategy, parse_options(option or []), choice, epochs)
-    chosen = make_strategy(strategy, search_space, seed=seed, **options)
-    check_objectives(chosen, chosen_evaluator, goals, limits_on_metrics)
-    if warm_start and warm_start_from:
-        raise ConfigError("choose --warm-start (a zero-cost proxy) or --warm-start-from, not both")
-    if warm_start_from:
-        chosen = transferred(
-            warm_start_from,
-            strategy,
-            options,
-            search_space,
-            top=warm_start_top,
-            seed=seed,
-            on_note=echo_err,
-        )
-    if warm_start:
+    plan = plan_search(request, task_options, on_note=echo_note, on_line=echo_err)
+    if request.warm_start:
         with progress_bar("warm start") as show:
-            chosen = proxy_warm_started(
-                strategy,
-                options,
-                search_space,
-                chosen_evaluator,
-                warm_start,
-                sample=warm_start_sample,
-                top=warm_start_top,
-                seed=seed,
-                on_progress=show,
-                on_note=echo_err,
-            )
-    with Store(store) as journal:
-        named = experiment_name(
-            journal,
-            name,
-            space=search_space,
-            strategy=strategy,
-            seed=seed,
-            evaluator=chosen_evaluator,
-            on_note=echo_err,
-        )
-        winner_folder = out or Path("models") / named
-        finish = Finish(final_epochs, winner_folder, onnx, ensemble, ensemble_selection)
-        experiment = new_experiment(
-            journal,
-            named,
-            search_space,
-            chosen,
-            chosen_evaluator,
-            budget=limits,
-            objective=goals,
-            constraints=limits_on_metrics,
-            executor=running,
-            settings=search_settings(finish, running, top=top),
-            ordered=not unordered,
-        )
-        run_and_report(experiment, journal, finish, top=top, as_json=as_json)
+            plan.warm_start(on_progress=show, on_line=echo_err)
+    with Store(request.store) as journal:
+        experiment, finish = plan.experiment(journal, on_line=echo_err)
+        run_and_report(experiment, journal, finish, top=request.top, as_json=as_json)

@@ -7,18 +7,17 @@ options in its place (so they keep their position in ``--help``) and hands the c
 
 from __future__ import annotations
 
-import functools
-import inspect
+import typing
 from collections.abc import Callable
+from inspect import Parameter
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import typer
-
+from nasforge.cli.options import opt
+from nasforge.cli.settings import F, replace_parameter
 from nasforge.data.loaders import TASK_NAMES
 from nasforge.data.task_options import TaskOptions
 
-F = TypeVar("F", bound=Callable[..., Any])
 PARAMETER = "task_options"
 """The parameter of a command that receives the `TaskOptions`."""
 TASKS = ", ".join(TASK_NAMES)
@@ -29,123 +28,47 @@ TASK_OPTIONS = TaskOptions()
 
 DataOption = Annotated[
     Path | None,
-    typer.Option(
-        help="Data file or folder for the task (default: $NASFORGE_DATA).", show_default=False
-    ),
+    opt("Data file or folder for the task (default: $NASFORGE_DATA).", show_default=False),
 ]
 
 
-def _option(kind: Any, help: str, *names: str, show_default: bool = False) -> Any:
-    return Annotated[kind, typer.Option(*names, help=help, show_default=show_default)]
+LOADER_HELP = {
+    "test_data": "Text task: a file of test examples (else a stratified fifth of --data).",
+    "text_column": "Text task: the text column of a csv/tsv file (default text).",
+    "fine": "Text task in TREC lines: the 50 fine classes, not the 6 coarse.",
+    "max_length": "Text task: tokens kept per text (default: the longest, up to 256).",
+    "label_pattern": "Audio task: a regular expression whose first group is the label in a "
+    "file's name (FSDD: '^(\\d)_').",
+    "test_pattern": "Audio task: files whose name matches this regular expression are the test "
+    "set (FSDD's usual split: '_[0-4]\\.wav$').",
+    "spectrogram_image": "Audio task: one-channel images (1, bands, frames) for image spaces "
+    "(mobilenet, nb201) instead of sequences for conv1d.",
+    "group_column": "csv, text table, audio or image manifest: the column naming each "
+    "example's group (a speaker, a patient, a source); validation then takes whole groups, "
+    "unseen in training.",
+    "group_pattern": "Audio or images task: a regular expression whose first group is the "
+    "group in a file's name (FSDD's speaker: '^\\d_(\\[a-z]+)_'); validation then takes whole "
+    "groups.",
+    "image_size": "Images task: the side in pixels that every image is resized to (default 32).",
+    "loader_workers": "Images task: processes that decode batches while the model trains "
+    "(default 0: the training process decodes them).",
+    "skip_bad_files": "Images task: leave out image files that do not decode (with a note) "
+    "instead of stopping.",
+}
+"""The help of the text, audio, images and group options (`TaskOptions` fields)."""
 
 
-LOADER_OPTIONS: list[tuple[str, Any, Any]] = [
-    (
-        "test_data",
-        _option(
-            Path | None, "Text task: a file of test examples (else a stratified fifth of --data)."
-        ),
-        None,
-    ),
-    (
-        "text_column",
-        _option(str | None, "Text task: the text column of a csv/tsv file (default text)."),
-        None,
-    ),
-    (
-        "fine",
-        _option(
-            bool,
-            "Text task in TREC lines: the 50 fine classes, not the 6 coarse.",
-            "--fine",
-            show_default=True,
-        ),
-        False,
-    ),
-    (
-        "max_length",
-        _option(int | None, "Text task: tokens kept per text (default: the longest, up to 256)."),
-        None,
-    ),
-    (
-        "label_pattern",
-        _option(
-            str | None,
-            "Audio task: a regular expression whose first group is the label in a file's "
-            "name (FSDD: '^(\\d)_').",
-        ),
-        None,
-    ),
-    (
-        "test_pattern",
-        _option(
-            str | None,
-            "Audio task: files whose name matches this regular expression are the test set "
-            "(FSDD's usual split: '_[0-4]\\.wav$').",
-        ),
-        None,
-    ),
-    (
-        "spectrogram_image",
-        _option(
-            bool,
-            "Audio task: one-channel images (1, bands, frames) for image spaces (mobilenet, "
-            "nb201) instead of sequences for conv1d.",
-            "--spectrogram-image",
-            show_default=True,
-        ),
-        False,
-    ),
-    (
-        "group_column",
-        _option(
-            str | None,
-            "csv, text table, audio or image manifest: the column naming each example's group "
-            "(a speaker, a patient, a source); validation then takes whole groups, unseen in "
-            "training.",
-        ),
-        None,
-    ),
-    (
-        "group_pattern",
-        _option(
-            str | None,
-            "Audio or images task: a regular expression whose first group is the group in a "
-            "file's name (FSDD's speaker: '^\\d_(\\[a-z]+)_'); validation then takes whole "
-            "groups.",
-        ),
-        None,
-    ),
-    (
-        "image_size",
-        _option(
-            int | None,
-            "Images task: the side in pixels that every image is resized to (default 32).",
-        ),
-        None,
-    ),
-    (
-        "loader_workers",
-        _option(
-            int | None,
-            "Images task: processes that decode batches while the model trains (default 0: "
-            "the training process decodes them).",
-        ),
-        None,
-    ),
-    (
-        "skip_bad_files",
-        _option(
-            bool,
-            "Images task: leave out image files that do not decode (with a note) instead "
-            "of stopping.",
-            "--skip-bad-files",
-            show_default=True,
-        ),
-        False,
-    ),
-]
-"""The text, audio, images and group options: (parameter, annotation, default)."""
+def _loader_options() -> list[tuple[str, Any, Any]]:
+    """(parameter, annotation, default) of each `LOADER_HELP` option: typed and defaulted as
+    its `TaskOptions` field; a flag is named --NAME only (no --no-NAME)."""
+    hints = typing.get_type_hints(TaskOptions)
+    declared = []
+    for name, help in LOADER_HELP.items():
+        flag = hints[name] is bool
+        names = (f"--{name.replace('_', '-')}",) if flag else ()
+        option = opt(help, *names, show_default=flag)
+        declared.append((name, Annotated[hints[name], option], getattr(TASK_OPTIONS, name)))
+    return declared
 
 
 def with_task_options(
@@ -155,31 +78,16 @@ def with_task_options(
     (help `task_help`), --data, --label-column (help `label_help`) and, with `loaders`, the
     text, audio, images and group options; the command receives them as one `TaskOptions`."""
     declared: list[tuple[str, Any, Any]] = [
-        ("task", Annotated[str, typer.Option(help=task_help)], "digits"),
+        ("task", Annotated[str, opt(task_help)], "digits"),
         ("data", DataOption, None),
-        ("label_column", Annotated[str | None, typer.Option(help=label_help)], None),
-        *(LOADER_OPTIONS if loaders else []),
+        ("label_column", Annotated[str | None, opt(label_help)], None),
+        *(_loader_options() if loaders else []),
     ]
-    added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
-        for name, kind, default in declared
-    ]
+    added = [Parameter(name, Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+             for name, kind, default in declared]  # fmt: skip
 
-    def decorate(command: F) -> F:
-        signature = inspect.signature(command, eval_str=True)
-        params = list(signature.parameters.values())
-        at = [p.name for p in params].index(PARAMETER)
-        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
-        new = signature.replace(parameters=[*own[:at], *added, *own[at + 1 :]])
+    def build(given: dict[str, Any]) -> TaskOptions:
+        given["name"] = given.pop("task")
+        return TaskOptions(**given)
 
-        @functools.wraps(command)
-        def wrapper(**kwargs: Any) -> Any:
-            given = {name: kwargs.pop(name) for name, _, _ in declared}
-            given["name"] = given.pop("task")
-            return command(**kwargs, **{PARAMETER: TaskOptions(**given)})
-
-        wrapper.__signature__ = new  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in new.parameters.values()}
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+    return replace_parameter(PARAMETER, added, build)

@@ -82,3 +82,9 @@ class Predictions:
                 row["top"] = [{"label": lab, "probability": p} for lab, p in tops[i]]
             rows.append(row)
         return rows
+
+    def to_dict(self, model: str, *, proba: bool = False, top: int | None = None) -> dict[str, Any]:
+        """What ``nasforge predict --json`` prints: the model folder, the count, the labels
+        and the `rows`."""
+        rows = self.rows(proba=proba, top=top)
+        return {"model": model, "count": len(rows), "predictions": self.labels, "rows": rows}

@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nasforge.arch import Arch
@@ -50,6 +51,19 @@ class ScalingPoint:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line: the step, the coefficients, accuracy (or status), size and latency."""
+        metrics = self.metrics
+        accuracy = metrics.get("accuracy")
+        accuracy_text = f"{accuracy:.2f}" if accuracy is not None else self.status
+        return (
+            f"{self.step:<6} phi={self.phi} alpha={self.alpha} beta={self.beta} "
+            f"gamma={self.gamma} resolution={self.resolution}: accuracy {accuracy_text}, "
+            f"params {metrics.get('params', float('nan')):,.0f}, multiply-adds "
+            f"{metrics.get('flops', float('nan')):,.0f}, latency "
+            f"{metrics.get('latency_ms', float('nan')):.2f} ms"
+        )
+
 
 @dataclass(frozen=True)
 class ScalingReport:
@@ -69,6 +83,15 @@ class ScalingReport:
             "chosen_by": self.chosen_by,
             "points": [p.to_dict() for p in self.points],
         }
+
+    def summary(self) -> list[str]:
+        """The coefficients and how they were chosen, then one line a point."""
+        a, b, g = self.coefficients
+        return [
+            f"scaled with alpha={a}, beta={b}, gamma={g} ({self.chosen_by}); base resolution "
+            f"{self.base_resolution}",
+            *(point.summary() for point in self.points),
+        ]
 
 
 def coefficient_grid(
@@ -150,3 +173,40 @@ def compound_scaling(
             continue
         train("scaled", a, b, g, phi)
     return ScalingReport(metric, base_resolution, (a, b, g), chosen_by, points)
+
+
+def scale_on_task(
+    arch: str,
+    space_params: dict[str, Any],
+    task: str,
+    data: Path | None,
+    *,
+    coefficients: tuple[float, float, float] | None = None,
+    grid_points: int = 4,
+    tolerance: float = 0.1,
+    phis: Sequence[int] = (1, 2, 3),
+    on_point: Callable[[ScalingPoint], None] | None = None,
+    **training: Any,
+) -> ScalingReport:
+    """`compound_scaling` of `arch` (a mobilenet arch's text or published name) trained on
+    `task` with the `training` settings (epochs, lr, batch_size, threads, seed); the grid
+    holds the `grid_points` closest to 2 within `tolerance` unless `coefficients` are given."""
+    from nasforge.run.setup import training_evaluator_factory
+    from nasforge.space import with_named_options
+
+    if grid_points < 1:
+        raise ConfigError(f"--grid-points must be >= 1, not {grid_points}")
+    space = MobileNetSpace(**with_named_options("mobilenet", arch, space_params))
+    base_arch = space.parse(arch)
+    loaded, make_evaluator = training_evaluator_factory(task, data, **training)
+    grid = None if coefficients else coefficient_grid(tolerance=tolerance, limit=grid_points)
+    return compound_scaling(
+        space,
+        base_arch,
+        make_evaluator,
+        base_resolution=space.input_resolution(loaded.input_shape),
+        grid=grid,
+        coefficients=coefficients,
+        phis=phis,
+        on_point=on_point,
+    )

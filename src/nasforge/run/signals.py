@@ -47,6 +47,19 @@ class SearchInterrupted(KeyboardInterrupt):
         return f"nasforge resume{store}{name}"
 
 
+def interrupted_line(command: str, exc: KeyboardInterrupt) -> str:
+    """One line for a command stopped by SIGINT or SIGTERM: which, and how to go on."""
+    if isinstance(exc, SearchInterrupted):
+        return (
+            f"nasforge: {command} stopped by {signal.Signals(exc.signum).name}; finished trials "
+            f"are in the store, and the interrupted ones run again with: {exc.resume_hint()}"
+        )
+    return (
+        f"nasforge: {command} interrupted; finished trials are in the store "
+        "('nasforge resume' continues a search)"
+    )
+
+
 class StopSignals:
     """The state of the handlers: which signal came first, and what a second one does."""
 

@@ -87,6 +87,26 @@ class Store:
         ).fetchone()
         return None if row is None else experiment_from_row(row)
 
+    @classmethod
+    def existing(cls, path: str | Path) -> Store:
+        """The store at `path`, which must exist (else StoreError: "store not found")."""
+        if not Path(path).exists():
+            raise StoreError(f"store not found: {path}")
+        return cls(path)
+
+    def pick_name(self, name: str | None) -> str:
+        """`name`, or the only experiment's (StoreError where there are none or several)."""
+        if name is not None:
+            return name
+        names = [record.name for record in self.experiments()]
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise StoreError(f"store {self.path} holds no experiment")
+        raise StoreError(
+            f"store {self.path} holds several experiments; pick one with --name: {', '.join(names)}"
+        )
+
     def experiment(self, name: str) -> ExperimentRecord:
         record = self.get_experiment(name)
         if record is None:
