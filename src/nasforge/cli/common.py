@@ -39,6 +39,8 @@ def user_errors(command: F) -> F:
         except BrokenPipeError:
             quiet_stdout()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        except typer.Exit:
+            raise
         except Exception as exc:
             if debugging():
                 raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import typer
 from rich.console import Console
 
 from nasforge.cli.common import echo_err, print_payload, stdout_console
@@ -21,6 +22,7 @@ def run_and_report(
     from nasforge.report.console import leaderboard_table, pareto_table
     from nasforge.report.search_progress import search_progress
     from nasforge.run.search_finish import (
+        failure_line,
         finish_search,
         groups_line,
         search_summary,
@@ -50,3 +52,7 @@ def run_and_report(
         on_note=echo_err,
     )
     print_payload(payload, as_json, search_lines)
+    failed = failure_line(result)
+    if failed:
+        echo_err(failed)
+        raise typer.Exit(1)

@@ -146,3 +146,20 @@ def finish_search(
         model_dir = payload["final"]["model_dir"]
         payload["onnx"] = export_beside(model_dir, trust_space_code=True).to_dict()
     return payload
+
+
+def failure_line(result: Any) -> str | None:
+    """One line when a search evaluated trials and not one of them succeeded (every candidate
+    failed or diverged: nothing to retrain, save or report as best), naming the first error;
+    None otherwise. The CLI ends such a search with exit code 1."""
+    from nasforge.status import Status
+
+    evaluated = [t for t in result.trials if t.evaluated]
+    if not evaluated or any(t.status is Status.OK for t in evaluated):
+        return None
+    first = next((t for t in evaluated if t.error), evaluated[0])
+    reason = first.error or first.status.value
+    return (
+        f"every one of the {len(evaluated)} trials failed, so there is no best architecture; "
+        f"trial {first.number}: {reason}"
+    )
