@@ -38,7 +38,7 @@ TRAIN_OPTIONS = {
     "epochs": opt("Training epochs."),
     "lr": opt("Learning rate."),
     "batch_size": opt("Batch size."),
-    "augment": opt("Random crop and flip for images."),
+    "augment": opt("Random crop and flip for images; SpecAugment for audio."),
     "threads": ThreadsOption,
     "device": DeviceOption,
     "precision": PrecisionOption,

@@ -53,7 +53,7 @@ SEARCH_OPTIONS = {
     "time_limit": opt("Seconds one candidate may train before it fails."),
     "lr": opt("Learning rate (unless searched with --hp)."),
     "batch_size": opt("Batch size (unless searched with --hp)."),
-    "augment": opt("Random crop and flip for images."),
+    "augment": opt("Random crop and flip for images; SpecAugment for audio."),
     "threads": ThreadsOption,
     "device": DeviceOption,
     "precision": PrecisionOption,
