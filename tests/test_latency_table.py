@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from nasforge.cli import app
 from nasforge.errors import ConfigError
-from nasforge.measure.latency_table import LatencyTable, build_latency_table
+from nasforge.measure.latency_table import LatencyTable, build_latency_table, calibration_fit
 from nasforge.space import NB201Space, make_space
 from nasforge.space.mobilenet.latency import all_latency_units, latency_units
 
@@ -46,6 +46,15 @@ def test_table_holds_every_unit_and_predicts_calibrated_sums(table_file: Path) -
         assert table.unit_sum(space, arch) == pytest.approx(plain)
         assert table.predict(space, arch) == pytest.approx(table.offset + table.scale * plain)
     assert len(table.calibration) == 4 and table.scale > 0
+
+
+def test_calibration_keeps_a_fixed_overhead_and_never_a_negative_one() -> None:
+    # A clean line: its slope and overhead come back.
+    assert calibration_fit([1.0, 2.0, 4.0], [1.7, 2.9, 5.3]) == pytest.approx((1.2, 0.5))
+    # Three noisy networks whose least-squares line has offset -24.9 ms (fits of -9 and
+    # -21 ms were seen under load): the line through the origin instead, so no arch is
+    # predicted below zero.
+    assert calibration_fit([3.0, 3.2, 3.4], [2.0, 4.0, 5.6]) == pytest.approx((43 / 35, 0.0))
 
 
 def test_units_follow_the_strides() -> None:

@@ -309,12 +309,20 @@ def _calibrate(
         warmup=warmup, device=table.machine["device"], precision=table.machine["precision"],
     )  # fmt: skip
     table.calibration = list(zip(sums, measured, strict=True))
-    if count >= 3 and np.ptp(sums) > 0:
+    table.scale, table.offset = calibration_fit(sums, measured)
+
+
+def calibration_fit(sums: list[float], measured: list[float]) -> tuple[float, float]:
+    """``(scale, offset)`` of ``measured ~ offset + scale * sums`` by least squares, with
+    ``scale > 0`` and ``offset >= 0`` (a fixed overhead; a negative one, which a noisy fit
+    of a few networks can give, would predict small networks below zero): else the line
+    through the origin."""
+    if len(sums) >= 3 and np.ptp(sums) > 0:
         scale, offset = np.polyfit(sums, measured, 1)
-        if scale > 0:
-            table.scale, table.offset = float(scale), float(offset)
-            return
-    table.scale, table.offset = float(np.sum(measured) / np.sum(sums)), 0.0
+        if scale > 0 and offset >= 0:
+            return float(scale), float(offset)
+    x, y = np.asarray(sums, dtype=float), np.asarray(measured, dtype=float)
+    return float(np.dot(x, y) / np.dot(x, x)), 0.0
 
 
 def _mobilenet(space: SearchSpace) -> MobileNetSpace:

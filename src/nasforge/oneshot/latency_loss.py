@@ -73,12 +73,20 @@ class ExpectedLatency:
 
     def lowest(self, values: Mapping[str, Choice]) -> float:
         """The least latency the module choices can reach at the value choices ``values``."""
+        return min(self.lowest_per_activation(values))
+
+    def lowest_per_activation(self, values: Mapping[str, Choice]) -> list[float]:
+        """Per activation (in ``ACTIVATIONS`` order), the least latency the kernel and SE
+        choices can reach at ``values``. ``E[latency]`` is bilinear in the activation and
+        block probabilities, so gradient descent may settle at the best blocks of an
+        activation other than the fastest one: each such point is a local minimum."""
         fixed, blocks = self._terms(values)
-        per_activation = [
-            float(fixed[a]) + sum(float(b.latencies[a].min()) for b in blocks)
+        return [
+            self.table.offset
+            + self.table.scale
+            * (float(fixed[a]) + sum(float(b.latencies[a].min()) for b in blocks))
             for a in range(len(ACTIVATIONS))
         ]
-        return self.table.offset + self.table.scale * min(per_activation)
 
     def _terms(self, values: Mapping[str, Choice]) -> tuple[torch.Tensor, list[_BlockTerm]]:
         key = tuple(sorted((label, v) for label, v in values.items() if not _module(label)))
