@@ -101,14 +101,18 @@ def fsdd_key(result: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def fsdd_pending(
-    speakers: Sequence[str], size: dict[str, Any], done: Iterable[dict[str, Any]]
+    speakers: Sequence[str],
+    size: dict[str, Any],
+    done: Iterable[dict[str, Any]],
+    kinds: Sequence[bool] = (True, False),
 ) -> list[tuple[str, bool]]:
-    """The (speaker, groups) searches of ``size`` not yet in ``done``, grouped first."""
+    """The (speaker, groups) searches of ``size`` not yet in ``done``, grouped first;
+    ``kinds``: with groups (True), without (False) or both."""
     finished = {fsdd_key(r) for r in done}
     return [
         (speaker, groups)
         for speaker in speakers
-        for groups in (True, False)
+        for groups in kinds
         if fsdd_key({"speaker": speaker, "groups": groups, **size}) not in finished
     ]
 
@@ -225,7 +229,9 @@ def fsdd_part(args: argparse.Namespace) -> list[str]:
         "augment": audio_augmentation(args.augment, args.speaker_augment),
         "utterance_norm": args.utterance_norm,
     }
-    for speaker, groups in fsdd_pending(args.speakers, size, read_results(args.results)):
+    kinds = {"both": (True, False), "with": (True,), "without": (False,)}[args.groups]
+    pending = fsdd_pending(args.speakers, size, read_results(args.results), kinds)
+    for speaker, groups in pending:
         result = fsdd_search(args.data, speaker, groups, size, args)
         append_result(args.results, result)
         log(
@@ -288,6 +294,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--part", choices=("fsdd", "trec", "transformer"), required=True)
     parser.add_argument("--data", type=Path, default=None, help="FSDD recordings / TREC folder")
     parser.add_argument("--speakers", nargs="+", choices=SPEAKERS, default=list(SPEAKERS))
+    parser.add_argument(
+        "--groups", choices=("both", "with", "without"), default="both", help="fsdd searches"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="trec")
     parser.add_argument("--seed", type=int, default=0, help="fsdd, transformer")
     parser.add_argument("--budget", type=int, default=None, help="fsdd 100, trec 12")

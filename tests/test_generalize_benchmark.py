@@ -128,6 +128,10 @@ def test_augmentation_and_features_are_part_of_a_runs_size(
     generalize.append_result(path, result("theo", False, 63.0, 60.8, augment="specaugment"))
     done = generalize.read_results(path)
     assert generalize.fsdd_pending(["theo"], SIZE, done) == [("theo", False)]
+    assert generalize.fsdd_pending(["theo"], SIZE, done, kinds=(True,)) == []
+    assert generalize.fsdd_pending(["theo", "lucas"], SIZE, done, kinds=(True,)) == [
+        ("lucas", True)
+    ]
     augmented = {**SIZE, "augment": "specaugment"}
     assert generalize.fsdd_pending(["theo"], augmented, done) == [("theo", True)]
     normalized = {**SIZE, "utterance_norm": True}

@@ -12,8 +12,9 @@ from torch import nn
 
 from nasforge.data import make_task
 from nasforge.data.audio import LogMel
+from nasforge.data.task import Task
 from nasforge.training import TrainConfig, Trainer
-from nasforge.training.augment import augment_audio, augment_batch, spec_augment
+from nasforge.training.augment import augment_audio, augment_batch, default_augment, spec_augment
 from nasforge.training.hooks import TrainerHooks
 from nasforge.training.speaker_augment import (
     speaker_perturbation,
@@ -149,6 +150,34 @@ def test_the_trainer_warps_audio_with_speaker_augment(augment: bool, speaker: bo
         assert bands == {0, 20}  # some blanked by SpecAugment
     else:
         assert bands == {20}
+
+
+def _tone_task(audio: bool) -> Task:
+    x = np.zeros((96, 40, 101), np.float32)
+    x[:, 20, :] = 5.0
+    y = np.arange(96) % 2
+    task = make_task("tones", x, y, x[:8], y[:8], valid_fraction=0.25, normalize=False)
+    if audio:
+        preprocessing = {"kind": "audio", "sample_rate": RATE, "samples": RATE, "n_mels": 40}
+        task = task.with_preprocessing(preprocessing)
+    return task
+
+
+@pytest.mark.parametrize("augment", [None, True, False])
+def test_audio_is_augmented_by_default_and_other_inputs_are_not(augment: bool | None) -> None:
+    """``TrainConfig.augment=None`` (the default, and the CLI's without --augment or
+    --no-augment): SpecAugment on log-mel sequences, nothing on other inputs."""
+    seen = {}
+    for audio in (True, False):
+        task = _tone_task(audio)
+        assert default_augment(task) is audio
+        probe = Batches()
+        config = TrainConfig(epochs=1, batch_size=32, augment=augment, threads=1, device="cpu")
+        Trainer(config, hooks=[probe]).fit(nn.Sequential(nn.Flatten(), nn.Linear(4040, 2)), task)
+        seen[audio] = set(peak_band(torch.cat(probe.seen)).tolist())
+    assert seen[True] == ({20} if augment is False else {0, 20})  # some bands blanked
+    assert seen[False] == {20}  # a plain (n, 40, 101) array is not audio: never masked
+    assert TrainConfig().augment is None
 
 
 def test_with_the_tasks_band_stats_silence_stays_silence() -> None:

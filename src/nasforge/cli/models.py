@@ -38,7 +38,10 @@ TRAIN_OPTIONS = {
     "epochs": opt("Training epochs."),
     "lr": opt("Learning rate."),
     "batch_size": opt("Batch size."),
-    "augment": opt("Random crop and flip for images; SpecAugment for audio."),
+    "augment": opt(
+        "Random crop and flip for images; SpecAugment for audio. Default: on for audio "
+        "(log-mel sequences), off otherwise."
+    ),
     "threads": ThreadsOption,
     "device": DeviceOption,
     "precision": PrecisionOption,

@@ -53,7 +53,10 @@ SEARCH_OPTIONS = {
     "time_limit": opt("Seconds one candidate may train before it fails."),
     "lr": opt("Learning rate (unless searched with --hp)."),
     "batch_size": opt("Batch size (unless searched with --hp)."),
-    "augment": opt("Random crop and flip for images; SpecAugment for audio."),
+    "augment": opt(
+        "Random crop and flip for images; SpecAugment for audio. Default: on for audio "
+        "(log-mel sequences), off otherwise."
+    ),
     "threads": ThreadsOption,
     "device": DeviceOption,
     "precision": PrecisionOption,

@@ -50,7 +50,7 @@ class SearchRequest:
     time_limit: float | None = 120.0
     lr: float = 0.05
     batch_size: int = 64
-    augment: bool = False
+    augment: bool | None = None
     threads: int | None = None
     device: str = "auto"
     precision: str = "auto"

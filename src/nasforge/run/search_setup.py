@@ -74,7 +74,7 @@ class TrainingSettings:
     epochs: int = 10
     lr: float = 0.05
     batch_size: int = 64
-    augment: bool = False
+    augment: bool | None = None
     threads: int | None = None
     time_limit: float | None = 120.0
     seed: int = 0

@@ -28,7 +28,7 @@ class TrainRequest:
     epochs: int = 30
     lr: float = 0.05
     batch_size: int = 64
-    augment: bool = False
+    augment: bool | None = None
     threads: int | None = None
     device: str = "auto"
     precision: str = "auto"

@@ -64,6 +64,13 @@ def band_stats(task: Task) -> BandStats | None:
     return torch.from_numpy(task.mean.copy()), torch.from_numpy(task.std.copy())
 
 
+def default_augment(task: Task) -> bool:
+    """What ``TrainConfig.augment=None`` (the default) means for ``task``: SpecAugment for
+    log-mel sequences (held-out speakers of FSDD: docs/benchmarks.md), nothing for other
+    tasks (images keep crops and flips opt-in, as do spectrograms loaded as images)."""
+    return band_stats(task) is not None
+
+
 def is_audio(task: Task) -> bool:
     """Whether ``task`` holds log-mel spectrograms (which ``augment`` masks)."""
     return task.preprocessing is not None and task.preprocessing.get("kind") == "audio"

@@ -22,6 +22,7 @@ class TrainConfig:
     ``optimizer`` is ``"sgd"`` (Nesterov momentum 0.9) or ``"adamw"``; ``cosine`` anneals the
     learning rate per step to ``eta_min`` (0 by default; DARTS and GDAS anneal to 0.001, as
     torch's ``CosineAnnealingLR(optimizer, epochs, eta_min)``) over ``epochs``. ``augment``
+    (``None``, the default: on for audio tasks' log-mel sequences only, `default_augment`)
     randomly crops (zero padding of 1/8 of the size) and flips images at least 16 pixels
     high, and masks one band of frequencies and one span of time of an audio task's log-mel
     spectrograms (SpecAugment: up to a fifth of each, at most 8 bands and 20 frames); other
@@ -52,7 +53,7 @@ class TrainConfig:
     eta_min: float = 0.0
     grad_clip: float | None = 5.0
     early_stopping_patience: int | None = None
-    augment: bool = False
+    augment: bool | None = None
     speaker_augment: bool = False
     threads: int | None = None
     seed: int = 0

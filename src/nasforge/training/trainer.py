@@ -43,7 +43,13 @@ from nasforge.device import (
     resolve_precision,
 )
 from nasforge.status import Status
-from nasforge.training.augment import BandStats, augment_audio, band_stats, crop_and_flip
+from nasforge.training.augment import (
+    BandStats,
+    augment_audio,
+    band_stats,
+    crop_and_flip,
+    default_augment,
+)
 from nasforge.training.batches import EpochBatches, ShuffledTensors, split_batches
 from nasforge.training.config import TrainConfig
 from nasforge.training.hooks import TrainerHooks
@@ -140,8 +146,9 @@ class Trainer:
                 self._tensor(task.x_valid, torch.float32), y_valid, cfg.eval_batch_size
             )
         self._params = list(model.parameters())
-        self._augment = cfg.augment and len(shape) == 3 and shape[1] >= 16
-        self._band_stats = band_stats(task) if cfg.augment else None
+        augment = default_augment(task) if cfg.augment is None else cfg.augment
+        self._augment = augment and len(shape) == 3 and shape[1] >= 16
+        self._band_stats = band_stats(task) if augment else None
         self._audio_augment = self._band_stats is not None
         steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
         optimizer = self.optimizer = self._optimizer(model)
