@@ -16,7 +16,10 @@ Parts (``--part``):
   search is appended to ``--results``; a rerun skips the searches already there (same speaker,
   groups, size, augmentation, features and seed), so a stopped run resumes. ``--utterance-norm``
   loads the task with ``utterance_norm`` (`nasforge.data.audio`: each recording's log-mels
-  normalized over its own frames).
+  normalized over its own frames). ``--groups with|without`` runs only the searches with
+  (or without) groups. ``--augment`` is what ``nasforge search`` does by default on audio
+  since SpecAugment became the audio default; without it the runs are unaugmented
+  (``augment: none``), as the results before that change were.
   Prints a table per speaker, the mean and the worst, beside the issue's
   logistic-regression figures.
 - ``trec``: `ensemble_trec.one_seed` for each of ``--seeds`` (K = 1, 3, 5, top-K and forward
