@@ -126,16 +126,21 @@ class Batches(TrainerHooks):
         self.seen.append(x.detach().clone())
 
 
-@pytest.mark.parametrize(("augment", "speaker"), [(False, False), (True, False), (True, True)])
-def test_the_trainer_warps_audio_with_speaker_augment(augment: bool, speaker: bool) -> None:
-    # one bright band per example: SpecAugment can only blank it, VTLP moves it
+def _tone_task(audio: bool) -> Task:
+    """One bright band (20) per example: SpecAugment can only blank it, VTLP moves it."""
     x = np.zeros((96, 40, 101), np.float32)
     x[:, 20, :] = 5.0
     y = np.arange(96) % 2
     task = make_task("tones", x, y, x[:8], y[:8], valid_fraction=0.25, normalize=False)
-    task = task.with_preprocessing(
-        {"kind": "audio", "sample_rate": RATE, "samples": RATE, "n_mels": 40}
-    )
+    if audio:
+        preprocessing = {"kind": "audio", "sample_rate": RATE, "samples": RATE, "n_mels": 40}
+        task = task.with_preprocessing(preprocessing)
+    return task
+
+
+@pytest.mark.parametrize(("augment", "speaker"), [(False, False), (True, False), (True, True)])
+def test_the_trainer_warps_audio_with_speaker_augment(augment: bool, speaker: bool) -> None:
+    task = _tone_task(audio=True)
     model = nn.Sequential(nn.Flatten(), nn.Linear(40 * 101, 2))
     probe = Batches()
     config = TrainConfig(
@@ -150,17 +155,6 @@ def test_the_trainer_warps_audio_with_speaker_augment(augment: bool, speaker: bo
         assert bands == {0, 20}  # some blanked by SpecAugment
     else:
         assert bands == {20}
-
-
-def _tone_task(audio: bool) -> Task:
-    x = np.zeros((96, 40, 101), np.float32)
-    x[:, 20, :] = 5.0
-    y = np.arange(96) % 2
-    task = make_task("tones", x, y, x[:8], y[:8], valid_fraction=0.25, normalize=False)
-    if audio:
-        preprocessing = {"kind": "audio", "sample_rate": RATE, "samples": RATE, "n_mels": 40}
-        task = task.with_preprocessing(preprocessing)
-    return task
 
 
 @pytest.mark.parametrize("augment", [None, True, False])
