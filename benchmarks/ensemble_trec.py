@@ -8,7 +8,10 @@ distinct archs are retrained from scratch for ``--final-epochs`` each (exactly a
 ensemble is read off their probabilities: top-K is the first K of the pool, forward selection
 chooses K of the first 2K (`nasforge.evaluate.ensemble.forward_selection`). So one search
 gives what ``--ensemble 1``, ``--ensemble 3``, ``--ensemble 5`` and
-``--ensemble-selection forward`` would each give after it.
+``--ensemble-selection forward`` would each give after it. ``--final-data`` as the search's:
+``all`` (the default) retrains on the training and validation splits, where forward
+selection has no held-out predictions to choose on and is not measured; ``train`` retrains
+on the training split alone.
 
     PYTHONPATH=src python benchmarks/ensemble_trec.py --seeds 0 --budget 12 --epochs 4 \
         --final-epochs 20
@@ -61,6 +64,8 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, object]:
     result = search(space, evaluator, args.budget, seed, getattr(args, "workers", None))
     search_seconds = time.perf_counter() - started
     ranked = result.distinct_ranked(space)[: args.pool]
+    # forward selection chooses on validation predictions: only when the retrain leaves them out
+    with_validation = getattr(args, "final_data", "all") == "all"
     log(f"seed {seed}: searched {len(result.trials)} in {search_seconds:.0f} s")
     valid, test, member_test, retrain_seconds = [], [], [], []
     for i, arch in enumerate(ranked):
@@ -68,7 +73,7 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, object]:
             log(f"  --minutes {args.minutes} reached: {i} of {len(ranked)} retrained")
             break
         began = time.perf_counter()
-        model = retrain(evaluator, arch, args.final_epochs)
+        model = retrain(evaluator, arch, args.final_epochs, with_validation=with_validation)
         retrain_seconds.append(time.perf_counter() - began)
         valid.append(class_probabilities(model.model, task.x_valid))
         test.append(class_probabilities(model.model, task.x_test))
@@ -80,11 +85,11 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, object]:
             continue
         rows[f"top-{k}"] = accuracy(np.mean(test[:k], axis=0), task.y_test)
         pool = min(2 * k, len(test))
-        if pool == k and k > 1:
+        if with_validation or (pool == k and k > 1):
             continue  # no choice left to forward selection
         chosen = forward_selection(valid[:pool], task.y_valid, k)
         rows[f"forward-{k}"] = accuracy(np.mean([test[i] for i in chosen], axis=0), task.y_test)
-    baseline = search_baseline(evaluator)
+    baseline = search_baseline(evaluator, with_validation=with_validation)
     return {
         "seed": seed,
         "search_seconds": search_seconds,
@@ -133,6 +138,12 @@ def main() -> None:
     parser.add_argument("--final-epochs", type=int, default=30)
     parser.add_argument("--k", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--pool", type=int, default=10, help="archs retrained (>= 2 max k)")
+    parser.add_argument(
+        "--final-data",
+        choices=("all", "train"),
+        default="all",
+        help="retrain on train+valid (all; no forward selection then) or train alone",
+    )
     parser.add_argument("--space", default=None, help="default: the CLI's (textconv)")
     parser.add_argument(
         "--minutes", type=float, default=25.0, help="stop retraining after this (per seed)"

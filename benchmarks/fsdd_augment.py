@@ -70,7 +70,8 @@ def run(args: argparse.Namespace, variant: str, seed: int, epochs: int) -> dict[
     assert isinstance(evaluator, TrainingEvaluator)
     if "speaker" in variant:
         evaluator.train_config = replace(evaluator.train_config, speaker_augment=True)
-    retrained = retrain(evaluator, space.parse(args.arch), epochs)
+    with_groups = bool(evaluator.task.valid_groups)  # as it was measured: groups retrain on all
+    retrained = retrain(evaluator, space.parse(args.arch), epochs, with_validation=with_groups)
     return {
         "speaker": args.speaker,
         "arch": args.arch,

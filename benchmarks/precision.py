@@ -100,7 +100,9 @@ def main() -> None:
     final: dict[str, Any] = {}
     if args.final_epochs > 0:
         for precision, evaluator in made.items():
-            retrained = retrain(evaluator, space.parse(WINNER), args.final_epochs)
+            retrained = retrain(
+                evaluator, space.parse(WINNER), args.final_epochs, with_validation=False
+            )
             final[precision] = {
                 "test_accuracy": retrained.test_accuracy,
                 "seconds": retrained.report.seconds,

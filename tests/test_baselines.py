@@ -84,6 +84,17 @@ def _check_fit_on_the_training_split(task: Task, kind: str) -> None:
     assert not np.allclose(
         mine.decision_function(valid_inputs), fitted.model.decision_function(valid_inputs)
     )
+    # for a winner retrained on training + validation, the test line is refit on those
+    refit = fit_baseline(task, seed=3, with_validation=True)
+    assert refit is not None and refit.test_fit == "train+valid" and fitted.test_fit == "train"
+    assert refit.valid_accuracy == fitted.valid_accuracy
+    test_inputs = baseline_inputs(kind, task.x_test)
+    np.testing.assert_allclose(
+        refit.test_model.decision_function(test_inputs), mine.decision_function(test_inputs)
+    )
+    assert refit.test_accuracy == pytest.approx(
+        100.0 * np.mean(mine.predict(test_inputs) == task.y_test)
+    )
 
 
 def test_the_table_baseline_is_fit_on_exactly_the_training_split(tmp_path: Path) -> None:
@@ -137,7 +148,10 @@ def test_a_csv_search_reports_its_baseline_everywhere(tmp_path: Path) -> None:
     assert baseline["arch"] == "histogram gradient boosting"
     assert 0 <= baseline["valid_accuracy"] <= 100 and 0 <= baseline["test_accuracy"] <= 100
     final = payload["final"]
-    assert final["baseline"] == baseline and final["valid_trained"] is False
+    # by default the winner retrains on training + validation, and the baseline's test line
+    # is refit on the same examples
+    assert final["baseline"] == baseline and final["valid_trained"] is True
+    assert baseline["test_fit"] == "train+valid"
     loses = final["test_accuracy"] < baseline["test_accuracy"]
     assert ("loses_to_baseline" in final) == loses
     config = sqlite3.connect("nasforge.sqlite").execute("SELECT config FROM experiments").fetchone()
@@ -146,7 +160,10 @@ def test_a_csv_search_reports_its_baseline_everywhere(tmp_path: Path) -> None:
     assert report.exit_code == 0, report.output
     html = Path("r.html").read_text()
     assert "histogram gradient boosting: test accuracy" in html
-    human = runner.invoke(app, [*args[:-2], "--name", "u", "--out", "models/u"])
+    human = runner.invoke(
+        app, [*args[:-2], "--name", "u", "--out", "models/u", "--final-data", "train"]
+    )
     assert human.exit_code == 0, human.output
     assert "baseline histogram gradient boosting: test accuracy" in human.stdout
-    assert "valid" in human.stdout
+    assert "valid" in human.stdout and "not held out" not in human.stdout
+    assert "refit on train+valid" not in human.stdout

@@ -131,7 +131,7 @@ def test_an_ensemble_of_the_best_predicts_the_mean_before_and_after_saving_and_i
         [scores[str(a)] for a in ranked], reverse=True
     )
     assert scores[str(ranked[0])] == by_score[0]
-    ensemble = retrain_ensemble(evaluator, ranked, 2, 1)
+    ensemble = retrain_ensemble(evaluator, ranked, 2, 1, with_validation=True)
     assert ensemble.archs == tuple(ranked[:2]) and len(set(ensemble.archs)) == 2
     members = [m.model.eval() for m in ensemble.members]
     mean = np.mean([class_probabilities(m, task.x_test) for m in members], axis=0)
@@ -168,7 +168,7 @@ def test_forward_selection_retrains_twice_k_and_chooses_k_distinct(tmp_path: Pat
     )
     ranked = [space.sample(np.random.default_rng(s)) for s in range(12)]
     ranked = list({space.canonical(a): a for a in ranked}.values())[:4]
-    ensemble = retrain_ensemble(evaluator, ranked, 2, 1, selection="forward")
+    ensemble = retrain_ensemble(evaluator, ranked, 2, 1, selection="forward", with_validation=False)
     assert ensemble.pool == tuple(ranked) and len(set(ensemble.archs)) == 2
     valid = [class_probabilities(m.model, task.x_valid) for m in ensemble.members]
     assert ensemble.valid_accuracy == pytest.approx(
@@ -183,6 +183,11 @@ def test_forward_selection_retrains_twice_k_and_chooses_k_distinct(tmp_path: Pat
         (["--ensemble", "5", "--budget", "3"], "--budget 3 evaluates at most 3"),
         (["--ensemble", "2", "--ensemble-selection", "best"], "unknown ensemble selection"),
         (["--ensemble", "2", "--final-epochs", "0"], "give --final-epochs > 0"),
+        (["--final-data", "valid"], "unknown --final-data 'valid'; choose from all, train"),
+        (
+            ["--ensemble", "2", "--ensemble-selection", "forward", "--final-data", "all"],
+            "give --final-data train, or --ensemble-selection top",
+        ),
     ],
 )
 def test_a_bad_ensemble_is_refused_before_the_search(
@@ -260,11 +265,16 @@ def test_an_ensemble_search_reports_every_member_and_loads_only_with_consent(
     assert len(json.loads(stdout)["predictions"]) == 4
 
 
-def test_forward_selection_is_refused_when_the_retrain_trains_on_the_validation_groups() -> None:
+def test_forward_selection_is_refused_when_the_retrain_trains_on_the_validation_split() -> None:
     space = make_space("mlp", max_layers=1, widths=[16], dropouts=[0.0], norms=["none"])
-    task = dataclasses.replace(load_digits_task(seed=0), valid_groups=("speaker_a",))
-    evaluator = TrainingEvaluator(space, task, train_config=TrainConfig(epochs=1), seed=0)
-    with pytest.raises(ConfigError, match="use --ensemble-selection top"):
-        check_selection_fits(evaluator, 2, "forward")
-    check_selection_fits(evaluator, 2, "top")
-    check_selection_fits(evaluator, 1, "forward")  # one member: nothing to choose
+    for task in (
+        load_digits_task(seed=0),
+        dataclasses.replace(load_digits_task(seed=0), valid_groups=("speaker_a",)),
+    ):
+        evaluator = TrainingEvaluator(space, task, train_config=TrainConfig(epochs=1), seed=0)
+        with pytest.raises(ConfigError, match="give --final-data train"):
+            check_selection_fits(evaluator, 2, "forward", with_validation=True)
+        check_selection_fits(evaluator, 2, "forward", with_validation=False)
+        check_selection_fits(evaluator, 2, "top", with_validation=True)
+        # one member: nothing to choose
+        check_selection_fits(evaluator, 1, "forward", with_validation=True)

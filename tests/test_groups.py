@@ -3,6 +3,7 @@ group options of csv, text and audio tasks, FSDD with one speaker held out, bad 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -63,7 +64,9 @@ def test_make_task_validates_on_whole_groups_and_retrains_on_all() -> None:
     final = task.for_final_training()
     assert len(final.y_train) == 200
     plain = make_task("t", x, y, x[:10], y[:10], valid_fraction=0.2)
-    assert plain.valid_groups == () and plain.for_final_training() is plain
+    assert plain.valid_groups == () and len(plain.for_final_training().y_train) == 200
+    no_valid = dataclasses.replace(plain, x_valid=plain.x_valid[:0], y_valid=plain.y_valid[:0])
+    assert no_valid.for_final_training() is no_valid
 
 
 def test_csv_and_text_tables_take_a_group_column(tmp_path: Path) -> None:
@@ -117,7 +120,7 @@ def test_fsdd_with_one_speaker_held_out_validates_on_other_unseen_speakers(
     assert payload["final"]["valid_trained"] is True
     report = runner.invoke(app, ["report", "--out", "r.html"])
     assert report.exit_code == 0, report.output
-    assert "(its groups trained too)" in Path("r.html").read_text()
+    assert "(trained on: not held out)" in Path("r.html").read_text()
     assert valid and "theo" not in valid and set(valid) < set(SPEAKERS)
     task = load_audio_task(manifest, group_pattern=SPEAKER)
     assert task.valid_groups == tuple(valid)

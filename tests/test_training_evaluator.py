@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -174,11 +175,36 @@ def test_retrain_reports_test_accuracy(digits: Task) -> None:
     arch = space.parse(
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
     )
-    retrained = retrain(_evaluator(digits, space), arch, 3)
-    assert retrained.report.epochs_run == 3
+    retrained = retrain(_evaluator(digits, space), arch, 3, with_validation=False)
+    assert retrained.report.epochs_run == 3 and not retrained.with_validation
     assert 80.0 < retrained.test_accuracy <= 100.0
     model = retrained.model
     with torch.no_grad():
         logits = model.eval()(torch.tensor(digits.x_test))
     expected = 100.0 * float((logits.argmax(1).numpy() == digits.y_test).mean())
     assert retrained.test_accuracy == pytest.approx(expected)
+
+
+def test_the_final_retrain_learns_from_the_validation_split_only_when_asked(digits: Task) -> None:
+    # every 9 is moved into the validation split: only a retrain that trains on it can learn 9s
+    nines_train = digits.y_train == 9
+    task = dataclasses.replace(
+        digits,
+        x_train=digits.x_train[~nines_train],
+        y_train=digits.y_train[~nines_train],
+        x_valid=np.concatenate([digits.x_valid, digits.x_train[nines_train]]),
+        y_valid=np.concatenate([digits.y_valid, digits.y_train[nines_train]]),
+    )
+    space = make_space("mlp", max_layers=1, widths=[64], dropouts=[0.0], norms=["none"])
+    arch = space.sample(np.random.default_rng(0))
+    nines_test = task.y_test == 9
+
+    def nines_recognized(with_validation: bool) -> float:
+        retrained = retrain(_evaluator(task, space), arch, 5, with_validation=with_validation)
+        assert retrained.with_validation is with_validation
+        with torch.no_grad():
+            logits = retrained.model.eval()(torch.tensor(task.x_test[nines_test]))
+        return float((logits.argmax(1).numpy() == 9).mean())
+
+    assert nines_recognized(False) == 0.0
+    assert nines_recognized(True) > 0.5

@@ -114,6 +114,10 @@ SEARCH_OPTIONS = {
                               "or forward (retrain the best 2K, add the one that most lowers "
                               "the ensemble's validation loss, K times; Neural Ensemble "
                               "Search)."),
+    "final_data": opt("What the winner (or each member) retrains on: all (the training and "
+                      "validation splits; default, except with --ensemble-selection forward, "
+                      "which needs the validation split held out) or train (the training "
+                      "split alone)."),
     "unordered": opt("With several workers, tell the strategy each result as it arrives: "
                      "faster, but the trials then depend on timing (default: in trial order, "
                      "so that a seed repeats its trials). Kept by resume.", "--unordered"),

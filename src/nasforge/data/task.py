@@ -105,10 +105,11 @@ class Task:
         return replace(self, preprocessing=dict(preprocessing))
 
     def for_final_training(self) -> Task:
-        """With validation groups: the task whose training split also holds the validation
-        examples (every training group), to retrain a winner once the search has chosen it;
-        the task itself without groups."""
-        if not self.valid_groups:
+        """The task whose training split also holds the validation examples (with validation
+        groups: every training group), to retrain a winner on all its training data once the
+        search has chosen it, as DARTS's final training does; the task itself when it has no
+        validation examples. Its validation split is then no longer held out."""
+        if not len(self.y_valid):
             return self
         from nasforge.data.image_files import ImageFiles
 

@@ -8,7 +8,10 @@ searched network is worth its cost.
 - tables: scikit-learn's ``HistGradientBoostingClassifier``.
 
 Each is fit on the task's training split alone (the split the search's candidates train
-on) and scored on its validation and test splits. Other tasks (images, plain sequences)
+on) and scored on its validation split; its test accuracy is that model's too, or, when the
+search's winner retrains on the training and validation splits together (``--final-data
+all``, the default), that of the same model refit on those same examples, so that both
+test lines learned from the same data. Other tasks (images, plain sequences)
 have none here: `baseline_kind` is None for them.
 """
 
@@ -39,7 +42,11 @@ class BaselineResult:
     test_accuracy: float
     seconds: float
     model: Any = field(default=None, compare=False, repr=False)
-    """The fitted scikit-learn model (its inputs: `baseline_inputs`)."""
+    """The scikit-learn model fit on the training split (its inputs: `baseline_inputs`)."""
+    test_model: Any = field(default=None, compare=False, repr=False)
+    """The model the test accuracy is of: `model`, or refit on training + validation."""
+    test_fit: str = "train"
+    """What the test model was fit on: ``train`` or ``train+valid``."""
 
     @property
     def name(self) -> str:
@@ -52,6 +59,7 @@ class BaselineResult:
             "kind": self.kind,
             "valid_accuracy": self.valid_accuracy,
             "test_accuracy": self.test_accuracy,
+            "test_fit": self.test_fit,
             "seconds": round(self.seconds, 3),
         }
 
@@ -96,25 +104,40 @@ def baseline_inputs(kind: str, x: npt.NDArray[np.float32]) -> Any:
     return x
 
 
-def fit_baseline(task: Task, *, seed: int = 0) -> BaselineResult | None:
-    """Fit the task's baseline on its training split and score it on validation and test;
-    None for a task without one (`baseline_kind`)."""
+def fit_baseline(
+    task: Task, *, seed: int = 0, with_validation: bool = False
+) -> BaselineResult | None:
+    """Fit the task's baseline on its training split and score it on validation; score on
+    test that model, or (`with_validation`) the same model refit on the training and
+    validation splits together (`Task.for_final_training`). None for a task without one
+    (`baseline_kind`)."""
     kind = baseline_kind(task)
     if kind is None:
         return None
     started = time.perf_counter()
-    model = make_baseline(kind, seed)
-    model.fit(baseline_inputs(kind, np.asarray(task.x_train)), task.y_train)
 
-    def accuracy(x: npt.ArrayLike, y: npt.NDArray[np.int64]) -> float:
+    def fitted(on: Task) -> Any:
+        model = make_baseline(kind, seed)
+        return model.fit(baseline_inputs(kind, np.asarray(on.x_train)), on.y_train)
+
+    def accuracy(model: Any, x: npt.ArrayLike, y: npt.NDArray[np.int64]) -> float:
         if not len(y):
             return 0.0
         inputs = baseline_inputs(kind, np.asarray(x, np.float32))
         return 100.0 * float(np.mean(model.predict(inputs) == y))
 
-    valid = accuracy(task.x_valid, task.y_valid)
-    test = accuracy(task.x_test, task.y_test)
-    return BaselineResult(kind, valid, test, time.perf_counter() - started, model)
+    model = fitted(task)
+    refit = with_validation and bool(len(task.y_valid))
+    test_model = fitted(task.for_final_training()) if refit else model
+    return BaselineResult(
+        kind,
+        accuracy(model, task.x_valid, task.y_valid),
+        accuracy(test_model, task.x_test, task.y_test),
+        time.perf_counter() - started,
+        model,
+        test_model,
+        "train+valid" if refit else "train",
+    )
 
 
 def losing_line(
@@ -130,14 +153,15 @@ def losing_line(
     )
 
 
-def search_baseline(evaluator: object) -> dict[str, Any] | None:
+def search_baseline(evaluator: object, *, with_validation: bool) -> dict[str, Any] | None:
     """The baseline of a training search (`fit_baseline` on its evaluator's task, with its
-    seed) as JSON; None for other evaluators and for tasks without a baseline."""
+    seed; `with_validation`: its test line refit on the data the winner retrains on) as
+    JSON; None for other evaluators and for tasks without a baseline."""
     from nasforge.evaluate.training import TrainingEvaluator
 
     if not isinstance(evaluator, TrainingEvaluator):
         return None
-    fitted = fit_baseline(evaluator.task, seed=evaluator.seed)
+    fitted = fit_baseline(evaluator.task, seed=evaluator.seed, with_validation=with_validation)
     return None if fitted is None else fitted.to_dict()
 
 

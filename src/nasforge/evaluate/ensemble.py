@@ -66,13 +66,15 @@ def check_ensemble(k: int, selection: str, *, available: int | None = None) -> N
         )
 
 
-def check_selection_fits(evaluator: TrainingEvaluator, k: int, selection: str) -> None:
+def check_selection_fits(
+    evaluator: TrainingEvaluator, k: int, selection: str, *, with_validation: bool
+) -> None:
     """ConfigError for forward selection when the retrain trains on the validation split
-    (a task with validation groups): it could not choose on held-out predictions."""
-    if k > 1 and selection == "forward" and evaluator.task.valid_groups:
+    (`with_validation`): it could not choose on held-out predictions."""
+    if k > 1 and selection == "forward" and with_validation and len(evaluator.task.y_valid):
         raise ConfigError(
-            "--ensemble-selection forward chooses members on the validation split, which the "
-            "retrain trains on when validation groups are given; use --ensemble-selection top"
+            "--ensemble-selection forward chooses members on the validation split, which "
+            "--final-data all retrains on; give --final-data train, or --ensemble-selection top"
         )
 
 
@@ -87,22 +89,24 @@ def retrain_ensemble(
     k: int,
     epochs: int,
     *,
+    with_validation: bool,
     selection: str = "top",
     on_member: Callable[[int, int, Arch], None] | None = None,
 ) -> RetrainedEnsemble:
     """Retrain the first ``pool_size(k, selection)`` of `ranked` (distinct archs, best first)
-    for `epochs` each, choose `k` members, and measure the ensemble on validation and test.
+    for `epochs` each (`with_validation`: on the training and validation splits together,
+    `retrain`), choose `k` members, and measure the ensemble on validation and test.
 
     `on_member(i, n, arch)` is called before retraining the i-th (from 1) of n."""
     check_ensemble(k, selection, available=len(ranked))
-    check_selection_fits(evaluator, k, selection)
+    check_selection_fits(evaluator, k, selection, with_validation=with_validation)
     task = evaluator.task
     pool = list(ranked[: min(len(ranked), pool_size(k, selection))])
     retrained: list[Retrained] = []
     for i, arch in enumerate(pool):
         if on_member is not None:
             on_member(i + 1, len(pool), arch)
-        retrained.append(retrain(evaluator, arch, epochs))
+        retrained.append(retrain(evaluator, arch, epochs, with_validation=with_validation))
     valid = [class_probabilities(r.model, task.x_valid) for r in retrained]
     chosen = forward_selection(valid, task.y_valid, k) if selection == "forward" else list(range(k))
     members = [retrained[i] for i in chosen]

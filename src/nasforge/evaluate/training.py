@@ -362,19 +362,31 @@ class Retrained:
     report: TrainReport
     test_accuracy: float
     config: TrainConfig
+    with_validation: bool = False
+    """Whether it trained on the validation split too (its valid accuracy is not held out)."""
 
 
-def retrain(evaluator: TrainingEvaluator, arch: Arch, epochs: int) -> Retrained:
+def retrain(
+    evaluator: TrainingEvaluator, arch: Arch, epochs: int, *, with_validation: bool
+) -> Retrained:
     """Train `arch` from scratch for `epochs` as a trial would, then measure test accuracy.
 
-    A task with validation groups retrains on every training group (`Task.for_final_training`:
-    the validation groups too, so its valid accuracy is then no longer held out)."""
+    `with_validation`: on the training and the validation split together
+    (`Task.for_final_training`: all the training data, as a search's final model is trained
+    by default), so the report's valid accuracy is then no longer held out; else on the
+    training split alone."""
     if epochs < 1:
         raise ConfigError(f"retraining needs epochs >= 1, not {epochs}")
     config = dataclasses.replace(evaluator.trial_config(arch, epochs), max_seconds=None)
     model = evaluator.build(arch, config.seed)
     trainer = Trainer(config)
-    report = trainer.fit(model, evaluator.task.for_final_training())
     task = evaluator.task
+    report = trainer.fit(model, task.for_final_training() if with_validation else task)
     test_accuracy = 100.0 * trainer.evaluate(model, task.x_test, task.y_test)
-    return Retrained(model=model, report=report, test_accuracy=test_accuracy, config=config)
+    return Retrained(
+        model=model,
+        report=report,
+        test_accuracy=test_accuracy,
+        config=config,
+        with_validation=with_validation and bool(len(task.y_valid)),
+    )

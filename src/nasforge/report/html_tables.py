@@ -80,7 +80,7 @@ def final_section(content: ReportContent) -> str:
         (
             "validation accuracy",
             percent_text(final.get("valid_accuracy"))
-            + (" (its groups trained too)" if final.get("valid_trained") else ""),
+            + (" (trained on: not held out)" if final.get("valid_trained") else ""),
         ),
         ("epochs", plain_text(final.get("epochs", ""))),
         ("saved to", plain_text(final.get("model_dir", ""))),
@@ -108,6 +108,11 @@ def final_section(content: ReportContent) -> str:
                 + (
                     f", validation accuracy {float(baseline['valid_accuracy']):.2f}%"
                     if baseline.get("valid_accuracy") is not None
+                    else ""
+                )
+                + (
+                    " (refit on training + validation for test)"
+                    if baseline.get("test_fit") == "train+valid"
                     else ""
                 ),
             )

@@ -104,7 +104,7 @@ def _final_lines(payload: dict[str, Any]) -> list[Text]:
     ]
     if final:
         ensemble = f"{final['arch']}, " if final.get("members") else ""
-        groups = ", its groups trained too" if final.get("valid_trained") else ""
+        groups = ", trained on: not held out" if final.get("valid_trained") else ""
         lines.append(
             Text.assemble(
                 f"  retrained {final['epochs']} epochs: {ensemble}",
@@ -120,6 +120,11 @@ def _final_lines(payload: dict[str, Any]) -> list[Text]:
                 f"  baseline {baseline.get('arch', '')}: "
                 f"test accuracy {baseline['test_accuracy']:.2f}%"
                 + (f" (valid {valid:.2f}%)" if valid is not None else "")
+                + (
+                    ", refit on train+valid for test"
+                    if baseline.get("test_fit") == "train+valid"
+                    else ""
+                )
             )
         )
     if final.get("loses_to_baseline"):

@@ -32,14 +32,22 @@ def ensemble_final(
     out: Path,
     *,
     selection: str = "top",
+    with_validation: bool = True,
     on_member: Callable[[int, int, Arch], None] | None = None,
 ) -> dict[str, Any]:
-    """Retrain `k` of the search's best distinct archs (`retrain_ensemble`), save their
+    """Retrain `k` of the search's best distinct archs (`retrain_ensemble`; `with_validation`:
+    on the training and validation splits together), save their
     ensemble to `out` and return the ``final`` record (ConfigError, before any training,
     when the search has fewer than `k` distinct evaluated archs)."""
     ranked = result.distinct_ranked(space)
     retrained = retrain_ensemble(
-        evaluator, ranked, k, epochs, selection=selection, on_member=on_member
+        evaluator,
+        ranked,
+        k,
+        epochs,
+        selection=selection,
+        with_validation=with_validation,
+        on_member=on_member,
     )
     return save_retrained_ensemble(space, evaluator, retrained, out)
 
@@ -92,7 +100,7 @@ def save_retrained_ensemble(
         "test_accuracy": retrained.test_accuracy,
         "valid_accuracy": retrained.valid_accuracy,
         "model_dir": str(folder),
-        "valid_trained": bool(evaluator.task.valid_groups),
+        "valid_trained": any(m.with_validation for m in retrained.members),
         "ensemble": len(members),
         "selection": retrained.selection,
         "retrained": len(retrained.pool),

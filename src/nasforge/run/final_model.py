@@ -17,10 +17,12 @@ def retrain_and_save(
     epochs: int,
     out: Path,
     *,
+    with_validation: bool = True,
     on_start: Callable[[str], None] | None = None,
 ) -> dict[str, Any] | None:
-    """Retrain ``arch`` from scratch for ``epochs``, test it and save it in ``out`` (its
-    summary, `save_retrained`); None for an experiment whose evaluator does not train.
+    """Retrain ``arch`` from scratch for ``epochs`` (`with_validation`: on the training and
+    validation splits together), test it and save it in ``out`` (its summary,
+    `save_retrained`); None for an experiment whose evaluator does not train.
     ``on_start`` hears one line before the training starts."""
     from nasforge.evaluate.training import TrainingEvaluator, retrain
 
@@ -28,8 +30,9 @@ def retrain_and_save(
     if not isinstance(evaluator, TrainingEvaluator):
         return None
     if on_start is not None:
-        on_start(f"Retraining the winner from scratch for {epochs} epochs ...")
-    retrained = retrain(evaluator, arch, epochs)
+        data = "training + validation" if with_validation else "training"
+        on_start(f"Retraining the winner from scratch for {epochs} epochs on the {data} data ...")
+    retrained = retrain(evaluator, arch, epochs, with_validation=with_validation)
     return save_retrained(experiment.space, arch, evaluator, retrained, out)
 
 
@@ -41,6 +44,7 @@ def retrain_ensemble_and_save(
     epochs: int,
     out: Path,
     *,
+    with_validation: bool = True,
     on_line: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The ensemble of the ``k`` best distinct archs, retrained and saved
@@ -62,6 +66,7 @@ def retrain_ensemble_and_save(
         epochs,
         out,
         selection=selection,
+        with_validation=with_validation,
         on_member=on_member,
     )
 
@@ -98,6 +103,6 @@ def save_retrained(
         "test_accuracy": retrained.test_accuracy,
         "valid_accuracy": metrics["valid_accuracy"],
         "model_dir": str(folder),
-        # with groups the winner retrains on the validation groups too (Task.for_final_training)
-        "valid_trained": bool(evaluator.task.valid_groups),
+        # the validation split trained too (Task.for_final_training): not held out
+        "valid_trained": retrained.with_validation,
     }

@@ -50,7 +50,7 @@ def resume_experiment(
     from nasforge.evaluate.ensemble import check_ensemble
     from nasforge.run.budget import Budget
     from nasforge.run.new_experiment import ExecutorSettings
-    from nasforge.run.search_finish import Finish
+    from nasforge.run.search_finish import Finish, resolve_final_data
     from nasforge.run.settings import resumed_settings
     from nasforge.run.spec import experiment_from_config
     from nasforge.space.stored import SpaceConsent
@@ -70,6 +70,7 @@ def resume_experiment(
     )
     running.check()
     check_ensemble(settings["ensemble"], settings["ensemble_selection"])
+    resolve_final_data(settings["final_data"], settings["ensemble"], settings["ensemble_selection"])
     new_budget = None
     if r.budget is not None:
         new_budget = Budget(**{**record.config["budget"], "queries": r.budget})
@@ -93,5 +94,6 @@ def resume_experiment(
         settings["onnx"],
         settings["ensemble"],
         settings["ensemble_selection"],
+        settings["final_data"],
     )
     return experiment, finish, settings["top"]

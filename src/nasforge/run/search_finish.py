@@ -13,17 +13,49 @@ from nasforge.errors import ConfigError
 
 Lines = Callable[[str], None]
 
+FINAL_DATA = ("all", "train")
+"""What the winner is retrained on: ``all`` the training data (the training and validation
+splits; the default, as DARTS trains its final network) or the ``train`` split alone (the
+validation split stays held out, as forward ensemble selection needs)."""
+
+
+def resolve_final_data(final_data: str | None, ensemble: int, selection: str) -> str:
+    """`final_data` checked (ConfigError naming the choices, or for ``all`` with forward
+    ensemble selection), or its default when None: ``train`` for forward ensemble selection
+    (it chooses on held-out validation predictions), else ``all``."""
+    forward = ensemble > 1 and selection == "forward"
+    if final_data is None:
+        return "train" if forward else "all"
+    if final_data not in FINAL_DATA:
+        raise ConfigError(
+            f"unknown --final-data {final_data!r}; choose from {', '.join(FINAL_DATA)}"
+        )
+    if forward and final_data == "all":
+        raise ConfigError(
+            "--ensemble-selection forward chooses members on the validation split, which "
+            "--final-data all retrains on; give --final-data train, or --ensemble-selection top"
+        )
+    return final_data
+
 
 @dataclass(frozen=True)
 class Finish:
     """What to do with the winner: retrain it ``final_epochs`` (0: not) into ``out``, as an
-    ensemble of ``ensemble`` members chosen by ``ensemble_selection``, with ``onnx``."""
+    ensemble of ``ensemble`` members chosen by ``ensemble_selection``, with ``onnx``, on
+    ``final_data`` (`FINAL_DATA`; None: by the selection, `resolve_final_data`)."""
 
     final_epochs: int = 0
     out: Path | None = None
     onnx: bool = False
     ensemble: int = 1
     ensemble_selection: str = "top"
+    final_data: str | None = None
+
+    @property
+    def with_validation(self) -> bool:
+        """Whether the final training takes the validation split too (``final_data`` all)."""
+        resolved = resolve_final_data(self.final_data, self.ensemble, self.ensemble_selection)
+        return resolved == "all"
 
     def retrains(self, experiment: Any) -> bool:
         """True when the winner is retrained: a training search with epochs and a folder;
@@ -47,7 +79,12 @@ class Finish:
         if retrains:
             from nasforge.evaluate.ensemble import check_selection_fits
 
-            check_selection_fits(experiment.evaluator, self.ensemble, self.ensemble_selection)
+            check_selection_fits(
+                experiment.evaluator,
+                self.ensemble,
+                self.ensemble_selection,
+                with_validation=self.with_validation,
+            )
         return retrains
 
 
@@ -112,7 +149,9 @@ def finish_search(
     if single:
         from nasforge.evaluate.baselines import search_baseline
 
-        baseline = search_baseline(experiment.evaluator)
+        baseline = search_baseline(
+            experiment.evaluator, with_validation=retrains and finish.with_validation
+        )
         if baseline is not None:
             payload["baseline"] = baseline
     if not (retrains and finish.out is not None and single):
@@ -127,12 +166,18 @@ def finish_search(
             finish.ensemble_selection,
             finish.final_epochs,
             finish.out,
+            with_validation=finish.with_validation,
             on_line=on_line,
         )
     else:
         arch = Arch.parse(result.best.arch)
         payload["final"] = retrain_and_save(
-            experiment, arch, finish.final_epochs, finish.out, on_start=on_line
+            experiment,
+            arch,
+            finish.final_epochs,
+            finish.out,
+            with_validation=finish.with_validation,
+            on_start=on_line,
         )
     if payload["final"] and payload.get("baseline"):
         from nasforge.evaluate.baselines import with_baseline

@@ -85,6 +85,7 @@ class SearchRequest:
     benchmark_dir: Path | None = None
     ensemble: int = 1
     ensemble_selection: str = "top"
+    final_data: str | None = None
     unordered: bool = False
 
 
@@ -146,7 +147,14 @@ class SearchPlan:
             on_note=on_line,
         )
         winner_folder = r.out or Path("models") / named
-        finish = Finish(r.final_epochs, winner_folder, r.onnx, r.ensemble, r.ensemble_selection)
+        finish = Finish(
+            r.final_epochs,
+            winner_folder,
+            r.onnx,
+            r.ensemble,
+            r.ensemble_selection,
+            r.final_data,
+        )
         experiment = new_experiment(
             journal,
             named,
@@ -177,6 +185,7 @@ def plan_search(
     from nasforge.run.budget import Budget
     from nasforge.run.experiment import check_objectives
     from nasforge.run.new_experiment import ExecutorSettings
+    from nasforge.run.search_finish import resolve_final_data
     from nasforge.run.search_setup import (
         EvaluatorChoice,
         TableSettings,
@@ -208,6 +217,7 @@ def plan_search(
         queries=limits.queries,
         objectives=len(goals or ()),
     )
+    resolve_final_data(r.final_data, r.ensemble, r.ensemble_selection)
     constraints = [Constraint.parse(text) for text in r.constraint or []]
     training = TrainingSettings(
         r.epochs, r.lr, r.batch_size, r.augment, r.threads, r.time_limit, r.seed, device, precision

@@ -23,9 +23,11 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "top": 10,
     "ensemble": 1,
     "ensemble_selection": "top",
+    "final_data": None,
 }
 """Every stored setting with the value `nasforge search` gives it by default (``out`` None:
-``models/NAME``; ``workers`` None: chosen by the evaluator)."""
+``models/NAME``; ``workers`` None: chosen by the evaluator; ``final_data`` None: by the
+ensemble selection, `nasforge.run.search_finish.resolve_final_data`)."""
 
 
 def resumed_settings(
@@ -57,4 +59,5 @@ def search_settings(finish: Any, executor: Any, *, top: int) -> dict[str, Any]:
         "top": top,
         "ensemble": finish.ensemble,
         "ensemble_selection": finish.ensemble_selection,
+        "final_data": finish.final_data,
     }

@@ -52,7 +52,14 @@ class TrainPlan:
         from nasforge.run.final_model import save_retrained
 
         r = self.request
-        retrained = retrain(self.evaluator, self.arch, r.epochs)  # type: ignore[arg-type]
+        # `nasforge train` keeps the validation split held out unless it holds whole groups
+        with_validation = bool(self.evaluator.task.valid_groups)  # type: ignore[attr-defined]
+        retrained = retrain(
+            self.evaluator,  # type: ignore[arg-type]
+            self.arch,
+            r.epochs,
+            with_validation=with_validation,
+        )
         payload = save_retrained(self.space, self.arch, self.evaluator, retrained, r.out)
         if onnx:
             from nasforge.export.onnx import export_beside
