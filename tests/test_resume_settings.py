@@ -215,3 +215,23 @@ def test_a_recorded_final_stays_through_a_resume_and_shows_its_baseline(
     page = tmp_path / "r.html"
     assert _run("report", *common, "--out", str(page))[0] == 0
     assert "resnet-like: test accuracy 88.75%" in page.read_text()
+
+
+@pytest.mark.slow
+def test_resume_keeps_or_changes_what_the_winner_retrains_on(tmp_path: Path) -> None:
+    store = tmp_path / "f.sqlite"
+    first = _ok(
+        "search", "--budget", "2", *TRAIN, "--final-epochs", "1", "--store", str(store),
+        "--name", "f", "--out", str(tmp_path / "a"), "--final-data", "train",
+    )  # fmt: skip
+    assert first["final"]["valid_trained"] is False
+    kept = _ok("resume", "--store", str(store), "--budget", "3", "--out", str(tmp_path / "b"))
+    assert kept["final"]["valid_trained"] is False  # the stored --final-data train
+    changed = _ok(
+        "resume", "--store", str(store), "--budget", "4", "--out", str(tmp_path / "c"),
+        "--final-data", "all",
+    )  # fmt: skip
+    assert changed["final"]["valid_trained"] is True
+    code, out, err = _run("resume", "--store", str(store), "--final-data", "some")
+    assert out == ""
+    assert code == 2 and "unknown --final-data 'some'" in err and len(err.splitlines()) == 1

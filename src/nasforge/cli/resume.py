@@ -37,6 +37,7 @@ RESUME_OPTIONS = {
     "executor": as_search("Where trials run: local or ray"),
     "ray_address": as_search("Ray cluster to join, HOST:PORT"),
     "ensemble": as_search("Members of the saved ensemble"),
+    "final_data": as_search("What the winner retrains on: all (training + validation) or train"),
     "space": MovedSpaceOption,
     "trust_space_code": TrustSpaceCodeOption,
     "device": as_search("Train the remaining candidates here: auto, cpu, cuda, cuda:N or mps"),

@@ -32,6 +32,7 @@ class ResumeRequest:
     executor: str | None = None
     ray_address: str | None = None
     ensemble: int | None = None
+    final_data: str | None = None
     space: str | None = None
     trust_space_code: bool = False
     device: str | None = None
@@ -59,7 +60,7 @@ def resume_experiment(
     record = journal.experiment(name)
     given = {"final_epochs": r.final_epochs, "out": None if r.out is None else str(r.out)}
     given.update(top=r.top, onnx=r.onnx, workers=r.workers, executor=r.executor)
-    given.update(ray_address=r.ray_address, ensemble=r.ensemble)
+    given.update(ray_address=r.ray_address, ensemble=r.ensemble, final_data=r.final_data)
     settings = resumed_settings(record.config.get("settings"), given)
     if settings["out"] is None:
         settings["out"] = str(Path("models") / record.name)
