@@ -28,6 +28,11 @@ from nasforge.errors import ConfigError
 from nasforge.evaluate.training import Retrained, TrainingEvaluator, retrain
 
 SELECTIONS = ("top", "forward")
+FORWARD_NEEDS_HELD_OUT = (
+    "--ensemble-selection forward chooses members on the validation split, which "
+    "--final-data all retrains on; give --final-data train, or --ensemble-selection top"
+)
+"""Why forward selection is refused when the members retrain on the validation split."""
 """How `retrain_ensemble` chooses members: the best k, or forward selection from 2 k."""
 POOL_FACTOR = 2
 """Forward selection chooses from the ``POOL_FACTOR * k`` best distinct archs."""
@@ -72,10 +77,7 @@ def check_selection_fits(
     """ConfigError for forward selection when the retrain trains on the validation split
     (`with_validation`): it could not choose on held-out predictions."""
     if k > 1 and selection == "forward" and with_validation and len(evaluator.task.y_valid):
-        raise ConfigError(
-            "--ensemble-selection forward chooses members on the validation split, which "
-            "--final-data all retrains on; give --final-data train, or --ensemble-selection top"
-        )
+        raise ConfigError(FORWARD_NEEDS_HELD_OUT)
 
 
 def pool_size(k: int, selection: str) -> int:

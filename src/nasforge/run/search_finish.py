@@ -31,10 +31,9 @@ def resolve_final_data(final_data: str | None, ensemble: int, selection: str) ->
             f"unknown --final-data {final_data!r}; choose from {', '.join(FINAL_DATA)}"
         )
     if forward and final_data == "all":
-        raise ConfigError(
-            "--ensemble-selection forward chooses members on the validation split, which "
-            "--final-data all retrains on; give --final-data train, or --ensemble-selection top"
-        )
+        from nasforge.evaluate.ensemble import FORWARD_NEEDS_HELD_OUT
+
+        raise ConfigError(FORWARD_NEEDS_HELD_OUT)
     return final_data
 
 
