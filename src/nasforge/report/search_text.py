@@ -104,12 +104,12 @@ def _final_lines(payload: dict[str, Any]) -> list[Text]:
     ]
     if final:
         ensemble = f"{final['arch']}, " if final.get("members") else ""
-        valid_note = ", trained on: not held out" if final.get("valid_trained") else ""
+        note = ", trained on: not held out" if final.get("valid_trained") else ""
         lines.append(
             Text.assemble(
                 f"  retrained {final['epochs']} epochs: {ensemble}",
                 (f"test accuracy {final['test_accuracy']:.2f}%", "bold"),
-                f" (valid {final['valid_accuracy']:.2f}%{valid_note}), saved to {final['model_dir']}",
+                f" (valid {final['valid_accuracy']:.2f}%{note}), saved to {final['model_dir']}",
             )
         )
     baseline = payload.get("baseline") or final.get("baseline")
